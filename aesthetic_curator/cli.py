@@ -1,0 +1,275 @@
+"""The ``aesthetic-curator`` command line: bundles, personalization and ranking from a terminal.
+
+Every expected failure is a :class:`CuratorError` and ends as one ``error:`` line with exit code 2;
+progress bars go to stderr and appear only for work that takes longer than a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from aesthetic_curator import __version__
+from aesthetic_curator.errors import Cancelled, CuratorError
+from aesthetic_curator.progress import Progress
+
+log = logging.getLogger("aesthetic_curator.cli")
+
+
+class BarProgress:
+    """Adapts engine progress reports to one tqdm bar per stage on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.stage: str | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if progress.stage != self.stage:
+            self.close()
+            self.stage = progress.stage
+            self.bar = tqdm(total=progress.total, desc=progress.stage, file=sys.stderr, delay=1.0, leave=False)
+        if progress.loss is not None:
+            self.bar.set_postfix(loss=f"{progress.loss:.4f}", refresh=False)
+        self.bar.update(progress.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _say(message: str) -> None:
+    log.info(message)
+
+
+def _write_csv_atomically(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _existing_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise CuratorError(f"{what} {path} is not a folder")
+    return path
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_bundle_make_test(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.test_bundle import TestBundleConfig, make_test_bundle
+
+    bars = BarProgress(not args.quiet)
+    try:
+        bundle = make_test_bundle(args.out, TestBundleConfig(seed=args.seed), overwrite=args.force, progress=bars)
+    finally:
+        bars.close()
+    _say(f"wrote test bundle {bundle.path} ({len(bundle.tasks)} tasks: {', '.join(bundle.task_names)})")
+    _say("it is for trying the pipeline only, not for ranking real photos")
+    return 0
+
+
+def cmd_bundle_info(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.bundle import Bundle
+
+    bundle = Bundle.load(args.bundle)
+    summary = bundle.summary()
+    if args.verify:
+        summary["problems"] = bundle.verify_files()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 1 if summary.get("problems") else 0
+    lines = [
+        f"bundle       {summary['path']}",
+        f"id           {summary['bundle_id']}",
+    ]
+    if summary["is_test_bundle"]:
+        lines.append("kind         TEST BUNDLE (synthetic tasks; not for real photos)")
+    lines += [
+        f"base model   {summary['base_model']} ({summary['pretrained']})",
+        f"layers       {summary['layers']} parameter tensors, {summary['parameters']:,} parameters",
+        f"coefficients {summary['coefficients']} ({len(summary['tasks'])} tasks x {summary['layers']} layers)",
+        f"storage      {summary['dtype']}, {summary['size_bytes'] / 1e6:.1f} MB",
+        f"created      {summary['created']}",
+        "tasks:",
+    ]
+    for task in summary["tasks"]:
+        metrics = ", ".join(f"{k} {v}" for k, v in task["metrics"].items())
+        lo, hi = task["score_range"]
+        lines.append(f"  {task['name']:<16} {task['dataset']}  [range {lo:g}-{hi:g}]  {metrics}")
+    if summary["description"]:
+        lines.append(f"note: {summary['description']}")
+    if args.verify:
+        problems = summary["problems"]
+        lines.append("verify: all files intact" if not problems else "verify: " + "; ".join(problems))
+    print("\n".join(lines))
+    return 1 if args.verify and summary["problems"] else 0
+
+
+def cmd_personalize(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine import Bundle, PersonalizeConfig, personalize_files, resolve_device
+    from aesthetic_curator.ratings_file import read_ratings_csv
+
+    device = resolve_device(args.device)
+    bundle = Bundle.load(args.bundle)
+    images_root = _existing_dir(args.images, "--images")
+    rated = read_ratings_csv(args.ratings, images_root, args.rating_column)
+    config = PersonalizeConfig(seed=args.seed, temperature=args.temperature, solver=args.solver)
+    if args.steps is not None:
+        config.steps = args.steps
+    _say(f"personalizing on {len(rated)} rated photos with {len(bundle.tasks)} tasks on {device}")
+    bars = BarProgress(not args.quiet)
+    try:
+        outcome = personalize_files(bundle, rated, config=config, device=device, name=args.name, progress=bars)
+    finally:
+        bars.close()
+    for item in outcome.skipped:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+    outcome.profile.save(args.out)
+    result = outcome.result
+    zero_shot = ", ".join(f"{k} {v:+.3f}" for k, v in result.zero_shot_srocc.items())
+    _say(f"zero-shot SROCC per task: {zero_shot}")
+    _say(
+        f"training SROCC {result.train_srocc:.3f} after {result.steps} steps, "
+        f"{result.passes.total} image passes, {result.seconds:.1f}s"
+    )
+    _say(f"wrote profile {args.out}")
+    return 0
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine import Bundle, Profile, rank_files, resolve_device
+    from aesthetic_curator.images import find_images
+
+    device = resolve_device(args.device)
+    bundle = Bundle.load(args.bundle)
+    profile = Profile.load(args.profile)
+    profile.check_bundle(bundle)
+    images_root = _existing_dir(args.images, "--images")
+    paths = list(find_images(images_root))
+    if not paths:
+        raise CuratorError(f"no images found under {images_root}")
+    bars = BarProgress(not args.quiet)
+    try:
+        result = rank_files(
+            bundle, profile, paths, device=device, batch_size=args.batch_size, workers=args.workers, progress=bars
+        )
+    finally:
+        bars.close()
+    for item in result.skipped:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+    rows = [(item.path.relative_to(images_root).as_posix(), f"{item.score:.6f}", item.rank) for item in result.ranked]
+    _write_csv_atomically(args.out, ("image", "score", "rank"), rows)
+    _say(
+        f"ranked {len(result.ranked)} photos ({len(result.skipped)} skipped) in {result.seconds:.1f}s "
+        f"({result.images_per_second:.1f} photos/s); wrote {args.out}"
+    )
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
+    common.add_argument("-v", "--verbose", action="store_true", help="detailed log messages")
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+
+    parser = argparse.ArgumentParser(
+        prog="aesthetic-curator",
+        description="Learn your photographic taste from a few ratings and rank your album by it.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    bundle = commands.add_parser("bundle", help="task-vector bundles", parents=[common])
+    bundle_commands = bundle.add_subparsers(dest="bundle_command", metavar="ACTION", required=True)
+    make_test = bundle_commands.add_parser(
+        "make-test", parents=[common], help="build a tiny self-made bundle for trying the pipeline"
+    )
+    make_test.add_argument("out", type=Path, help="folder to write the bundle to")
+    make_test.add_argument("--seed", type=int, default=0)
+    make_test.add_argument("--force", action="store_true", help="replace an existing bundle folder")
+    make_test.set_defaults(func=cmd_bundle_make_test)
+    info = bundle_commands.add_parser("info", parents=[common], help="describe a bundle")
+    info.add_argument("bundle", type=Path)
+    info.add_argument("--verify", action="store_true", help="re-hash every file (slow for large bundles)")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(func=cmd_bundle_info)
+
+    pers = commands.add_parser("personalize", parents=[common, device], help="learn a profile from rated photos")
+    pers.add_argument("--bundle", type=Path, required=True)
+    pers.add_argument("--images", type=Path, required=True, help="folder the ratings' image paths are relative to")
+    pers.add_argument("--ratings", type=Path, required=True, help="CSV with columns image,rating")
+    pers.add_argument("--rating-column", default="rating", help="name of the rating column (default: rating)")
+    pers.add_argument("--out", type=Path, required=True, help="profile file to write")
+    pers.add_argument("--name", default="default", help="profile name stored in the file")
+    pers.add_argument("--seed", type=int, default=0)
+    pers.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the solver's)")
+    pers.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
+    pers.add_argument("--solver", default="paper", help="personalization solver (default: paper)")
+    pers.set_defaults(func=cmd_personalize)
+
+    rank = commands.add_parser("rank", parents=[common, device], help="rank a folder of photos with a profile")
+    rank.add_argument("--bundle", type=Path, required=True)
+    rank.add_argument("--profile", type=Path, required=True)
+    rank.add_argument("--images", type=Path, required=True, help="folder of photos (searched recursively)")
+    rank.add_argument("--out", type=Path, required=True, help="ranking CSV to write (image,score,rank)")
+    rank.add_argument("--batch-size", type=int, default=32)
+    rank.add_argument("--workers", type=int, default=None, help="decoding threads (default: CPU count, max 8)")
+    rank.set_defaults(func=cmd_rank)
+    return parser
+
+
+def configure_logging(quiet: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.getLogger("aesthetic_curator").setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    configure_logging(args.quiet, args.verbose)
+    for name in ("steps", "batch_size", "workers"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        return args.func(args)
+    except CuratorError as exc:
+        print(f"aesthetic-curator: error: {exc}", file=sys.stderr)
+        return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("aesthetic-curator: cancelled", file=sys.stderr)
+        return 130

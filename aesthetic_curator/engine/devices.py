@@ -1,0 +1,31 @@
+"""Choosing the compute device: CUDA when present, the CPU otherwise."""
+
+from __future__ import annotations
+
+import torch
+
+from aesthetic_curator.errors import DeviceError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Map a user's ``auto``/``cpu``/``cuda``/``cuda:N`` choice to a usable device or fail clearly."""
+    name = name.strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device '{name}' requested but no CUDA GPU is available; use --device cpu or auto")
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"device '{name}' does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+        return device
+    raise DeviceError(f"unknown device '{name}': use auto, cpu, cuda or cuda:N")
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Half-precision type for inference autocast on ``device``; ``None`` means run in float32."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -1,0 +1,110 @@
+"""Layer-wise task arithmetic: theta = theta_pre + sum_i alpha[i, l] * tau_i[l].
+
+:class:`MergedScorer` keeps the base scorer frozen and runs it through
+``torch.func.functional_call`` with merged weights, so gradients reach only the coefficients.
+:meth:`MergedScorer.bake` returns an ordinary :class:`Scorer` for fast inference.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.scorer import Scorer
+from aesthetic_curator.errors import BundleError
+
+
+class MergedScorer(nn.Module):
+    """A base scorer plus a bank of task vectors, merged with a (tasks x layers) coefficient matrix."""
+
+    def __init__(
+        self,
+        base: Scorer,
+        task_vectors: Sequence[Mapping[str, torch.Tensor]],
+        task_names: Sequence[str] | None = None,
+        alpha: torch.Tensor | None = None,
+        tau_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        if not task_vectors:
+            raise BundleError("at least one task vector is needed")
+        self.base = base.eval()
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.layer_names = base.float_parameter_names()
+        self.task_names = list(task_names) if task_names else [f"task{i}" for i in range(len(task_vectors))]
+        device = next(base.parameters()).device
+        params = dict(base.named_parameters())
+        # One stacked [n_tasks, *shape] tensor per layer: a single tensordot merges a layer.
+        self._taus: list[torch.Tensor] = []
+        for name in self.layer_names:
+            stacked = torch.stack([tv[name].to(device=device, dtype=tau_dtype) for tv in task_vectors])
+            if stacked.shape[1:] != params[name].shape:
+                raise BundleError(f"task vector layer {name} has shape {tuple(stacked.shape[1:])}")
+            self._taus.append(stacked)
+        shape = (len(task_vectors), len(self.layer_names))
+        init = torch.full(shape, 1.0 / shape[0]) if alpha is None else alpha.detach().clone().float()
+        if tuple(init.shape) != shape:
+            raise BundleError(f"coefficients have shape {tuple(init.shape)}, expected {shape}")
+        self.alpha = nn.Parameter(init.to(device))
+
+    @classmethod
+    def from_bundle(
+        cls, bundle: Bundle, device: torch.device | str = "cpu", tau_dtype: torch.dtype = torch.float32
+    ) -> MergedScorer:
+        base = bundle.create_base_scorer(device)
+        taus = [bundle.load_task_vector(i, dtype=tau_dtype, device=device) for i in range(len(bundle.tasks))]
+        return cls(base, taus, bundle.task_names, tau_dtype=tau_dtype)
+
+    @property
+    def n_tasks(self) -> int:
+        return self.alpha.shape[0]
+
+    @property
+    def n_layers(self) -> int:
+        return self.alpha.shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.alpha.device
+
+    def merged_parameters(self, alpha: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The merged weights for ``alpha`` (default: the module's own coefficients)."""
+        alpha = self.alpha if alpha is None else alpha
+        base_params = dict(self.base.named_parameters())
+        merged = {}
+        for index, name in enumerate(self.layer_names):
+            tau = self._taus[index]
+            delta = torch.tensordot(alpha[:, index].to(tau.dtype), tau, dims=1)
+            merged[name] = base_params[name] + delta.to(base_params[name].dtype)
+        return merged
+
+    def forward(self, images: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        return functional_call(self.base, self.merged_parameters(alpha), (images,))
+
+    def one_hot(self, task: int) -> torch.Tensor:
+        """Coefficients that select task ``task`` alone (its fine-tuned model)."""
+        alpha = torch.zeros(self.n_tasks, self.n_layers, device=self.device)
+        alpha[task] = 1.0
+        return alpha
+
+    @torch.no_grad()
+    def bake(self, alpha: torch.Tensor | None = None) -> Scorer:
+        """A standalone scorer with merged weights: one ordinary forward pass per photo."""
+        merged = self.merged_parameters(alpha)
+        baked = copy.deepcopy(self.base)
+        for name, param in baked.named_parameters():
+            if name in merged:
+                param.copy_(merged[name])
+            param.requires_grad_(False)
+        return baked.eval()
+
+    def _apply(self, fn, recurse: bool = True):  # keep the task-vector stacks on the module's device
+        super()._apply(fn, recurse)
+        self._taus = [fn(t) for t in self._taus]
+        return self

@@ -1,0 +1,139 @@
+"""A personal profile: the learned coefficients plus what they were learned from, in one small file.
+
+The file is safetensors (one tensor, ``alpha``) with the metadata as JSON in its header, so it is
+tiny (a few KB), safe to load, and bound to one bundle by its content id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.personalize import PersonalizationResult
+from aesthetic_curator.errors import ProfileError
+
+PROFILE_FORMAT = "aesthetic-curator-profile"
+PROFILE_VERSION = 1
+_METADATA_KEY = "aesthetic_curator_profile"
+
+
+@dataclass
+class Profile:
+    """Learned coefficients for one bundle, with provenance."""
+
+    alpha: torch.Tensor  # [n_tasks, n_layers]
+    bundle_id: str
+    task_names: list[str]
+    n_layers: int
+    k: int  # number of rated photos it was learned from
+    temperature: float
+    zero_shot_srocc: dict[str, float]
+    train_srocc: float
+    name: str = "default"
+    solver: str = "paper"
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    extra: dict[str, Any] = field(default_factory=dict)  # config, passes, timing
+
+    @classmethod
+    def from_result(cls, result: PersonalizationResult, bundle: Bundle, name: str = "default") -> Profile:
+        return cls(
+            alpha=result.alpha.detach().cpu().float(),
+            bundle_id=bundle.bundle_id,
+            task_names=list(result.task_names),
+            n_layers=int(result.alpha.shape[1]),
+            k=result.k,
+            temperature=result.config.temperature,
+            zero_shot_srocc=dict(result.zero_shot_srocc),
+            train_srocc=float(result.train_srocc),
+            name=name,
+            solver=result.config.solver,
+            extra={
+                "config": result.config_dict(),
+                "steps": result.steps,
+                "final_loss": result.final_loss,
+                "forward_passes": result.passes.forward,
+                "backward_passes": result.passes.backward,
+                "seconds": round(result.seconds, 3),
+            },
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format": PROFILE_FORMAT,
+            "format_version": PROFILE_VERSION,
+            "name": self.name,
+            "bundle_id": self.bundle_id,
+            "task_names": self.task_names,
+            "n_layers": self.n_layers,
+            "k": self.k,
+            "temperature": self.temperature,
+            "zero_shot_srocc": self.zero_shot_srocc,
+            "train_srocc": self.train_srocc,
+            "solver": self.solver,
+            "created": self.created,
+            "extra": self.extra,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically (temporary file + rename) so a crash never leaves half a profile."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            save_file({"alpha": self.alpha.contiguous()}, tmp, metadata={_METADATA_KEY: json.dumps(self.metadata())})
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Profile:
+        path = Path(path)
+        if not path.is_file():
+            raise ProfileError(f"{path}: no such profile file")
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                meta = json.loads((fh.metadata() or {})[_METADATA_KEY])
+                alpha = fh.get_tensor("alpha")
+        except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
+            raise ProfileError(f"{path}: not a valid profile file ({exc})") from exc
+        if meta.get("format") != PROFILE_FORMAT:
+            raise ProfileError(f"{path}: not an Aesthetic Curator profile")
+        if int(meta.get("format_version", 0)) > PROFILE_VERSION:
+            raise ProfileError(f"{path}: profile format is newer than this app; update Aesthetic Curator")
+        return cls(
+            alpha=alpha.float(),
+            bundle_id=meta["bundle_id"],
+            task_names=list(meta["task_names"]),
+            n_layers=int(meta["n_layers"]),
+            k=int(meta["k"]),
+            temperature=float(meta["temperature"]),
+            zero_shot_srocc={k: float(v) for k, v in meta["zero_shot_srocc"].items()},
+            train_srocc=float(meta["train_srocc"]),
+            name=meta.get("name", "default"),
+            solver=meta.get("solver", "paper"),
+            created=meta.get("created", ""),
+            extra=meta.get("extra", {}),
+        )
+
+    def check_bundle(self, bundle: Bundle) -> None:
+        """Refuse a bundle other than the one the profile was learned with."""
+        if self.bundle_id != bundle.bundle_id:
+            raise ProfileError(
+                f"profile '{self.name}' was made with bundle {self.bundle_id[:12]}…, "
+                f"not with {bundle.path} ({bundle.bundle_id[:12]}…); personalize again with this bundle"
+            )
+        if self.task_names != bundle.task_names or tuple(self.alpha.shape) != (len(bundle.tasks), len(bundle.layers)):
+            raise ProfileError(f"profile '{self.name}' does not fit the tasks and layers of {bundle.path}")

@@ -1,0 +1,167 @@
+"""The scorer: an OpenCLIP image tower plus the paper's distribution head.
+
+Every task model, the merged personal model and the baked model are all instances of
+:class:`Scorer`, built by :func:`create_scorer` from a :class:`ScorerSpec`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import open_clip
+import platformdirs
+import torch
+from torch import nn
+
+from aesthetic_curator.errors import BundleError
+
+log = logging.getLogger(__name__)
+
+#: Score bins of the head; the merged model's score is the expectation over these values.
+DEFAULT_TEMPLATE: tuple[float, ...] = tuple(float(v) for v in range(1, 11))
+
+_PACKAGED_CONFIGS = Path(__file__).with_name("model_configs")
+_registry_lock = threading.Lock()
+_registered_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """Everything needed to build a scorer's architecture (not its weights)."""
+
+    model_name: str  # an OpenCLIP model name, e.g. "ViT-B-16", or a custom config's name
+    pretrained: str | None = None  # OpenCLIP pretrained tag; None when weights come from a bundle file
+    model_config: dict[str, Any] | None = None  # full OpenCLIP config for custom (non-builtin) models
+    head_hidden: int = 512  # width of the head's hidden layer (paper: 512)
+    head_dropout: float = 0.5  # dropout in the head (paper: 0.5); inactive in eval mode
+    template: tuple[float, ...] = field(default=DEFAULT_TEMPLATE)  # value of each output bin
+
+
+def open_clip_cache_dir() -> Path:
+    """Where OpenCLIP downloads base weights on a user's machine."""
+    return Path(platformdirs.user_cache_dir("aesthetic-curator")) / "open_clip"
+
+
+def register_model_config(name: str, config: dict[str, Any]) -> None:
+    """Make a custom architecture known to OpenCLIP under ``name`` (idempotent).
+
+    Bundles carry the config of custom models in their manifest, so a test bundle made on one
+    machine loads on any other without shipping extra files.
+    """
+    global _registered_dir
+    with _registry_lock:
+        existing = open_clip.get_model_config(name)
+        if existing is not None:
+            if _strip_defaults(existing) != _strip_defaults(config):
+                raise BundleError(f"model config '{name}' conflicts with an already registered architecture")
+            return
+        if _registered_dir is None:
+            _registered_dir = Path(tempfile.mkdtemp(prefix="aesthetic-curator-configs-"))
+            open_clip.add_model_config(_registered_dir)
+        (_registered_dir / f"{name}.json").write_text(json.dumps(config))
+        open_clip.add_model_config(_registered_dir)
+
+
+def _strip_defaults(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+open_clip.add_model_config(_PACKAGED_CONFIGS)
+
+
+class ScoreHead(nn.Module):
+    """Linear -> GELU -> Dropout -> Linear(10) -> Sigmoid, normalised to a distribution over bins.
+
+    The layer names (``projection.0``, ``projection.3``) match the authors' checkpoints so their
+    head weights can be imported by name.
+    """
+
+    def __init__(self, embed_dim: int, hidden: int, dropout: float, template: tuple[float, ...]) -> None:
+        super().__init__()
+        self.projection = nn.Sequential(
+            nn.Linear(embed_dim, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, len(template)),
+            nn.Sigmoid(),
+        )
+        self.register_buffer("template", torch.tensor(template, dtype=torch.float32), persistent=False)
+
+    def distribution(self, embedding: torch.Tensor) -> torch.Tensor:
+        probs = self.projection(embedding)
+        return probs / probs.sum(dim=-1, keepdim=True)
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.distribution(embedding) @ self.template.to(embedding.dtype)
+
+
+class Scorer(nn.Module):
+    """Image tensor batch -> one aesthetic score per image."""
+
+    def __init__(self, spec: ScorerSpec, visual: nn.Module) -> None:
+        super().__init__()
+        self.spec = spec
+        self.visual = visual
+        embed_dim = int(visual.output_dim)
+        self.head = ScoreHead(embed_dim, spec.head_hidden, spec.head_dropout, spec.template)
+        cfg = getattr(visual, "preprocess_cfg", {}) or {}
+        size = cfg.get("size", visual.image_size)
+        self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        self.mean = tuple(float(v) for v in cfg.get("mean", open_clip.OPENAI_DATASET_MEAN))
+        self.std = tuple(float(v) for v in cfg.get("std", open_clip.OPENAI_DATASET_STD))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.visual(images))
+
+    def float_parameter_names(self) -> list[str]:
+        """The 'layers' of the method: every floating-point parameter tensor, in module order."""
+        return [name for name, p in self.named_parameters() if p.is_floating_point()]
+
+
+def create_scorer(spec: ScorerSpec, *, device: torch.device | str = "cpu", head_seed: int = 0) -> Scorer:
+    """Build a scorer; OpenCLIP downloads ``spec.pretrained`` weights into the user cache if needed.
+
+    Without a pretrained tag the tower is randomly initialised (weights are expected to be loaded
+    afterwards from a bundle). The head is always seeded so the reference head is reproducible.
+    """
+    if spec.model_config is not None:
+        register_model_config(spec.model_name, spec.model_config)
+    if open_clip.get_model_config(spec.model_name) is None:
+        raise BundleError(f"unknown model architecture '{spec.model_name}' (not an OpenCLIP model name)")
+    try:
+        clip = open_clip.create_model(
+            spec.model_name,
+            pretrained=spec.pretrained,
+            cache_dir=str(open_clip_cache_dir()),
+            require_pretrained=spec.pretrained is not None,
+        )
+    except RuntimeError as exc:
+        raise BundleError(
+            f"cannot load base weights {spec.model_name}:{spec.pretrained} ({exc}); "
+            "the first use needs a network connection to download them"
+        ) from exc
+    visual = clip.visual
+    del clip
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(head_seed)
+    try:
+        scorer = Scorer(spec, visual)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return scorer.to(device).eval()
+
+
+class _RandomInitFilter(logging.Filter):
+    """Drop OpenCLIP's 'initialized randomly' warning: our towers get their weights from a bundle."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+
+logging.getLogger().addFilter(_RandomInitFilter())

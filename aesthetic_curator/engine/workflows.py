@@ -1,0 +1,75 @@
+"""The engine's public entry points: personalize from rated files, rank files with a profile.
+
+The CLI and the GUI call these and nothing deeper, so neither needs to know about merged
+weights, task-vector stacks or preprocessing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.loading import SkippedImage, load_images
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.personalize import PersonalizationResult, PersonalizeConfig, personalize
+from aesthetic_curator.engine.preprocess import Preprocessor
+from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.engine.ranking import RankingResult, rank_paths
+from aesthetic_curator.errors import RatingsError
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PersonalizeOutcome:
+    profile: Profile
+    result: PersonalizationResult
+    skipped: list[SkippedImage]  # rated photos that could not be decoded
+
+
+def personalize_files(
+    bundle: Bundle,
+    rated: Sequence[tuple[Path, float]],
+    *,
+    config: PersonalizeConfig | None = None,
+    device: torch.device | str = "cpu",
+    name: str = "default",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PersonalizeOutcome:
+    """Decode the rated photos, learn the coefficients and wrap them in a :class:`Profile`."""
+    model = MergedScorer.from_bundle(bundle, device)
+    check(cancel)
+    ratings = dict(rated)
+    kept, images, skipped = load_images(list(ratings), Preprocessor.for_scorer(model.base), cancel=cancel)
+    for item in skipped:
+        log.warning("rated photo skipped: %s", item.reason)
+    if images is None:
+        raise RatingsError("none of the rated photos could be read")
+    result = personalize(model, images, [ratings[p] for p in kept], config, progress, cancel)
+    return PersonalizeOutcome(Profile.from_result(result, bundle, name), result, skipped)
+
+
+def rank_files(
+    bundle: Bundle,
+    profile: Profile,
+    paths: Sequence[Path],
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = 32,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> RankingResult:
+    """Bake the profile's merged model once and score every path with it."""
+    profile.check_bundle(bundle)
+    merged = MergedScorer.from_bundle(bundle, device)
+    scorer = merged.bake(profile.alpha.to(merged.device))
+    del merged
+    return rank_paths(scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel)

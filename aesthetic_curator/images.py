@@ -1,0 +1,95 @@
+"""Finding and decoding photos: the one decode path used for thumbnails, training and ranking.
+
+Using a single function everywhere means the model sees exactly the same pixels when it learns
+from a rated photo as when it later ranks it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from aesthetic_curator.errors import ImageDecodeError
+
+log = logging.getLogger(__name__)
+
+#: File extensions (lower case) treated as photos.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+
+#: Largest decoded image accepted (pixels); larger files are refused as possible decompression bombs.
+MAX_IMAGE_PIXELS = 250_000_000
+
+
+def is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def find_images(root: Path) -> Iterator[Path]:
+    """Yield image files under ``root`` recursively, in a stable sorted order.
+
+    Hidden files and folders are skipped; symlinked folders are not followed, so a link loop
+    cannot make the walk run forever. Unreadable folders are logged and skipped.
+    """
+
+    def on_error(err: OSError) -> None:
+        log.warning("cannot read folder %s: %s", err.filename, err.strerror)
+
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder, name)
+            if is_image_name(path):
+                yield path
+
+
+def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
+    """Decode ``path`` to an upright 8-bit RGB image.
+
+    EXIF orientation is applied. When ``min_size`` is given, JPEGs are decoded at a reduced scale
+    (libjpeg DCT scaling via ``draft``) as long as the shorter side stays at least ``min_size``,
+    which is several times faster for large photos that only feed a small model input.
+    Raises :class:`ImageDecodeError` with a readable reason for anything that is not a usable image.
+    """
+    try:
+        if path.stat().st_size == 0:
+            raise ImageDecodeError(f"{path}: empty file")
+        with Image.open(path) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ImageDecodeError(
+                    f"{path}: {width}x{height} pixels is larger than the {MAX_IMAGE_PIXELS:,}-pixel limit "
+                    "(possible decompression bomb)"
+                )
+            if min_size is not None and img.format == "JPEG":
+                scale = min(width, height) / min_size
+                if scale >= 2:
+                    img.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            return _to_rgb(upright)
+    except ImageDecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(f"{path}: refused as a possible decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError(f"{path}: not a recognised image format") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageDecodeError(f"{path}: cannot decode ({exc})") from exc
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any mode (palette, CMYK, 16-bit, alpha) to RGB; alpha is composited on white."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return img.point(lambda v: v / 256).convert("L").convert("RGB")
+    return img.convert("RGB")

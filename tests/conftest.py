@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny genuinely fine-tuned test bundle, synthetic photos and the LIVE-C sample."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from aesthetic_curator.cli import main
+from aesthetic_curator.engine.bundle import Bundle
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+LIVEC = SHARED / "data" / "livec-sample"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def test_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """The default bundle, built once per session through the real ``bundle make-test`` command (~15 s)."""
+    path = tmp_path_factory.mktemp("bundles") / "test-bundle"
+    assert main(["bundle", "make-test", str(path), "--seed", "0", "-q"]) == 0
+    return Bundle.load(path)
+
+
+@pytest.fixture(scope="session")
+def livec() -> Path:
+    """The 400-photo LIVE-C sample from ../shared (skipped with a reason where it is absent)."""
+    if not (LIVEC / "scores.csv").is_file():
+        pytest.skip(f"the LIVE-C sample is not at {LIVEC}")
+    return LIVEC

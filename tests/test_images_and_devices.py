@@ -1,0 +1,87 @@
+"""Decoding photos the same way everywhere, and choosing a device."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from aesthetic_curator.engine.devices import resolve_device
+from aesthetic_curator.engine.preprocess import Preprocessor
+from aesthetic_curator.errors import DeviceError, ImageDecodeError
+from aesthetic_curator.images import MAX_IMAGE_PIXELS, decode_image, find_images
+
+
+def _exif_rotated_jpeg(path, orientation: int) -> None:
+    img = Image.new("RGB", (60, 30), (255, 0, 0))
+    img.paste((0, 0, 255), (0, 0, 30, 30))  # left half blue
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    _exif_rotated_jpeg(path, 6)  # rotate 90° clockwise for display
+    img = decode_image(path)
+    assert img.size == (30, 60)
+    top = img.getpixel((15, 5))
+    assert top[2] > 200 and top[0] < 60  # the blue half ends up on top
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "L", "RGBA", "I;16"])
+def test_odd_modes_decode_to_rgb(tmp_path, mode):
+    path = tmp_path / f"img_{mode.replace(';', '')}.{'tif' if mode in ('CMYK', 'I;16') else 'png'}"
+    Image.new(mode, (20, 10)).save(path)
+    img = decode_image(path)
+    assert img.mode == "RGB" and img.size == (20, 10)
+
+
+def test_bad_files_raise_readable_errors(tmp_path):
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("hello, not a photo")
+    good = tmp_path / "good.jpg"
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(good)
+    (tmp_path / "truncated.jpg").write_bytes(good.read_bytes()[:200])
+    for name, reason in (("zero.jpg", "empty"), ("text.jpg", "not a recognised"), ("truncated.jpg", "cannot decode")):
+        with pytest.raises(ImageDecodeError, match=reason):
+            decode_image(tmp_path / name)
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    path = tmp_path / "bomb.png"
+    side = int(MAX_IMAGE_PIXELS**0.5) + 10
+    Image.new("1", (side, side)).save(path)  # 1-bit: tiny file, huge decoded size
+    with pytest.raises(ImageDecodeError, match="decompression bomb"):
+        decode_image(path)
+
+
+def test_reduced_scale_jpeg_decode_keeps_enough_pixels(tmp_path):
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (1600, 1200), (120, 80, 40)).save(path)
+    img = decode_image(path, min_size=224)
+    assert min(img.size) >= 224 and img.size[0] < 1600
+
+
+def test_preprocessor_shape_and_normalisation():
+    pre = Preprocessor(32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    tensor = pre(Image.new("RGB", (80, 40), (255, 255, 255)))
+    assert tensor.shape == (3, 32, 32)
+    assert torch.allclose(tensor, torch.ones_like(tensor))
+
+
+def test_find_images_skips_hidden_and_non_images(tmp_path):
+    (tmp_path / "a" / ".hidden").mkdir(parents=True)
+    for rel in ("a/x.JPG", "a/.hidden/y.jpg", ".z.png", "b.txt", "c.png"):
+        (tmp_path / rel).write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)] == ["c.png", "a/x.JPG"]
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(DeviceError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="no CUDA GPU"):
+            resolve_device("cuda")
