@@ -188,6 +188,78 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from aesthetic_curator.library.album import import_xmp_ratings, index_album
+    from aesthetic_curator.library.store import Library
+    from aesthetic_curator.library.thumbnails import ThumbnailCache
+
+    album = _existing_dir(args.album, "album")
+    bars = BarProgress(not args.quiet)
+    with Library.open_for_album(album) as library:
+        try:
+            cache = None if args.no_thumbnails else ThumbnailCache()
+            summary = index_album(library, thumbnails=cache, workers=args.workers, progress=bars)
+            imported = import_xmp_ratings(library, progress=bars) if args.import_xmp else 0
+        finally:
+            bars.close()
+        scan, sync = summary.scan, summary.sync
+        counts = ", ".join(f"{name} {count}" for name, count in scan.counts_by_format().items()) or "none"
+        print(f"{len(scan.files)} photos in {library.album}: {counts}")
+        print(
+            f"changes since last scan: {len(sync.added)} added, {len(sync.removed)} removed, "
+            f"{len(sync.changed)} changed, {len(sync.moved)} moved or renamed, {sync.unchanged} unchanged"
+        )
+        if scan.ignored:
+            print(f"{scan.ignored} other files ignored (not photos)")
+        if cache is not None:
+            print(f"thumbnails: {summary.thumbnails_made} made, {summary.thumbnails_cached} already cached")
+        if args.import_xmp:
+            print(f"ratings imported from XMP: {imported}")
+        skipped = [(p.path, p.reason) for p in scan.problems] + summary.unreadable
+        if skipped:
+            print(f"skipped {len(skipped)}:", file=sys.stderr)
+            for path, reason in skipped:
+                print(f"  {path}: {reason}", file=sys.stderr)
+        _say(f"library: {library.db_path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from aesthetic_curator.library.export import export_photos, read_ranking_csv
+
+    images = _existing_dir(args.images, "--images")
+    ranking = read_ranking_csv(args.ranking)
+    bars = BarProgress(not args.quiet)
+    try:
+        result = export_photos(
+            ranking,
+            images,
+            args.dest,
+            top=args.top,
+            top_percent=args.top_percent,
+            min_score=args.min_score,
+            mode=args.mode,
+            write_xmp=args.xmp,
+            dry_run=args.dry_run,
+            progress=bars,
+        )
+    finally:
+        bars.close()
+    for problem in result.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    if args.dry_run:
+        for item in result.items:
+            extra = f" ({item.stars} stars)" if item.stars is not None else ""
+            print(f"{item.photo.rank:>6}  {item.source} -> {item.target}{extra}")
+        print(f"dry run: would export {len(result.items)} photos to {args.dest}; nothing was written")
+        return 0
+    print(
+        f"exported {result.written} photos to {args.dest} ({args.mode}) in {result.seconds:.1f}s; "
+        f"list in {result.ranking_csv}"
+    )
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------------
 
 
@@ -241,6 +313,26 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--batch-size", type=int, default=32)
     rank.add_argument("--workers", type=int, default=None, help="decoding threads (default: CPU count, max 8)")
     rank.set_defaults(func=cmd_rank)
+
+    scan = commands.add_parser("scan", parents=[common], help="index an album folder and make thumbnails")
+    scan.add_argument("album", type=Path)
+    scan.add_argument("--no-thumbnails", action="store_true", help="only index, make no thumbnails")
+    scan.add_argument("--import-xmp", action="store_true", help="take star ratings from XMP sidecars/embedded XMP")
+    scan.add_argument("--workers", type=int, default=None, help="thumbnail threads (default: CPU count, max 8)")
+    scan.set_defaults(func=cmd_scan)
+
+    export = commands.add_parser("export", parents=[common], help="copy the top photos of a ranking to a folder")
+    export.add_argument("--ranking", type=Path, required=True, help="ranking CSV written by 'rank'")
+    export.add_argument("--images", type=Path, required=True, help="album folder the ranking refers to")
+    export.add_argument("--dest", type=Path, required=True, help="destination folder")
+    choice = export.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--top", type=int, help="the N best photos")
+    choice.add_argument("--top-percent", type=float, help="the best P percent")
+    choice.add_argument("--min-score", type=float, help="every photo scoring at least S")
+    export.add_argument("--mode", choices=("copy", "hardlink"), default="copy")
+    export.add_argument("--xmp", action="store_true", help="write XMP stars from the score percentile to sidecars")
+    export.add_argument("--dry-run", action="store_true", help="show what would be exported; write nothing")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

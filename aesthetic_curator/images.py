@@ -6,19 +6,59 @@ from a rated photo as when it later ranks it.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from aesthetic_curator.errors import ImageDecodeError
 
 log = logging.getLogger(__name__)
 
+try:  # HEIC/HEIF through libheif; optional so the engine works where the wheel is missing
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_AVAILABLE = True
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    HEIF_AVAILABLE = False
+
+#: Camera RAW extensions decoded through LibRaw (rawpy), preferring the embedded preview.
+RAW_EXTENSIONS = frozenset(
+    {
+        ".cr2",
+        ".cr3",
+        ".crw",
+        ".nef",
+        ".nrw",
+        ".arw",
+        ".srf",
+        ".sr2",
+        ".dng",
+        ".raf",
+        ".orf",
+        ".rw2",
+        ".pef",
+        ".srw",
+        ".x3f",
+        ".3fr",
+        ".iiq",
+        ".rwl",
+        ".erf",
+        ".kdc",
+        ".mrw",
+    }
+)
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+RASTER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+
 #: File extensions (lower case) treated as photos.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+IMAGE_EXTENSIONS = RASTER_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
+
+_SRGB_PROFILE = ImageCms.createProfile("sRGB")
 
 #: Largest decoded image accepted (pixels); larger files are refused as possible decompression bombs.
 MAX_IMAGE_PIXELS = 250_000_000
@@ -57,6 +97,8 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
     try:
         if path.stat().st_size == 0:
             raise ImageDecodeError(f"{path}: empty file")
+        if path.suffix.lower() in RAW_EXTENSIONS:
+            return _decode_raw(path, min_size)
         with Image.open(path) as img:
             width, height = img.size
             if width * height > MAX_IMAGE_PIXELS:
@@ -68,9 +110,7 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
                 scale = min(width, height) / min_size
                 if scale >= 2:
                     img.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
-            img.load()
-            upright = ImageOps.exif_transpose(img)
-            return _to_rgb(upright)
+            return _finish(img)
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as exc:
@@ -79,6 +119,53 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
         raise ImageDecodeError(f"{path}: not a recognised image format") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"{path}: cannot decode ({exc})") from exc
+
+
+def _finish(img: Image.Image) -> Image.Image:
+    """Decode fully, rotate upright, convert to sRGB 8-bit RGB."""
+    img.load()
+    icc = img.info.get("icc_profile")
+    upright = ImageOps.exif_transpose(img)
+    rgb = _to_rgb(upright)
+    return _to_srgb(rgb, icc) if icc else rgb
+
+
+def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
+    """Convert from an embedded colour profile to sRGB; a broken profile is ignored, not fatal."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in (ImageCms.getProfileDescription(source) or "").lower():
+            return img
+        return ImageCms.profileToProfile(img, source, _SRGB_PROFILE, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        log.debug("ignoring unusable colour profile: %s", exc)
+        return img
+
+
+def _decode_raw(path: Path, min_size: int | None) -> Image.Image:
+    """A camera RAW file: its embedded JPEG preview when there is one, else a LibRaw development."""
+    try:
+        import rawpy
+    except ImportError as exc:  # pragma: no cover - depends on the platform's wheels
+        raise ImageDecodeError(f"{path}: RAW support needs the 'rawpy' package") from exc
+    try:
+        with rawpy.imread(str(path)) as raw:
+            try:
+                thumb = raw.extract_thumb()
+            except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+                thumb = None
+            if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+                preview = Image.open(io.BytesIO(thumb.data))
+                if min_size is None or min(preview.size) >= min_size:
+                    return _finish(preview)
+            elif thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
+                return Image.fromarray(thumb.data).convert("RGB")
+            developed = raw.postprocess(use_camera_wb=True, half_size=min_size is not None, output_bps=8)
+            return Image.fromarray(developed)
+    except ImageDecodeError:
+        raise
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise ImageDecodeError(f"{path}: cannot decode RAW file ({exc})") from exc
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -21,6 +21,13 @@ LIVEC = SHARED / "data" / "livec-sample"
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_app_dirs(tmp_path_factory: pytest.TempPathFactory):
+    """Libraries and caches of the tests never touch the real user folders."""
+    os.environ["AESTHETIC_CURATOR_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    os.environ["AESTHETIC_CURATOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def test_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     """The default bundle, built once per session through the real ``bundle make-test`` command (~15 s)."""

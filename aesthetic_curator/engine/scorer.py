@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import open_clip
-import platformdirs
 import torch
 from torch import nn
 
 from aesthetic_curator.errors import BundleError
+from aesthetic_curator.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ScorerSpec:
 
 def open_clip_cache_dir() -> Path:
     """Where OpenCLIP downloads base weights on a user's machine."""
-    return Path(platformdirs.user_cache_dir("aesthetic-curator")) / "open_clip"
+    return cache_dir() / "open_clip"
 
 
 def register_model_config(name: str, config: dict[str, Any]) -> None:

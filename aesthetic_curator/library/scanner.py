@@ -1,0 +1,178 @@
+"""Walking an album folder: which photos exist, and how to recognise each one again later.
+
+A photo is identified by its path plus size, modification time and a fast content hash (the
+first and last 64 KiB and the size), so a re-scan notices edits, and a moved or renamed file is
+recognised by its hash instead of being treated as one photo removed and another added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aesthetic_curator.images import HEIF_EXTENSIONS, IMAGE_EXTENSIONS, RAW_EXTENSIONS
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+
+log = logging.getLogger(__name__)
+
+HASH_BLOCK = 64 * 1024
+
+_FORMAT_NAMES = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".png": "PNG",
+    ".webp": "WebP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".gif": "GIF",
+}
+
+
+def format_of(path: Path | str) -> str:
+    """A human name for the photo's format, from its extension (e.g. JPEG, HEIF, RAW)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in HEIF_EXTENSIONS:
+        return "HEIF"
+    if suffix in RAW_EXTENSIONS:
+        return "RAW"
+    return _FORMAT_NAMES.get(suffix, suffix.lstrip(".").upper() or "unknown")
+
+
+def fast_hash(path: Path, size: int) -> str:
+    """Hash of size + first and last 64 KiB: cheap on huge RAW files, still changes on any edit that
+    rewrites the header or the end (which every editor and camera does)."""
+    digest = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with path.open("rb") as fh:
+        digest.update(fh.read(HASH_BLOCK))
+        if size > 2 * HASH_BLOCK:
+            fh.seek(-HASH_BLOCK, os.SEEK_END)
+            digest.update(fh.read(HASH_BLOCK))
+        elif size > HASH_BLOCK:
+            digest.update(fh.read())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    relpath: str  # POSIX path relative to the album root
+    size: int
+    mtime_ns: int
+    content_hash: str
+    format: str
+
+
+@dataclass(frozen=True)
+class ScanProblem:
+    path: str  # relative to the album root where possible
+    reason: str
+
+
+@dataclass
+class ScanResult:
+    root: Path
+    files: list[ScannedFile] = field(default_factory=list)
+    problems: list[ScanProblem] = field(default_factory=list)
+    ignored: int = 0  # files that are not photos (sidecars, documents, ...)
+
+    def counts_by_format(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.format for f in self.files).items()))
+
+
+def _is_skipped_name(name: str) -> bool:
+    """Hidden files, our export temporaries and OS clutter are never photos of the album."""
+    return name.startswith(".") or name in {"Thumbs.db", "desktop.ini", "@eaDir", "$RECYCLE.BIN"}
+
+
+def scan_album(
+    root: Path,
+    known: Mapping[str, tuple[int, int, str]] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ScanResult:
+    """Find every photo under ``root``; folders behind symlinks are followed, loops reported once.
+
+    ``known`` maps relpath -> (size, mtime_ns, hash) from the previous scan so unchanged files are
+    not re-hashed. Unreadable folders and files are reported in ``problems``, never raised.
+    """
+    root = root.resolve()
+    known = known or {}
+    result = ScanResult(root)
+    visited: set[tuple[int, int]] = set()
+    stack: list[Path] = [root]
+    while stack:
+        folder = stack.pop()
+        check(cancel)
+        rel_folder = _relative(folder, root)
+        try:
+            folder_stat = folder.stat()
+        except OSError as exc:
+            result.problems.append(ScanProblem(rel_folder, f"cannot read folder: {exc.strerror or exc}"))
+            continue
+        identity = (folder_stat.st_dev, folder_stat.st_ino)
+        if identity in visited:
+            result.problems.append(ScanProblem(rel_folder, "symlink loop: folder already scanned, skipped"))
+            continue
+        visited.add(identity)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            result.problems.append(ScanProblem(rel_folder, f"cannot read folder: {exc.strerror or exc}"))
+            continue
+        subfolders = []
+        for entry in entries:
+            if _is_skipped_name(entry.name):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subfolders.append(path)
+                continue
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                result.ignored += 1
+                continue
+            _scan_file(path, root, known, result)
+            report(progress, "scanning", len(result.files), 0)
+        stack.extend(reversed(subfolders))
+    return result
+
+
+def _scan_file(path: Path, root: Path, known: Mapping[str, tuple[int, int, str]], result: ScanResult) -> None:
+    rel = _relative(path, root)
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            result.problems.append(ScanProblem(rel, "not a regular file"))
+            return
+        if st.st_size == 0:
+            result.problems.append(ScanProblem(rel, "empty file"))
+            return
+        previous = known.get(rel)
+        if previous and previous[0] == st.st_size and previous[1] == st.st_mtime_ns:
+            content_hash = previous[2]
+        else:
+            content_hash = fast_hash(path, st.st_size)
+    except FileNotFoundError:
+        result.problems.append(ScanProblem(rel, "broken link or file vanished during the scan"))
+        return
+    except OSError as exc:
+        result.problems.append(ScanProblem(rel, f"cannot read file: {exc.strerror or exc}"))
+        return
+    result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns, content_hash, format_of(path)))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path)

@@ -1,0 +1,365 @@
+"""The library database: photos of one album, the user's ratings, profiles and their scores.
+
+One SQLite file per album folder in the user data dir. WAL journaling, foreign keys and one
+transaction per logical change mean a crash or kill at any moment leaves the last committed state;
+``PRAGMA user_version`` records the schema version and :data:`MIGRATIONS` bring old files up to date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.scanner import ScanResult
+from aesthetic_curator.paths import data_dir
+
+#: Schema migrations; entry i brings a database from version i to i + 1. Append, never edit.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE album (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        relpath TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        format TEXT NOT NULL,
+        missing INTEGER NOT NULL DEFAULT 0,
+        added_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX photos_hash ON photos (content_hash, size);
+    CREATE TABLE ratings (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE,
+        stars INTEGER CHECK (stars IS NULL OR stars BETWEEN 1 AND 5),
+        flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (-1, 0, 1)),
+        source TEXT NOT NULL DEFAULT 'user',
+        rated_at REAL NOT NULL
+    );
+    CREATE TABLE profiles (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        bundle_id TEXT NOT NULL,
+        data BLOB NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE scores (
+        profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+        photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (profile_id, photo_id)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+REJECTED = -1
+PICKED = 1
+KEEP = object()  # set_rating: leave this part of the rating as it is
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    relpath: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    format: str
+    missing: bool
+
+
+@dataclass(frozen=True)
+class Rating:
+    stars: int | None  # 1-5, None when only flagged
+    flag: int  # -1 rejected, 0 none, 1 picked
+    source: str  # "user" or "xmp"
+    rated_at: float
+
+
+@dataclass
+class SyncReport:
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    moved: list[tuple[str, str]]  # (old relpath, new relpath)
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    id: int
+    name: str
+    bundle_id: str
+    metadata: dict
+    created_at: float
+
+
+def library_path_for(album: Path) -> Path:
+    """The database file of an album: one per absolute album path, in the user data dir."""
+    key = hashlib.sha256(str(album.resolve()).encode()).hexdigest()[:16]
+    return data_dir() / "libraries" / f"{album.resolve().name or 'album'}-{key}.sqlite3"
+
+
+class Library:
+    """All persistent state of one album. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, db_path: Path, album: Path) -> None:
+        self.db_path = db_path
+        self.album = album.resolve()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CuratorError(f"library database {db_path} is unreadable ({exc})") from exc
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO album (key, value) VALUES ('root', ?)", (str(self.album),))
+
+    @classmethod
+    def open_for_album(cls, album: Path) -> Library:
+        if not album.is_dir():
+            raise CuratorError(f"album folder {album} does not exist")
+        return cls(library_path_for(album), album)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception: all or nothing."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise CuratorError(
+                f"library {self.db_path} was written by a newer Aesthetic Curator (schema {version}); update the app"
+            )
+        for target in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target + 1}")
+
+    def integrity_ok(self) -> bool:
+        return self._query("PRAGMA integrity_check")[0][0] == "ok" and not self._query("PRAGMA foreign_key_check")
+
+    # -- photos -----------------------------------------------------------------------------------------
+    def sync(self, scan: ScanResult) -> SyncReport:
+        """Bring the photo table in line with a scan, in one transaction.
+
+        Same path: unchanged, or changed (its scores are dropped; ratings stay). A new path whose
+        content hash and size match a photo that disappeared is a move: the photo keeps its id,
+        ratings and scores. Photos no longer found are marked missing, not deleted, so their
+        ratings come back if the file does.
+        """
+        now = time.time()
+        report = SyncReport([], [], [], [], 0)
+        with self.transaction() as db:
+            existing = {
+                row[1]: row
+                for row in db.execute("SELECT id, relpath, size, mtime_ns, content_hash, missing FROM photos")
+            }
+            seen = {f.relpath for f in scan.files}
+            vanished: dict[tuple[str, int], list[tuple]] = {}
+            for relpath, row in existing.items():
+                if relpath not in seen:
+                    vanished.setdefault((row[4], row[2]), []).append(row)
+            for file in scan.files:
+                row = existing.get(file.relpath)
+                if row is not None:
+                    if (row[2], row[3], row[4]) == (file.size, file.mtime_ns, file.content_hash) and not row[5]:
+                        report.unchanged += 1
+                        continue
+                    if row[4] != file.content_hash or row[2] != file.size:
+                        report.changed.append(file.relpath)
+                        db.execute("DELETE FROM scores WHERE photo_id = ?", (row[0],))
+                    elif not row[5]:
+                        report.unchanged += 1  # touched (mtime) but same content
+                    else:
+                        report.added.append(file.relpath)  # came back
+                    db.execute(
+                        "UPDATE photos SET size=?, mtime_ns=?, content_hash=?, format=?, missing=0, updated_at=? "
+                        "WHERE id=?",
+                        (file.size, file.mtime_ns, file.content_hash, file.format, now, row[0]),
+                    )
+                    continue
+                candidates = vanished.get((file.content_hash, file.size))
+                if candidates:
+                    old = candidates.pop(0)
+                    db.execute(
+                        "UPDATE photos SET relpath=?, mtime_ns=?, format=?, missing=0, updated_at=? WHERE id=?",
+                        (file.relpath, file.mtime_ns, file.format, now, old[0]),
+                    )
+                    report.moved.append((old[1], file.relpath))
+                    continue
+                db.execute(
+                    "INSERT INTO photos (relpath, size, mtime_ns, content_hash, format, added_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (file.relpath, file.size, file.mtime_ns, file.content_hash, file.format, now, now),
+                )
+                report.added.append(file.relpath)
+            for rows in vanished.values():
+                for row in rows:
+                    if not row[5]:
+                        report.removed.append(row[1])
+                    db.execute("UPDATE photos SET missing=1, updated_at=? WHERE id=?", (now, row[0]))
+        return report
+
+    def known_files(self) -> dict[str, tuple[int, int, str]]:
+        """relpath -> (size, mtime_ns, hash), so a re-scan can skip hashing unchanged files."""
+        return {
+            r[0]: (r[1], r[2], r[3]) for r in self._query("SELECT relpath, size, mtime_ns, content_hash FROM photos")
+        }
+
+    def photos(self, include_missing: bool = False) -> list[Photo]:
+        sql = "SELECT id, relpath, size, mtime_ns, content_hash, format, missing FROM photos"
+        if not include_missing:
+            sql += " WHERE missing = 0"
+        return [Photo(*row[:6], bool(row[6])) for row in self._query(sql + " ORDER BY relpath")]
+
+    def photo(self, relpath: str) -> Photo | None:
+        rows = self._query(
+            "SELECT id, relpath, size, mtime_ns, content_hash, format, missing FROM photos WHERE relpath = ?",
+            (relpath,),
+        )
+        return Photo(*rows[0][:6], bool(rows[0][6])) if rows else None
+
+    def absolute_path(self, photo: Photo) -> Path:
+        return self.album / photo.relpath
+
+    # -- ratings ----------------------------------------------------------------------------------------
+    def set_rating(self, photo_id: int, stars: object = KEEP, flag: object = KEEP, source: str = "user") -> None:
+        """Change stars (1-5 or None) and/or the flag (-1 reject, 0 none, 1 pick); the other part is kept.
+
+        A photo left with no stars and no flag has no rating row at all.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT stars, flag FROM ratings WHERE photo_id = ?", (photo_id,)).fetchone()
+            current_stars, current_flag = row if row else (None, 0)
+            new_stars = current_stars if stars is KEEP else stars
+            new_flag = current_flag if flag is KEEP else flag
+            if new_stars is not None and not (isinstance(new_stars, int) and 1 <= new_stars <= 5):
+                raise ValueError(f"stars must be 1-5 or None, not {new_stars!r}")
+            if new_flag not in (REJECTED, 0, PICKED):
+                raise ValueError(f"flag must be -1, 0 or 1, not {new_flag!r}")
+            if new_stars is None and new_flag == 0:
+                db.execute("DELETE FROM ratings WHERE photo_id = ?", (photo_id,))
+                return
+            db.execute(
+                "INSERT INTO ratings (photo_id, stars, flag, source, rated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (photo_id) DO UPDATE SET stars=excluded.stars, flag=excluded.flag, "
+                "source=excluded.source, rated_at=excluded.rated_at",
+                (photo_id, new_stars, new_flag, source, time.time()),
+            )
+
+    def clear_rating(self, photo_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM ratings WHERE photo_id = ?", (photo_id,))
+
+    def ratings(self) -> dict[int, Rating]:
+        return {
+            r[0]: Rating(*r[1:]) for r in self._query("SELECT photo_id, stars, flag, source, rated_at FROM ratings")
+        }
+
+    def training_ratings(self) -> list[tuple[Path, float]]:
+        """(photo path, rating) pairs for personalization.
+
+        Stars count as given; a rejected photo counts as 0 stars (below every starred photo);
+        a pick without stars says nothing about its order and is left out. Missing files are left out.
+        """
+        rows = self._query(
+            "SELECT p.relpath, r.stars, r.flag FROM ratings r JOIN photos p ON p.id = r.photo_id "
+            "WHERE p.missing = 0 ORDER BY p.relpath"
+        )
+        pairs = []
+        for relpath, stars, flag in rows:
+            if flag == REJECTED:
+                pairs.append((self.album / relpath, 0.0))
+            elif stars is not None:
+                pairs.append((self.album / relpath, float(stars)))
+        return pairs
+
+    # -- profiles and scores ----------------------------------------------------------------------------
+    def save_profile(self, name: str, data: bytes, bundle_id: str, metadata: dict | None = None) -> int:
+        """Store a profile file's bytes under ``name`` (replacing one of that name and its scores)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM profiles WHERE name = ?", (name,))
+            cursor = db.execute(
+                "INSERT INTO profiles (name, bundle_id, data, metadata, created_at) VALUES (?, ?, ?, ?, ?)",
+                (name, bundle_id, data, json.dumps(metadata or {}), time.time()),
+            )
+            return int(cursor.lastrowid)
+
+    def profiles(self) -> list[StoredProfile]:
+        rows = self._query("SELECT id, name, bundle_id, metadata, created_at FROM profiles ORDER BY name")
+        return [StoredProfile(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    def profile_data(self, profile_id: int) -> bytes:
+        rows = self._query("SELECT data FROM profiles WHERE id = ?", (profile_id,))
+        if not rows:
+            raise CuratorError(f"no profile with id {profile_id}")
+        return bytes(rows[0][0])
+
+    def rename_profile(self, profile_id: int, name: str) -> None:
+        try:
+            with self.transaction() as db:
+                db.execute("UPDATE profiles SET name = ? WHERE id = ?", (name, profile_id))
+        except sqlite3.IntegrityError as exc:
+            raise CuratorError(f"a profile named '{name}' already exists") from exc
+
+    def delete_profile(self, profile_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM profiles WHERE id = ?", (profile_id,))
+
+    def store_scores(self, profile_id: int, scores: Iterable[tuple[int, float, int]]) -> None:
+        """Replace a profile's (photo id, score, rank) rows in one transaction."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM scores WHERE profile_id = ?", (profile_id,))
+            db.executemany(
+                "INSERT INTO scores (profile_id, photo_id, score, rank) VALUES (?, ?, ?, ?)",
+                ((profile_id, pid, score, rank) for pid, score, rank in scores),
+            )
+
+    def scores(self, profile_id: int) -> dict[int, tuple[float, int]]:
+        rows = self._query("SELECT photo_id, score, rank FROM scores WHERE profile_id = ?", (profile_id,))
+        return {r[0]: (r[1], r[2]) for r in rows}

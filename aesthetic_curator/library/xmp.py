@@ -1,0 +1,153 @@
+"""XMP interop: the star ratings Lightroom, darktable and digiKam share, in sidecars or embedded.
+
+``xmp:Rating`` is 1-5 stars, 0 unrated, -1 rejected. Reading looks at both sidecar names
+(``IMG_1234.xmp`` and ``IMG_1234.CR3.xmp``) and then at XMP embedded in the photo. Writing only
+ever touches a sidecar (never the photo), through exiv2 (pyexiv2) so every field written by other
+tools is kept; the sidecar is modified as a temporary copy and renamed into place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from aesthetic_curator.errors import CuratorError
+
+log = logging.getLogger(__name__)
+
+CURATOR_NAMESPACE = "http://ns.aesthetic-curator.app/1.0/"
+CURATOR_PREFIX = "aecur"
+
+_EMPTY_PACKET = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/"/>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"""
+
+_namespace_registered = False
+
+
+def _pyexiv2():
+    global _namespace_registered
+    import pyexiv2
+
+    if not _namespace_registered:
+        try:
+            pyexiv2.registerNs(CURATOR_NAMESPACE, CURATOR_PREFIX)
+        except Exception as exc:  # already registered in this process
+            log.debug("namespace registration: %s", exc)
+        _namespace_registered = True
+    return pyexiv2
+
+
+@dataclass(frozen=True)
+class XmpRating:
+    stars: int | None  # 1-5, None when unrated or rejected
+    rejected: bool
+    source: Path  # the sidecar or photo it came from
+
+
+def sidecar_candidates(photo: Path) -> list[Path]:
+    """Both sidecar conventions, in the order tools look for them."""
+    names = [photo.name + ".xmp", photo.name + ".XMP", photo.stem + ".xmp", photo.stem + ".XMP"]
+    return [photo.with_name(n) for n in dict.fromkeys(names)]
+
+
+def find_sidecars(photo: Path) -> list[Path]:
+    return [p for p in sidecar_candidates(photo) if p.is_file()]
+
+
+def _parse_rating(value: str | None) -> tuple[int | None, bool] | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = round(float(value))
+    except ValueError:
+        return None
+    if number < 0:
+        return None, True
+    if number == 0:
+        return None, False
+    return min(number, 5), False
+
+
+def _read_xmp(path: Path) -> dict[str, str]:
+    pyexiv2 = _pyexiv2()
+    try:
+        with pyexiv2.Image(str(path)) as image:
+            return image.read_xmp()
+    except Exception as exc:  # exiv2 raises plain RuntimeError for unsupported or corrupt files
+        log.debug("no XMP readable from %s: %s", path, exc)
+        return {}
+
+
+def read_rating(photo: Path) -> XmpRating | None:
+    """The photo's XMP star rating from a sidecar (preferred) or embedded XMP; None if it has none."""
+    for source in [*find_sidecars(photo), photo]:
+        parsed = _parse_rating(_read_xmp(source).get("Xmp.xmp.Rating"))
+        if parsed is not None:
+            stars, rejected = parsed
+            if stars is None and not rejected:
+                return None  # explicitly unrated
+            return XmpRating(stars, rejected, source)
+    return None
+
+
+def read_fields(path: Path) -> dict[str, str]:
+    """All XMP fields of a sidecar or photo (for tests and diagnostics)."""
+    return _read_xmp(path)
+
+
+def write_sidecar(
+    photo: Path,
+    *,
+    stars: int | None = None,
+    rejected: bool = False,
+    score: float | None = None,
+    rank: int | None = None,
+    profile: str | None = None,
+    sidecar: Path | None = None,
+) -> Path:
+    """Set the rating (and our personal score fields) in the photo's sidecar, keeping all other fields.
+
+    Uses the existing sidecar if there is one, else creates ``NAME.EXT.xmp`` (the darktable/digiKam
+    form, which cannot clash between IMG_1.JPG and IMG_1.CR3). Returns the sidecar written.
+    """
+    pyexiv2 = _pyexiv2()
+    target = sidecar or next(iter(find_sidecars(photo)), photo.with_name(photo.name + ".xmp"))
+    fields: dict[str, str] = {}
+    if rejected:
+        fields["Xmp.xmp.Rating"] = "-1"
+    elif stars is not None:
+        if not 0 <= stars <= 5:
+            raise ValueError("stars must be 0-5")
+        fields["Xmp.xmp.Rating"] = str(stars)
+    if score is not None:
+        fields[f"Xmp.{CURATOR_PREFIX}.Score"] = f"{score:.4f}"
+    if rank is not None:
+        fields[f"Xmp.{CURATOR_PREFIX}.Rank"] = str(rank)
+    if profile is not None:
+        fields[f"Xmp.{CURATOR_PREFIX}.Profile"] = profile
+    fd, tmp = tempfile.mkstemp(prefix=".xmp-", suffix=".xmp", dir=target.parent)
+    os.close(fd)
+    try:
+        if target.exists():
+            shutil.copy2(target, tmp)
+        else:
+            Path(tmp).write_text(_EMPTY_PACKET, encoding="utf-8")
+        with pyexiv2.Image(tmp) as image:
+            image.modify_xmp(fields)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, Exception):
+            raise CuratorError(f"cannot write XMP sidecar {target}: {exc}") from exc
+        raise
+    return target

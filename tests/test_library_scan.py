@@ -1,0 +1,133 @@
+"""Scanning a generated album: formats, bad files, thumbnails, and re-scans after changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from PIL import Image
+
+from aesthetic_curator.library.album import index_album
+from aesthetic_curator.library.scanner import scan_album
+from aesthetic_curator.library.store import Library
+from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
+from tests.album_factory import heif_available, make_album
+
+
+@pytest.fixture
+def album(tmp_path):
+    root = tmp_path / "album"
+    root.mkdir()
+    return root, make_album(root)
+
+
+@pytest.fixture
+def library(album, tmp_path):
+    root, _ = album
+    with Library(tmp_path / "lib.sqlite3", root) as lib:
+        yield lib
+
+
+def test_scan_finds_every_format_and_reports_bad_files(album):
+    root, made = album
+    result = scan_album(root)
+    found = {f.relpath for f in result.files}
+    assert set(made["good"]) <= found
+    assert not {".hidden.jpg", "notes.txt"} & found
+    counts = result.counts_by_format()
+    for fmt, rels in made["by_format"].items():
+        assert counts[fmt] >= len(rels)
+    problems = {p.path: p.reason for p in result.problems}
+    assert problems["bad/zero.jpg"] == "empty file"
+    assert "broken link" in problems["bad/broken-link.jpg"]
+    assert "symlink loop" in problems["bad/loop"]
+    assert result.ignored == 1  # notes.txt
+
+
+@pytest.mark.skipif(not heif_available(), reason="pillow-heif has no HEIF encoder on this platform")
+def test_heic_is_scanned_and_decoded(album, tmp_path):
+    root, made = album
+    cache = ThumbnailCache(tmp_path / "thumbs", size=32)
+    rel = made["by_format"]["HEIF"][0]
+    st = (root / rel).stat()
+    assert cache.get(ThumbnailRequest(root / rel, "h", st.st_size, st.st_mtime_ns)).ok
+
+
+def test_raw_support_is_reported_honestly():
+    """No RAW encoder is installable here; the RAW path is exercised only with real camera files."""
+    pytest.skip("no camera RAW encoder available to produce a test file (rawpy/LibRaw only decode)")
+
+
+def test_index_makes_thumbnails_and_lists_undecodable_photos_once(library, album, tmp_path):
+    root, made = album
+    cache = ThumbnailCache(tmp_path / "thumbs", size=64)
+    first = index_album(library, thumbnails=cache, workers=2)
+    assert len(first.sync.added) == len(first.scan.files)
+    unreadable = dict(first.unreadable)
+    assert set(made["decode"]) == set(unreadable)
+    assert "decompression bomb" in unreadable["bad/bomb.png"]
+    assert "not a recognised image format" in unreadable["bad/text.png"]
+    assert first.thumbnails_made == len(first.scan.files)
+    second = index_album(library, thumbnails=cache, workers=2)
+    assert second.thumbnails_made == 0 and second.thumbnails_cached == len(first.scan.files)
+    assert dict(second.unreadable) == unreadable  # remembered, not retried
+    rotated = library.photo("2024/rotated.jpg")
+    thumb = cache.lookup(ThumbnailRequest(root / rotated.relpath, rotated.content_hash, rotated.size, rotated.mtime_ns))
+    with Image.open(thumb.path) as img:
+        assert img.height > img.width  # EXIF orientation applied: portrait
+        top = img.convert("RGB").getpixel((img.width // 2, 2))
+        assert top[2] > 150 and top[0] < 100  # the blue half is on top after rotation
+
+
+def test_rescan_notices_added_removed_renamed_and_edited(library, album, tmp_path):
+    root, _ = album
+    index_album(library)
+    beach = library.photo("2024/summer/beach.jpg")
+    library.set_rating(beach.id, stars=4)
+    before_hash = library.photo("png/alpha.png").content_hash
+
+    (root / "2024/summer/beach.jpg").rename(root / "2024/beach-renamed.jpg")  # move + rename
+    os.remove(root / "old/scan.bmp")
+    Image.new("RGBA", (40, 30), (0, 0, 255, 255)).save(root / "png/alpha.png")  # edited in place
+    shutil.copy(root / "web/pic.webp", root / "web/new.webp")  # added (a copy: the original stays)
+
+    report = index_album(library).sync
+    assert report.moved == [("2024/summer/beach.jpg", "2024/beach-renamed.jpg")]
+    assert report.removed == ["old/scan.bmp"]
+    assert report.changed == ["png/alpha.png"]
+    assert report.added == ["web/new.webp"]
+    moved = library.photo("2024/beach-renamed.jpg")
+    assert moved.id == beach.id and library.ratings()[beach.id].stars == 4  # identity and rating survive
+    assert library.photo("png/alpha.png").content_hash != before_hash
+    assert library.photo("old/scan.bmp").missing
+
+
+def test_thumbnail_key_changes_when_the_file_is_edited(tmp_path):
+    cache = ThumbnailCache(tmp_path / "thumbs", size=32)
+    path = tmp_path / "p.jpg"
+    Image.new("RGB", (64, 64), (255, 0, 0)).save(path)
+    a = cache.get(ThumbnailRequest(path, "hash-a", 1, 1))
+    b = cache.get(ThumbnailRequest(path, "hash-b", 1, 1))
+    assert a.path != b.path and a.ok and b.ok
+
+
+def test_thumbnail_cache_is_bounded(tmp_path):
+    cache = ThumbnailCache(tmp_path / "thumbs", size=64, max_bytes=6_000)
+    requests = []
+    for i in range(30):
+        path = tmp_path / f"n{i}.png"
+        Image.effect_noise((128, 128), 60).convert("RGB").save(path)
+        requests.append(ThumbnailRequest(path, f"h{i}", i, i))
+    cache.generate(requests, workers=2)
+    assert cache.total_bytes() <= 6_000
+
+
+def test_livec_sample_scanned_end_to_end(livec, tmp_path, capsys):
+    from aesthetic_curator.cli import main
+
+    assert main(["scan", str(livec), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "400 photos" in out and "JPEG 400" in out and "thumbnails: 400 made" in out
+    assert main(["scan", str(livec), "-q"]) == 0
+    assert "400 unchanged" in capsys.readouterr().out

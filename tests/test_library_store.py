@@ -1,0 +1,122 @@
+"""The library database: ratings semantics, profiles and scores, migrations, and crash safety."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.scanner import ScannedFile, ScanResult
+from aesthetic_curator.library.store import PICKED, REJECTED, SCHEMA_VERSION, Library
+
+
+def _scan(root, names):
+    return ScanResult(root, [ScannedFile(n, 10 + i, 1000 + i, f"hash{i}", "JPEG") for i, n in enumerate(names)])
+
+
+@pytest.fixture
+def library(tmp_path):
+    album = tmp_path / "album"
+    album.mkdir()
+    with Library(tmp_path / "lib.sqlite3", album) as lib:
+        lib.sync(_scan(album, ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]))
+        yield lib
+
+
+def test_schema_pragmas_and_version(library):
+    assert library.schema_version == SCHEMA_VERSION
+    assert library._query("PRAGMA journal_mode")[0][0] == "wal"
+    assert library._query("PRAGMA foreign_keys")[0][0] == 1
+    assert library.integrity_ok()
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
+    db = tmp_path / "future.sqlite3"
+    con = sqlite3.connect(db)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(CuratorError, match="newer Aesthetic Curator"):
+        Library(db, tmp_path)
+
+
+def test_stars_flags_and_training_ratings(library):
+    ids = {p.relpath: p.id for p in library.photos()}
+    library.set_rating(ids["a.jpg"], stars=5)
+    library.set_rating(ids["a.jpg"], flag=PICKED)  # stars kept
+    library.set_rating(ids["b.jpg"], flag=REJECTED)
+    library.set_rating(ids["c.jpg"], flag=PICKED)  # a pick alone has no order
+    library.set_rating(ids["d.jpg"], stars=2)
+    library.set_rating(ids["d.jpg"], stars=None)  # 0 key: cleared
+    ratings = library.ratings()
+    assert (ratings[ids["a.jpg"]].stars, ratings[ids["a.jpg"]].flag) == (5, PICKED)
+    assert ids["d.jpg"] not in ratings
+    training = {p.name: r for p, r in library.training_ratings()}
+    assert training == {"a.jpg": 5.0, "b.jpg": 0.0}
+    with pytest.raises(ValueError):
+        library.set_rating(ids["a.jpg"], stars=6)
+
+
+def test_profiles_and_scores_cascade(library):
+    ids = [p.id for p in library.photos()]
+    pid = library.save_profile("portraits", b"\x00profile-bytes", "bundle-1", {"k": 12})
+    library.store_scores(pid, [(photo, 10.0 - i, i + 1) for i, photo in enumerate(ids)])
+    assert library.scores(pid)[ids[0]] == (10.0, 1)
+    library.rename_profile(pid, "client X")
+    other = library.save_profile("landscapes", b"x", "bundle-1")
+    with pytest.raises(CuratorError, match="already exists"):
+        library.rename_profile(other, "client X")
+    assert [p.name for p in library.profiles()] == ["client X", "landscapes"]
+    assert library.profile_data(pid) == b"\x00profile-bytes"
+    library.delete_profile(pid)
+    assert library.scores(pid) == {}
+    assert library.integrity_ok()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from aesthetic_curator.library.store import Library
+    from aesthetic_curator.library.scanner import ScannedFile, ScanResult
+    db, album = Path(sys.argv[1]), Path(sys.argv[2])
+    library = Library(db, album)
+    batch = 0
+    while True:
+        names = [f"batch{batch:05d}/p{i}.jpg" for i in range(50)]
+        with library.transaction() as con:
+            for i, name in enumerate(names):
+                cur = con.execute(
+                    "INSERT INTO photos (relpath, size, mtime_ns, content_hash, format, added_at, updated_at)"
+                    " VALUES (?, 1, 1, ?, 'JPEG', 0, 0)", (name, f"h{batch}-{i}"))
+                con.execute("INSERT INTO ratings (photo_id, stars, flag, source, rated_at) VALUES (?, 3, 0, 'user', 0)",
+                            (cur.lastrowid,))
+        batch += 1
+        print(batch, flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("kill_after", [0.15, 0.4, 0.9])
+def test_database_survives_a_kill_during_writes(tmp_path, kill_after):
+    album = tmp_path / "album"
+    album.mkdir()
+    db = tmp_path / "lib.sqlite3"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(album)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "1"  # at least one batch committed
+        time.sleep(kill_after)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    with Library(db, album) as library:
+        assert library.integrity_ok()
+        photos = library._query("SELECT COUNT(*) FROM photos")[0][0]
+        ratings = library._query("SELECT COUNT(*) FROM ratings")[0][0]
+        assert photos >= 50 and photos % 50 == 0, "a transaction was half applied"
+        assert ratings == photos

@@ -1,0 +1,172 @@
+"""XMP interop and export: other tools' fields survive, originals never change, no half files."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library import export as export_module
+from aesthetic_curator.library import xmp
+from aesthetic_curator.library.album import import_xmp_ratings, index_album
+from aesthetic_curator.library.export import RankedPhoto, export_photos, select_top, stars_for_rank
+from aesthetic_curator.library.store import REJECTED, Library
+
+DARKTABLE_SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:darktable="http://darktable.sf.net/" xmp:Rating="{rating}" darktable:history_end="7"/>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"""
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def album(tmp_path) -> Path:
+    root = tmp_path / "album"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    for i in range(10):
+        folder = root / ("a" if i % 2 else "b")
+        Image.new("RGB", (32, 24), (i * 20, 100, 50)).save(folder / f"IMG_{i:04d}.jpg")
+    Image.new("RGB", (32, 24)).save(root / "b" / "IMG_0001.jpg")  # same name as a/IMG_0001.jpg
+    (root / "a" / "IMG_0001.jpg.xmp").write_text(DARKTABLE_SIDECAR.format(rating=2))  # NAME.EXT.xmp form
+    (root / "b" / "IMG_0002.xmp").write_text(DARKTABLE_SIDECAR.format(rating=-1))  # NAME.xmp form
+    return root
+
+
+def _ranking(album: Path) -> list[RankedPhoto]:
+    photos = sorted(p.relative_to(album).as_posix() for p in album.rglob("*.jpg"))
+    return [RankedPhoto(rel, 10.0 - i * 0.5, i + 1) for i, rel in enumerate(photos)]
+
+
+def test_ratings_read_from_both_sidecar_forms_and_embedded_xmp(album, tmp_path):
+    assert xmp.read_rating(album / "a" / "IMG_0001.jpg").stars == 2
+    rejected = xmp.read_rating(album / "b" / "IMG_0002.jpg")
+    assert rejected.rejected and rejected.stars is None
+    assert xmp.read_rating(album / "a" / "IMG_0003.jpg") is None
+    embedded = tmp_path / "embedded.jpg"
+    shutil.copy(album / "a" / "IMG_0003.jpg", embedded)
+    import pyexiv2
+
+    with pyexiv2.Image(str(embedded)) as image:
+        image.modify_xmp({"Xmp.xmp.Rating": "4"})
+    assert xmp.read_rating(embedded).stars == 4
+
+
+def test_xmp_round_trip_keeps_other_tools_fields(album):
+    photo = album / "a" / "IMG_0001.jpg"
+    sidecar = xmp.write_sidecar(photo, stars=5, score=7.25, rank=3, profile="portraits")
+    assert sidecar == album / "a" / "IMG_0001.jpg.xmp"  # the existing sidecar, not a new one
+    fields = xmp.read_fields(sidecar)
+    assert fields["Xmp.xmp.Rating"] == "5"
+    assert fields["Xmp.darktable.history_end"] == "7"  # written by another tool, kept
+    assert fields["Xmp.aecur.Score"] == "7.2500" and fields["Xmp.aecur.Profile"] == "portraits"
+    assert xmp.read_rating(photo).stars == 5
+    new = xmp.write_sidecar(album / "a" / "IMG_0003.jpg", stars=1)
+    assert new.name == "IMG_0003.jpg.xmp" and xmp.read_rating(album / "a" / "IMG_0003.jpg").stars == 1
+
+
+def test_import_xmp_ratings_into_the_library(album, tmp_path):
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        index_album(library)
+        user_rated = library.photo("a/IMG_0001.jpg")
+        library.set_rating(user_rated.id, stars=5)
+        assert import_xmp_ratings(library) == 1  # the user's own rating is not overwritten
+        ratings = library.ratings()
+        assert ratings[user_rated.id].stars == 5
+        assert ratings[library.photo("b/IMG_0002.jpg").id].flag == REJECTED
+        assert import_xmp_ratings(library, overwrite=True) == 2
+        assert library.ratings()[user_rated.id].stars == 2
+
+
+def test_selection_rules_and_star_bands():
+    ranking = [RankedPhoto(f"{i}.jpg", 100 - i, i + 1) for i in range(20)]
+    assert len(select_top(ranking, top=5)) == 5
+    assert len(select_top(ranking, top_percent=10)) == 2
+    assert [r.rank for r in select_top(ranking, min_score=95)] == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(CuratorError, match="exactly one"):
+        select_top(ranking, top=1, min_score=3)
+    assert [stars_for_rank(r, 100) for r in (1, 10, 11, 30, 31, 60, 61, 85, 86, 100)] == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+
+
+def test_export_copies_with_sidecars_resolves_clashes_and_keeps_originals(album, tmp_path):
+    before = _checksums(album)
+    dest = tmp_path / "best"
+    dest.mkdir()
+    (dest / "IMG_0000.jpg").write_text("a file already there")
+    ranking = _ranking(album)
+    result = export_photos(ranking, album, dest, top=len(ranking), write_xmp=True, profile_name="me")
+    assert result.written == len(ranking)
+    assert (dest / "IMG_0000.jpg").read_text() == "a file already there"  # never overwritten
+    names = sorted(p.name for p in dest.iterdir() if p.suffix == ".jpg")
+    assert len(names) == len(ranking) + 1
+    assert "IMG_0000 (2).jpg" in names and "IMG_0001 (2).jpg" in names  # clashes got suffixes
+    exported = {i.photo.relpath: i.target for i in result.items}
+    src = album / ranking[0].relpath
+    assert exported[ranking[0].relpath].stat().st_mtime == pytest.approx(src.stat().st_mtime, abs=1e-3)
+    darktable_copy = Path(str(exported["a/IMG_0001.jpg"]) + ".xmp")
+    fields = xmp.read_fields(darktable_copy)
+    assert fields["Xmp.darktable.history_end"] == "7" and fields["Xmp.aecur.Profile"] == "me"
+    top = exported[ranking[0].relpath]
+    assert xmp.read_rating(top).stars == 5  # rank 1 of 11: top 10%
+    rows = result.ranking_csv.read_text().splitlines()
+    assert rows[0] == "image,score,rank,source" and len(rows) == len(ranking) + 1
+    assert _checksums(album) == before  # originals and their sidecars untouched
+    assert not list(dest.glob(".*"))  # no temporary files left
+
+
+def test_dry_run_writes_nothing(album, tmp_path):
+    dest = tmp_path / "dry"
+    result = export_photos(_ranking(album), album, dest, top_percent=50, write_xmp=True, dry_run=True)
+    assert len(result.items) == 6 and result.written == 0
+    assert not dest.exists()
+
+
+def test_hardlink_export_links_photos_but_copies_sidecars(album, tmp_path):
+    before = _checksums(album)
+    dest = tmp_path / "links"
+    ranking = _ranking(album)
+    result = export_photos(ranking, album, dest, min_score=0, mode="hardlink", write_xmp=True)
+    for item in result.items:
+        assert item.target.stat().st_ino == item.source.stat().st_ino
+    assert _checksums(album) == before  # writing stars into exported sidecars did not touch originals
+
+
+def test_interrupted_export_leaves_no_partial_files(album, tmp_path, monkeypatch):
+    before = _checksums(album)
+    dest = tmp_path / "broken"
+    real_copy = shutil.copy2
+    calls = {"n": 0}
+
+    def failing_copy(src, dst, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            Path(dst).write_bytes(b"half a fi")  # the disk filled up mid-file
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(export_module.shutil, "copy2", failing_copy)
+    with pytest.raises(OSError, match="No space left"):
+        export_photos(_ranking(album), album, dest, top=8)
+    written = sorted(p.name for p in dest.iterdir())
+    assert not [n for n in written if n.startswith(".")], written  # no temporary left behind
+    originals = {p.read_bytes() for p in album.rglob("*") if p.is_file()}
+    assert 3 <= len(written) <= 4  # three photos (+ one sidecar) made it before the failure
+    for name in written:
+        assert (dest / name).read_bytes() in originals  # every file written is complete
+    assert _checksums(album) == before
