@@ -23,6 +23,27 @@ def heif_available() -> bool:
         return False
 
 
+def write_tiny_dng(path: Path, width: int = 96, height: int = 64) -> None:
+    """A minimal valid DNG (16-bit RGGB mosaic, left half darker) that LibRaw can develop."""
+    import numpy as np
+    import tifffile
+
+    cfa = np.zeros((height, width), np.uint16)
+    cfa[0::2, 0::2], cfa[0::2, 1::2], cfa[1::2, 0::2], cfa[1::2, 1::2] = 3000, 2000, 2000, 1000
+    cfa[:, : width // 2] //= 4
+    tags = [
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern RGGB
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50708, "s", 0, "Aesthetic Curator test camera", True),  # UniqueCameraModel
+        (50717, "I", 1, 4095, True),  # WhiteLevel
+        (50714, "H", 1, 0, True),  # BlackLevel
+        (50721, "2i", 9, (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1), True),  # ColorMatrix1
+        (50778, "H", 1, 21, True),  # CalibrationIlluminant1 = D65
+    ]
+    tifffile.imwrite(path, cfa, photometric=32803, extratags=tags, bitspersample=16)
+
+
 def make_album(root: Path) -> dict[str, list[str]]:
     """Create the album; returns the relpaths of good photos by format and the bad files by kind."""
     good: dict[str, list[str]] = {}
@@ -50,6 +71,8 @@ def make_album(root: Path) -> dict[str, list[str]]:
         import pillow_heif  # noqa: F401 - registers the HEIF encoder with Pillow
 
         add("HEIF", "phone/IMG_0001.HEIC", lambda p: _photo().save(p, format="HEIF"))
+
+    add("RAW", "raw/DSC_0001.DNG", write_tiny_dng)
 
     bad = {"decode": [], "scan": []}
     (root / "bad").mkdir()

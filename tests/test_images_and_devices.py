@@ -85,3 +85,13 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_colour_profiles_srgb_kept_broken_ignored(tmp_path):
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (8, 8), (200, 100, 50)).save(tmp_path / "srgb.png", icc_profile=srgb)
+    assert decode_image(tmp_path / "srgb.png").getpixel((0, 0)) == (200, 100, 50)
+    Image.new("RGB", (8, 8), (200, 100, 50)).save(tmp_path / "broken.png", icc_profile=b"not a profile")
+    assert decode_image(tmp_path / "broken.png").getpixel((0, 0)) == (200, 100, 50)

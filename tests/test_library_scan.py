@@ -8,6 +8,7 @@ import shutil
 import pytest
 from PIL import Image
 
+from aesthetic_curator.images import decode_image
 from aesthetic_curator.library.album import index_album
 from aesthetic_curator.library.scanner import scan_album
 from aesthetic_curator.library.store import Library
@@ -54,9 +55,13 @@ def test_heic_is_scanned_and_decoded(album, tmp_path):
     assert cache.get(ThumbnailRequest(root / rel, "h", st.st_size, st.st_mtime_ns)).ok
 
 
-def test_raw_support_is_reported_honestly():
-    """No RAW encoder is installable here; the RAW path is exercised only with real camera files."""
-    pytest.skip("no camera RAW encoder available to produce a test file (rawpy/LibRaw only decode)")
+def test_camera_raw_is_developed_by_libraw(album):
+    """A DNG without an embedded preview goes through LibRaw's development path."""
+    root, made = album
+    image = decode_image(root / made["by_format"]["RAW"][0], min_size=16)
+    assert image.mode == "RGB" and image.size == (48, 32)  # half-size development
+    left, right = image.getpixel((5, 16)), image.getpixel((40, 16))
+    assert sum(left) < sum(right)  # the darker half of the mosaic stays darker
 
 
 def test_index_makes_thumbnails_and_lists_undecodable_photos_once(library, album, tmp_path):
