@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
 import resource
 import statistics
-import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from PIL import Image
+from report import publish
 
 from aesthetic_curator.engine.devices import resolve_device
 from aesthetic_curator.engine.merge import MergedScorer
@@ -30,22 +28,6 @@ from aesthetic_curator.engine.ranking import rank_paths
 from aesthetic_curator.engine.scorer import ScorerSpec, create_scorer
 
 log = logging.getLogger("bench_engine")
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-
-
-def machine_description(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    parts = [f"{cpu}, {torch.get_num_threads()} torch threads", f"torch {torch.__version__}", platform.platform()]
-    if device.type == "cuda":
-        parts.insert(0, torch.cuda.get_device_name(device))
-    return "; ".join(parts)
 
 
 def sync(device: torch.device) -> None:
@@ -137,36 +119,27 @@ def main(argv: list[str] | None = None) -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        f"### Engine: {args.arch}, {args.tasks} tasks x {n_layers} layers, {device.type} ({stamp})",
-        "",
-        f"Machine: {machine_description(device)}",
-        "",
-        "| measure | K = 10 | K = 100 |",
-        "|---|---|---|",
-        f"| one training step (batch = min(K, 32)) | {rows[0][1]:.3f} s | {rows[1][1]:.3f} s |",
-        f"| zero-shot scoring ({args.tasks} tasks) + final scoring | {rows[0][2]:.2f} s | {rows[1][2]:.2f} s |",
-        f"| paper recipe, 500 steps (extrapolated from {args.steps} measured) | {rows[0][3]:.0f} s "
-        f"| {rows[1][3]:.0f} s |",
-        f"| image passes of the full recipe (forward + backward) | {rows[0][4]:,} | {rows[1][4]:,} |",
-        "",
-        "| ranking | images/s |",
-        "|---|---|",
-        f"| model only, batch {batch} | {model_only:.1f} |",
-        f"| end to end from {args.files} 1600x1200 JPEGs (decode + preprocess + model) | {end_to_end:.1f} |",
-        "",
-        f"Peak host memory {peak_mb:.0f} MB" + (f", peak GPU memory {gpu_mb:.0f} MB." if gpu_mb else "."),
-        "",
-    ]
-    text = "\n".join(lines)
-    sys.stdout.write(text + "\n")
-    if not args.no_append:
-        DOCS.parent.mkdir(parents=True, exist_ok=True)
-        if not DOCS.exists():
-            DOCS.write_text("# Benchmarks\n\nAppended by the scripts in `benchmarks/`; newest last.\n\n")
-        with DOCS.open("a") as fh:
-            fh.write(text + "\n")
+    publish(
+        f"Engine: {args.arch}, {args.tasks} tasks x {n_layers} layers, {device.type}",
+        [
+            "| measure | K = 10 | K = 100 |",
+            "|---|---|---|",
+            f"| one training step (batch = min(K, 32)) | {rows[0][1]:.3f} s | {rows[1][1]:.3f} s |",
+            f"| zero-shot scoring ({args.tasks} tasks) + final scoring | {rows[0][2]:.2f} s | {rows[1][2]:.2f} s |",
+            f"| paper recipe, 500 steps (extrapolated from {args.steps} measured) | {rows[0][3]:.0f} s "
+            f"| {rows[1][3]:.0f} s |",
+            f"| image passes of the full recipe (forward + backward) | {rows[0][4]:,} | {rows[1][4]:,} |",
+            "",
+            "| ranking | images/s |",
+            "|---|---|",
+            f"| model only, batch {batch} | {model_only:.1f} |",
+            f"| end to end from {args.files} 1600x1200 JPEGs (decode + preprocess + model) | {end_to_end:.1f} |",
+            "",
+            f"Peak host memory {peak_mb:.0f} MB" + (f", peak GPU memory {gpu_mb:.0f} MB." if gpu_mb else "."),
+        ],
+        append=not args.no_append,
+        device=device,
+    )
     return 0
 
 

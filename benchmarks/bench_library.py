@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from report import publish
 
 from aesthetic_curator.images import decode_image
 from aesthetic_curator.library.album import index_album
@@ -27,7 +26,6 @@ from aesthetic_curator.library.scanner import scan_album
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 log = logging.getLogger("bench_library")
 
 
@@ -74,25 +72,20 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             index_album(library, thumbnails=cache)
             pipeline = args.count / (time.perf_counter() - started)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        f"### Library: scan + thumbnails of {args.count} {args.width}x{args.height} JPEGs ({stamp})",
-        "",
-        f"Machine: {os.cpu_count()} CPU cores; {megabytes:.0f} MB of JPEGs; 256 px thumbnails",
-        "",
-        "| stage | images/s |",
-        "|---|---|",
-        f"| scan (walk + fast content hash) | {scan_rate:.0f} |",
-        f"| thumbnail, full decode, 1 thread | {full:.2f} |",
-        f"| thumbnail, reduced-scale JPEG decode, 1 thread | {reduced:.2f} ({reduced / full:.1f}x full) |",
-        f"| whole index as the app runs it (scan + parallel reduced-scale thumbnails) | {pipeline:.2f} |",
-        "",
-    ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_append:
-        with DOCS.open("a") as fh:
-            fh.write(text + "\n")
+    publish(
+        f"Library: scan + thumbnails of {args.count} {args.width}x{args.height} JPEGs",
+        [
+            f"{megabytes:.0f} MB of JPEGs; 256 px thumbnails",
+            "",
+            "| stage | images/s |",
+            "|---|---|",
+            f"| scan (walk + fast content hash) | {scan_rate:.0f} |",
+            f"| thumbnail, full decode, 1 thread | {full:.2f} |",
+            f"| thumbnail, reduced-scale JPEG decode, 1 thread | {reduced:.2f} ({reduced / full:.1f}x full) |",
+            f"| whole index as the app runs it (scan + parallel reduced-scale thumbnails) | {pipeline:.2f} |",
+        ],
+        append=not args.no_append,
+    )
     return 0
 
 
