@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -44,6 +45,29 @@ def test_scan_finds_every_format_and_reports_bad_files(album):
     assert "broken link" in problems["bad/broken-link.jpg"]
     assert "symlink loop" in problems["bad/loop"]
     assert result.ignored == 1  # notes.txt
+
+
+def test_unreadable_files_and_folders_are_reported_not_fatal(album, monkeypatch):
+    root, _ = album
+    os.mkfifo(root / "bad" / "pipe.jpg")  # not a regular file: must not block the scan
+    real_scandir, real_open = os.scandir, Path.open
+
+    def scandir(path):
+        if Path(path).name == "tiff":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    def open_(self, *args, **kwargs):
+        if self.name == "pic.webp":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr("aesthetic_curator.library.scanner.os.scandir", scandir)
+    monkeypatch.setattr(Path, "open", open_)
+    problems = {p.path: p.reason for p in scan_album(root).problems}
+    assert problems["tiff"] == "cannot read folder: Permission denied"
+    assert problems["web/pic.webp"] == "cannot read file: Permission denied"
+    assert problems["bad/pipe.jpg"] == "not a regular file"
 
 
 @pytest.mark.skipif(not heif_available(), reason="pillow-heif has no HEIF encoder on this platform")

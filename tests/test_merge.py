@@ -99,3 +99,12 @@ def test_zero_coefficients_give_the_base_model(test_bundle: Bundle):
     images = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(merged(images, torch.zeros_like(merged.alpha)), base(images))
+
+
+def test_streaming_bake_equals_in_memory_bake(test_bundle: Bundle):
+    merged = MergedScorer.from_bundle(test_bundle)
+    alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(5))
+    streamed = MergedScorer.bake_from_bundle(test_bundle, alpha)
+    images = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(streamed(images), merged.bake(alpha)(images), rtol=0, atol=1e-5)

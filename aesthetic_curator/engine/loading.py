@@ -18,7 +18,7 @@ import torch
 
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.errors import ImageDecodeError
-from aesthetic_curator.progress import CancelToken, check
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,17 @@ def load_images(
     paths: Sequence[Path],
     preprocessor: Preprocessor,
     workers: int | None = None,
+    progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[list[Path], torch.Tensor | None, list[SkippedImage]]:
     """All readable ``paths`` as one tensor (for the few rated photos), plus what was skipped."""
     kept: list[Path] = []
     tensors: list[torch.Tensor] = []
     skipped: list[SkippedImage] = []
+    done = 0
     for batch in iter_batches(paths, preprocessor, workers=workers, cancel=cancel):
+        done += batch.attempted
+        report(progress, "loading photos", done, len(paths))
         kept.extend(batch.paths)
         skipped.extend(batch.skipped)
         if batch.tensors is not None:

@@ -104,6 +104,31 @@ class MergedScorer(nn.Module):
             param.requires_grad_(False)
         return baked.eval()
 
+    @staticmethod
+    @torch.no_grad()
+    def bake_from_bundle(bundle: Bundle, alpha: torch.Tensor, device: torch.device | str = "cpu") -> Scorer:
+        """Bake without holding every task vector at once: memory is the base plus one task vector.
+
+        This is the ranking path: for ViT-L-14 it needs about 2.5 GB instead of 8.5 GB.
+        """
+        scorer = bundle.create_base_scorer("cpu")
+        layer_names = scorer.float_parameter_names()
+        if tuple(alpha.shape) != (len(bundle.tasks), len(layer_names)):
+            raise BundleError(
+                f"coefficients have shape {tuple(alpha.shape)}, the bundle needs "
+                f"{(len(bundle.tasks), len(layer_names))}"
+            )
+        params = dict(scorer.named_parameters())
+        alpha = alpha.detach().float().cpu()
+        for task in range(len(bundle.tasks)):
+            tau = bundle.load_task_vector(task)
+            for index, name in enumerate(layer_names):
+                params[name].add_(tau[name], alpha=float(alpha[task, index]))
+            del tau
+        for param in scorer.parameters():
+            param.requires_grad_(False)
+        return scorer.to(device).eval()
+
     def _apply(self, fn, recurse: bool = True):  # keep the task-vector stacks on the module's device
         super()._apply(fn, recurse)
         self._taus = [fn(t) for t in self._taus]

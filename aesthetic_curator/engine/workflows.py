@@ -47,7 +47,9 @@ def personalize_files(
     model = MergedScorer.from_bundle(bundle, device)
     check(cancel)
     ratings = dict(rated)
-    kept, images, skipped = load_images(list(ratings), Preprocessor.for_scorer(model.base), cancel=cancel)
+    kept, images, skipped = load_images(
+        list(ratings), Preprocessor.for_scorer(model.base), progress=progress, cancel=cancel
+    )
     for item in skipped:
         log.warning("rated photo skipped: %s", item.reason)
     if images is None:
@@ -69,7 +71,5 @@ def rank_files(
 ) -> RankingResult:
     """Bake the profile's merged model once and score every path with it."""
     profile.check_bundle(bundle)
-    merged = MergedScorer.from_bundle(bundle, device)
-    scorer = merged.bake(profile.alpha.to(merged.device))
-    del merged
+    scorer = MergedScorer.bake_from_bundle(bundle, profile.alpha, device)
     return rank_paths(scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel)
