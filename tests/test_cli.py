@@ -202,3 +202,22 @@ def test_console_entry_points_exit_cleanly_without_traceback(tmp_path):
     assert result.stderr.strip() == f"aesthetic-curator: error: {tmp_path}: not a bundle (no manifest.json)"
     version = subprocess.run([sys.executable, "-m", "aesthetic_curator", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and "aesthetic-curator" in version.stdout
+
+
+def test_ranking_can_be_cancelled(test_bundle, livec):
+    from aesthetic_curator.engine.ranking import rank_paths
+    from aesthetic_curator.errors import Cancelled
+    from aesthetic_curator.progress import CancelToken
+
+    token = CancelToken()
+    scorer = test_bundle.create_base_scorer()
+    paths = sorted((livec / "images").glob("*.jpg"))
+    seen = []
+
+    def cancel_after_first_batch(progress):
+        seen.append(progress.done)
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        rank_paths(scorer, paths, batch_size=16, progress=cancel_after_first_batch, cancel=token)
+    assert seen == [16]

@@ -160,3 +160,26 @@ def test_livec_sample_scanned_end_to_end(livec, tmp_path, capsys):
     assert "400 photos" in out and "JPEG 400" in out and "thumbnails: 400 made" in out
     assert main(["scan", str(livec), "-q"]) == 0
     assert "400 unchanged" in capsys.readouterr().out
+
+
+def test_thumbnail_generation_and_scan_can_be_cancelled(tmp_path):
+    from aesthetic_curator.errors import Cancelled
+    from aesthetic_curator.progress import CancelToken
+
+    token = CancelToken()
+    requests = []
+    for i in range(40):
+        path = tmp_path / f"p{i}.png"
+        Image.new("RGB", (64, 64), (i, 0, 0)).save(path)
+        requests.append(ThumbnailRequest(path, f"h{i}", i, i))
+
+    def stop_early(progress):
+        if progress.done >= 3:
+            token.cancel()
+
+    cache = ThumbnailCache(tmp_path / "thumbs", size=16)
+    with pytest.raises(Cancelled):
+        cache.generate(requests, workers=1, progress=stop_early, cancel=token)
+    assert len(list((tmp_path / "thumbs").rglob("*.jpg"))) < 40
+    with pytest.raises(Cancelled):
+        scan_album(tmp_path, cancel=token)

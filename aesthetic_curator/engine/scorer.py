@@ -58,7 +58,7 @@ def register_model_config(name: str, config: dict[str, Any]) -> None:
     with _registry_lock:
         existing = open_clip.get_model_config(name)
         if existing is not None:
-            if _strip_defaults(existing) != _strip_defaults(config):
+            if _canonical(existing) != _canonical(config):
                 raise BundleError(f"model config '{name}' conflicts with an already registered architecture")
             return
         if _registered_dir is None:
@@ -68,7 +68,7 @@ def register_model_config(name: str, config: dict[str, Any]) -> None:
         open_clip.add_model_config(_registered_dir)
 
 
-def _strip_defaults(config: dict[str, Any]) -> str:
+def _canonical(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
 
 
