@@ -160,14 +160,17 @@ def cmd_personalize(args: argparse.Namespace) -> int:
 
 def cmd_rank(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine import Bundle, Profile, rank_files, resolve_device
-    from aesthetic_curator.images import find_images
+    from aesthetic_curator.library.scanner import scan_album
 
     device = resolve_device(args.device)
     bundle = Bundle.load(args.bundle)
     profile = Profile.load(args.profile)
     profile.check_bundle(bundle)
     images_root = _existing_dir(args.images, "--images")
-    paths = list(find_images(images_root))
+    scan = scan_album(images_root, with_hashes=False)
+    for problem in scan.problems:
+        print(f"skipped {images_root / problem.path}: {problem.reason}", file=sys.stderr)
+    paths = [scan.root / f.relpath for f in scan.files]
     if not paths:
         raise CuratorError(f"no images found under {images_root}")
     bars = BarProgress(not args.quiet)
@@ -179,10 +182,11 @@ def cmd_rank(args: argparse.Namespace) -> int:
         bars.close()
     for item in result.skipped:
         print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
-    rows = [(item.path.relative_to(images_root).as_posix(), f"{item.score:.6f}", item.rank) for item in result.ranked]
+    rows = [(item.path.relative_to(scan.root).as_posix(), f"{item.score:.6f}", item.rank) for item in result.ranked]
     _write_csv_atomically(args.out, ("image", "score", "rank"), rows)
     _say(
-        f"ranked {len(result.ranked)} photos ({len(result.skipped)} skipped) in {result.seconds:.1f}s "
+        f"ranked {len(result.ranked)} photos ({len(result.skipped) + len(scan.problems)} skipped) "
+        f"in {result.seconds:.1f}s "
         f"({result.images_per_second:.1f} photos/s); wrote {args.out}"
     )
     return 0

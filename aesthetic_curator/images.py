@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -62,28 +60,6 @@ _SRGB_PROFILE = ImageCms.createProfile("sRGB")
 
 #: Largest decoded image accepted (pixels); larger files are refused as possible decompression bombs.
 MAX_IMAGE_PIXELS = 250_000_000
-
-
-def is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-
-
-def find_images(root: Path) -> Iterator[Path]:
-    """Yield image files under ``root`` recursively, in a stable sorted order.
-
-    Hidden files and folders are skipped; symlinked folders are not followed, so a link loop
-    cannot make the walk run forever. Unreadable folders are logged and skipped.
-    """
-
-    def on_error(err: OSError) -> None:
-        log.warning("cannot read folder %s: %s", err.filename, err.strerror)
-
-    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            path = Path(folder, name)
-            if is_image_name(path):
-                yield path
 
 
 def decode_image(path: Path, min_size: int | None = None) -> Image.Image:

@@ -9,7 +9,7 @@ from PIL import Image
 from aesthetic_curator.engine.devices import resolve_device
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.errors import DeviceError, ImageDecodeError
-from aesthetic_curator.images import MAX_IMAGE_PIXELS, decode_image, find_images
+from aesthetic_curator.images import MAX_IMAGE_PIXELS, decode_image
 
 
 def _exif_rotated_jpeg(path, orientation: int) -> None:
@@ -68,13 +68,6 @@ def test_preprocessor_shape_and_normalisation():
     tensor = pre(Image.new("RGB", (80, 40), (255, 255, 255)))
     assert tensor.shape == (3, 32, 32)
     assert torch.allclose(tensor, torch.ones_like(tensor))
-
-
-def test_find_images_skips_hidden_and_non_images(tmp_path):
-    (tmp_path / "a" / ".hidden").mkdir(parents=True)
-    for rel in ("a/x.JPG", "a/.hidden/y.jpg", ".z.png", "b.txt", "c.png"):
-        (tmp_path / rel).write_bytes(b"x")
-    assert [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)] == ["c.png", "a/x.JPG"]
 
 
 def test_resolve_device():

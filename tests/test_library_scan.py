@@ -183,3 +183,12 @@ def test_thumbnail_generation_and_scan_can_be_cancelled(tmp_path):
     assert len(list((tmp_path / "thumbs").rglob("*.jpg"))) < 40
     with pytest.raises(Cancelled):
         scan_album(tmp_path, cancel=token)
+
+
+def test_scan_without_hashes_skips_hidden_and_non_images(tmp_path):
+    (tmp_path / "a" / ".hidden").mkdir(parents=True)
+    for rel in ("a/x.JPG", "a/.hidden/y.jpg", ".z.png", "b.txt", "c.png"):
+        (tmp_path / rel).write_bytes(b"x")
+    result = scan_album(tmp_path, with_hashes=False)
+    assert sorted(f.relpath for f in result.files) == ["a/x.JPG", "c.png"]
+    assert {f.content_hash for f in result.files} == {""}

@@ -96,11 +96,13 @@ def scan_album(
     known: Mapping[str, tuple[int, int, str]] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    with_hashes: bool = True,
 ) -> ScanResult:
     """Find every photo under ``root``; folders behind symlinks are followed, loops reported once.
 
     ``known`` maps relpath -> (size, mtime_ns, hash) from the previous scan so unchanged files are
-    not re-hashed. Unreadable folders and files are reported in ``problems``, never raised.
+    not re-hashed; ``with_hashes=False`` skips hashing altogether (ranking a folder needs no identity).
+    Unreadable folders and files are reported in ``problems``, never raised.
     """
     root = root.resolve()
     known = known or {}
@@ -141,13 +143,15 @@ def scan_album(
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
                 result.ignored += 1
                 continue
-            _scan_file(path, root, known, result)
+            _scan_file(path, root, known, result, with_hashes)
             report(progress, "scanning", len(result.files), 0)
         stack.extend(reversed(subfolders))
     return result
 
 
-def _scan_file(path: Path, root: Path, known: Mapping[str, tuple[int, int, str]], result: ScanResult) -> None:
+def _scan_file(
+    path: Path, root: Path, known: Mapping[str, tuple[int, int, str]], result: ScanResult, with_hashes: bool
+) -> None:
     rel = _relative(path, root)
     try:
         st = path.stat()
@@ -158,7 +162,9 @@ def _scan_file(path: Path, root: Path, known: Mapping[str, tuple[int, int, str]]
             result.problems.append(ScanProblem(rel, "empty file"))
             return
         previous = known.get(rel)
-        if previous and previous[0] == st.st_size and previous[1] == st.st_mtime_ns:
+        if not with_hashes:
+            content_hash = ""
+        elif previous and previous[0] == st.st_size and previous[1] == st.st_mtime_ns:
             content_hash = previous[2]
         else:
             content_hash = fast_hash(path, st.st_size)
