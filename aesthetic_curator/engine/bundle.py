@@ -216,20 +216,18 @@ class Bundle:
 
     def verify_files(self) -> list[str]:
         """Re-hash every file; returns the problems found (empty when the bundle is intact)."""
+        base, head = self.manifest["base"], self.manifest["head"]
+        expected = [(info.file, info.sha256) for info in self.tasks]
+        expected.append((head["reference_file"], head.get("reference_sha256")))
+        if base.get("weights_file"):
+            expected.append((base["weights_file"], base.get("weights_sha256")))
         problems = []
-        for info in self.tasks:
-            file = self.path / info.file
+        for relative, digest in expected:
+            file = self.path / relative
             if not file.is_file():
-                problems.append(f"missing {info.file}")
-            elif file_sha256(file) != info.sha256:
-                problems.append(f"{info.file} changed since the bundle was written")
-        for key, name in (("base", "weights_sha256"), ("head", "reference_sha256")):
-            section = self.manifest[key]
-            file_key = "weights_file" if key == "base" else "reference_file"
-            if section.get(file_key):
-                file = self.path / section[file_key]
-                if not file.is_file() or file_sha256(file) != section.get(name):
-                    problems.append(f"{section[file_key]} is missing or changed")
+                problems.append(f"missing {relative}")
+            elif file_sha256(file) != digest:
+                problems.append(f"{relative} changed since the bundle was written")
         return problems
 
     def size_bytes(self) -> int:

@@ -241,14 +241,14 @@ def personalize(
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
     output = SOLVERS[config.solver](model, images, y, init, config, counter, progress, cancel)
+    if output.final_loss is not None and not math.isfinite(output.final_loss):
+        raise RatingsError("personalization diverged (non-finite loss); try a lower learning rate")
     with torch.no_grad():
         model.alpha.copy_(output.alpha)
     final_scores = score_images(model, images, None, counter, config.score_batch_size)
     train = srocc(final_scores.cpu().numpy(), y.cpu().numpy())
     seconds = time.perf_counter() - started
     log.debug("personalized on %d photos in %.1fs: train SROCC %.3f", y.numel(), seconds, train)
-    if output.final_loss is not None and not math.isfinite(output.final_loss):
-        raise RatingsError("personalization diverged (non-finite loss); try a lower learning rate")
     return PersonalizationResult(
         alpha=output.alpha.cpu(),
         init_alpha=init.cpu(),

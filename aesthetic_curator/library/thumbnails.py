@@ -142,7 +142,10 @@ class ThumbnailCache:
 
     def enforce_limit(self) -> int:
         """Delete least recently used thumbnails until the cache is under 90% of its bound."""
-        files = [(f.stat().st_mtime, f.stat().st_size, f) for f in self.root.rglob("*.jpg")]
+        files = []
+        for path in self.root.rglob("*.jpg"):
+            info = path.stat()
+            files.append((info.st_mtime, info.st_size, path))
         total = sum(size for _, size, _ in files)
         if total <= self.max_bytes:
             return 0
