@@ -20,6 +20,9 @@ from aesthetic_curator import __version__
 from aesthetic_curator.errors import Cancelled, CuratorError
 from aesthetic_curator.progress import Progress
 
+#: Solver names offered on the command line (the engine's SOLVERS; kept here so --help needs no torch).
+SOLVER_CHOICES = ("fast", "paper")
+
 log = logging.getLogger("aesthetic_curator.cli")
 
 
@@ -192,6 +195,39 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine import Bundle, PersonalizeConfig, resolve_device
+    from aesthetic_curator.engine.merge import MergedScorer
+    from aesthetic_curator.evaluation.harness import evaluate
+    from aesthetic_curator.evaluation.users import dataset_users, synthetic_eval_users
+
+    if (args.dataset is None) == (args.synthetic_users is None):
+        raise CuratorError("give exactly one of --dataset KIND:PATH or --synthetic-users N")
+    device = resolve_device(args.device)
+    model = MergedScorer.from_bundle(Bundle.load(args.bundle), device)
+    bars = BarProgress(not args.quiet)
+    try:
+        if args.dataset is not None:
+            users = dataset_users(model, args.dataset, args.labels, args.max_users, progress=bars)
+        else:
+            users = synthetic_eval_users(model, args.synthetic_users, args.photos_per_user, args.seed, progress=bars)
+        if not users:
+            raise CuratorError("no user with readable photos")
+        config = PersonalizeConfig(temperature=args.temperature)
+        if args.steps is not None:
+            config.steps = args.steps
+        report = evaluate(model, users, args.shots, args.trials, args.solver, config, args.seed, progress=bars)
+    finally:
+        bars.close()
+    print(report.table())
+    out = args.json or Path("evaluation.json")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")
+    os.replace(tmp, out)
+    _say(f"{len(users)} users; wrote {out}")
+    return 0
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from aesthetic_curator.library.album import import_xmp_ratings, index_album
     from aesthetic_curator.library.store import Library
@@ -304,10 +340,33 @@ def build_parser() -> argparse.ArgumentParser:
     pers.add_argument("--out", type=Path, required=True, help="profile file to write")
     pers.add_argument("--name", default="default", help="profile name stored in the file")
     pers.add_argument("--seed", type=int, default=0)
-    pers.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the solver's)")
+    pers.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     pers.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
-    pers.add_argument("--solver", default="paper", help="personalization solver (default: paper)")
+    pers.add_argument(
+        "--solver",
+        choices=SOLVER_CHOICES,
+        default="fast",
+        help="fast: damped Gauss-Newton (default); paper: the paper's 500 AdamW steps",
+    )
     pers.set_defaults(func=cmd_personalize)
+
+    ev = commands.add_parser(
+        "eval", parents=[common, device], help="measure solvers with the paper's few-shot protocol"
+    )
+    ev.add_argument("--bundle", type=Path, required=True)
+    ev.add_argument("--dataset", help="per-user dataset KIND:PATH, KIND one of realcur, flickr-aes, aadb, csv")
+    ev.add_argument("--labels", type=Path, help="the dataset's per-user CSV (default: the only CSV in PATH)")
+    ev.add_argument("--max-users", type=int, default=None, help="evaluate only the first N users")
+    ev.add_argument("--synthetic-users", type=int, help="evaluate on N synthetic users instead of a dataset")
+    ev.add_argument("--photos-per-user", type=int, default=200, help="photos of each synthetic user (default: 200)")
+    ev.add_argument("--shots", type=int, nargs="+", default=[10, 100], help="support-set sizes K (default: 10 100)")
+    ev.add_argument("--trials", type=int, default=10, help="support draws per user (default: 10)")
+    ev.add_argument("--solver", nargs="+", choices=SOLVER_CHOICES, default=["paper", "fast"])
+    ev.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
+    ev.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", type=Path, help="where to write the full results (default: evaluation.json)")
+    ev.set_defaults(func=cmd_eval)
 
     rank = commands.add_parser("rank", parents=[common, device], help="rank a folder of photos with a profile")
     rank.add_argument("--bundle", type=Path, required=True)

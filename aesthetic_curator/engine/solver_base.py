@@ -1,0 +1,107 @@
+"""What every personalization solver shares: its settings, its pass counter and its output.
+
+Kept apart from :mod:`personalize` so that solvers (the paper's recipe, the Gauss–Newton solver)
+live in modules of their own without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.progress import CancelToken, ProgressCallback
+
+#: The solver used when none is named: the fastest one that matches the paper's accuracy.
+DEFAULT_SOLVER = "fast"
+
+
+@dataclass
+class PersonalizeConfig:
+    """Settings of one personalization run.
+
+    The paper-recipe fields default to the authors' published script; the Gauss–Newton fields to
+    what the evaluation harness measured as matching it (docs/evaluation.md).
+    """
+
+    solver: str = DEFAULT_SOLVER  # name in personalize.SOLVERS
+    # Shared by every solver.
+    temperature: float = 0.1  # softmax temperature of the adaptive init (authors' script: 0.1)
+    seed: int = 0  # same seed, same profile
+    score_batch_size: int = 64  # photos per forward pass when only scoring
+    zero_shot_photos: int | None = None  # rated photos used for the zero-shot SROCC; None: the solver's default
+    # The paper's recipe ("paper").
+    steps: int = 500  # optimiser steps
+    batch_size: int = 32  # photos per step (all of them when fewer are rated)
+    lr: float = 1e-2  # AdamW start learning rate, cosine-annealed ...
+    lr_min: float = 1e-3  # ... down to this
+    weight_decay: float = 0.0
+    flip: bool = True  # random horizontal flip of training photos (training only)
+    # The damped Gauss–Newton solver ("fast").
+    evaluations: int = 3  # true forward evaluations of candidate coefficients (each Jacobian costs one more)
+    jacobian_chunk: int = 8  # photos per batched per-photo gradient (memory vs speed)
+    damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
+    cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
+
+    def zero_shot_limit(self) -> int | None:
+        """How many rated photos the zero-shot SROCC uses (None: all of them)."""
+        if self.zero_shot_photos is not None:
+            return self.zero_shot_photos or None
+        return 48 if self.solver == "fast" else None
+
+
+@dataclass
+class PassCounter:
+    """Per-photo passes through the whole ViT: a forward and a backward each count as one."""
+
+    forward: int = 0
+    backward: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.forward + self.backward
+
+
+@dataclass
+class SolverOutput:
+    alpha: torch.Tensor
+    steps: int
+    final_loss: float | None
+    #: Scores of the rated photos under ``alpha`` when the solver already computed them (saves a pass).
+    final_scores: torch.Tensor | None = None
+
+
+Solver = Callable[
+    [
+        MergedScorer,
+        torch.Tensor,
+        torch.Tensor,
+        torch.Tensor,
+        PersonalizeConfig,
+        PassCounter,
+        ProgressCallback | None,
+        CancelToken | None,
+    ],
+    SolverOutput,
+]
+
+
+@torch.no_grad()
+def score_images(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor | None,
+    counter: PassCounter | None = None,
+    batch_size: int = 64,
+) -> torch.Tensor:
+    """Scores of ``images`` under coefficients ``alpha`` (merged once, then batched forwards)."""
+    merged = model.merged_parameters(alpha)
+    out = []
+    for start in range(0, images.shape[0], batch_size):
+        chunk = images[start : start + batch_size]
+        out.append(torch.func.functional_call(model.base, merged, (chunk,)).float())
+        if counter is not None:
+            counter.forward += chunk.shape[0]
+    return torch.cat(out)
