@@ -350,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pers.set_defaults(func=cmd_personalize)
 
+    gui = commands.add_parser("gui", help="open the desktop app (the default without a command)")
+    gui.add_argument("album", type=Path, nargs="?", help="folder of photos to open (default: the last one)")
+    gui.set_defaults(func=cmd_gui)
+
     ev = commands.add_parser(
         "eval", parents=[common, device], help="measure solvers with the paper's few-shot protocol"
     )
@@ -409,12 +413,25 @@ def configure_logging(quiet: bool, verbose: bool) -> None:
     logging.getLogger("aesthetic_curator").setLevel(level)
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    from aesthetic_curator.gui.app import run
+
+    album = _existing_dir(args.album, "ALBUM") if args.album is not None else None
+    return run(album)
+
+
+def _wants_gui(argv: Sequence[str], commands: set[str]) -> bool:
+    """No arguments, or a single folder that is not a command name: open the window."""
+    return not argv or (len(argv) == 1 and argv[0] not in commands and not argv[0].startswith("-"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = set(parser._subparsers._group_actions[0].choices)
+    if _wants_gui(argv, commands):
+        argv = ["gui", *argv]
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     configure_logging(args.quiet, args.verbose)
     for name in ("steps", "batch_size", "workers"):
         value = getattr(args, name, None)

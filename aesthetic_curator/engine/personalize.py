@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from aesthetic_curator.engine.gauss_newton import planned_passes as gauss_newton_passes
 from aesthetic_curator.engine.gauss_newton import solve_gauss_newton
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.metrics import srocc
@@ -39,6 +40,7 @@ __all__ = [
     "PersonalizeConfig",
     "adaptive_init",
     "personalize",
+    "planned_passes",
     "score_images",
     "validate_ratings",
     "zero_shot_srocc",
@@ -111,6 +113,14 @@ def zero_shot_srocc(
 
 #: Solvers by name; the paper recipe is the reference every other solver is measured against.
 SOLVERS: dict[str, Solver] = {"paper": solve_paper, "fast": solve_gauss_newton}
+
+
+def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
+    """Passes through the ViT a run on ``k`` rated photos is expected to take (for time estimates)."""
+    if config.solver == "fast":
+        return gauss_newton_passes(k, n_tasks, config)
+    zero_shot = n_tasks * min(k, config.zero_shot_limit() or k)
+    return zero_shot + 2 * config.steps * min(k, config.batch_size) + k
 
 
 def zero_shot_subset(ratings: torch.Tensor, limit: int | None, seed: int) -> torch.Tensor:

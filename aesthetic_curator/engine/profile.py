@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save, save_file
 
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.personalize import PersonalizationResult
@@ -97,6 +97,23 @@ class Profile:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path
+
+    def to_bytes(self) -> bytes:
+        """The profile file's bytes (what the album library stores)."""
+        return save({"alpha": self.alpha.contiguous()}, metadata={_METADATA_KEY: json.dumps(self.metadata())})
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str = "stored profile") -> Profile:
+        """Read bytes made by :meth:`to_bytes` (through a temporary file: safetensors reads metadata from files)."""
+        fd, tmp = tempfile.mkstemp(prefix=".profile.", suffix=".safetensors")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            return cls.load(tmp)
+        except ProfileError as exc:
+            raise ProfileError(str(exc).replace(tmp, origin)) from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Profile:

@@ -1,0 +1,268 @@
+"""Album-level work the app does: personalize from the library's ratings, rank the album, export.
+
+This joins the album library (photos, ratings, profiles, scores) to the engine's public entry
+points, so the GUI (and anything else) calls one function per user action and never touches
+model objects. No Qt here: progress is a callback, cancellation a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aesthetic_curator.errors import CuratorError, RatingsError
+from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_photos
+from aesthetic_curator.library.store import REJECTED, Library
+from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+
+log = logging.getLogger(__name__)
+
+#: The method is designed for 10-100 ratings; personalization needs at least this many ...
+MIN_RATINGS = 10
+#: ... and learns little more beyond this many.
+ENOUGH_RATINGS = 100
+
+
+@dataclass
+class RatingReadiness:
+    rated: int  # photos whose rating counts for personalization
+    distinct: int  # different rating values among them
+
+    @property
+    def ready(self) -> bool:
+        return self.rated >= MIN_RATINGS and self.distinct >= 2
+
+    def explain(self) -> str:
+        if self.rated < MIN_RATINGS:
+            return f"rate at least {MIN_RATINGS - self.rated} more photo(s) to personalize ({self.rated}/{MIN_RATINGS})"
+        if self.distinct < 2:
+            return "all your ratings are equal: give some photos a different number of stars (or reject some)"
+        return f"{self.rated} ratings: ready to personalize"
+
+
+def rating_readiness(library: Library) -> RatingReadiness:
+    values = [rating for _, rating in library.training_ratings()]
+    return RatingReadiness(len(values), len(set(values)))
+
+
+@dataclass
+class PersonalizedProfile:
+    profile_id: int
+    name: str
+    k: int
+    train_srocc: float
+    seconds: float
+    passes: int
+    skipped: list[str]  # rated photos that could not be read
+
+
+def personalize_album(
+    library: Library,
+    bundle_path: Path,
+    name: str,
+    *,
+    solver: str | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PersonalizedProfile:
+    """Learn a profile from the album's ratings and store it in the library under ``name``."""
+    from aesthetic_curator.engine import Bundle, PersonalizeConfig, personalize_files, resolve_device
+
+    readiness = rating_readiness(library)
+    if not readiness.ready:
+        raise RatingsError(readiness.explain())
+    bundle = Bundle.load(bundle_path)
+    config = PersonalizeConfig(seed=seed)
+    if solver:
+        config.solver = solver
+    outcome = personalize_files(
+        bundle,
+        library.training_ratings(),
+        config=config,
+        device=resolve_device(device),
+        name=name,
+        progress=progress,
+        cancel=cancel,
+    )
+    check(cancel)
+    profile = outcome.profile
+    profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, profile.metadata())
+    result = outcome.result
+    return PersonalizedProfile(
+        profile_id,
+        name,
+        result.k,
+        result.train_srocc,
+        result.seconds,
+        result.passes.total,
+        [f"{item.path}: {item.reason}" for item in outcome.skipped],
+    )
+
+
+@dataclass
+class AlbumRanking:
+    ranked: int
+    skipped: list[str]
+    seconds: float
+    photos_per_second: float
+
+
+def rank_album(
+    library: Library,
+    bundle_path: Path,
+    profile_id: int,
+    *,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> AlbumRanking:
+    """Score every photo of the album with a stored profile and keep the scores in the library."""
+    from aesthetic_curator.engine import Bundle, Profile, rank_files, resolve_device
+
+    bundle = Bundle.load(bundle_path)
+    profile = Profile.from_bytes(library.profile_data(profile_id), f"profile {profile_id}")
+    photos = library.photos()
+    if not photos:
+        raise CuratorError("the album has no photos to rank")
+    by_path = {library.absolute_path(p): p.id for p in photos}
+    result = rank_files(bundle, profile, list(by_path), device=resolve_device(device), progress=progress, cancel=cancel)
+    check(cancel)
+    library.store_scores(profile_id, [(by_path[item.path], item.score, item.rank) for item in result.ranked])
+    return AlbumRanking(
+        len(result.ranked),
+        [f"{item.path}: {item.reason}" for item in result.skipped],
+        result.seconds,
+        result.images_per_second,
+    )
+
+
+def album_ranking(library: Library, profile_id: int | None) -> list[RankedPhoto]:
+    """Best first: by a profile's scores, or (``None``) by the user's own stars.
+
+    Ranking by stars is what works without any model: starred photos by stars (ties in album
+    order); rejected and unrated photos are left out.
+    """
+    photos = {p.id: p for p in library.photos()}
+    if profile_id is not None:
+        scores = library.scores(profile_id)
+        rows = sorted((rank, score, photos[pid].relpath) for pid, (score, rank) in scores.items() if pid in photos)
+        return [RankedPhoto(relpath, score, rank) for rank, score, relpath in rows]
+    ratings = library.ratings()
+    starred = [
+        (photos[pid].relpath, float(r.stars))
+        for pid, r in ratings.items()
+        if pid in photos and r.stars is not None and r.flag != REJECTED
+    ]
+    starred.sort(key=lambda item: (-item[1], item[0]))
+    return [RankedPhoto(relpath, stars, rank) for rank, (relpath, stars) in enumerate(starred, start=1)]
+
+
+def export_album(
+    library: Library,
+    profile_id: int | None,
+    dest: Path,
+    *,
+    top: int | None = None,
+    top_percent: float | None = None,
+    min_score: float | None = None,
+    mode: str = "copy",
+    write_xmp: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ExportReport:
+    """Export the best photos by a profile (or by the user's stars when ``profile_id`` is None)."""
+    ranking = album_ranking(library, profile_id)
+    if not ranking:
+        raise CuratorError(
+            "nothing to export: rank the album first" if profile_id is not None else "no starred photos to export"
+        )
+    profile_name = next((p.name for p in library.profiles() if p.id == profile_id), None)
+    return export_photos(
+        ranking,
+        library.album,
+        dest,
+        top=top,
+        top_percent=top_percent,
+        min_score=min_score,
+        mode=mode,
+        write_xmp=write_xmp,
+        profile_name=profile_name,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def _appearance(path: Path) -> np.ndarray | None:
+    """A tiny colour layout of a thumbnail (4x4 RGB, 48 numbers) that tells scenes apart."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB").resize((4, 4), Image.Resampling.BOX), dtype=np.float32).ravel()
+    except OSError:
+        return None
+
+
+def suggest_photos_to_rate(
+    library: Library,
+    thumbnails: ThumbnailCache,
+    count: int = 20,
+    *,
+    pool: int = 2000,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[int]:
+    """Ids of ``count`` unrated photos that differ from each other and from the rated ones.
+
+    Personalization learns most from ratings that span the album, so this is farthest-point
+    sampling on each photo's colour layout (read from its cached thumbnail), starting from the
+    photos already rated. Photos without a cached thumbnail are placed by their position in the
+    album (folder and name order), which still spreads picks across shoots.
+    """
+    photos = library.photos()
+    ratings = library.ratings()
+    unrated = [p for p in photos if p.id not in ratings]
+    if not unrated:
+        return []
+    rng = random.Random(seed)
+    candidates = unrated if len(unrated) <= pool else rng.sample(unrated, pool)
+    position = {p.id: i / max(1, len(photos) - 1) for i, p in enumerate(photos)}
+
+    def feature(photo) -> np.ndarray:
+        request = ThumbnailRequest(library.absolute_path(photo), photo.content_hash, photo.size, photo.mtime_ns)
+        cached = thumbnails.lookup(request)
+        colours = _appearance(cached.path) if cached is not None and cached.ok else None
+        layout = colours / 255.0 if colours is not None else np.full(48, 0.5, dtype=np.float32)
+        return np.concatenate([layout, [position[photo.id] * 4.0]])  # album position weighs like a few colours
+
+    features = []
+    for index, photo in enumerate(candidates, start=1):
+        check(cancel)
+        features.append(feature(photo))
+        report(progress, "choosing photos", index, len(candidates))
+    matrix = np.stack(features)
+    rated = [p for p in photos if p.id in ratings]
+    if rated:
+        anchors = np.stack([feature(p) for p in rng.sample(rated, min(len(rated), 200))])
+        nearest = np.min(((matrix[:, None, :] - anchors[None]) ** 2).sum(-1), axis=1)
+    else:
+        nearest = np.full(len(candidates), np.inf)
+        first = rng.randrange(len(candidates))
+        nearest = np.minimum(nearest, ((matrix - matrix[first]) ** 2).sum(-1))
+        nearest[first] = -1.0
+    chosen: list[int] = [] if rated else [first]
+    while len(chosen) < min(count, len(candidates)):
+        pick = int(np.argmax(nearest))
+        if nearest[pick] < 0:
+            break
+        chosen.append(pick)
+        nearest = np.minimum(nearest, ((matrix - matrix[pick]) ** 2).sum(-1))
+        nearest[chosen] = -1.0
+    return [candidates[i].id for i in chosen]

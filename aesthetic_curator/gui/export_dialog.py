@@ -1,0 +1,103 @@
+"""The export dialog: which photos (count / percent / score, by profile or by the user's stars),
+where to, copy or hard link, and whether to write XMP ratings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+
+@dataclass
+class ExportChoice:
+    use_profile: bool  # rank by the current profile; False: by the user's stars
+    top: int | None
+    top_percent: float | None
+    min_score: float | None
+    dest: Path
+    mode: str  # copy | hardlink
+    write_xmp: bool
+
+
+class ExportDialog(QDialog):
+    def __init__(self, profile_name: str | None, default_dest: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export top photos")
+        form = QFormLayout(self)
+        self.source = QComboBox()
+        if profile_name:
+            self.source.addItem(f"Personal ranking “{profile_name}”", True)
+        self.source.addItem("My own stars", False)
+        form.addRow("Order by", self.source)
+        self.how = QComboBox()
+        self.how.addItems(["Top count", "Top percent", "Score at least"])
+        self.amount = QDoubleSpinBox()
+        self.amount.setDecimals(2)
+        self.how.currentIndexChanged.connect(self._adapt_amount)
+        self._adapt_amount(0)
+        row = QHBoxLayout()
+        row.addWidget(self.how)
+        row.addWidget(self.amount)
+        form.addRow("Which photos", row)
+        self.dest = QLineEdit(str(default_dest))
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        dest_row = QHBoxLayout()
+        dest_row.addWidget(self.dest)
+        dest_row.addWidget(browse)
+        form.addRow("Destination", dest_row)
+        self.mode = QComboBox()
+        self.mode.addItem("Copy files", "copy")
+        self.mode.addItem("Hard links (no extra space, same disk only)", "hardlink")
+        form.addRow("How", self.mode)
+        self.write_xmp = QCheckBox("Write stars, score and rank to XMP sidecars of the exported copies")
+        form.addRow("", self.write_xmp)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _adapt_amount(self, index: int) -> None:
+        if index == 0:
+            self.amount.setRange(1, 1_000_000)
+            self.amount.setDecimals(0)
+            self.amount.setValue(20)
+        elif index == 1:
+            self.amount.setRange(0.1, 100)
+            self.amount.setDecimals(1)
+            self.amount.setValue(10)
+        else:
+            self.amount.setRange(-1000, 1000)
+            self.amount.setDecimals(2)
+            self.amount.setValue(5.0)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.dest.text())
+        if folder:
+            self.dest.setText(folder)
+
+    def choice(self) -> ExportChoice:
+        how, value = self.how.currentIndex(), self.amount.value()
+        return ExportChoice(
+            use_profile=bool(self.source.currentData()),
+            top=int(value) if how == 0 else None,
+            top_percent=value if how == 1 else None,
+            min_score=value if how == 2 else None,
+            dest=Path(self.dest.text()).expanduser(),
+            mode=self.mode.currentData(),
+            write_xmp=self.write_xmp.isChecked(),
+        )

@@ -1,0 +1,194 @@
+"""The album as a Qt list model: one row per photo, sorted and filtered for the grid.
+
+A model/view list (not one widget per photo) so 20,000 photos scroll smoothly: the view paints
+only visible rows, and thumbnails are requested lazily for exactly those rows.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
+
+from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
+from aesthetic_curator.library.store import REJECTED, Library, Photo, Rating
+from aesthetic_curator.library.thumbnails import ThumbnailRequest
+
+PHOTO_ROLE = Qt.ItemDataRole.UserRole + 1  # the PhotoItem of a row
+
+
+@dataclass
+class PhotoItem:
+    photo: Photo
+    path: Path
+    order: int  # position in album order (folder, then name)
+    stars: int | None = None
+    flag: int = 0
+    score: float | None = None
+    rank: int | None = None
+
+    @property
+    def id(self) -> int:
+        return self.photo.id
+
+    def request(self) -> ThumbnailRequest:
+        return ThumbnailRequest(self.path, self.photo.content_hash, self.photo.size, self.photo.mtime_ns)
+
+
+class SortOrder(enum.Enum):
+    SCORE = "Personal score"
+    ALBUM = "Album order"
+    STARS = "My rating"
+
+
+class Filter(enum.Enum):
+    ALL = "All photos"
+    TOP_N = "Top N"
+    TOP_PERCENT = "Top %"
+    MIN_SCORE = "Score at least"
+    UNRATED = "Unrated"
+    RATED = "Rated"
+    SUGGESTED = "Suggested to rate"
+
+
+class PhotoListModel(QAbstractListModel):
+    def __init__(self, loader: ThumbnailLoader | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self._items: dict[int, PhotoItem] = {}
+        self._visible: list[PhotoItem] = []
+        self._rows: dict[int, int] = {}
+        self.sort_order = SortOrder.ALBUM
+        self.filter = Filter.ALL
+        self.filter_value = 0.0
+        self.suggested: list[int] = []
+
+    # -- content ----------------------------------------------------------------------------------------
+    def set_loader(self, loader: ThumbnailLoader) -> None:
+        if self.loader is not None:
+            self.loader.loaded.disconnect(self._thumbnail_loaded)
+        self.loader = loader
+        loader.loaded.connect(self._thumbnail_loaded)
+
+    def load(self, library: Library, scores: dict[int, tuple[float, int]] | None = None) -> None:
+        """Photos and ratings from the library, with a profile's (score, rank) per photo id if given."""
+        ratings = library.ratings()
+        self._items = {p.id: PhotoItem(p, library.absolute_path(p), order) for order, p in enumerate(library.photos())}
+        for pid, rating in ratings.items():
+            if pid in self._items:
+                self._apply_rating(self._items[pid], rating)
+        self.set_scores(scores or {})
+
+    def set_scores(self, scores: dict[int, tuple[float, int]]) -> None:
+        for item in self._items.values():
+            item.score, item.rank = scores.get(item.id, (None, None))
+        self.refresh()
+
+    def update_rating(self, photo_id: int, rating: Rating | None) -> None:
+        item = self._items.get(photo_id)
+        if item is None:
+            return
+        if rating is None:
+            item.stars, item.flag = None, 0
+        else:
+            self._apply_rating(item, rating)
+        row = self._rows.get(photo_id)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+
+    @staticmethod
+    def _apply_rating(item: PhotoItem, rating: Rating) -> None:
+        item.stars, item.flag = rating.stars, rating.flag
+
+    # -- sorting and filtering ---------------------------------------------------------------------------
+    def set_view(self, sort_order: SortOrder, filter_: Filter, value: float = 0.0) -> None:
+        self.sort_order, self.filter, self.filter_value = sort_order, filter_, value
+        self.refresh()
+
+    def has_scores(self) -> bool:
+        return any(item.score is not None for item in self._items.values())
+
+    def refresh(self) -> None:
+        """Recompute the visible rows from the sort order and the filter."""
+        items = list(self._items.values())
+        if self.sort_order is SortOrder.SCORE and self.has_scores():
+            items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.order))
+        elif self.sort_order is SortOrder.STARS:
+            items.sort(key=lambda i: (-_star_value(i), i.order))
+        else:
+            items.sort(key=lambda i: i.order)
+        self.beginResetModel()
+        self._visible = self._filtered(items)
+        self._rows = {item.id: row for row, item in enumerate(self._visible)}
+        self.endResetModel()
+
+    def _filtered(self, items: list[PhotoItem]) -> list[PhotoItem]:
+        value = self.filter_value
+        if self.filter is Filter.UNRATED:
+            return [i for i in items if i.stars is None and i.flag == 0]
+        if self.filter is Filter.RATED:
+            return [i for i in items if i.stars is not None or i.flag != 0]
+        if self.filter is Filter.SUGGESTED:
+            wanted = {pid: n for n, pid in enumerate(self.suggested)}
+            return sorted((i for i in items if i.id in wanted), key=lambda i: wanted[i.id])
+        scored = [i for i in items if i.rank is not None]
+        if self.filter is Filter.TOP_N:
+            return [i for i in items if i.rank is not None and i.rank <= int(value)]
+        if self.filter is Filter.TOP_PERCENT:
+            cutoff = math.ceil(len(scored) * value / 100.0)
+            return [i for i in items if i.rank is not None and i.rank <= cutoff]
+        if self.filter is Filter.MIN_SCORE:
+            return [i for i in items if i.score is not None and i.score >= value]
+        return items
+
+    # -- Qt model interface -------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._visible)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._visible):
+            return None
+        item = self._visible[index.row()]
+        if role == PHOTO_ROLE:
+            return item
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.path.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            parts = [item.photo.relpath]
+            if item.rank is not None:
+                parts.append(f"rank {item.rank}, score {item.score:.2f}")
+            if self.loader is not None and item.id in self.loader.unreadable:
+                parts.append("cannot be decoded: skipped when ranking")
+            return "\n".join(parts)
+        if role == Qt.ItemDataRole.DecorationRole and self.loader is not None:
+            return self.loader.pixmap(item.id, item.request())
+        return None
+
+    # -- lookups --------------------------------------------------------------------------------------------
+    def item_at(self, row: int) -> PhotoItem | None:
+        return self._visible[row] if 0 <= row < len(self._visible) else None
+
+    def row_of(self, photo_id: int) -> int | None:
+        return self._rows.get(photo_id)
+
+    def visible_ids(self) -> list[int]:
+        return [item.id for item in self._visible]
+
+    def all_items(self) -> list[PhotoItem]:
+        return list(self._items.values())
+
+    def _thumbnail_loaded(self, photo_id: int) -> None:
+        row = self._rows.get(photo_id)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+def _star_value(item: PhotoItem) -> float:
+    if item.flag == REJECTED:
+        return -1.0
+    return float(item.stars) if item.stars is not None else 0.0

@@ -1,0 +1,88 @@
+"""Preferences that persist between runs (an INI file in the app's data folder).
+
+Kept in the data folder rather than the platform registry so tests (and portable installs) can
+point the whole app somewhere else with ``AESTHETIC_CURATOR_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from aesthetic_curator.paths import data_dir
+
+MAX_RECENT = 8
+
+
+class Preferences:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "settings.ini"
+        self._settings = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def _text(self, key: str, default: str = "") -> str:
+        value = self._settings.value(key, default)
+        return str(value) if value is not None else default
+
+    @property
+    def bundle_path(self) -> Path | None:
+        text = self._text("model/bundle")
+        return Path(text) if text else None
+
+    @bundle_path.setter
+    def bundle_path(self, path: Path | None) -> None:
+        self._settings.setValue("model/bundle", str(path) if path else "")
+
+    @property
+    def device(self) -> str:
+        return self._text("model/device", "auto")
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self._settings.setValue("model/device", value)
+
+    @property
+    def solver(self) -> str:
+        return self._text("model/solver", "fast")
+
+    @solver.setter
+    def solver(self, value: str) -> None:
+        self._settings.setValue("model/solver", value)
+
+    @property
+    def recent_folders(self) -> list[Path]:
+        raw = self._settings.value("album/recent", [])
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        return [Path(p) for p in items if p]
+
+    def remember_folder(self, folder: Path) -> None:
+        recent = [p for p in self.recent_folders if p != folder]
+        self._settings.setValue("album/recent", [str(p) for p in [folder, *recent][:MAX_RECENT]])
+        self._settings.setValue("album/last", str(folder))
+
+    @property
+    def last_folder(self) -> Path | None:
+        text = self._text("album/last")
+        return Path(text) if text else None
+
+    def profile_for(self, album: Path) -> str:
+        return self._text(f"profiles/{_key(album)}")
+
+    def set_profile_for(self, album: Path, name: str) -> None:
+        self._settings.setValue(f"profiles/{_key(album)}", name)
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        return self._settings.value("window/geometry"), self._settings.value("window/state")
+
+    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._settings.setValue("window/geometry", geometry)
+        self._settings.setValue("window/state", state)
+
+    def sync(self) -> None:
+        self._settings.sync()
+
+
+def _key(album: Path) -> str:
+    import hashlib
+
+    return hashlib.blake2b(str(album).encode(), digest_size=8).hexdigest()

@@ -1,0 +1,174 @@
+"""Model setup: which bundle is in use, what it contains, whether its base weights are here,
+and the compute device and solver. Without a bundle it says exactly what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.gui.preferences import Preferences
+from aesthetic_curator.gui.tasks import BackgroundTask
+from aesthetic_curator.paths import data_dir
+
+NO_BUNDLE_HELP = (
+    "No model bundle is set up, so Personalize and Rank are unavailable. Browsing, rating and "
+    "exporting by your own stars work without one.\n\n"
+    "To get a bundle: choose a bundle folder you built or were given (see docs/bundles.md: "
+    "`aesthetic-curator bundle …`), or create the small test bundle to try the app (it knows "
+    "nothing about real photos)."
+)
+
+
+def describe_bundle(path: Path | None) -> tuple[str, object | None]:
+    """Readable description of the bundle at ``path`` and the loaded bundle (None when unusable)."""
+    if path is None:
+        return NO_BUNDLE_HELP, None
+    from aesthetic_curator.engine import Bundle
+    from aesthetic_curator.engine.base_weights import base_weights_status
+
+    try:
+        bundle = Bundle.load(path)
+    except CuratorError as exc:
+        return f"The bundle at {path} cannot be used: {exc}\n\nChoose another bundle folder.", None
+    info = bundle.summary()
+    tasks = ", ".join(t["name"] for t in info["tasks"])
+    lines = [
+        f"Folder: {info['path']}",
+        f"Base model: {info['base_model']} ({info['pretrained']})",
+        f"Tasks ({len(info['tasks'])}): {tasks}",
+        f"Coefficients learned per profile: {info['coefficients']}",
+        f"Base weights: {base_weights_status(bundle.spec).description}",
+    ]
+    if info["is_test_bundle"]:
+        lines.append("TEST BUNDLE: a tiny model for trying the app; it knows nothing about real photographic taste.")
+    return "\n".join(lines), bundle
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Model setup")
+        self.setMinimumWidth(620)
+        self.preferences = preferences
+        self._bundle_path = preferences.bundle_path
+        self._task: BackgroundTask | None = None
+        layout = QVBoxLayout(self)
+        self.description = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.description)
+        buttons_row = QHBoxLayout()
+        self.choose_button = QPushButton("Choose bundle folder…")
+        self.choose_button.clicked.connect(self._choose)
+        self.test_button = QPushButton("Create test bundle")
+        self.test_button.clicked.connect(self._create_test_bundle)
+        self.download_button = QPushButton("Download base weights")
+        self.download_button.clicked.connect(self._download)
+        for button in (self.choose_button, self.test_button, self.download_button):
+            buttons_row.addWidget(button)
+        layout.addLayout(buttons_row)
+        self.progress = QProgressBar(visible=False)
+        layout.addWidget(self.progress)
+        form = QFormLayout()
+        self.device = QComboBox()
+        for label, value in (("Automatic (GPU when there is one)", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda")):
+            self.device.addItem(label, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(preferences.device)))
+        form.addRow("Compute device", self.device)
+        self.solver = QComboBox()
+        self.solver.addItem("Fast (damped Gauss–Newton, seconds to minutes)", "fast")
+        self.solver.addItem("Paper recipe (500 AdamW steps, the reference; slow on a CPU)", "paper")
+        self.solver.setCurrentIndex(max(0, self.solver.findData(preferences.solver)))
+        form.addRow("Personalization solver", self.solver)
+        layout.addLayout(form)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        box.accepted.connect(self.accept)
+        box.rejected.connect(self.reject)
+        layout.addWidget(box)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        text, bundle = describe_bundle(self._bundle_path)
+        self.description.setText(text)
+        from aesthetic_curator.engine.base_weights import base_weights_status
+
+        status = base_weights_status(bundle.spec) if bundle is not None else None
+        self.download_button.setVisible(bool(status and status.needed and not status.cached))
+
+    def _choose(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Bundle folder", str(self._bundle_path or Path.home()))
+        if folder:
+            self._bundle_path = Path(folder)
+            self._refresh()
+
+    def _run(self, name: str, job, on_done) -> None:
+        self._task = BackgroundTask(name, job, self)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self._task.progress.connect(self._on_progress)
+        self._task.finished.connect(on_done)
+        self._task.failed.connect(lambda message: QMessageBox.warning(self, "Model setup", message))
+        self._task.done.connect(lambda: self.progress.setVisible(False))
+        self._task.start()
+
+    def _on_progress(self, progress) -> None:
+        if progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.done)
+        self.progress.setFormat(f"{progress.stage}: %p%")
+
+    def _create_test_bundle(self) -> None:
+        from aesthetic_curator.engine.test_bundle import make_test_bundle
+
+        target = data_dir() / "bundles" / "test-bundle"
+
+        def job(progress, cancel):
+            make_test_bundle(target, overwrite=True, progress=progress, cancel=cancel)
+            return target
+
+        def done(path: Path) -> None:
+            self._bundle_path = path
+            self._refresh()
+
+        self._run("test bundle", job, done)
+
+    def _download(self) -> None:
+        from aesthetic_curator.engine import Bundle
+        from aesthetic_curator.engine.base_weights import download_base_weights
+
+        spec = Bundle.load(self._bundle_path).spec
+
+        def job(progress, cancel):
+            download_base_weights(spec, progress, cancel)
+
+        self._run("download", job, lambda _: self._refresh())
+
+    def accept(self) -> None:
+        if self._task is not None and self._task.is_running():
+            self._task.cancel()
+            self._task.wait()
+        self.preferences.bundle_path = self._bundle_path
+        self.preferences.device = self.device.currentData()
+        self.preferences.solver = self.solver.currentData()
+        self.preferences.sync()
+        super().accept()
+
+    def reject(self) -> None:
+        if self._task is not None and self._task.is_running():
+            self._task.cancel()
+            self._task.wait()
+        super().reject()

@@ -1,0 +1,82 @@
+"""Make docs/screenshot.png: the main window with a ranked album, as a user sees it.
+
+Run under a real X server (``xvfb-run -a .venv/bin/python docs/make_screenshot.py ALBUM --scores CSV``); it uses
+a throw-away data folder, rates 40 photos from a ``scores.csv`` (mean opinion score ->
+1-5 stars), personalizes with a freshly made test bundle, ranks, and saves the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger("screenshot")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("album", type=Path, help="folder of photos")
+    parser.add_argument("--scores", type=Path, required=True, help="CSV with columns image,mos for those photos")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("screenshot.png"))
+    parser.add_argument("--rated", type=int, default=40)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    work = Path(tempfile.mkdtemp(prefix="aecur-shot-"))
+    os.environ["AESTHETIC_CURATOR_DATA_DIR"] = str(work / "data")
+    os.environ["AESTHETIC_CURATOR_CACHE_DIR"] = str(work / "cache")
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from aesthetic_curator.engine.test_bundle import make_test_bundle
+    from aesthetic_curator.gui.app import create_application
+    from aesthetic_curator.gui.main_window import MainWindow
+    from aesthetic_curator.gui.preferences import Preferences
+
+    app = create_application(sys.argv[:1])
+    bundle = make_test_bundle(work / "bundle")
+    preferences = Preferences()
+    preferences.bundle_path = bundle.path
+    preferences.device = "cpu"
+    window = MainWindow(preferences)
+    window.resize(1400, 900)
+    window.show()
+
+    def wait_for(signal, timeout_ms: int = 600_000) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+
+    window.open_album(args.album)
+    wait_for(window.album_loaded)
+    with args.scores.open(newline="") as handle:
+        mos = {row["image"]: float(row["mos"]) for row in csv.DictReader(handle)}
+    photos = [p for p in window.library.photos() if Path(p.relpath).name in mos][: args.rated]
+    for photo in photos:
+        value = mos[Path(photo.relpath).name]
+        window.library.set_rating(photo.id, stars=min(5, max(1, int(value // 20) + 1)))
+    window._reload_model()
+    while window.is_busy():
+        app.processEvents()
+    window.start_personalization("LIVE-C quality")
+    wait_for(window.ranked)
+    window.grid.setCurrentIndex(window.model.index(0))
+    for _ in range(50):  # let the visible thumbnails arrive
+        app.processEvents()
+        QTimer.singleShot(100, lambda: None)
+        loop = QEventLoop()
+        QTimer.singleShot(100, loop.quit)
+        loop.exec()
+    window.grab().save(str(args.out))
+    log.info("wrote %s", args.out)
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
