@@ -1,7 +1,8 @@
 """Benchmark of the core engine on a real architecture (random weights are fine for timing).
 
-Times one personalization step of the paper recipe at K = 10 and K = 100, extrapolates the full
-500-step recipe, and measures ranking throughput (model only, and end to end from JPEG files).
+Times one personalization step of the paper recipe at K = 10 and K = 100 and extrapolates the full
+500-step recipe; runs the fast (damped Gauss-Newton) solver in full at the same K; and measures
+ranking throughput (model only, and end to end from JPEG files).
 Prints a Markdown table and appends it, with the machine description, to docs/benchmarks.md.
 
     python benchmarks/bench_engine.py --arch ViT-B-16 --device auto
@@ -65,11 +66,43 @@ def time_steps(merged: MergedScorer, k: int, steps: int, device: torch.device) -
             last[0] = time.perf_counter()
 
     started = time.perf_counter()
-    result = personalize(merged, images, ratings, PersonalizeConfig(steps=steps), progress=on_progress)
+    config = PersonalizeConfig(solver="paper", steps=steps)
+    result = personalize(merged, images, ratings, config, progress=on_progress)
     total = time.perf_counter() - started
     step = statistics.median(per_step[1:] if len(per_step) > 1 else per_step)
     per_step_passes = (result.passes.total - (merged.n_tasks + 1) * k) // steps
     return step, total - sum(per_step), (merged.n_tasks + 1) * k + 500 * per_step_passes
+
+
+def time_fast(merged: MergedScorer, k: int) -> tuple[float, int]:
+    """Seconds and passes of one complete run of the fast solver (measured, not extrapolated)."""
+    size = merged.base.image_size
+    images = torch.randn(k, 3, size, size, generator=torch.Generator().manual_seed(k))
+    ratings = [float(i % 5) for i in range(k)]
+    started = time.perf_counter()
+    result = personalize(merged, images, ratings, PersonalizeConfig(solver="fast"))
+    return time.perf_counter() - started, result.passes.total
+
+
+def fast_rows(fast: dict[int, tuple[float, int]], paper: dict[int, tuple[float, int]]) -> list[str]:
+    """Table rows for the fast solver, with its speed-up over the paper recipe (same run, same K)."""
+
+    def cell(k: int, text) -> str:
+        return text(k) if k in fast else "not run"
+
+    return [
+        "| fast solver, complete run (measured) | "
+        + " | ".join(cell(k, lambda k: f"{fast[k][0]:.1f} s") for k in (10, 100))
+        + " |",
+        "| fast solver passes (forward + backward) | "
+        + " | ".join(cell(k, lambda k: f"{fast[k][1]:,}") for k in (10, 100))
+        + " |",
+        "| paper recipe / fast solver: time, passes | "
+        + " | ".join(
+            cell(k, lambda k: f"{paper[k][0] / fast[k][0]:.1f}x, {paper[k][1] / fast[k][1]:.1f}x") for k in (10, 100)
+        )
+        + " |",
+    ]
 
 
 def ranking_throughput(scorer, device: torch.device, n_files: int, batch: int) -> tuple[float, float]:
@@ -100,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tasks", type=int, default=6)
     parser.add_argument("--steps", type=int, default=3, help="training steps actually measured per K")
+    parser.add_argument("--fast-k", type=int, nargs="*", default=[10, 100], help="K values for full fast-solver runs")
     parser.add_argument("--files", type=int, default=64, help="JPEG files for end-to-end ranking")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to docs/benchmarks.md")
     args = parser.parse_args(argv)
@@ -114,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         full = 500 * step + other
         rows.append((k, step, other, full, passes))
         log.info("K=%d: %.3fs/step, zero-shot+final %.2fs, 500 steps ~ %.0fs", k, step, other, full)
+    fast = {}
+    for k in args.fast_k:
+        fast[k] = time_fast(merged, k)
+        log.info("K=%d: fast solver %.1fs, %d passes", k, *fast[k])
     batch = 64 if device.type == "cuda" else 16
     model_only, end_to_end = ranking_throughput(merged.bake(), device, args.files, batch)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -129,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| paper recipe, 500 steps (extrapolated from {args.steps} measured) | {rows[0][3]:.0f} s "
             f"| {rows[1][3]:.0f} s |",
             f"| image passes of the full recipe (forward + backward) | {rows[0][4]:,} | {rows[1][4]:,} |",
+            *fast_rows(fast, {k: (full, passes) for k, _, _, full, passes in rows}),
             "",
             "| ranking | images/s |",
             "|---|---|",

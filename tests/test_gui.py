@@ -86,6 +86,7 @@ def test_open_rate_personalize_rank_export(qtbot, window: MainWindow, album: Pat
         window.start_personalization("portraits")
     profile_id = ranked.args[0]
     assert window.profile_box.currentText() == "portraits"
+    assert window.library.profiles()[0].metadata["solver"] == "fast"  # the default solver reached the worker
 
     scores = window.library.scores(profile_id)
     assert len(scores) == 30  # every readable photo; the broken one is skipped
@@ -121,8 +122,10 @@ def test_switching_profiles_resorts_without_model_work(qtbot, window: MainWindow
     # Reverse taste: the worst of the first profile gets 5 stars now.
     window.show_view(SortOrder.ALBUM)
     rate_with_keys(qtbot, window, ["1", "5", "2", "4", "3", "1", "5", "2", "4", "3"])
+    window.preferences.solver = "paper"  # the solver chosen in Model Setup reaches the worker
     with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
         window.start_personalization("second")
+    assert {p.name: p.metadata["solver"] for p in window.library.profiles()} == {"first": "fast", "second": "paper"}
     second_order = grid_ids(window)
     assert [window.profile_box.itemText(i) for i in range(window.profile_box.count())] == ["first", "second"]
     window.profile_box.setCurrentIndex(window.profile_box.findText("first"))

@@ -1,0 +1,187 @@
+"""The fast (damped Gauss–Newton) solver and the evaluation harness, on the session's test bundle."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from aesthetic_curator.cli import SOLVER_CHOICES, main
+from aesthetic_curator.engine.gauss_newton import planned_passes, scores_and_jacobian
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.personalize import SOLVERS, PassCounter, PersonalizeConfig, personalize
+from aesthetic_curator.engine.preprocess import Preprocessor
+from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.engine.synthetic import synthetic_photos
+from aesthetic_curator.errors import Cancelled
+from aesthetic_curator.evaluation.harness import evaluate
+from aesthetic_curator.evaluation.synthetic_users import make_synthetic_users, quantise_to_stars
+from aesthetic_curator.evaluation.user_datasets import read_user_dataset
+from aesthetic_curator.evaluation.users import synthetic_eval_users
+from aesthetic_curator.progress import CancelToken
+
+
+@pytest.fixture(scope="module")
+def merged(test_bundle) -> MergedScorer:
+    return MergedScorer.from_bundle(test_bundle)
+
+
+@pytest.fixture(scope="module")
+def photos(merged) -> torch.Tensor:
+    return Preprocessor.for_scorer(merged.base).batch(synthetic_photos(60, 48, seed=4321))
+
+
+def test_jacobian_matches_autograd_row_by_row(merged, photos):
+    alpha = torch.full((merged.n_tasks, merged.n_layers), 1 / merged.n_tasks)
+    counter = PassCounter()
+    scores, jacobian = scores_and_jacobian(merged, photos[:5], alpha, counter, chunk=2)
+    assert counter.forward == 5 and counter.backward == 5
+    for row in range(5):
+        a = alpha.clone().requires_grad_(True)
+        value = merged(photos[row : row + 1], a)[0]
+        (grad,) = torch.autograd.grad(value, a)
+        assert torch.allclose(jacobian[row], grad, atol=1e-5)
+        assert torch.isclose(scores[row], value.detach(), atol=1e-5)
+
+
+def test_pass_counting_hand_checked(merged, photos):
+    """K = 12, 6 tasks, 3 evaluations, zero-shot on all 12 (K < 48).
+
+    zero-shot 6 x 12 = 72 forwards; Jacobian at the init 12 + 12; evaluations 1 and 2 each a
+    Jacobian at the candidate 12 + 12; evaluation 3 a forward only, 12; no final scoring pass
+    (the last evaluation's scores are reused): forward 72 + 12 + 24 + 12 = 120, backward 36.
+    """
+    result = personalize(merged, photos[:12], [float(i % 4) for i in range(12)], PersonalizeConfig(solver="fast"))
+    assert (result.passes.forward, result.passes.backward) == (120, 36)
+    assert planned_passes(12, merged.n_tasks, PersonalizeConfig()) == 156
+
+
+def test_zero_shot_uses_a_sample_at_large_k(merged, photos):
+    result = personalize(merged, photos[:60], [float(i % 5) for i in range(60)], PersonalizeConfig(solver="fast"))
+    zero_shot = merged.n_tasks * 48
+    assert result.passes.total == zero_shot + 7 * 60
+
+
+def test_fast_solver_beats_init_and_best_single_task_on_realizable_users(merged):
+    users = [u for u in make_synthetic_users(merged, 6, photos_per_user=160, seed=5) if u.kind == "merged"]
+    assert len(users) == 3
+    gains_init, gains_single = [], []
+    for index, user in enumerate(users):
+        order = torch.randperm(len(user.ratings), generator=torch.Generator().manual_seed(index))
+        support, test = order[:40], order[40:]
+        from aesthetic_curator.engine.metrics import srocc
+        from aesthetic_curator.engine.personalize import score_images
+
+        result = personalize(merged, user.images[support], user.ratings[support].tolist(), PersonalizeConfig())
+        target = user.taste[test].numpy()
+        fitted = srocc(score_images(merged, user.images[test], result.alpha).numpy(), target)
+        init = srocc(score_images(merged, user.images[test], result.init_alpha).numpy(), target)
+        best_task = max(result.zero_shot_srocc, key=result.zero_shot_srocc.get)
+        single = srocc(
+            score_images(merged, user.images[test], merged.one_hot(result.task_names.index(best_task))).numpy(),
+            target,
+        )
+        gains_init.append(fitted - init)
+        gains_single.append(fitted - single)
+    assert sum(gains_init) / 3 > 0.02, gains_init
+    assert sum(gains_single) / 3 > 0.02, gains_single
+
+
+def test_fast_solver_cancels_and_is_deterministic(merged, photos):
+    ratings = [float(i % 5) for i in range(20)]
+    first = personalize(merged, photos[:20], ratings, PersonalizeConfig())
+    second = personalize(merged, photos[:20], ratings, PersonalizeConfig())
+    assert torch.equal(first.alpha, second.alpha)
+    token = CancelToken()
+    before = merged.alpha.detach().clone()
+
+    def cancel_in_training(progress) -> None:
+        if progress.stage == "training":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        personalize(merged, photos[:20], ratings, PersonalizeConfig(), progress=cancel_in_training, cancel=token)
+    assert torch.equal(merged.alpha.detach(), before)
+
+
+def test_stars_are_quantised_like_a_person():
+    stars = quantise_to_stars(torch.linspace(0, 1, 1000))
+    counts = [int((stars == s).sum()) for s in range(1, 6)]
+    assert counts == [100, 200, 350, 250, 100]
+
+
+def test_harness_is_deterministic_and_complete(merged):
+    users = synthetic_eval_users(merged, 2, photos_per_user=40, seed=3)
+    config = PersonalizeConfig(steps=5)
+    first = evaluate(merged, users, [10], trials=2, solvers=["paper", "fast"], base_config=config, seed=1)
+    second = evaluate(merged, users, [10], trials=2, solvers=["paper", "fast"], base_config=config, seed=1)
+    methods = first.results[10]
+    assert list(methods) == ["best single task", "uniform mix", "adaptive init", "paper", "fast"]
+    for name, result in methods.items():
+        assert len(result.per_trial) == 2
+        assert set(result.per_user) == {u.name for u in users}
+        assert result.per_trial == second.results[10][name].per_trial
+    assert methods["paper"].mean_passes == merged.n_tasks * 10 + 5 * 2 * 10 + 10
+    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 7 * 10
+    json.dumps(first.to_json())  # serialisable
+    assert "| 10 | fast |" in first.table()
+
+
+def _write_per_user_csv(path: Path, rows: list[tuple[str, str, float]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["worker", "image_name", "score"])
+        writer.writerows(rows)
+
+
+def test_dataset_readers_follow_each_layout(tmp_path: Path):
+    realcur = tmp_path / "REAL-CUR"
+    (realcur / "images" / "u1" / "3").mkdir(parents=True)
+    _write_per_user_csv(realcur / "labels.csv", [("u1", "a.jpg", 3.0), ("u2", "b.jpg", 4.0)])
+    users = read_user_dataset(f"realcur:{realcur}")
+    assert [u.user for u in users] == ["u1", "u2"]
+    assert users[0].items == [(realcur / "images" / "u1" / "3" / "a.jpg", 3.0)]
+    flickr = tmp_path / "FLICKR-AES"
+    flickr.mkdir()
+    _write_per_user_csv(flickr / "test.csv", [("A1", "x.jpg", 2.0)])
+    assert read_user_dataset(f"flickr-aes:{flickr}")[0].items == [(flickr / "40K" / "x.jpg", 2.0)]
+    aadb = tmp_path / "AADB"
+    aadb.mkdir()
+    _write_per_user_csv(aadb / "aadb.csv", [("w", "y.jpg", 1.0)])
+    assert read_user_dataset(f"aadb:{aadb}")[0].items[0][0] == aadb / "datasetImages_originalSize" / "y.jpg"
+    generic = tmp_path / "mine.csv"
+    _write_per_user_csv(generic, [("me", "photos/z.jpg", 5.0)])
+    assert read_user_dataset(f"csv:{generic}")[0].items == [(tmp_path / "photos" / "z.jpg", 5.0)]
+    from aesthetic_curator.errors import RatingsError
+
+    (flickr / "other.csv").write_text("worker,image_name,score\n")
+    with pytest.raises(RatingsError, match="--labels"):
+        read_user_dataset(f"flickr-aes:{flickr}")
+    with pytest.raises(RatingsError, match="KIND:PATH"):
+        read_user_dataset(f"nope:{flickr}")
+
+
+def test_solver_choice_reaches_the_cli(tmp_path: Path, test_bundle, livec):
+    assert set(SOLVER_CHOICES) == set(SOLVERS)
+    ratings = tmp_path / "ratings.csv"
+    with (livec / "scores.csv").open() as source, ratings.open("w") as target:
+        target.writelines(line for _, line in zip(range(13), source))
+    for solver in ("paper", "fast"):
+        out = tmp_path / f"{solver}.safetensors"
+        args = ["personalize", "--bundle", str(test_bundle.path), "--images", str(livec / "images")]
+        args += ["--ratings", str(ratings), "--rating-column", "mos", "--out", str(out), "-q", "--solver", solver]
+        assert main([*args, "--steps", "3"] if solver == "paper" else args) == 0
+        assert Profile.load(out).solver == solver
+
+
+def test_eval_command_writes_table_and_json(tmp_path: Path, test_bundle, capsys):
+    out = tmp_path / "eval.json"
+    args = ["eval", "--bundle", str(test_bundle.path), "--synthetic-users", "2", "--photos-per-user", "30"]
+    args += ["--shots", "10", "--trials", "1", "--solver", "fast", "--json", str(out), "-q"]
+    assert main(args) == 0
+    assert "| 10 | fast |" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert set(data["results"]["10"]) == {"best single task", "uniform mix", "adaptive init", "fast"}
