@@ -218,3 +218,16 @@ def test_without_a_bundle_the_app_explains_and_star_export_works(qtbot, window: 
     names = [r.relpath for r in read_ranking_csv(dest / "ranking.csv")]
     first_two = [window.model.item_at(0), window.model.item_at(1)]
     assert names == [item.path.name for item in first_two]
+
+
+def test_signals_keep_python_refcounts(qtbot):
+    """PySide6 6.12.0 lost a reference to True per emit, which aborts Python 3.11 after a few hundred signals."""
+    import sys
+
+    from aesthetic_curator.gui.photo_model import PhotoListModel
+
+    model = PhotoListModel()
+    before = sys.getrefcount(True)
+    for _ in range(200):
+        model.layoutChanged.emit()
+    assert sys.getrefcount(True) >= before - 5

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from aesthetic_curator.errors import Cancelled, CuratorError
 from aesthetic_curator.progress import CancelToken, Progress
@@ -84,7 +84,8 @@ class BackgroundTask(QObject):
         self._runner.failed.connect(self.failed)
         self._runner.cancelled.connect(self.cancelled)
         for signal in (self._runner.finished, self._runner.failed, self._runner.cancelled):
-            signal.connect(self._thread.quit)
+            # Direct: quit from the worker itself, so wait() on the UI thread cannot wait for its own event loop.
+            signal.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self.done)
 
     def _mark_delivered(self, *_: object) -> None:

@@ -16,7 +16,7 @@ from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailReques
 
 
 class _Signals(QObject):
-    ready = Signal(int, QImage, bool)  # photo id, image, decodable
+    ready = Signal(int, QImage, str)  # photo id, image, why it cannot be decoded ("" when it can)
 
 
 class _Job(QRunnable):
@@ -26,7 +26,9 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         thumb = self.cache.get(self.request)
-        self.signals.ready.emit(self.photo_id, QImage(str(thumb.path)), thumb.ok)
+        self.signals.ready.emit(
+            self.photo_id, QImage(str(thumb.path)), "" if thumb.ok else (thumb.reason or "unreadable")
+        )
 
 
 class ThumbnailLoader(QObject):
@@ -70,9 +72,9 @@ class ThumbnailLoader(QObject):
         self.pool.clear()
         self.pool.waitForDone(10_000)
 
-    def _on_ready(self, photo_id: int, image: QImage, ok: bool) -> None:
+    def _on_ready(self, photo_id: int, image: QImage, problem: str) -> None:
         self._pending.discard(photo_id)
-        if not ok:
+        if problem:
             self.unreadable.add(photo_id)
         self._pixmaps[photo_id] = QPixmap.fromImage(image)
         while len(self._pixmaps) > self.max_pixmaps:
