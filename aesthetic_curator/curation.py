@@ -75,11 +75,13 @@ def personalize_album(
 ) -> PersonalizedProfile:
     """Learn a profile from the album's ratings and store it in the library under ``name``."""
     from aesthetic_curator.engine import Bundle, PersonalizeConfig, personalize_files, resolve_device
+    from aesthetic_curator.engine.base_weights import download_base_weights
 
     readiness = rating_readiness(library)
     if not readiness.ready:
         raise RatingsError(readiness.explain())
     bundle = Bundle.load(bundle_path)
+    download_base_weights(bundle.spec, progress, cancel)  # first use: fetch with byte progress; else a no-op
     config = PersonalizeConfig(seed=seed)
     if solver:
         config.solver = solver
@@ -126,8 +128,10 @@ def rank_album(
 ) -> AlbumRanking:
     """Score every photo of the album with a stored profile and keep the scores in the library."""
     from aesthetic_curator.engine import Bundle, Profile, rank_files, resolve_device
+    from aesthetic_curator.engine.base_weights import download_base_weights
 
     bundle = Bundle.load(bundle_path)
+    download_base_weights(bundle.spec, progress, cancel)
     profile = Profile.from_bytes(library.profile_data(profile_id), f"profile {profile_id}")
     photos = library.photos()
     if not photos:

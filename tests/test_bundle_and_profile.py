@@ -89,7 +89,7 @@ def test_existing_output_folder_is_not_overwritten(test_bundle: Bundle):
 def profile(test_bundle: Bundle) -> Profile:
     merged = MergedScorer.from_bundle(test_bundle)
     images = torch.randn(10, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    result = personalize(merged, images, [1, 2, 3, 4, 5, 1, 2, 3, 4, 5], PersonalizeConfig(steps=5))
+    result = personalize(merged, images, [1, 2, 3, 4, 5, 1, 2, 3, 4, 5], PersonalizeConfig(solver="paper", steps=5))
     return Profile.from_result(result, test_bundle, name="portraits")
 
 

@@ -35,6 +35,7 @@ def test_personalize_and_rank_livec_end_to_end(test_bundle, livec, tmp_path, cap
     images = livec / "images"
     ratings = _livec_ratings(livec, tmp_path / "ratings.csv", count=40)
     args = ["personalize", "--bundle", str(test_bundle.path), "--images", str(images), "--ratings", str(ratings)]
+    args += ["--solver", "paper"]
     assert main([*args, "--out", str(tmp_path / "a.profile"), "--steps", "30", "--seed", "7", "-q"]) == 0
     assert main([*args, "--out", str(tmp_path / "b.profile"), "--steps", "30", "--seed", "7", "-q"]) == 0
     first, second = Profile.load(tmp_path / "a.profile"), Profile.load(tmp_path / "b.profile")

@@ -46,11 +46,17 @@ RIDGE_GRID = tuple(10.0**e for e in (-6, -5, -4, -3.5, -3, -2.5, -2, -1.5, -1, 0
 MAX_PAIRS = 20_000
 
 
+def _refresh_due(evaluation: int, evaluations: int, every: int) -> bool:
+    """Whether this evaluation also computes a fresh Jacobian (never the last one: it would go unused)."""
+    return every > 0 and evaluation < evaluations - 1 and (evaluation + 1) % every == 0
+
+
 def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
-    """Passes the fast solver plans for ``k`` rated photos (rejected steps do not add any)."""
+    """Passes the fast solver takes for ``k`` rated photos (rejected steps cost the same)."""
     zero_shot = n_tasks * min(k, config.zero_shot_limit() or k)
     evaluations = max(1, config.evaluations)
-    return zero_shot + 2 * k + 2 * k * (evaluations - 1) + k
+    refreshes = sum(_refresh_due(e, evaluations, config.jacobian_every) for e in range(evaluations))
+    return zero_shot + 2 * k + evaluations * k + refreshes * k
 
 
 class _JacobianProgress:
@@ -202,7 +208,8 @@ def solve_gauss_newton(
     """Damped Gauss–Newton from the adaptive init; see the module docstring for the scheme."""
     k = images.shape[0]
     evaluations = max(1, config.evaluations)
-    tracker = _JacobianProgress(progress, 2 * k * evaluations + k)
+    refreshes = sum(_refresh_due(e, evaluations, config.jacobian_every) for e in range(evaluations))
+    tracker = _JacobianProgress(progress, 2 * k + (evaluations + refreshes) * k)
     hi, lo = _ordered_pairs(ratings, config.seed)
     prior = init.detach().cpu().double().reshape(-1)
     alpha = prior.clone()
@@ -226,30 +233,34 @@ def solve_gauss_newton(
             predicted = float(problem.loss(step) + ridge * (alpha + step - prior).square().sum())
         candidate = alpha + step
         candidate_tensor = candidate.reshape(shape).float()
-        last = evaluation == evaluations - 1
-        if last:
-            new_scores = score_images(
-                model, images, candidate_tensor.to(model.device), counter, config.score_batch_size
-            )
-            new_scores = new_scores.cpu()
-            tracker.add(k)
-            new_jacobian = None
-        else:
+        if _refresh_due(evaluation, evaluations, config.jacobian_every):
             new_scores, new_jacobian = scores_and_jacobian(
                 model, images, candidate_tensor, counter, config.jacobian_chunk, cancel, tracker
             )
+        else:
+            on_device = candidate_tensor.to(model.device)
+            new_scores = score_images(model, images, on_device, counter, config.score_batch_size).cpu()
+            tracker.add(k)
+            new_jacobian = None
         value = objective(new_scores, candidate, ridge)
         gain_predicted = current - predicted
-        if math.isfinite(value) and value < current:
+        accepted = math.isfinite(value) and value < current
+        if new_jacobian is None:
+            # Broyden: make the Jacobian agree with the change just observed along the step.
+            flat = jacobian.reshape(k, -1)
+            moved = (new_scores - scores).double() - flat.double() @ step
+            flat = flat + (moved[:, None] * step[None, :] / step.square().sum().clamp_min(1e-12)).to(flat.dtype)
+            new_jacobian = flat.reshape(jacobian.shape)
+        if accepted:
             ratio = (current - value) / gain_predicted if gain_predicted > 0 else 1.0
-            alpha, scores, current = candidate, new_scores, value
-            if new_jacobian is not None:
-                problem = _LinearProblem(scores, new_jacobian, hi, lo)
+            alpha, scores, current, jacobian = candidate, new_scores, value, new_jacobian
             damping = damping / 3 if ratio > 0.75 else damping * 2 if ratio < 0.25 else damping
             log.debug("evaluation %d accepted: objective %.4f (gain ratio %.2f)", evaluation + 1, value, ratio)
         else:
+            jacobian = new_jacobian if not _refresh_due(evaluation, evaluations, config.jacobian_every) else jacobian
             damping *= 10
             log.debug("evaluation %d rejected: %.4f >= %.4f; damping now %.1e", evaluation + 1, value, current, damping)
+        problem = _LinearProblem(scores, jacobian, hi, lo)
         tracker.loss = float(F.softplus(-(scores[hi] - scores[lo])).mean())
         report(progress, "training", tracker.done, tracker.total, tracker.loss)
     final = alpha.reshape(shape).float().to(model.device)

@@ -1,0 +1,83 @@
+"""Album-level actions without the GUI: readiness, suggestions, rankings by stars, profile bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aesthetic_curator import curation
+from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.library.album import index_album
+from aesthetic_curator.library.store import REJECTED, Library
+from aesthetic_curator.library.thumbnails import ThumbnailCache
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    """Three scenes (red, green, blue), 10 photos each, with thumbnails made."""
+    album = tmp_path / "album"
+    album.mkdir()
+    rng = np.random.default_rng(0)
+    for scene, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        for n in range(10):
+            noise = rng.integers(-10, 10, (48, 64, 3))
+            pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(album / f"s{scene}_{n:02d}.jpg")
+    lib = Library.open_for_album(album)
+    cache = ThumbnailCache(tmp_path / "thumbs")
+    index_album(lib, thumbnails=cache)
+    yield lib, cache
+    lib.close()
+
+
+def test_suggestions_are_unrated_and_cover_every_scene(library):
+    lib, cache = library
+    photos = lib.photos()
+    lib.set_rating(photos[0].id, stars=4)  # a red photo is already rated
+    ids = curation.suggest_photos_to_rate(lib, cache, 3)
+    assert len(ids) == 3 and photos[0].id not in ids
+    scenes = {next(p.relpath for p in photos if p.id == i)[:2] for i in ids}
+    assert scenes == {"s0", "s1", "s2"}
+    assert len(set(curation.suggest_photos_to_rate(lib, cache, 50))) == 29  # never more than the unrated
+
+
+def test_readiness_and_star_ranking(library):
+    lib, _ = library
+    photos = lib.photos()
+    assert not curation.rating_readiness(lib).ready
+    for photo in photos[:10]:
+        lib.set_rating(photo.id, stars=3)
+    assert "different" in curation.rating_readiness(lib).explain()
+    lib.set_rating(photos[0].id, stars=5)
+    lib.set_rating(photos[1].id, flag=REJECTED)
+    assert curation.rating_readiness(lib).ready
+    ranking = curation.album_ranking(lib, None)
+    assert ranking[0].relpath == photos[0].relpath and ranking[0].score == 5.0
+    assert photos[1].relpath not in {r.relpath for r in ranking}  # rejected photos are not exported
+    assert [r.rank for r in ranking] == list(range(1, 10))
+
+
+def test_profile_bytes_round_trip(test_bundle):
+    import torch
+
+    profile = Profile(
+        alpha=torch.rand(len(test_bundle.tasks), len(test_bundle.layers)),
+        bundle_id=test_bundle.bundle_id,
+        task_names=test_bundle.task_names,
+        n_layers=len(test_bundle.layers),
+        k=12,
+        temperature=0.1,
+        zero_shot_srocc={n: 0.1 for n in test_bundle.task_names},
+        train_srocc=0.5,
+        name="mine",
+        solver="fast",
+    )
+    again = Profile.from_bytes(profile.to_bytes())
+    assert torch.equal(again.alpha, profile.alpha) and again.name == "mine" and again.solver == "fast"
+    from aesthetic_curator.errors import ProfileError
+
+    with pytest.raises(ProfileError, match="stored profile"):
+        Profile.from_bytes(b"not a profile")
