@@ -40,8 +40,8 @@ class PersonalizeConfig:
     weight_decay: float = 0.0
     flip: bool = True  # random horizontal flip of training photos (training only)
     # The damped Gauss–Newton solver ("fast").
-    evaluations: int = 6  # true forward evaluations of candidate coefficients (a forward pass per photo each)
-    jacobian_every: int = 0  # also recompute the Jacobian every n-th evaluation (0: Broyden updates only)
+    evaluations: int = 3  # true evaluations of candidate coefficients (more did not help in docs/evaluation.md)
+    jacobian_every: int = 1  # fresh Jacobian at every n-th evaluation (0: Broyden updates only); the last never
     jacobian_chunk: int = 8  # photos per batched per-photo gradient (memory vs speed)
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
