@@ -225,7 +225,8 @@ def solve_gauss_newton(
         return float(F.softplus(-margins).mean() + ridge * (coefficients - prior).square().sum())
 
     shape = init.shape
-    scores, jacobian = scores_and_jacobian(model, images, init, counter, config.jacobian_chunk, cancel, tracker)
+    score_batch, chunk = config.batch_sizes(model.device)
+    scores, jacobian = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
     problem = _LinearProblem(scores, jacobian, hi, lo)
     ridge = choose_ridge(problem, hi, lo, k, config.cv_folds, config.seed)
     current = objective(scores, alpha, ridge)
@@ -241,11 +242,11 @@ def solve_gauss_newton(
         candidate_tensor = candidate.reshape(shape).float()
         if _refresh_due(evaluation, evaluations, config.jacobian_every):
             new_scores, new_jacobian = scores_and_jacobian(
-                model, images, candidate_tensor, counter, config.jacobian_chunk, cancel, tracker
+                model, images, candidate_tensor, counter, chunk, cancel, tracker
             )
         else:
             on_device = candidate_tensor.to(model.device)
-            new_scores = score_images(model, images, on_device, counter, config.score_batch_size).cpu()
+            new_scores = score_images(model, images, on_device, counter, score_batch, cancel).cpu()
             tracker.add(k)
             new_jacobian = None
         value = objective(new_scores, candidate, ridge)

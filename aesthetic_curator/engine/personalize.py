@@ -105,7 +105,7 @@ def zero_shot_srocc(
     values = []
     for task in range(model.n_tasks):
         check(cancel)
-        scores = score_images(model, images, model.one_hot(task), counter, batch_size)
+        scores = score_images(model, images, model.one_hot(task), counter, batch_size, cancel)
         values.append(srocc(scores.cpu().numpy(), ratings.cpu().numpy()))
         report(progress, "zero-shot", task + 1, model.n_tasks)
     return values
@@ -163,7 +163,8 @@ def personalize(
     y = y.to(model.device)
     counter = PassCounter()
     subset = zero_shot_subset(y, config.zero_shot_limit(), config.seed)
-    zero_shot = zero_shot_srocc(model, images[subset], y[subset], counter, config.score_batch_size, progress, cancel)
+    score_batch, _ = config.batch_sizes(model.device)
+    zero_shot = zero_shot_srocc(model, images[subset], y[subset], counter, score_batch, progress, cancel)
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
     output = SOLVERS[config.solver](model, images, y, init, config, counter, progress, cancel)
@@ -173,7 +174,7 @@ def personalize(
         model.alpha.copy_(output.alpha)
     final_scores = output.final_scores
     if final_scores is None:
-        final_scores = score_images(model, images, None, counter, config.score_batch_size)
+        final_scores = score_images(model, images, None, counter, score_batch, cancel)
     train = srocc(final_scores.cpu().numpy(), y.cpu().numpy())
     seconds = time.perf_counter() - started
     log.debug("personalized on %d photos in %.1fs: train SROCC %.3f", y.numel(), seconds, train)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from aesthetic_curator.engine.merge import MergedScorer
-from aesthetic_curator.progress import CancelToken, ProgressCallback
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check
 
 #: The solver used when none is named: the fastest one that matches the paper's accuracy.
 DEFAULT_SOLVER = "fast"
@@ -30,7 +30,7 @@ class PersonalizeConfig:
     # Shared by every solver.
     temperature: float = 0.1  # softmax temperature of the adaptive init (authors' script: 0.1)
     seed: int = 0  # same seed, same profile
-    score_batch_size: int = 64  # photos per forward pass when only scoring
+    score_batch_size: int | None = None  # photos per forward pass when only scoring; None: by device
     zero_shot_photos: int | None = None  # rated photos used for the zero-shot SROCC; None: the solver's default
     # The paper's recipe ("paper").
     steps: int = 500  # optimiser steps
@@ -42,9 +42,18 @@ class PersonalizeConfig:
     # The damped Gauss–Newton solver ("fast").
     evaluations: int = 3  # true evaluations of candidate coefficients (more did not help in docs/evaluation.md)
     jacobian_every: int = 1  # fresh Jacobian at every n-th evaluation (0: Broyden updates only); the last never
-    jacobian_chunk: int = 8  # photos per batched per-photo gradient (memory vs speed)
+    jacobian_chunk: int | None = None  # photos per batched per-photo gradient; None: by device
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
+
+    def batch_sizes(self, device: torch.device) -> tuple[int, int]:
+        """(photos per scoring forward, photos per Jacobian chunk) on ``device``.
+
+        Cancellation is checked between batches, so on a CPU they are small enough (about a second of
+        ViT-B-16 work each) for Cancel to act within a second; a GPU gets batches that fill it.
+        """
+        cpu = device.type == "cpu"
+        return self.score_batch_size or (4 if cpu else 64), self.jacobian_chunk or (1 if cpu else 16)
 
     def zero_shot_limit(self) -> int | None:
         """How many rated photos the zero-shot SROCC uses (None: all of them)."""
@@ -96,11 +105,13 @@ def score_images(
     alpha: torch.Tensor | None,
     counter: PassCounter | None = None,
     batch_size: int = 64,
+    cancel: CancelToken | None = None,
 ) -> torch.Tensor:
     """Scores of ``images`` under coefficients ``alpha`` (merged once, then batched forwards)."""
     merged = model.merged_parameters(alpha)
     out = []
     for start in range(0, images.shape[0], batch_size):
+        check(cancel)
         chunk = images[start : start + batch_size]
         out.append(torch.func.functional_call(model.base, merged, (chunk,)).float())
         if counter is not None:
