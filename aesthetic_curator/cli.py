@@ -80,6 +80,23 @@ def _existing_dir(path: Path, what: str) -> Path:
 # -- commands ---------------------------------------------------------------------------------------
 
 
+def cmd_bundle_import_official(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.official_import import import_official
+
+    folder = _existing_dir(args.checkpoints, "CHECKPOINT_DIR")
+    if args.base_weights is not None and not args.base_weights.is_file():
+        raise CuratorError(f"--base-weights {args.base_weights} is not a file")
+    bars = BarProgress(not args.quiet)
+    try:
+        bundle = import_official(
+            folder, args.out, base=args.base, base_weights=args.base_weights, overwrite=args.force, progress=bars
+        )
+    finally:
+        bars.close()
+    _say(f"wrote bundle {bundle.path}: {bundle.spec.model_name}, tasks {', '.join(bundle.task_names)}")
+    return 0
+
+
 def cmd_bundle_make_test(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.test_bundle import TestBundleConfig, make_test_bundle
 
@@ -326,6 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     make_test.add_argument("--seed", type=int, default=0)
     make_test.add_argument("--force", action="store_true", help="replace an existing bundle folder")
     make_test.set_defaults(func=cmd_bundle_make_test)
+    official = bundle_commands.add_parser(
+        "import-official", parents=[common], help="make a bundle from the paper authors' published checkpoints"
+    )
+    official.add_argument("checkpoints", type=Path, help="folder with clip_L_3fc_*.pth (or clip_B_3fc_*.pth)")
+    official.add_argument("--out", type=Path, required=True, help="folder to write the bundle to")
+    official.add_argument(
+        "--base", help="base model NAME:TAG (default from the file names: ViT-L-14:datacomp_xl_s13b_b90k for clip_L)"
+    )
+    official.add_argument("--base-weights", type=Path, help="local file with the base CLIP's weights (no download)")
+    official.add_argument("--force", action="store_true", help="replace an existing bundle folder")
+    official.set_defaults(func=cmd_bundle_import_official)
     info = bundle_commands.add_parser("info", parents=[common], help="describe a bundle")
     info.add_argument("bundle", type=Path)
     info.add_argument("--verify", action="store_true", help="re-hash every file (slow for large bundles)")

@@ -48,6 +48,12 @@ def open_clip_cache_dir() -> Path:
     return cache_dir() / "open_clip"
 
 
+def packaged_model_config(name: str) -> dict[str, Any] | None:
+    """The OpenCLIP config of a custom architecture shipped with the app (``model_configs/NAME.json``)."""
+    path = Path(__file__).with_name("model_configs") / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def register_model_config(name: str, config: dict[str, Any]) -> None:
     """Make a custom architecture known to OpenCLIP under ``name`` (idempotent).
 
