@@ -185,3 +185,12 @@ def test_eval_command_writes_table_and_json(tmp_path: Path, test_bundle, capsys)
     assert "| 10 | fast |" in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert set(data["results"]["10"]) == {"best single task", "uniform mix", "adaptive init", "fast"}
+
+
+def test_prior_penalty_splits_task_mix_from_layer_shape():
+    from aesthetic_curator.engine.gauss_newton import prior_penalty
+
+    delta = torch.randn(6 * 36, dtype=torch.float64)
+    assert torch.isclose(prior_penalty(delta, 6, 1.0), delta.square().sum())
+    whole_columns = torch.ones(6, 36, dtype=torch.float64).reshape(-1)  # only the task mix moves
+    assert torch.isclose(prior_penalty(whole_columns, 6, 0.1), 0.1 * whole_columns.square().sum())

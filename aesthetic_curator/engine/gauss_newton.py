@@ -115,6 +115,18 @@ def scores_and_jacobian(
     return torch.cat(values).cpu(), torch.cat(grads).cpu()
 
 
+def prior_penalty(delta: torch.Tensor, n_tasks: int, task_share: float) -> torch.Tensor:
+    """Squared distance from the prior, with moves of a task's whole column weighted by ``task_share``.
+
+    ``delta`` (flattened tasks x layers) splits into each task's mean over layers and the per-layer
+    deviations from it; with ``task_share`` = 1 this is the plain squared norm, below 1 re-weighting the
+    task mix is cheaper than reshaping single layers.
+    """
+    grid = delta.reshape(n_tasks, -1)
+    mean = grid.mean(dim=1, keepdim=True)
+    return (grid - mean).square().sum() + task_share * grid.shape[1] * mean.square().sum()
+
+
 class _LinearProblem:
     """The rank loss of the linearised scores ``s + J d`` over ordered pairs, plus ridge and damping.
 
@@ -122,7 +134,16 @@ class _LinearProblem:
     K x P operations rather than pairs x P.
     """
 
-    def __init__(self, scores: torch.Tensor, jacobian: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor) -> None:
+    def __init__(
+        self,
+        scores: torch.Tensor,
+        jacobian: torch.Tensor,
+        hi: torch.Tensor,
+        lo: torch.Tensor,
+        task_share: float = 1.0,
+    ) -> None:
+        self.n_tasks = jacobian.shape[1]
+        self.task_share = task_share
         self.jacobian = jacobian.reshape(jacobian.shape[0], -1).double()
         self.hi, self.lo = hi, lo
         self.margin0 = (scores[hi] - scores[lo]).double()
@@ -149,7 +170,7 @@ class _LinearProblem:
         damping: float,
         rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """argmin_d loss(d) + ridge * |offset + d|^2 + damping * |d|^2 (strictly convex; L-BFGS).
+        """argmin_d loss(d) + ridge * prior(offset + d) + damping * |d|^2 (strictly convex; L-BFGS).
 
         ``offset`` is the current coefficients minus the prior (the adaptive init).
         """
@@ -158,7 +179,8 @@ class _LinearProblem:
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
-            value = self.loss(d, rows) + ridge * (offset + d).square().sum() + damping * d.square().sum()
+            prior = prior_penalty(offset + d, self.n_tasks, self.task_share)
+            value = self.loss(d, rows) + ridge * prior + damping * d.square().sum()
             value.backward()
             return value
 
@@ -222,12 +244,13 @@ def solve_gauss_newton(
 
     def objective(scores: torch.Tensor, coefficients: torch.Tensor, ridge: float) -> float:
         margins = (scores[hi] - scores[lo]).double()
-        return float(F.softplus(-margins).mean() + ridge * (coefficients - prior).square().sum())
+        penalty = prior_penalty(coefficients - prior, init.shape[0], config.task_prior_share)
+        return float(F.softplus(-margins).mean() + ridge * penalty)
 
     shape = init.shape
     score_batch, chunk = config.batch_sizes(model.device)
     scores, jacobian = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
-    problem = _LinearProblem(scores, jacobian, hi, lo)
+    problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share)
     ridge = choose_ridge(problem, hi, lo, k, config.cv_folds, config.seed)
     current = objective(scores, alpha, ridge)
     tracker.loss = float(problem.loss(torch.zeros_like(alpha)))
@@ -237,7 +260,8 @@ def solve_gauss_newton(
         check(cancel)
         step = problem.fit(alpha - prior, ridge, damping)
         with torch.no_grad():
-            predicted = float(problem.loss(step) + ridge * (alpha + step - prior).square().sum())
+            penalty = prior_penalty(alpha + step - prior, init.shape[0], config.task_prior_share)
+            predicted = float(problem.loss(step) + ridge * penalty)
         candidate = alpha + step
         candidate_tensor = candidate.reshape(shape).float()
         if _refresh_due(evaluation, evaluations, config.jacobian_every):
@@ -267,7 +291,7 @@ def solve_gauss_newton(
             jacobian = new_jacobian if not _refresh_due(evaluation, evaluations, config.jacobian_every) else jacobian
             damping *= 10
             log.debug("evaluation %d rejected: %.4f >= %.4f; damping now %.1e", evaluation + 1, value, current, damping)
-        problem = _LinearProblem(scores, jacobian, hi, lo)
+        problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share)
         tracker.loss = float(F.softplus(-(scores[hi] - scores[lo])).mean())
         report(progress, "training", tracker.done, tracker.total, tracker.loss)
     final = alpha.reshape(shape).float().to(model.device)

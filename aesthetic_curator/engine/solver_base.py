@@ -44,6 +44,7 @@ class PersonalizeConfig:
     jacobian_every: int = 1  # fresh Jacobian at every n-th evaluation (0: Broyden updates only); the last never
     jacobian_chunk: int | None = None  # photos per batched per-photo gradient; None: by device
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
+    task_prior_share: float = 1.0  # cost of moving a task's whole column relative to single layers (prior)
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
 
     def batch_sizes(self, device: torch.device) -> tuple[int, int]:
