@@ -37,6 +37,14 @@ def test_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
 
 
 @pytest.fixture(scope="session")
+def merged(test_bundle):
+    """The test bundle's task vectors around its base, shared by the personalization tests."""
+    from aesthetic_curator.engine.merge import MergedScorer
+
+    return MergedScorer.from_bundle(test_bundle)
+
+
+@pytest.fixture(scope="session")
 def livec() -> Path:
     """The 400-photo LIVE-C sample from ../shared (skipped with a reason where it is absent)."""
     if not (LIVEC / "scores.csv").is_file():

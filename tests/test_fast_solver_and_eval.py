@@ -11,7 +11,6 @@ import torch
 
 from aesthetic_curator.cli import SOLVER_CHOICES, main
 from aesthetic_curator.engine.gauss_newton import planned_passes, scores_and_jacobian
-from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.personalize import SOLVERS, PassCounter, PersonalizeConfig, personalize
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
@@ -22,11 +21,6 @@ from aesthetic_curator.evaluation.synthetic_users import make_synthetic_users, q
 from aesthetic_curator.evaluation.user_datasets import read_user_dataset
 from aesthetic_curator.evaluation.users import synthetic_eval_users
 from aesthetic_curator.progress import CancelToken
-
-
-@pytest.fixture(scope="module")
-def merged(test_bundle) -> MergedScorer:
-    return MergedScorer.from_bundle(test_bundle)
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,6 @@ log = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")
-def merged(test_bundle) -> MergedScorer:
-    return MergedScorer.from_bundle(test_bundle)
-
-
-@pytest.fixture(scope="module")
 def photos(merged) -> torch.Tensor:
     """400 synthetic photos unseen during the bundle's fine-tuning (other seed)."""
     return Preprocessor.for_scorer(merged.base).batch(synthetic_photos(400, 48, seed=1234))

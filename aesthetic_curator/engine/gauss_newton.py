@@ -54,15 +54,16 @@ def _refresh_due(evaluation: int, evaluations: int, every: int) -> bool:
     return every > 0 and evaluation < evaluations - 1 and (evaluation + 1) % every == 0
 
 
-def _passes(k: int, n_tasks: int, config: PersonalizeConfig, evaluations: int) -> int:
-    zero_shot = n_tasks * min(k, config.zero_shot_limit() or k)
+def _solver_passes(k: int, config: PersonalizeConfig) -> int:
+    """Passes after the zero-shot scoring: the first Jacobian, one forward per evaluation, the refreshes."""
+    evaluations = max(1, config.evaluations)
     refreshes = sum(_refresh_due(e, evaluations, config.jacobian_every) for e in range(evaluations))
-    return zero_shot + 2 * k + evaluations * k + refreshes * k
+    return 2 * k + evaluations * k + refreshes * k
 
 
 def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
     """Passes the fast solver takes for ``k`` rated photos (rejected steps cost the same)."""
-    return _passes(k, n_tasks, config, max(1, config.evaluations))
+    return config.zero_shot_passes(k, n_tasks) + _solver_passes(k, config)
 
 
 class _JacobianProgress:
@@ -236,16 +237,17 @@ def solve_gauss_newton(
     """Damped Gauss–Newton from the adaptive init; see the module docstring for the scheme."""
     k = images.shape[0]
     evaluations = max(1, config.evaluations)
-    refreshes = sum(_refresh_due(e, evaluations, config.jacobian_every) for e in range(evaluations))
-    tracker = _JacobianProgress(progress, 2 * k + (evaluations + refreshes) * k)
+    tracker = _JacobianProgress(progress, _solver_passes(k, config))
     hi, lo = _ordered_pairs(ratings, config.seed)
     prior = init.detach().cpu().double().reshape(-1)
     alpha = prior.clone()
 
+    def penalty(coefficients: torch.Tensor) -> torch.Tensor:
+        return prior_penalty(coefficients - prior, init.shape[0], config.task_prior_share)
+
     def objective(scores: torch.Tensor, coefficients: torch.Tensor, ridge: float) -> float:
         margins = (scores[hi] - scores[lo]).double()
-        penalty = prior_penalty(coefficients - prior, init.shape[0], config.task_prior_share)
-        return float(F.softplus(-margins).mean() + ridge * penalty)
+        return float(F.softplus(-margins).mean() + ridge * penalty(coefficients))
 
     shape = init.shape
     score_batch, chunk = config.batch_sizes(model.device)
@@ -259,12 +261,12 @@ def solve_gauss_newton(
     for evaluation in range(evaluations):
         check(cancel)
         step = problem.fit(alpha - prior, ridge, damping)
-        with torch.no_grad():
-            penalty = prior_penalty(alpha + step - prior, init.shape[0], config.task_prior_share)
-            predicted = float(problem.loss(step) + ridge * penalty)
         candidate = alpha + step
+        with torch.no_grad():
+            predicted = float(problem.loss(step) + ridge * penalty(candidate))
         candidate_tensor = candidate.reshape(shape).float()
-        if _refresh_due(evaluation, evaluations, config.jacobian_every):
+        refresh = _refresh_due(evaluation, evaluations, config.jacobian_every)
+        if refresh:
             new_scores, new_jacobian = scores_and_jacobian(
                 model, images, candidate_tensor, counter, chunk, cancel, tracker
             )
@@ -276,7 +278,7 @@ def solve_gauss_newton(
         value = objective(new_scores, candidate, ridge)
         gain_predicted = current - predicted
         accepted = math.isfinite(value) and value < current
-        if new_jacobian is None:
+        if not refresh:
             # Broyden: make the Jacobian agree with the change just observed along the step.
             flat = jacobian.reshape(k, -1)
             moved = (new_scores - scores).double() - flat.double() @ step
@@ -288,7 +290,8 @@ def solve_gauss_newton(
             damping = damping / 3 if ratio > 0.75 else damping * 2 if ratio < 0.25 else damping
             log.debug("evaluation %d accepted: objective %.4f (gain ratio %.2f)", evaluation + 1, value, ratio)
         else:
-            jacobian = new_jacobian if not _refresh_due(evaluation, evaluations, config.jacobian_every) else jacobian
+            if not refresh:  # the secant update holds around the current point too; a fresh one does not
+                jacobian = new_jacobian
             damping *= 10
             log.debug("evaluation %d rejected: %.4f >= %.4f; damping now %.1e", evaluation + 1, value, current, damping)
         problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share)

@@ -155,8 +155,8 @@ def import_official(
         checkpoints.append(load_checkpoint(path))
         report(progress, "reading checkpoints", index, len(files))
     first = checkpoints[0]
+    shapes = {k: tuple(v.shape) for k, v in first.backbone.items()}
     for other in checkpoints[1:]:
-        shapes = {k: tuple(v.shape) for k, v in first.backbone.items()}
         if {k: tuple(v.shape) for k, v in other.backbone.items()} != shapes or other.head.keys() != first.head.keys():
             raise BundleError(f"{other.path.name} and {first.path.name} have different architectures")
     tasks = [c.task for c in checkpoints]
@@ -177,8 +177,9 @@ def import_official(
         verify_same_base(checkpoint, base_state, label)
     hidden = int(first.head["projection.0.weight"].shape[0])
     config = packaged_model_config(name)
-    spec = ScorerSpec(model_name=name, pretrained=tag if base_weights is None else None, model_config=config)
-    spec = replace(spec, head_hidden=hidden)
+    spec = ScorerSpec(
+        model_name=name, pretrained=tag if base_weights is None else None, model_config=config, head_hidden=hidden
+    )
     scorer = create_scorer(replace(spec, pretrained=None), device="cpu")  # random tower, seeded reference head
     visual = {k: v for k, v in base_state.items() if k.startswith("visual.")}
     scorer.load_state_dict(visual, strict=False)

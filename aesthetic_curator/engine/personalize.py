@@ -119,8 +119,7 @@ def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
     """Passes through the ViT a run on ``k`` rated photos is expected to take (for time estimates)."""
     if config.solver == "fast":
         return gauss_newton_passes(k, n_tasks, config)
-    zero_shot = n_tasks * min(k, config.zero_shot_limit() or k)
-    return zero_shot + 2 * config.steps * min(k, config.batch_size) + k
+    return config.zero_shot_passes(k, n_tasks) + 2 * config.steps * min(k, config.batch_size) + k
 
 
 def zero_shot_subset(ratings: torch.Tensor, limit: int | None, seed: int) -> torch.Tensor:

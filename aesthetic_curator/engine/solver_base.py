@@ -56,6 +56,10 @@ class PersonalizeConfig:
         cpu = device.type == "cpu"
         return self.score_batch_size or (4 if cpu else 64), self.jacobian_chunk or (1 if cpu else 16)
 
+    def zero_shot_passes(self, k: int, n_tasks: int) -> int:
+        """Forwards the zero-shot SROCC of the adaptive init takes: every task on the (sampled) rated photos."""
+        return n_tasks * min(k, self.zero_shot_limit() or k)
+
     def zero_shot_limit(self) -> int | None:
         """How many rated photos the zero-shot SROCC uses (None: all of them)."""
         if self.zero_shot_photos is not None:

@@ -301,7 +301,6 @@ class MainWindow(QMainWindow):
             self.select_photo(current.id)
         elif self.model.rowCount() and not self.grid.currentIndex().isValid():
             self.grid.setCurrentIndex(self.model.index(0))
-        self._update_counter()
         self._update_actions()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -345,19 +344,15 @@ class MainWindow(QMainWindow):
             value_here = 0 if part == "flag" and value != 0 and item.flag == value else value
             stars, flag = (value_here, KEEP) if part == "stars" else (KEEP, value_here)
             self.library.set_rating(item.id, stars=stars, flag=flag)
-            item.stars = item.stars if stars is KEEP else stars
-            item.flag = item.flag if flag is KEEP else flag
-            self.model.update_rating(item.id, None if item.stars is None and item.flag == 0 else _rating_of(item))
+            self.model.set_rating(item.id, item.stars if stars is KEEP else stars, item.flag if flag is KEEP else flag)
         if self.loupe is not None and self.loupe.isVisible() and items:
             self.loupe.update_caption(items[0])
-        self._update_counter()
         self._update_actions()
 
-    def _update_counter(self) -> None:
-        if self.library is None:
+    def _update_counter(self, readiness: curation.RatingReadiness | None) -> None:
+        if readiness is None:
             self.counter_label.setText("Open a folder of photos to start (File → Open Folder, or drop a folder here)")
             return
-        readiness = curation.rating_readiness(self.library)
         enough = curation.ENOUGH_RATINGS
         self.counter_label.setText(
             f"Rated {readiness.rated} (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — "
@@ -751,7 +746,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_album and not busy)
         self.rename_profile_action.setEnabled(has_profile)
         self.delete_profile_action.setEnabled(has_profile and not busy)
-        self._update_counter()
+        self._update_counter(readiness)
 
     # -- messages ----------------------------------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
@@ -788,13 +783,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        QTimer.singleShot(0, self._update_counter)
-
-
-def _rating_of(item: PhotoItem):
-    from aesthetic_curator.library.store import Rating
-
-    return Rating(item.stars, item.flag, "user", time.time())
+        QTimer.singleShot(0, self._update_actions)
 
 
 def _duration(seconds: float) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
-from aesthetic_curator.library.store import REJECTED, Library, Photo, Rating
+from aesthetic_curator.library.store import REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailRequest
 
 PHOTO_ROLE = Qt.ItemDataRole.UserRole + 1  # the PhotoItem of a row
@@ -79,7 +79,7 @@ class PhotoListModel(QAbstractListModel):
         self._items = {p.id: PhotoItem(p, library.absolute_path(p), order) for order, p in enumerate(library.photos())}
         for pid, rating in ratings.items():
             if pid in self._items:
-                self._apply_rating(self._items[pid], rating)
+                self._items[pid].stars, self._items[pid].flag = rating.stars, rating.flag
         self.set_scores(scores or {})
 
     def set_scores(self, scores: dict[int, tuple[float, int]]) -> None:
@@ -87,22 +87,16 @@ class PhotoListModel(QAbstractListModel):
             item.score, item.rank = scores.get(item.id, (None, None))
         self.refresh()
 
-    def update_rating(self, photo_id: int, rating: Rating | None) -> None:
+    def set_rating(self, photo_id: int, stars: int | None, flag: int) -> None:
+        """Show a rating the library just stored."""
         item = self._items.get(photo_id)
         if item is None:
             return
-        if rating is None:
-            item.stars, item.flag = None, 0
-        else:
-            self._apply_rating(item, rating)
+        item.stars, item.flag = stars, flag
         row = self._rows.get(photo_id)
         if row is not None:
             index = self.index(row)
             self.dataChanged.emit(index, index)
-
-    @staticmethod
-    def _apply_rating(item: PhotoItem, rating: Rating) -> None:
-        item.stars, item.flag = rating.stars, rating.flag
 
     # -- sorting and filtering ---------------------------------------------------------------------------
     def set_view(self, sort_order: SortOrder, filter_: Filter, value: float = 0.0) -> None:
