@@ -97,6 +97,89 @@ def cmd_bundle_import_official(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe_from(args: argparse.Namespace):
+    from dataclasses import fields
+
+    from aesthetic_curator.factory.recipe import TrainingRecipe
+
+    chosen = {f.name: getattr(args, f.name) for f in fields(TrainingRecipe) if getattr(args, f.name, None) is not None}
+    chosen["mixed_precision"] = not args.no_mixed_precision
+    if args.decode_workers is not None:
+        chosen["workers"] = max(0, args.decode_workers)
+    try:
+        return TrainingRecipe(**chosen)
+    except ValueError as exc:
+        raise CuratorError(str(exc)) from exc
+
+
+def _training_inputs(args: argparse.Namespace) -> dict:
+    """What ``bundle build`` and ``bundle add-task`` share: tasks, splits, recipe, work folder, device."""
+    from aesthetic_curator.engine.devices import resolve_device
+    from aesthetic_curator.factory.datasets import parse_task_source
+
+    split_by = {}
+    for text in args.split_by or []:
+        name, sep, column = text.partition("=")
+        if not sep or not column:
+            raise CuratorError(f"--split-by '{text}' must look like TASK=COLUMN")
+        split_by[name] = column
+    return {
+        "sources": [parse_task_source(text) for text in args.task],
+        "recipe": _recipe_from(args),
+        "split_by": split_by,
+        "min_group": args.min_group,
+        "workdir": args.work_dir,
+        "device": resolve_device(args.device),
+        "restart": args.restart,
+        "keep_work": args.keep_work,
+    }
+
+
+def _report_tasks(bundle, names: Sequence[str]) -> None:
+    for name in names:
+        info = bundle.task(name)
+        metrics = info.metrics
+        _say(
+            f"  {name:<24} {info.dataset:<40} test SROCC {metrics.get('test_srocc', float('nan')):.3f}  "
+            f"PLCC {metrics.get('test_plcc', float('nan')):.3f}"
+        )
+
+
+def cmd_bundle_build(args: argparse.Namespace) -> int:
+    from aesthetic_curator.factory.build import build_bundle
+
+    inputs = _training_inputs(args)
+    bars = BarProgress(not args.quiet)
+    try:
+        bundle = build_bundle(
+            args.out, base=args.base, base_weights=args.base_weights, overwrite=args.force, progress=bars, **inputs
+        )
+    finally:
+        bars.close()
+    if bundle is not None:  # None on the other processes of a torchrun build
+        _say(f"wrote bundle {bundle.path}: {bundle.spec.model_name}, {len(bundle.tasks)} tasks")
+        _report_tasks(bundle, bundle.task_names)
+    return 0
+
+
+def cmd_bundle_add_task(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.bundle import Bundle
+    from aesthetic_curator.factory.build import add_tasks
+
+    before = set(Bundle.load(args.bundle).task_names)
+    inputs = _training_inputs(args)
+    bars = BarProgress(not args.quiet)
+    try:
+        bundle = add_tasks(args.bundle, progress=bars, **inputs)
+    finally:
+        bars.close()
+    if bundle is not None:
+        added = [name for name in bundle.task_names if name not in before]
+        _say(f"added {len(added)} tasks to {bundle.path} (now {len(bundle.tasks)}); re-personalize your profiles")
+        _report_tasks(bundle, added)
+    return 0
+
+
 def cmd_bundle_make_test(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.test_bundle import TestBundleConfig, make_test_bundle
 
@@ -354,6 +437,52 @@ def build_parser() -> argparse.ArgumentParser:
     official.add_argument("--base-weights", type=Path, help="local file with the base CLIP's weights (no download)")
     official.add_argument("--force", action="store_true", help="replace an existing bundle folder")
     official.set_defaults(func=cmd_bundle_import_official)
+    training = argparse.ArgumentParser(add_help=False)
+    training.add_argument(
+        "--task",
+        action="append",
+        required=True,
+        metavar="NAME=READER:PATH[,OPTION=VALUE...]",
+        help="a task from a dataset; READER one of ava, flickr-aes, tad66k, para, koniq10k, spaq, csv; "
+        "options range=LO:HI, score=COLUMN, images=DIR, exclude=FILE (repeat --task for more tasks)",
+    )
+    training.add_argument(
+        "--split-by",
+        action="append",
+        metavar="TASK=COLUMN",
+        help="one task per value of a column, e.g. ava=semantic_tag",
+    )
+    training.add_argument("--min-group", type=int, default=500, help="smallest group --split-by makes a task of")
+    training.add_argument("--work-dir", type=Path, help="where work in progress is kept (default: BUNDLE.build)")
+    training.add_argument("--restart", action="store_true", help="discard earlier work instead of resuming it")
+    training.add_argument("--keep-work", action="store_true", help="keep the work folder after success")
+    recipe = training.add_argument_group("recipe (defaults: the paper's)")
+    recipe.add_argument("--seed", type=int)
+    recipe.add_argument("--test-fraction", type=float, help="held-out share where a dataset has no split (0.2)")
+    recipe.add_argument("--head-steps", type=int, help="stage 1, head on cached embeddings (60000)")
+    recipe.add_argument("--head-lr", type=float, help="stage 1 start learning rate (1.5e-5)")
+    recipe.add_argument("--head-batch-size", type=int, help="stage 1 batch size (128)")
+    recipe.add_argument("--finetune-steps", type=int, help="stage 2, backbone + head (5000)")
+    recipe.add_argument("--finetune-lr", type=float, help="stage 2 start learning rate (1.5e-6)")
+    recipe.add_argument("--finetune-batch-size", type=int, help="stage 2 batch size over all GPUs (32)")
+    recipe.add_argument("--checkpoint-every", type=int, help="stage 2 steps between checkpoints (250)")
+    recipe.add_argument("--embed-batch-size", type=int, help="images per pass when caching embeddings (64)")
+    recipe.add_argument("--decode-workers", type=int, help="image-decoding processes (4; 0: none)")
+    recipe.add_argument("--no-mixed-precision", action="store_true", help="train in float32 on CUDA too")
+
+    build = bundle_commands.add_parser(
+        "build", parents=[common, device, training], help="train task vectors on datasets and write a bundle"
+    )
+    build.add_argument("--out", type=Path, required=True, help="folder to write the bundle to")
+    build.add_argument("--base", required=True, help="OpenCLIP base NAME:TAG, e.g. ViT-B-16:laion2b_s34b_b88k")
+    build.add_argument("--base-weights", type=Path, help="local file with the base weights (then --base NAME)")
+    build.add_argument("--force", action="store_true", help="replace an existing bundle folder")
+    build.set_defaults(func=cmd_bundle_build)
+    add_task = bundle_commands.add_parser(
+        "add-task", parents=[common, device, training], help="train more tasks on a bundle's base and add them"
+    )
+    add_task.add_argument("bundle", type=Path)
+    add_task.set_defaults(func=cmd_bundle_add_task)
     info = bundle_commands.add_parser("info", parents=[common], help="describe a bundle")
     info.add_argument("bundle", type=Path)
     info.add_argument("--verify", action="store_true", help="re-hash every file (slow for large bundles)")

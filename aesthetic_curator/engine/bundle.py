@@ -298,12 +298,7 @@ def write_bundle(
     """
     out = Path(out)
     check_output_folder(out, overwrite)
-    names = [info.name for info, _ in tasks]
-    for name in names:
-        if not TASK_NAME_PATTERN.match(name):
-            raise BundleError(f"invalid task name '{name}': use letters, digits, '.', '_' or '-'")
-    if len(set(names)) != len(names):
-        raise BundleError(f"duplicate task names in {names}")
+    _check_task_names([info.name for info, _ in tasks])
     layers = scorer_layers(base_scorer)
     dtype_name = {v: k for k, v in _DTYPES.items()}[dtype]
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
@@ -330,14 +325,7 @@ def write_bundle(
             "reference_file": HEAD_REFERENCE_NAME,
             "reference_sha256": _save(head, staging / HEAD_REFERENCE_NAME, torch.float32),
         }
-        task_entries = []
-        for info, tau in tasks:
-            _check_task_vector(info.name, tau, layers)
-            relative = f"tasks/{info.name}.safetensors"
-            digest = _save({k: tau[k] for k in layers}, staging / relative, dtype)
-            entry = asdict(info)
-            entry.update(file=relative, sha256=digest, score_range=list(info.score_range))
-            task_entries.append(entry)
+        task_entries = [_write_task(staging, info, tau, layers, dtype) for info, tau in tasks]
         manifest: dict[str, Any] = {
             "format": BUNDLE_FORMAT,
             "format_version": FORMAT_VERSION,
@@ -360,6 +348,49 @@ def write_bundle(
         raise
     log.debug("wrote bundle %s with %d tasks", out, len(tasks))
     return Bundle.load(out)
+
+
+def add_tasks_to_bundle(bundle: Bundle, tasks: Sequence[tuple[TaskInfo, Mapping[str, torch.Tensor]]]) -> Bundle:
+    """Grow a bundle in place: new task files first, then the manifest is replaced in one rename.
+
+    Existing files are never rewritten, so the existing task vectors stay bit-identical. Until the
+    new manifest is in place the bundle is the old one; an interrupted call leaves at most unused
+    files in ``tasks/``. The bundle id changes (profiles made on the old bundle no longer apply;
+    re-personalize from the same ratings).
+    """
+    _check_task_names([*bundle.task_names, *(info.name for info, _ in tasks)])
+    manifest = json.loads(json.dumps(bundle.manifest))
+    entries = [_write_task(bundle.path, info, tau, bundle.layers, bundle.dtype) for info, tau in tasks]
+    manifest["tasks"].extend(entries)
+    manifest["modified"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    added = ", ".join(f"{info.name} ({info.dataset})" for info, _ in tasks)
+    manifest["description"] = f"{manifest.get('description', '')} Added: {added}.".strip()
+    manifest["bundle_id"] = compute_bundle_id(manifest)
+    tmp = bundle.path / f".{MANIFEST_NAME}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    os.replace(tmp, bundle.path / MANIFEST_NAME)
+    log.debug("added %d tasks to bundle %s", len(tasks), bundle.path)
+    return Bundle.load(bundle.path)
+
+
+def _check_task_names(names: Sequence[str]) -> None:
+    for name in names:
+        if not TASK_NAME_PATTERN.match(name):
+            raise BundleError(f"invalid task name '{name}': use letters, digits, '.', '_' or '-'")
+    if len(set(names)) != len(names):
+        raise BundleError(f"duplicate task names in {list(names)}")
+
+
+def _write_task(
+    folder: Path, info: TaskInfo, tau: Mapping[str, torch.Tensor], layers: Mapping[str, list[int]], dtype: torch.dtype
+) -> dict[str, Any]:
+    """Save one task vector under ``folder/tasks/`` and return its manifest entry."""
+    _check_task_vector(info.name, tau, layers)
+    relative = f"tasks/{info.name}.safetensors"
+    digest = _save({k: tau[k] for k in layers}, folder / relative, dtype)
+    entry = asdict(info)
+    entry.update(file=relative, sha256=digest, score_range=list(info.score_range))
+    return entry
 
 
 def check_output_folder(out: Path, overwrite: bool) -> None:

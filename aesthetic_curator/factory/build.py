@@ -1,0 +1,306 @@
+"""``bundle build`` and ``bundle add-task``: task vectors from datasets, written as a bundle.
+
+A build keeps its work in a folder beside the bundle (``BUNDLE.build/`` by default), one subfolder
+per task. Running the same command again after an interruption (a crash, Ctrl-C, a killed job)
+continues where it stopped: finished tasks are reused, a task in progress resumes from its last
+checkpoint. The work folder records what each task was started with, and a rerun with other data,
+another base or another recipe is refused rather than mixed in (``--restart`` discards it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from aesthetic_curator.engine.bundle import (
+    TASK_NAME_PATTERN,
+    Bundle,
+    TaskInfo,
+    add_tasks_to_bundle,
+    check_output_folder,
+    file_sha256,
+    write_bundle,
+)
+from aesthetic_curator.engine.scorer import Scorer, ScorerSpec, create_scorer, packaged_model_config
+from aesthetic_curator.errors import BundleError
+from aesthetic_curator.factory.datasets import ScoredDataset, TaskSource, read_dataset, split_by_column
+from aesthetic_curator.factory.distributed import Distributed, from_environment, shutdown
+from aesthetic_curator.factory.recipe import TrainingRecipe
+from aesthetic_curator.factory.training import TaskResult, TaskTrainer
+from aesthetic_curator.progress import CancelToken, ProgressCallback
+
+log = logging.getLogger(__name__)
+
+TASK_RECORD = "task.json"
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    name: str
+    source: TaskSource
+    dataset: ScoredDataset
+
+
+def plan_tasks(
+    sources: Sequence[TaskSource],
+    recipe: TrainingRecipe,
+    *,
+    split_by: Mapping[str, str] | None = None,
+    min_group: int = 500,
+    existing: Sequence[str] = (),
+) -> list[PlannedTask]:
+    """Read every dataset up front, so a bad path fails in seconds rather than after the first task."""
+    split_by = dict(split_by or {})
+    unknown = sorted(set(split_by) - {s.name for s in sources})
+    if unknown:
+        raise BundleError(f"--split-by names task '{unknown[0]}', which no --task defines")
+    planned: list[PlannedTask] = []
+    for source in sources:
+        dataset = read_dataset(source, seed=recipe.seed, test_fraction=recipe.test_fraction)
+        log.info(
+            "task %s: %s, %d train / %d test images (%s split)",
+            source.name,
+            dataset.title,
+            len(dataset.train),
+            len(dataset.test),
+            "published" if dataset.official_split else "seeded",
+        )
+        if source.name in split_by:
+            groups = split_by_column(source.name, dataset, split_by[source.name], min_images=min_group)
+            planned += [PlannedTask(name, source, group) for name, group in groups]
+        else:
+            planned.append(PlannedTask(source.name, source, dataset))
+    names = [task.name for task in planned]
+    for name in names:
+        if not TASK_NAME_PATTERN.match(name):
+            raise BundleError(f"invalid task name '{name}': use letters, digits, '.', '_' or '-' (at most 64)")
+    clashes = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(existing)))
+    if clashes:
+        raise BundleError(f"task name '{clashes[0]}' is used twice (or already in the bundle)")
+    if not planned:
+        raise BundleError("no tasks to train: give at least one --task NAME=READER:PATH")
+    return planned
+
+
+def base_scorer(base: str, base_weights: Path | None, *, head_seed: int) -> tuple[Scorer, bool]:
+    """theta_pre for a new bundle: ``NAME:TAG`` downloaded by OpenCLIP, or ``NAME`` with a local file.
+
+    Returns the scorer and whether its tower must be embedded in the bundle (no downloadable tag).
+    """
+    name, _, tag = base.partition(":")
+    if base_weights is None and not tag:
+        raise BundleError("the base needs a pretrained tag (--base NAME:TAG) or a local file (--base-weights)")
+    config = packaged_model_config(name)
+    spec = ScorerSpec(model_name=name, pretrained=None if base_weights else tag, model_config=config)
+    scorer = create_scorer(spec, head_seed=head_seed)
+    if base_weights is not None:
+        scorer.visual.load_state_dict(_tower_weights(base_weights, name))
+    return scorer, base_weights is not None
+
+
+def _tower_weights(path: Path, name: str) -> dict[str, torch.Tensor]:
+    """The image tower's weights from a whole-CLIP or tower-only state dict (safetensors or a safe .pth)."""
+    if not path.is_file():
+        raise BundleError(f"base weights file {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else loaded
+    for prefix in ("visual.", "backbone.visual."):
+        tower = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        if tower:
+            return tower
+    raise BundleError(f"{path.name} holds no image tower ('visual.*' weights) for {name}")
+
+
+def _base_identity(scorer: Scorer, base_weights: Path | None) -> str:
+    spec = scorer.spec
+    weights = file_sha256(base_weights) if base_weights is not None else spec.pretrained
+    return json.dumps([spec.model_name, weights, spec.head_hidden, list(spec.template)])
+
+
+def train_planned(
+    planned: Sequence[PlannedTask],
+    base: Scorer,
+    base_identity: str,
+    recipe: TrainingRecipe,
+    workdir: Path,
+    *,
+    device: torch.device,
+    distributed: Distributed,
+    restart: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[tuple[TaskInfo, Mapping[str, torch.Tensor]]]:
+    """Train (or reuse) every planned task in its own work subfolder; returns bundle entries."""
+    entries = []
+    for task in planned:
+        folder = workdir / task.name
+        record = {"base": base_identity, "recipe": recipe.fingerprint(), "data": task.dataset.identity()}
+        _claim_folder(folder, record, restart, distributed)
+        trainer = TaskTrainer(
+            base,
+            task.dataset,
+            recipe,
+            folder,
+            name=task.name,
+            device=device,
+            distributed=distributed,
+            progress=progress,
+            cancel=cancel,
+        )
+        result = trainer.run()
+        entries.append((_task_info(task, recipe, result), result.task_vector))
+    return entries
+
+
+def _claim_folder(folder: Path, record: dict[str, str], restart: bool, distributed: Distributed) -> None:
+    path = folder / TASK_RECORD
+    if distributed.is_main:
+        if path.is_file() and json.loads(path.read_text(encoding="utf-8")) != record:
+            if not restart:
+                raise BundleError(
+                    f"{folder} holds a build of task '{folder.name}' with other data, base or recipe; "
+                    "pass --restart to discard that work, or use another --work-dir"
+                )
+            shutil.rmtree(folder)
+        elif restart and folder.exists() and not path.is_file():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record), encoding="utf-8")
+    distributed.barrier()
+
+
+def _task_info(task: PlannedTask, recipe: TrainingRecipe, result: TaskResult) -> TaskInfo:
+    split = "published split" if task.dataset.official_split else f"seeded {recipe.test_fraction:.0%} test split"
+    notes = f"{recipe.summary()}; {result.n_train} train / {result.n_test} test images ({split})"
+    if result.skipped:
+        notes += f"; {len(result.skipped)} unreadable images skipped"
+    return TaskInfo(
+        name=task.name,
+        dataset=task.dataset.title,
+        score_range=task.dataset.score_range,
+        notes=notes,
+        metrics=dict(result.metrics),
+    )
+
+
+def default_workdir(bundle: Path) -> Path:
+    return bundle.with_name(bundle.name + ".build")
+
+
+def build_bundle(
+    out: Path,
+    *,
+    base: str,
+    sources: Sequence[TaskSource],
+    recipe: TrainingRecipe,
+    base_weights: Path | None = None,
+    split_by: Mapping[str, str] | None = None,
+    min_group: int = 500,
+    workdir: Path | None = None,
+    device: torch.device,
+    overwrite: bool = False,
+    restart: bool = False,
+    keep_work: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Bundle | None:
+    """Train one task vector per source (or per group) and write the bundle; ``None`` on non-main ranks."""
+    distributed = from_environment(device)
+    try:
+        device = distributed.device(device)
+        if distributed.is_main:
+            check_output_folder(out, overwrite)
+        planned = plan_tasks(sources, recipe, split_by=split_by, min_group=min_group)
+        scorer, embed = base_scorer(base, base_weights, head_seed=recipe.seed)
+        workdir = workdir or default_workdir(out)
+        entries = train_planned(
+            planned,
+            scorer,
+            _base_identity(scorer, base_weights),
+            recipe,
+            workdir,
+            device=device,
+            distributed=distributed,
+            restart=restart,
+            progress=progress,
+            cancel=cancel,
+        )
+        if not distributed.is_main:
+            return None
+        names = ", ".join(f"{name} ({info.dataset})" for name, info in ((i.name, i) for i, _ in entries))
+        bundle = write_bundle(
+            out,
+            base_scorer=scorer.cpu(),
+            tasks=entries,
+            embed_base_weights=embed,
+            description=f"Built from datasets on {base}: {names}.",
+            overwrite=overwrite,
+        )
+        _finish(workdir, keep_work)
+        return bundle
+    finally:
+        shutdown(distributed)
+
+
+def add_tasks(
+    bundle_path: Path,
+    *,
+    sources: Sequence[TaskSource],
+    recipe: TrainingRecipe,
+    split_by: Mapping[str, str] | None = None,
+    min_group: int = 500,
+    workdir: Path | None = None,
+    device: torch.device,
+    restart: bool = False,
+    keep_work: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Bundle | None:
+    """Train new tasks on the bundle's own base and reference head; existing task files are kept byte for byte."""
+    distributed = from_environment(device)
+    try:
+        device = distributed.device(device)
+        bundle = Bundle.load(bundle_path)
+        if bundle.is_test_bundle:
+            log.warning("%s is a test bundle; new tasks are trained on its tiny base", bundle_path)
+        planned = plan_tasks(sources, recipe, split_by=split_by, min_group=min_group, existing=bundle.task_names)
+        scorer = bundle.create_base_scorer()
+        identity = json.dumps([bundle.bundle_id, recipe.fingerprint()])
+        workdir = workdir or default_workdir(Path(bundle_path))
+        entries = train_planned(
+            planned,
+            scorer,
+            identity,
+            recipe,
+            workdir,
+            device=device,
+            distributed=distributed,
+            restart=restart,
+            progress=progress,
+            cancel=cancel,
+        )
+        if not distributed.is_main:
+            return None
+        grown = add_tasks_to_bundle(bundle, entries)
+        _finish(workdir, keep_work)
+        return grown
+    finally:
+        shutdown(distributed)
+
+
+def _finish(workdir: Path, keep_work: bool) -> None:
+    if keep_work:
+        log.info("kept the work folder %s", workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,473 @@
+"""Scored-image datasets in their published layouts, read into one shape for task training.
+
+A task is trained on a :class:`ScoredDataset`: image paths, a score on the dataset's own scale,
+the train/test split and any columns a large dataset can be split by (``--split-by``). Each reader
+knows one published layout (listed in :data:`READERS` and ``docs/bundles.md``); ``csv:`` turns any
+scored collection into a task.
+
+The dataset's own train/test split is used where it publishes one. Otherwise the split is seeded
+by hashing each image's name, so it does not depend on row order and stays the same when rows are
+added.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from aesthetic_curator.errors import CuratorError
+
+log = logging.getLogger(__name__)
+
+TRAIN, TEST = "train", "test"
+
+
+class DatasetError(CuratorError):
+    """A dataset is missing, is not in the layout its reader expects, or has unusable rows."""
+
+
+@dataclass(frozen=True)
+class ScoredImage:
+    path: Path
+    score: float  # on the dataset's own scale (see ScoredDataset.score_range)
+    split: str  # TRAIN or TEST
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> values, for --split-by
+
+
+@dataclass(frozen=True)
+class ScoredDataset:
+    kind: str  # reader name, e.g. "ava"
+    title: str  # what the bundle shows, e.g. "AVA" or "AVA (semantic_tag = Landscape)"
+    root: Path
+    score_range: tuple[float, float]
+    items: tuple[ScoredImage, ...]
+    official_split: bool  # False when the split was seeded here
+
+    @property
+    def train(self) -> list[ScoredImage]:
+        return [item for item in self.items if item.split == TRAIN]
+
+    @property
+    def test(self) -> list[ScoredImage]:
+        return [item for item in self.items if item.split == TEST]
+
+    def identity(self) -> str:
+        """A hash over every row: a resumed build refuses to continue on changed data."""
+        digest = hashlib.sha256()
+        for item in self.items:
+            digest.update(f"{item.path}\t{item.score!r}\t{item.split}\n".encode())
+        digest.update(repr(self.score_range).encode())
+        return digest.hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """One ``--task NAME=READER:PATH[,key=value...]`` argument, parsed."""
+
+    name: str
+    reader: str
+    path: Path
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        extra = "".join(f",{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.name}={self.reader}:{self.path}{extra}"
+
+
+#: Options a task argument may carry after its path.
+TASK_OPTIONS = {
+    "range": "LO:HI, the score scale (csv: inferred from the scores when absent)",
+    "score": "COLUMN holding the score (csv only; default: score, or mos)",
+    "images": "DIR the image names are relative to (default: the reader's layout)",
+    "exclude": "FILE listing image names to leave out (first CSV column or one name per line)",
+}
+_OPTION_SPLIT = re.compile(r",(?=[A-Za-z_]+=)")  # a comma inside a path is kept unless "word=" follows
+
+
+def parse_task_source(text: str) -> TaskSource:
+    """``ava=ava:/data/AVA`` or ``mine=csv:/data/s.csv,range=1:5,score=mos`` -> :class:`TaskSource`."""
+    name, sep, rest = text.partition("=")
+    reader, sep2, location = rest.partition(":")
+    if not sep or not sep2 or not name or not location:
+        raise DatasetError(f"task '{text}' must look like NAME=READER:PATH (READER one of {', '.join(READERS)})")
+    if reader not in READERS:
+        raise DatasetError(f"task '{name}': unknown reader '{reader}' (one of {', '.join(READERS)})")
+    path_text, *option_texts = _OPTION_SPLIT.split(location)
+    options = {}
+    for option in option_texts:
+        key, _, value = option.partition("=")
+        options[key] = value
+    return TaskSource(name=name.strip(), reader=reader, path=Path(path_text).expanduser(), options=options)
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def seeded_split(key: str, seed: int, test_fraction: float) -> str:
+    """TEST for about ``test_fraction`` of keys, decided by a hash of the key and the seed alone."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return TEST if int.from_bytes(digest[:8], "big") / 2**64 < test_fraction else TRAIN
+
+
+def _parse_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError as exc:
+        raise DatasetError(f"score range '{text}' must look like LO:HI, e.g. 1:5") from exc
+    if not hi > lo:
+        raise DatasetError(f"score range '{text}': HI must be larger than LO")
+    return lo, hi
+
+
+def _float(value: str, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{where}: '{value}' is not a number") from exc
+
+
+def _read_csv_rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DatasetError(f"missing file {path}")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        if not reader.fieldnames:
+            raise DatasetError(f"{path} is empty")
+        reader.fieldnames = [name.strip() for name in reader.fieldnames]
+        return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+
+
+def _require_columns(rows: list[dict[str, str]], columns: Iterable[str], path: Path) -> None:
+    missing = [c for c in columns if rows and c not in rows[0]]
+    if missing:
+        raise DatasetError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(rows[0])})")
+
+
+def _first_existing(root: Path, candidates: Iterable[str], what: str) -> Path:
+    for candidate in candidates:
+        if (root / candidate).exists():
+            return root / candidate
+    raise DatasetError(f"{root}: cannot find {what} (looked for {', '.join(candidates)})")
+
+
+def _check_images_exist(items: list[ScoredImage], root: Path) -> None:
+    """Fail early, before hours of work, when the image folder is plainly wrong."""
+    sample = items[:: max(1, len(items) // 20)][:20]
+    missing = [item.path for item in sample if not item.path.is_file()]
+    if sample and len(missing) == len(sample):
+        raise DatasetError(f"{root}: none of the sampled images exist (e.g. {missing[0]}); check the layout")
+    if missing:
+        log.warning("%s: %d of %d sampled images are missing; they will be skipped", root, len(missing), len(sample))
+
+
+def _excluded_names(path: Path) -> set[str]:
+    if not path.is_file():
+        raise DatasetError(f"exclude list {path} does not exist")
+    names = set()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for row in csv.reader(handle):
+            if row and row[0].strip():
+                names.add(Path(row[0].strip()).name)
+    return names
+
+
+@dataclass
+class ReaderContext:
+    root: Path
+    options: Mapping[str, str]
+    seed: int
+    test_fraction: float
+
+    def split_for(self, key: str) -> str:
+        return seeded_split(key, self.seed, self.test_fraction)
+
+    def images(self, default: Path) -> Path:
+        return Path(self.options["images"]).expanduser() if "images" in self.options else default
+
+
+Reader = Callable[[ReaderContext], tuple[list[ScoredImage], tuple[float, float], bool]]
+
+
+# -- the published layouts --------------------------------------------------------------------------
+def read_ava(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """AVA: ``AVA.txt`` (index, id, 10 vote counts, 2 semantic tags, challenge), images ``images/<id>.jpg``.
+
+    The score is the mean vote. ``tags.txt`` names the semantic tags; the test split is
+    ``aesthetics_image_lists/generic_test.jpgl`` when present.
+    """
+    root = ctx.root
+    labels = _first_existing(root, ["AVA.txt", "AVA_dataset/AVA.txt"], "AVA.txt")
+    tag_names: dict[str, str] = {}
+    tags_file = labels.with_name("tags.txt")
+    if tags_file.is_file():
+        for line in tags_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            tag_id, _, tag_name = line.strip().partition(" ")
+            if tag_id:
+                tag_names[tag_id] = tag_name.strip() or tag_id
+    test_list = labels.parent / "aesthetics_image_lists" / "generic_test.jpgl"
+    test_ids = set(test_list.read_text().split()) if test_list.is_file() else None
+    images = ctx.images(_first_existing(root, ["images", "image"], "the images/ folder"))
+    items = []
+    for line_no, line in enumerate(labels.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 15:
+            raise DatasetError(f"{labels}:{line_no}: expected 15 columns, found {len(fields)}")
+        image_id = fields[1]
+        votes = [_float(v, f"{labels}:{line_no}") for v in fields[2:12]]
+        total = sum(votes)
+        if total <= 0:
+            continue
+        score = sum((i + 1) * v for i, v in enumerate(votes)) / total
+        tags = tuple(tag_names.get(t, t) for t in fields[12:14] if t != "0")
+        split = (TEST if image_id in test_ids else TRAIN) if test_ids is not None else ctx.split_for(image_id)
+        groups = {"semantic_tag": tags, "challenge": (fields[14],)}
+        items.append(ScoredImage(images / f"{image_id}.jpg", score, split, groups))
+    return items, (1.0, 10.0), test_ids is not None
+
+
+def read_flickr_aes(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """Flickr-AES: ``FLICKR-AES_image_score.txt`` (name, mean score) or the per-worker CSV, images ``40K/``.
+
+    Without the mean-score file, the mean over the workers' scores of
+    ``FLICKR-AES_image_labeled_by_each_worker.csv`` (worker, image, score) is used. There is no
+    published image-level split, so it is seeded; pass ``exclude=`` with the PIAA test workers' image
+    list to keep them out when you evaluate on Flickr-AES afterwards.
+    """
+    root = ctx.root
+    images = ctx.images(_first_existing(root, ["40K"], "the 40K/ image folder"))
+    scores: dict[str, float] = {}
+    mean_file = root / "FLICKR-AES_image_score.txt"
+    if mean_file.is_file():
+        for line_no, line in enumerate(mean_file.read_text(encoding="utf-8").splitlines(), start=1):
+            fields = line.replace(",", " ").split()
+            if len(fields) >= 2:
+                scores[fields[0]] = _float(fields[1], f"{mean_file}:{line_no}")
+    else:
+        worker_file = _first_existing(
+            root, ["FLICKR-AES_image_labeled_by_each_worker.csv"], "FLICKR-AES_image_score.txt or the per-worker CSV"
+        )
+        sums: dict[str, list[float]] = defaultdict(list)
+        with worker_file.open(newline="", encoding="utf-8-sig") as handle:
+            rows = csv.reader(handle)
+            next(rows, None)
+            for line_no, row in enumerate(rows, start=2):
+                if len(row) >= 3:
+                    sums[row[1].strip()].append(_float(row[2], f"{worker_file}:{line_no}"))
+        scores = {name: sum(values) / len(values) for name, values in sums.items()}
+    items = [ScoredImage(images / name, score, ctx.split_for(name)) for name, score in scores.items()]
+    return items, (1.0, 5.0), False
+
+
+def read_tad66k(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """TAD66K: ``labels/merge/{train,test}.csv`` (image, score), images in ``images/`` (or ``imgs/``)."""
+    root = ctx.root
+    label_dir = _first_existing(root, ["labels/merge", "labels", "."], "labels/merge/")
+    if not (label_dir / "train.csv").is_file():
+        raise DatasetError(f"{root}: no labels/merge/train.csv")
+    images = ctx.images(_first_existing(root, ["images", "imgs", "image"], "the images/ folder"))
+    items = []
+    for split in (TRAIN, TEST):
+        path = label_dir / f"{split}.csv"
+        rows = _read_csv_rows(path)
+        _require_columns(rows, ["image", "score"], path)
+        items += [ScoredImage(images / r["image"], _float(r["score"], str(path)), split) for r in rows if r["image"]]
+    return items, (0.0, 10.0), True
+
+
+def read_para(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """PARA: ``annotation/PARA-GiaaTrain.csv`` / ``PARA-GiaaTest.csv``, images ``imgs/<sessionId>/<imageName>``.
+
+    The score is ``aestheticScore_mean`` (1-5); ``semantic`` and the other text columns can split it.
+    """
+    root = ctx.root
+    images = ctx.images(_first_existing(root, ["imgs", "images"], "the imgs/ folder"))
+    items = []
+    for split, name in ((TRAIN, "PARA-GiaaTrain.csv"), (TEST, "PARA-GiaaTest.csv")):
+        path = root / "annotation" / name
+        rows = _read_csv_rows(path)
+        _require_columns(rows, ["sessionId", "imageName", "aestheticScore_mean"], path)
+        for row in rows:
+            groups = {k: (v,) for k, v in row.items() if k in ("semantic", "sessionId") and v}
+            score = _float(row["aestheticScore_mean"], str(path))
+            items.append(ScoredImage(images / row["sessionId"] / row["imageName"], score, split, groups))
+    return items, (1.0, 5.0), True
+
+
+def read_koniq10k(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """KonIQ-10k: ``koniq10k_scores_and_distributions.csv`` (image_name, MOS on 1-5), images ``1024x768/``.
+
+    The split is the ``set`` column of ``koniq10k_distributions_sets.csv`` when present (validation
+    images are trained on, since nothing is selected by validation score).
+    """
+    root = ctx.root
+    path = root / "koniq10k_scores_and_distributions.csv"
+    rows = _read_csv_rows(path)
+    _require_columns(rows, ["image_name", "MOS"], path)
+    sets_file = root / "koniq10k_distributions_sets.csv"
+    sets = {}
+    if sets_file.is_file():
+        set_rows = _read_csv_rows(sets_file)
+        _require_columns(set_rows, ["image_name", "set"], sets_file)
+        sets = {r["image_name"]: (TEST if r["set"].lower() == "test" else TRAIN) for r in set_rows}
+    images = ctx.images(_first_existing(root, ["1024x768", "512x384"], "the 1024x768/ image folder"))
+    items = [
+        ScoredImage(
+            images / r["image_name"],
+            _float(r["MOS"], str(path)),
+            sets.get(r["image_name"]) or ctx.split_for(r["image_name"]),
+        )
+        for r in rows
+    ]
+    return items, (1.0, 5.0), bool(sets)
+
+
+def read_spaq(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """SPAQ: ``Annotations/MOS and Image attribute scores.xlsx`` (or a ``.csv`` export), images ``TestImage/``.
+
+    The score is ``MOS`` (0-100). SPAQ publishes no split, so it is seeded.
+    """
+    root = ctx.root
+    base = root / "Annotations" / "MOS and Image attribute scores"
+    if base.with_suffix(".csv").is_file():
+        rows = _read_csv_rows(base.with_suffix(".csv"))
+    elif base.with_suffix(".xlsx").is_file():
+        rows = _read_xlsx_rows(base.with_suffix(".xlsx"))
+    else:
+        raise DatasetError(f"{root}: no 'Annotations/MOS and Image attribute scores.xlsx' (or .csv)")
+    _require_columns(rows, ["Image name", "MOS"], base)
+    images = ctx.images(_first_existing(root, ["TestImage", "images"], "the TestImage/ folder"))
+    items = [
+        ScoredImage(images / r["Image name"], _float(r["MOS"], str(base)), ctx.split_for(r["Image name"]))
+        for r in rows
+        if r["Image name"]
+    ]
+    return items, (0.0, 100.0), False
+
+
+def _read_xlsx_rows(path: Path) -> list[dict[str, str]]:
+    from openpyxl import load_workbook
+
+    try:
+        sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise DatasetError(f"{path}: cannot read the spreadsheet ({exc})") from exc
+    rows = sheet.iter_rows(values_only=True)
+    header = [str(v).strip() if v is not None else "" for v in next(rows, ())]
+    return [{h: "" if v is None else str(v).strip() for h, v in zip(header, row)} for row in rows if any(row)]
+
+
+def read_csv(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """Any scored collection: a CSV with ``image`` and ``score`` columns and an optional ``split`` column.
+
+    Image names are relative to ``images=DIR``, else the CSV's folder (or its ``images/`` subfolder).
+    The score range is ``range=LO:HI`` or, when absent, the lowest to highest score found. Every other
+    column can be used with ``--split-by``.
+    """
+    path = ctx.root
+    if not path.is_file():
+        raise DatasetError(f"csv task: {path} is not a file")
+    rows = _read_csv_rows(path)
+    if not rows:
+        raise DatasetError(f"{path} has no rows")
+    score_column = ctx.options.get("score") or next((c for c in ("score", "mos", "MOS") if c in rows[0]), "score")
+    _require_columns(rows, ["image", score_column], path)
+    folder = ctx.images(path.parent)
+    if "images" not in ctx.options and not (folder / rows[0]["image"]).exists() and (folder / "images").is_dir():
+        folder = folder / "images"
+    has_split = "split" in rows[0]
+    items = []
+    for line_no, row in enumerate(rows, start=2):
+        if not row["image"]:
+            continue
+        if has_split and row["split"].lower() not in (TRAIN, TEST, "training", "val", "validation"):
+            raise DatasetError(f"{path}:{line_no}: split must be train or test, not '{row['split']}'")
+        split = (TEST if row["split"].lower() == TEST else TRAIN) if has_split else ctx.split_for(row["image"])
+        groups = {k: (v,) for k, v in row.items() if k not in ("image", score_column, "split") and v}
+        items.append(ScoredImage(folder / row["image"], _float(row[score_column], f"{path}:{line_no}"), split, groups))
+    scores = [item.score for item in items]
+    inferred = (min(scores), max(scores)) if scores and max(scores) > min(scores) else (0.0, 1.0)
+    return items, inferred, has_split
+
+
+#: reader name -> (published dataset name, reader)
+READERS: dict[str, tuple[str, Reader]] = {
+    "ava": ("AVA", read_ava),
+    "flickr-aes": ("Flickr-AES", read_flickr_aes),
+    "tad66k": ("TAD66K", read_tad66k),
+    "para": ("PARA", read_para),
+    "koniq10k": ("KonIQ-10k", read_koniq10k),
+    "spaq": ("SPAQ", read_spaq),
+    "csv": ("CSV", read_csv),
+}
+
+
+def read_dataset(source: TaskSource, *, seed: int = 0, test_fraction: float = 0.2) -> ScoredDataset:
+    """Read one task's dataset; unknown options and empty splits are errors, not surprises later."""
+    unknown = sorted(set(source.options) - set(TASK_OPTIONS))
+    if unknown:
+        raise DatasetError(f"task '{source.name}': unknown option {unknown[0]} (options: {', '.join(TASK_OPTIONS)})")
+    if source.reader != "csv" and not source.path.is_dir():
+        raise DatasetError(f"task '{source.name}': dataset folder {source.path} does not exist")
+    title, reader = READERS[source.reader]
+    ctx = ReaderContext(source.path, source.options, seed, test_fraction)
+    items, score_range, official = reader(ctx)
+    if "range" in source.options:
+        score_range = _parse_range(source.options["range"])
+    if "exclude" in source.options:
+        excluded = _excluded_names(Path(source.options["exclude"]).expanduser())
+        before = len(items)
+        items = [item for item in items if item.path.name not in excluded]
+        log.info("task %s: left out %d excluded images", source.name, before - len(items))
+    if title == "CSV":
+        title = f"CSV {source.path.name}"
+    dataset = ScoredDataset(source.reader, title, source.path, score_range, tuple(items), official)
+    if len(dataset.train) < 2 or not dataset.test:
+        raise DatasetError(
+            f"task '{source.name}': {len(dataset.train)} training and {len(dataset.test)} test images; "
+            "a task needs at least 2 of each kind (check the layout or the split column)"
+        )
+    _check_images_exist(list(dataset.items), source.path)
+    return dataset
+
+
+def split_by_column(
+    name: str, dataset: ScoredDataset, column: str, *, min_images: int
+) -> list[tuple[str, ScoredDataset]]:
+    """One task per value of ``column``; values with fewer than ``min_images`` images share ``NAME-other``.
+
+    An image with two values (AVA has two semantic tags) belongs to both tasks.
+    """
+    if not any(column in item.groups for item in dataset.items):
+        available = sorted({k for item in dataset.items for k in item.groups})
+        raise DatasetError(
+            f"task '{name}': cannot split by '{column}' (columns: {', '.join(available) or 'none for this reader'})"
+        )
+    members: dict[str, list[ScoredImage]] = defaultdict(list)
+    for item in dataset.items:
+        for value in item.groups.get(column, ()) or ("",):
+            members[value].append(item)
+    tasks: list[tuple[str, ScoredDataset]] = []
+    other: dict[Path, ScoredImage] = {}
+    for value in sorted(members):
+        group = members[value]
+        trainable = sum(i.split == TRAIN for i in group) >= 2 and any(i.split == TEST for i in group)
+        if value and len(group) >= min_images and trainable:
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", value).strip("-").lower()[:40] or "x"
+            title = f"{dataset.title} ({column} = {value})"
+            tasks.append((f"{name}-{slug}", replace(dataset, title=title, items=tuple(group))))
+        else:
+            other.update((item.path, item) for item in group)
+    leftovers = list(other.values())
+    if sum(i.split == TRAIN for i in leftovers) >= 2 and any(i.split == TEST for i in leftovers):
+        title = f"{dataset.title} ({column}: all smaller groups)"
+        tasks.append((f"{name}-other", replace(dataset, title=title, items=tuple(leftovers))))
+    elif leftovers:
+        log.warning("task %s: %d images in groups too small to train on are left out", name, len(leftovers))
+    log.info("task %s split by %s into %d tasks", name, column, len(tasks))
+    return tasks
