@@ -138,10 +138,16 @@ def test_killed_build_resumes_to_the_same_weights(tmp_path, koniq, base_weights,
         build_bundle(out, recipe=changed, **common)
 
     with caplog.at_level(logging.INFO, logger="aesthetic_curator"):
-        resumed = build_bundle(out, recipe=RECIPE, **common)
+        resumed = build_bundle(out, recipe=RECIPE, keep_work=True, **common)
     assert "resuming fine-tuning at step 6 of 12" in caplog.text
     assert _sha(out / "tasks" / "koniq.safetensors") == _sha(reference.path / "tasks" / "koniq.safetensors")
     assert resumed.task("koniq").metrics == reference.task("koniq").metrics
+
+    caplog.clear()  # --restart throws the finished work away and trains again from scratch
+    with caplog.at_level(logging.INFO, logger="aesthetic_curator"):
+        again = build_bundle(out, recipe=RECIPE, restart=True, overwrite=True, **common)
+    assert "resuming" not in caplog.text and "already trained" not in caplog.text
+    assert _sha(again.path / "tasks" / "koniq.safetensors") == _sha(reference.path / "tasks" / "koniq.safetensors")
 
 
 def test_add_task_keeps_existing_tasks_bit_identical(built, tmp_path, base_weights):

@@ -128,6 +128,19 @@ def prior_penalty(delta: torch.Tensor, n_tasks: int, task_share: float) -> torch
     return (grid - mean).square().sum() + task_share * grid.shape[1] * mean.square().sum()
 
 
+def coefficient_scale(jacobian: torch.Tensor, power: float) -> torch.Tensor:
+    """sqrt of each coefficient's prior weight, mean(J^2)^power normalised to mean 1 (Marquardt at 1).
+
+    A plain ridge lets coefficients with large Jacobian columns move the most; the paper's AdamW moves
+    every coefficient at about the same rate whatever its gradient's size. Weighting the prior by the
+    curvature moves the fit towards that behaviour.
+    """
+    flat = jacobian.reshape(jacobian.shape[0], -1).double()
+    weight = flat.square().mean(dim=0).pow(power)
+    weight = weight / weight.mean().clamp_min(1e-30)
+    return weight.clamp_min(1e-3).sqrt()
+
+
 class _LinearProblem:
     """The rank loss of the linearised scores ``s + J d`` over ordered pairs, plus ridge and damping.
 
@@ -142,9 +155,11 @@ class _LinearProblem:
         hi: torch.Tensor,
         lo: torch.Tensor,
         task_share: float = 1.0,
+        scale: torch.Tensor | None = None,
     ) -> None:
         self.n_tasks = jacobian.shape[1]
         self.task_share = task_share
+        self.scale = scale  # per-coefficient sqrt of the prior's weight (None: all equal)
         self.jacobian = jacobian.reshape(jacobian.shape[0], -1).double()
         self.hi, self.lo = hi, lo
         self.margin0 = (scores[hi] - scores[lo]).double()
@@ -178,10 +193,12 @@ class _LinearProblem:
         d = torch.zeros_like(offset, requires_grad=True)
         optimizer = torch.optim.LBFGS([d], lr=1.0, max_iter=200, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
+        scale = self.scale if self.scale is not None else 1.0
+
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
-            prior = prior_penalty(offset + d, self.n_tasks, self.task_share)
-            value = self.loss(d, rows) + ridge * prior + damping * d.square().sum()
+            prior = prior_penalty(scale * (offset + d), self.n_tasks, self.task_share)
+            value = self.loss(d, rows) + ridge * prior + damping * (scale * d).square().sum()
             value.backward()
             return value
 
@@ -242,8 +259,11 @@ def solve_gauss_newton(
     prior = init.detach().cpu().double().reshape(-1)
     alpha = prior.clone()
 
+    scale: torch.Tensor | None = None
+
     def penalty(coefficients: torch.Tensor) -> torch.Tensor:
-        return prior_penalty(coefficients - prior, init.shape[0], config.task_prior_share)
+        weighted = (coefficients - prior) * (scale if scale is not None else 1.0)
+        return prior_penalty(weighted, init.shape[0], config.task_prior_share)
 
     def objective(scores: torch.Tensor, coefficients: torch.Tensor, ridge: float) -> float:
         margins = (scores[hi] - scores[lo]).double()
@@ -252,7 +272,9 @@ def solve_gauss_newton(
     shape = init.shape
     score_batch, chunk = config.batch_sizes(model.device)
     scores, jacobian = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
-    problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share)
+    if config.prior_scaling:
+        scale = coefficient_scale(jacobian, config.prior_scaling)
+    problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share, scale)
     ridge = choose_ridge(problem, hi, lo, k, config.cv_folds, config.seed)
     current = objective(scores, alpha, ridge)
     tracker.loss = float(problem.loss(torch.zeros_like(alpha)))
@@ -294,7 +316,7 @@ def solve_gauss_newton(
                 jacobian = new_jacobian
             damping *= 10
             log.debug("evaluation %d rejected: %.4f >= %.4f; damping now %.1e", evaluation + 1, value, current, damping)
-        problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share)
+        problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share, scale)
         tracker.loss = float(F.softplus(-(scores[hi] - scores[lo])).mean())
         report(progress, "training", tracker.done, tracker.total, tracker.loss)
     final = alpha.reshape(shape).float().to(model.device)

@@ -46,6 +46,7 @@ class PersonalizeConfig:
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     task_prior_share: float = 1.0  # cost of moving a task's whole column relative to single layers (prior)
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
+    prior_scaling: float = 0.0  # weight each coefficient's prior and damping by mean(J^2)^this (1: Marquardt)
 
     def batch_sizes(self, device: torch.device) -> tuple[int, int]:
         """(photos per scoring forward, photos per Jacobian chunk) on ``device``.

@@ -166,15 +166,13 @@ def train_planned(
 def _claim_folder(folder: Path, record: dict[str, str], restart: bool, distributed: Distributed) -> None:
     path = folder / TASK_RECORD
     if distributed.is_main:
-        if path.is_file() and json.loads(path.read_text(encoding="utf-8")) != record:
-            if not restart:
-                raise BundleError(
-                    f"{folder} holds a build of task '{folder.name}' with other data, base or recipe; "
-                    "pass --restart to discard that work, or use another --work-dir"
-                )
+        if restart and folder.exists():
             shutil.rmtree(folder)
-        elif restart and folder.exists() and not path.is_file():
-            shutil.rmtree(folder)
+        elif path.is_file() and json.loads(path.read_text(encoding="utf-8")) != record:
+            raise BundleError(
+                f"{folder} holds a build of task '{folder.name}' with other data, base or recipe; "
+                "pass --restart to discard that work, or use another --work-dir"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record), encoding="utf-8")
     distributed.barrier()

@@ -197,8 +197,8 @@ class TaskTrainer:
         if len(train) < 2 or int(test_ok.sum()) < 2:
             n_test = int(test_ok.sum())
             raise CuratorError(f"task '{self.name}': too few readable images ({len(train)} train, {n_test} test)")
-        head = self.head_stage(train_embeddings[train_ok], self.targets(train))
-        head_scores = self._head_scores(head, test_embeddings[test_ok])
+        head = self.head_stage(train_embeddings[train_ok.to(self.device)], self.targets(train))
+        head_scores = self._head_scores(head, test_embeddings[test_ok.to(self.device)])
         test_targets = self.targets([item for item, ok in zip(test, test_ok) if ok])
         model = self.finetune_stage(head, train)
         metrics = {"head_only_test_srocc": round(srocc(head_scores.numpy(), test_targets.numpy()), 4)}
