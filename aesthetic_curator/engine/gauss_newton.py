@@ -190,20 +190,22 @@ class _LinearProblem:
 
         ``offset`` is the current coefficients minus the prior (the adaptive init).
         """
-        d = torch.zeros_like(offset, requires_grad=True)
-        optimizer = torch.optim.LBFGS([d], lr=1.0, max_iter=200, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
-
-        scale = self.scale if self.scale is not None else 1.0
+        # Solved for u = scale * d, where the prior is a plain ridge: L-BFGS is not invariant to a
+        # diagonal rescaling, and in these coordinates the problem is well conditioned.
+        scale = self.scale if self.scale is not None else torch.ones_like(offset)
+        u = torch.zeros_like(offset, requires_grad=True)
+        optimizer = torch.optim.LBFGS([u], lr=1.0, max_iter=200, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+        offset_u = scale * offset
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
-            prior = prior_penalty(scale * (offset + d), self.n_tasks, self.task_share)
-            value = self.loss(d, rows) + ridge * prior + damping * (scale * d).square().sum()
+            prior = prior_penalty(offset_u + u, self.n_tasks, self.task_share)
+            value = self.loss(u / scale, rows) + ridge * prior + damping * u.square().sum()
             value.backward()
             return value
 
         optimizer.step(closure)
-        return d.detach()
+        return (u / scale).detach()
 
 
 def _ordered_pairs(ratings: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
