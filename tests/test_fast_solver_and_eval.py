@@ -188,3 +188,33 @@ def test_prior_penalty_splits_task_mix_from_layer_shape():
     assert torch.isclose(prior_penalty(delta, 6, 1.0), delta.square().sum())
     whole_columns = torch.ones(6, 36, dtype=torch.float64).reshape(-1)  # only the task mix moves
     assert torch.isclose(prior_penalty(whole_columns, 6, 0.1), 0.1 * whole_columns.square().sum())
+
+
+def test_marquardt_scaled_prior_is_solved_in_rescaled_coordinates():
+    """With prior_scaling the fit minimises loss + ridge * sum(w * x^2): checked against its own gradient."""
+    from aesthetic_curator.engine.gauss_newton import _LinearProblem, coefficient_scale, prior_penalty
+
+    generator = torch.Generator().manual_seed(0)
+    k, n_tasks, n_layers = 12, 3, 5
+    jacobian = torch.randn(k, n_tasks, n_layers, generator=generator) * torch.logspace(-2, 1, n_layers)
+    scores = torch.randn(k, generator=generator)
+    ratings = torch.arange(k, dtype=torch.float32) % 4
+    hi, lo = (ratings[:, None] > ratings[None, :]).nonzero(as_tuple=True)
+    scale = coefficient_scale(jacobian, 1.0)
+    assert scale.shape == (n_tasks * n_layers,)
+    assert torch.isclose(scale.square().mean(), torch.tensor(1.0, dtype=torch.float64), atol=1e-3)
+    assert scale[-1] > scale[0]  # larger Jacobian columns get a stronger prior (and so move less)
+
+    offset = torch.randn(n_tasks * n_layers, generator=generator, dtype=torch.float64) * 0.1
+    problem = _LinearProblem(scores, jacobian, hi, lo, scale=scale)
+    d = problem.fit(offset, ridge=0.05, damping=0.01).requires_grad_(True)
+    value = (
+        problem.loss(d) + 0.05 * prior_penalty(scale * (offset + d), n_tasks, 1.0) + 0.01 * (scale * d).square().sum()
+    )
+    (gradient,) = torch.autograd.grad(value, d)
+    assert (gradient / scale).abs().max() < 1e-5  # stationary in the solver's coordinates: the convex minimum
+
+    plain = _LinearProblem(scores, jacobian, hi, lo)
+    assert torch.allclose(
+        plain.fit(offset, 0.05, 0.01), _LinearProblem(scores, jacobian, hi, lo, scale=None).fit(offset, 0.05, 0.01)
+    )
