@@ -112,9 +112,10 @@ def _recipe_from(args: argparse.Namespace):
         raise CuratorError(str(exc)) from exc
 
 
-def _training_inputs(args: argparse.Namespace) -> dict:
+def _training_request(args: argparse.Namespace):
     """What ``bundle build`` and ``bundle add-task`` share: tasks, splits, recipe, work folder, device."""
     from aesthetic_curator.engine.devices import resolve_device
+    from aesthetic_curator.factory.build import TrainingRequest
     from aesthetic_curator.factory.datasets import parse_task_source
 
     split_by = {}
@@ -123,16 +124,16 @@ def _training_inputs(args: argparse.Namespace) -> dict:
         if not sep or not column:
             raise CuratorError(f"--split-by '{text}' must look like TASK=COLUMN")
         split_by[name] = column
-    return {
-        "sources": [parse_task_source(text) for text in args.task],
-        "recipe": _recipe_from(args),
-        "split_by": split_by,
-        "min_group": args.min_group,
-        "workdir": args.work_dir,
-        "device": resolve_device(args.device),
-        "restart": args.restart,
-        "keep_work": args.keep_work,
-    }
+    return TrainingRequest(
+        sources=[parse_task_source(text) for text in args.task],
+        recipe=_recipe_from(args),
+        device=resolve_device(args.device),
+        split_by=split_by,
+        min_group=args.min_group,
+        workdir=args.work_dir,
+        restart=args.restart,
+        keep_work=args.keep_work,
+    )
 
 
 def _report_tasks(bundle, names: Sequence[str]) -> None:
@@ -148,11 +149,11 @@ def _report_tasks(bundle, names: Sequence[str]) -> None:
 def cmd_bundle_build(args: argparse.Namespace) -> int:
     from aesthetic_curator.factory.build import build_bundle
 
-    inputs = _training_inputs(args)
+    request = _training_request(args)
     bars = BarProgress(not args.quiet)
     try:
         bundle = build_bundle(
-            args.out, base=args.base, base_weights=args.base_weights, overwrite=args.force, progress=bars, **inputs
+            args.out, request, base=args.base, base_weights=args.base_weights, overwrite=args.force, progress=bars
         )
     finally:
         bars.close()
@@ -167,10 +168,10 @@ def cmd_bundle_add_task(args: argparse.Namespace) -> int:
     from aesthetic_curator.factory.build import add_tasks
 
     before = set(Bundle.load(args.bundle).task_names)
-    inputs = _training_inputs(args)
+    request = _training_request(args)
     bars = BarProgress(not args.quiet)
     try:
-        bundle = add_tasks(args.bundle, progress=bars, **inputs)
+        bundle = add_tasks(args.bundle, request, progress=bars)
     finally:
         bars.close()
     if bundle is not None:

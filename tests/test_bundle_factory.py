@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.test_bundle import TINY_MODEL
 from aesthetic_curator.engine.workflows import personalize_files, rank_files
 from aesthetic_curator.errors import BundleError
-from aesthetic_curator.factory.build import build_bundle
+from aesthetic_curator.factory.build import TrainingRequest, build_bundle
 from aesthetic_curator.factory.datasets import parse_task_source
 from aesthetic_curator.factory.recipe import TrainingRecipe
 
@@ -107,7 +108,7 @@ def _killer_script(out: Path, koniq: Path, base_weights: Path, kill_at: int) -> 
 import os, signal
 from pathlib import Path
 import torch
-from aesthetic_curator.factory.build import build_bundle
+from aesthetic_curator.factory.build import TrainingRequest, build_bundle
 from aesthetic_curator.factory.datasets import parse_task_source
 from aesthetic_curator.factory.recipe import TrainingRecipe
 
@@ -115,16 +116,18 @@ def progress(report):  # a hard kill, as from the OOM killer or a power cut: not
     if report.stage.endswith("fine-tune") and report.done >= {kill_at}:
         os.kill(os.getpid(), signal.SIGKILL)
 
-build_bundle(Path({str(out)!r}), base={TINY_MODEL!r}, base_weights=Path({str(base_weights)!r}),
-             sources=[parse_task_source("koniq=koniq10k:{koniq}")], recipe=TrainingRecipe(**{RECIPE.__dict__!r}),
-             device=torch.device("cpu"), progress=progress)
+request = TrainingRequest([parse_task_source("koniq=koniq10k:{koniq}")], TrainingRecipe(**{RECIPE.__dict__!r}),
+                          torch.device("cpu"))
+build_bundle(Path({str(out)!r}), request, base={TINY_MODEL!r}, base_weights=Path({str(base_weights)!r}),
+             progress=progress)
 """
 
 
 def test_killed_build_resumes_to_the_same_weights(tmp_path, koniq, base_weights, caplog):
     source = [parse_task_source(f"koniq=koniq10k:{koniq}")]
-    common = {"base": TINY_MODEL, "base_weights": base_weights, "sources": source, "device": torch.device("cpu")}
-    reference = build_bundle(tmp_path / "reference", recipe=RECIPE, **common)
+    request = TrainingRequest(source, RECIPE, torch.device("cpu"))
+    common = {"base": TINY_MODEL, "base_weights": base_weights}
+    reference = build_bundle(tmp_path / "reference", request, **common)
 
     out = tmp_path / "resumed"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -135,17 +138,17 @@ def test_killed_build_resumes_to_the_same_weights(tmp_path, koniq, base_weights,
 
     changed = TrainingRecipe(**{**RECIPE.__dict__, "head_steps": 61})
     with pytest.raises(BundleError, match="other data, base or recipe"):
-        build_bundle(out, recipe=changed, **common)
+        build_bundle(out, replace(request, recipe=changed), **common)
 
     with caplog.at_level(logging.INFO, logger="aesthetic_curator"):
-        resumed = build_bundle(out, recipe=RECIPE, keep_work=True, **common)
+        resumed = build_bundle(out, replace(request, keep_work=True), **common)
     assert "resuming fine-tuning at step 6 of 12" in caplog.text
     assert _sha(out / "tasks" / "koniq.safetensors") == _sha(reference.path / "tasks" / "koniq.safetensors")
     assert resumed.task("koniq").metrics == reference.task("koniq").metrics
 
     caplog.clear()  # --restart throws the finished work away and trains again from scratch
     with caplog.at_level(logging.INFO, logger="aesthetic_curator"):
-        again = build_bundle(out, recipe=RECIPE, restart=True, overwrite=True, **common)
+        again = build_bundle(out, replace(request, restart=True), overwrite=True, **common)
     assert "resuming" not in caplog.text and "already trained" not in caplog.text
     assert _sha(again.path / "tasks" / "koniq.safetensors") == _sha(reference.path / "tasks" / "koniq.safetensors")
 

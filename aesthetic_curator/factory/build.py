@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -196,47 +196,71 @@ def default_workdir(bundle: Path) -> Path:
     return bundle.with_name(bundle.name + ".build")
 
 
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What ``bundle build`` and ``bundle add-task`` share: which tasks, how to train them, where to work."""
+
+    sources: Sequence[TaskSource]
+    recipe: TrainingRecipe
+    device: torch.device
+    split_by: Mapping[str, str] = field(default_factory=dict)
+    min_group: int = 500
+    workdir: Path | None = None  # default: beside the bundle (BUNDLE.build)
+    restart: bool = False
+    keep_work: bool = False
+
+    def plan(self, existing: Sequence[str] = ()) -> list[PlannedTask]:
+        return plan_tasks(
+            self.sources, self.recipe, split_by=self.split_by, min_group=self.min_group, existing=existing
+        )
+
+    def train(
+        self,
+        planned: Sequence[PlannedTask],
+        base: Scorer,
+        base_identity: str,
+        workdir: Path,
+        distributed: Distributed,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> list[tuple[TaskInfo, Mapping[str, torch.Tensor]]]:
+        return train_planned(
+            planned,
+            base,
+            base_identity,
+            self.recipe,
+            workdir,
+            device=distributed.device(self.device),
+            distributed=distributed,
+            restart=self.restart,
+            progress=progress,
+            cancel=cancel,
+        )
+
+
 def build_bundle(
     out: Path,
+    request: TrainingRequest,
     *,
     base: str,
-    sources: Sequence[TaskSource],
-    recipe: TrainingRecipe,
     base_weights: Path | None = None,
-    split_by: Mapping[str, str] | None = None,
-    min_group: int = 500,
-    workdir: Path | None = None,
-    device: torch.device,
     overwrite: bool = False,
-    restart: bool = False,
-    keep_work: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Bundle | None:
     """Train one task vector per source (or per group) and write the bundle; ``None`` on non-main ranks."""
-    distributed = from_environment(device)
+    distributed = from_environment(request.device)
     try:
-        device = distributed.device(device)
         if distributed.is_main:
             check_output_folder(out, overwrite)
-        planned = plan_tasks(sources, recipe, split_by=split_by, min_group=min_group)
-        scorer, embed = base_scorer(base, base_weights, head_seed=recipe.seed)
-        workdir = workdir or default_workdir(out)
-        entries = train_planned(
-            planned,
-            scorer,
-            _base_identity(scorer, base_weights),
-            recipe,
-            workdir,
-            device=device,
-            distributed=distributed,
-            restart=restart,
-            progress=progress,
-            cancel=cancel,
-        )
+        planned = request.plan()
+        scorer, embed = base_scorer(base, base_weights, head_seed=request.recipe.seed)
+        workdir = request.workdir or default_workdir(out)
+        identity = _base_identity(scorer, base_weights)
+        entries = request.train(planned, scorer, identity, workdir, distributed, progress, cancel)
         if not distributed.is_main:
             return None
-        names = ", ".join(f"{name} ({info.dataset})" for name, info in ((i.name, i) for i, _ in entries))
+        names = ", ".join(f"{info.name} ({info.dataset})" for info, _ in entries)
         bundle = write_bundle(
             out,
             base_scorer=scorer.cpu(),
@@ -245,7 +269,7 @@ def build_bundle(
             description=f"Built from datasets on {base}: {names}.",
             overwrite=overwrite,
         )
-        _finish(workdir, keep_work)
+        _finish(workdir, request.keep_work)
         return bundle
     finally:
         shutdown(distributed)
@@ -253,45 +277,26 @@ def build_bundle(
 
 def add_tasks(
     bundle_path: Path,
+    request: TrainingRequest,
     *,
-    sources: Sequence[TaskSource],
-    recipe: TrainingRecipe,
-    split_by: Mapping[str, str] | None = None,
-    min_group: int = 500,
-    workdir: Path | None = None,
-    device: torch.device,
-    restart: bool = False,
-    keep_work: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Bundle | None:
     """Train new tasks on the bundle's own base and reference head; existing task files are kept byte for byte."""
-    distributed = from_environment(device)
+    distributed = from_environment(request.device)
     try:
-        device = distributed.device(device)
         bundle = Bundle.load(bundle_path)
         if bundle.is_test_bundle:
             log.warning("%s is a test bundle; new tasks are trained on its tiny base", bundle_path)
-        planned = plan_tasks(sources, recipe, split_by=split_by, min_group=min_group, existing=bundle.task_names)
+        planned = request.plan(existing=bundle.task_names)
         scorer = bundle.create_base_scorer()
-        identity = json.dumps([bundle.bundle_id, recipe.fingerprint()])
-        workdir = workdir or default_workdir(Path(bundle_path))
-        entries = train_planned(
-            planned,
-            scorer,
-            identity,
-            recipe,
-            workdir,
-            device=device,
-            distributed=distributed,
-            restart=restart,
-            progress=progress,
-            cancel=cancel,
-        )
+        identity = json.dumps([bundle.bundle_id, request.recipe.fingerprint()])
+        workdir = request.workdir or default_workdir(Path(bundle_path))
+        entries = request.train(planned, scorer, identity, workdir, distributed, progress, cancel)
         if not distributed.is_main:
             return None
         grown = add_tasks_to_bundle(bundle, entries)
-        _finish(workdir, keep_work)
+        _finish(workdir, request.keep_work)
         return grown
     finally:
         shutdown(distributed)

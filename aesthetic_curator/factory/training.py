@@ -236,12 +236,7 @@ class TaskTrainer:
             if shard % world != rank or path.is_file():
                 continue
             chunk = items[shard * SHARD_SIZE : (shard + 1) * SHARD_SIZE]
-            loader = _loader(
-                _Images([item.path for item in chunk], self.preprocessor),
-                self.recipe,
-                self.device,
-                batch_size=self.recipe.embed_batch_size,
-            )
+            loader = self._inference_loader(chunk)
             outputs, oks = [], []
             with torch.no_grad():
                 for images, ok, _ in loader:
@@ -371,15 +366,15 @@ class TaskTrainer:
         torch.save(state, tmp)
         os.replace(tmp, path)
 
+    def _inference_loader(self, items: Sequence[ScoredImage]) -> DataLoader:
+        """Batches of decoded images in the given order, for the embedding pass and the test pass."""
+        images = _Images([item.path for item in items], self.preprocessor)
+        return _loader(images, self.recipe, self.device, batch_size=self.recipe.embed_batch_size)
+
     # -- testing ---------------------------------------------------------------------------------------
     def predict(self, model: Scorer, items: Sequence[ScoredImage]) -> tuple[torch.Tensor, torch.Tensor]:
         model.eval()
-        loader = _loader(
-            _Images([item.path for item in items], self.preprocessor),
-            self.recipe,
-            self.device,
-            batch_size=self.recipe.embed_batch_size,
-        )
+        loader = self._inference_loader(items)
         scores, oks = [], []
         stage = f"{self.name}: test"
         with torch.no_grad():
