@@ -218,7 +218,9 @@ def test_marquardt_scaled_prior_is_solved_in_rescaled_coordinates():
     solved = gradient_at(problem.fit(offset, ridge=0.05, damping=0.01)).abs().max()
     assert solved < 1e-3 * start  # (near) stationary: the minimum of this convex objective
 
+    unit = coefficient_scale(jacobian, 0.0)  # prior_scaling 0: every weight 1, the plain ridge exactly
+    assert torch.equal(unit, torch.ones_like(unit))
     plain = _LinearProblem(scores, jacobian, hi, lo)
-    assert torch.allclose(
-        plain.fit(offset, 0.05, 0.01), _LinearProblem(scores, jacobian, hi, lo, scale=None).fit(offset, 0.05, 0.01)
+    assert torch.equal(
+        plain.fit(offset, 0.05, 0.01), _LinearProblem(scores, jacobian, hi, lo, scale=unit).fit(offset, 0.05, 0.01)
     )

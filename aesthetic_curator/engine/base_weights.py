@@ -9,9 +9,12 @@ ahead of time here gives the user a byte-level progress bar and a Cancel button;
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import open_clip
+import torch
 from tqdm.auto import tqdm
 
 from aesthetic_curator.engine.scorer import ScorerSpec, open_clip_cache_dir
@@ -20,6 +23,26 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 
 #: OpenCLIP's file names on the hub, safest format first.
 _HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+def parse_base(base: str, weights_file: Path | None) -> tuple[str, str | None]:
+    """``NAME:TAG`` (or ``NAME`` with a local weights file) -> (name, tag); neither is an error."""
+    name, _, tag = base.partition(":")
+    if weights_file is None and not tag:
+        raise BundleError("the base needs a pretrained tag (--base NAME:TAG) or a local file (--base-weights)")
+    return name, tag or None
+
+
+def read_weights_file(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from a local file: safetensors, or a ``.pth`` read with ``weights_only=True``."""
+    if not path.is_file():
+        raise BundleError(f"base weights file {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+    return loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else loaded
 
 
 @dataclass

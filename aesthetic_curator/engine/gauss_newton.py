@@ -261,11 +261,10 @@ def solve_gauss_newton(
     prior = init.detach().cpu().double().reshape(-1)
     alpha = prior.clone()
 
-    scale: torch.Tensor | None = None
+    scale = torch.ones_like(prior)  # the prior's per-coefficient weights, set from the first Jacobian
 
     def penalty(coefficients: torch.Tensor) -> torch.Tensor:
-        weighted = (coefficients - prior) * (scale if scale is not None else 1.0)
-        return prior_penalty(weighted, init.shape[0], config.task_prior_share)
+        return prior_penalty((coefficients - prior) * scale, init.shape[0], config.task_prior_share)
 
     def objective(scores: torch.Tensor, coefficients: torch.Tensor, ridge: float) -> float:
         margins = (scores[hi] - scores[lo]).double()
@@ -274,8 +273,7 @@ def solve_gauss_newton(
     shape = init.shape
     score_batch, chunk = config.batch_sizes(model.device)
     scores, jacobian = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
-    if config.prior_scaling:
-        scale = coefficient_scale(jacobian, config.prior_scaling)
+    scale = coefficient_scale(jacobian, config.prior_scaling)  # all ones at prior_scaling 0: a plain ridge
     problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share, scale)
     ridge = choose_ridge(problem, hi, lo, k, config.cv_folds, config.seed)
     current = objective(scores, alpha, ridge)

@@ -23,6 +23,7 @@ from pathlib import Path
 import open_clip
 import torch
 
+from aesthetic_curator.engine.base_weights import parse_base, read_weights_file
 from aesthetic_curator.engine.bundle import Bundle, TaskInfo, check_output_folder, task_vector_from, write_bundle
 from aesthetic_curator.engine.scorer import (
     ScorerSpec,
@@ -84,11 +85,6 @@ def load_checkpoint(path: Path) -> OfficialCheckpoint:
     return OfficialCheckpoint(path, task, match.group("arch").upper() if match else None, backbone, head)
 
 
-def _parse_base(base: str) -> tuple[str, str | None]:
-    name, _, tag = base.partition(":")
-    return name, tag or None
-
-
 def _base_clip_state(name: str, tag: str | None, base_weights: Path | None) -> dict[str, torch.Tensor]:
     """The whole base CLIP state dict: from a local file, or downloaded by OpenCLIP."""
     config = packaged_model_config(name)
@@ -97,13 +93,7 @@ def _base_clip_state(name: str, tag: str | None, base_weights: Path | None) -> d
     if open_clip.get_model_config(name) is None:
         raise BundleError(f"unknown base architecture '{name}' (not an OpenCLIP model name)")
     if base_weights is not None:
-        if base_weights.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(base_weights))
-        else:
-            loaded = torch.load(base_weights, map_location="cpu", weights_only=True)
-            state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else loaded
+        state = read_weights_file(base_weights)
         clip = open_clip.create_model(name, pretrained=None)
         missing, _ = clip.load_state_dict(state, strict=False)
         if missing:
@@ -167,10 +157,8 @@ def import_official(
         if len(letters) != 1 or None in letters or next(iter(letters)) not in DEFAULT_BASES:
             raise BundleError("cannot tell the base model from the file names; pass --base NAME:TAG")
         base = DEFAULT_BASES[next(iter(letters))]
-    name, tag = _parse_base(base)
-    label = f"{name}:{tag}" if tag else f"{name} ({base_weights.name if base_weights else 'random'})"
-    if base_weights is None and tag is None:
-        raise BundleError("the base needs a pretrained tag (--base NAME:TAG) or a local file (--base-weights)")
+    name, tag = parse_base(base, base_weights)
+    label = f"{name}:{tag}" if tag else f"{name} ({base_weights.name})"
     check(cancel)
     base_state = _base_clip_state(name, tag, base_weights)
     for checkpoint in checkpoints:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from aesthetic_curator.engine.base_weights import parse_base, read_weights_file
 from aesthetic_curator.engine.bundle import (
     TASK_NAME_PATTERN,
     Bundle,
@@ -93,9 +94,7 @@ def base_scorer(base: str, base_weights: Path | None, *, head_seed: int) -> tupl
 
     Returns the scorer and whether its tower must be embedded in the bundle (no downloadable tag).
     """
-    name, _, tag = base.partition(":")
-    if base_weights is None and not tag:
-        raise BundleError("the base needs a pretrained tag (--base NAME:TAG) or a local file (--base-weights)")
+    name, tag = parse_base(base, base_weights)
     config = packaged_model_config(name)
     spec = ScorerSpec(model_name=name, pretrained=None if base_weights else tag, model_config=config)
     scorer = create_scorer(spec, head_seed=head_seed)
@@ -106,15 +105,7 @@ def base_scorer(base: str, base_weights: Path | None, *, head_seed: int) -> tupl
 
 def _tower_weights(path: Path, name: str) -> dict[str, torch.Tensor]:
     """The image tower's weights from a whole-CLIP or tower-only state dict (safetensors or a safe .pth)."""
-    if not path.is_file():
-        raise BundleError(f"base weights file {path} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-        state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else loaded
+    state = read_weights_file(path)
     for prefix in ("visual.", "backbone.visual."):
         tower = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if tower:
@@ -126,41 +117,6 @@ def _base_identity(scorer: Scorer, base_weights: Path | None) -> str:
     spec = scorer.spec
     weights = file_sha256(base_weights) if base_weights is not None else spec.pretrained
     return json.dumps([spec.model_name, weights, spec.head_hidden, list(spec.template)])
-
-
-def train_planned(
-    planned: Sequence[PlannedTask],
-    base: Scorer,
-    base_identity: str,
-    recipe: TrainingRecipe,
-    workdir: Path,
-    *,
-    device: torch.device,
-    distributed: Distributed,
-    restart: bool = False,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-) -> list[tuple[TaskInfo, Mapping[str, torch.Tensor]]]:
-    """Train (or reuse) every planned task in its own work subfolder; returns bundle entries."""
-    entries = []
-    for task in planned:
-        folder = workdir / task.name
-        record = {"base": base_identity, "recipe": recipe.fingerprint(), "data": task.dataset.identity()}
-        _claim_folder(folder, record, restart, distributed)
-        trainer = TaskTrainer(
-            base,
-            task.dataset,
-            recipe,
-            folder,
-            name=task.name,
-            device=device,
-            distributed=distributed,
-            progress=progress,
-            cancel=cancel,
-        )
-        result = trainer.run()
-        entries.append((_task_info(task, recipe, result), result.task_vector))
-    return entries
 
 
 def _claim_folder(folder: Path, record: dict[str, str], restart: bool, distributed: Distributed) -> None:
@@ -224,18 +180,27 @@ class TrainingRequest:
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
     ) -> list[tuple[TaskInfo, Mapping[str, torch.Tensor]]]:
-        return train_planned(
-            planned,
-            base,
-            base_identity,
-            self.recipe,
-            workdir,
-            device=distributed.device(self.device),
-            distributed=distributed,
-            restart=self.restart,
-            progress=progress,
-            cancel=cancel,
-        )
+        """Train (or reuse) every planned task in its own work subfolder; returns bundle entries."""
+        recipe, device = self.recipe, distributed.device(self.device)
+        entries = []
+        for task in planned:
+            folder = workdir / task.name
+            record = {"base": base_identity, "recipe": recipe.fingerprint(), "data": task.dataset.identity()}
+            _claim_folder(folder, record, self.restart, distributed)
+            trainer = TaskTrainer(
+                base,
+                task.dataset,
+                recipe,
+                folder,
+                name=task.name,
+                device=device,
+                distributed=distributed,
+                progress=progress,
+                cancel=cancel,
+            )
+            result = trainer.run()
+            entries.append((_task_info(task, recipe, result), result.task_vector))
+        return entries
 
 
 def build_bundle(

@@ -129,14 +129,7 @@ class _Images(Dataset):
 
 
 def _loader(dataset: Dataset, recipe: TrainingRecipe, device: torch.device, **kwargs) -> DataLoader:
-    workers = recipe.workers if recipe.workers > 0 else 0
-    return DataLoader(
-        dataset,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=False,
-        **kwargs,
-    )
+    return DataLoader(dataset, num_workers=max(0, recipe.workers), pin_memory=device.type == "cuda", **kwargs)
 
 
 def _autocast(device: torch.device, recipe: TrainingRecipe):
@@ -199,11 +192,12 @@ class TaskTrainer:
             raise CuratorError(f"task '{self.name}': too few readable images ({len(train)} train, {n_test} test)")
         head = self.head_stage(train_embeddings[train_ok.to(self.device)], self.targets(train))
         head_scores = self._head_scores(head, test_embeddings[test_ok.to(self.device)])
-        test_targets = self.targets([item for item, ok in zip(test, test_ok) if ok])
+        test = [item for item, ok in zip(test, test_ok) if ok]
+        test_targets = self.targets(test)
         model = self.finetune_stage(head, train)
         metrics = {"head_only_test_srocc": round(srocc(head_scores.numpy(), test_targets.numpy()), 4)}
         if self.distributed.is_main:
-            scores, ok = self.predict(model, [item for item, good in zip(test, test_ok) if good])
+            scores, ok = self.predict(model, test)
             metrics["test_srocc"] = round(srocc(scores[ok].numpy(), test_targets[ok].numpy()), 4)
             metrics["test_plcc"] = round(plcc(scores[ok].numpy(), test_targets[ok].numpy()), 4)
             tau = task_vector_from(dict(model.named_parameters()), dict(self.base.named_parameters()))
@@ -235,16 +229,8 @@ class TaskTrainer:
             path = folder / f"{split}-{shard:05d}.safetensors"
             if shard % world != rank or path.is_file():
                 continue
-            chunk = items[shard * SHARD_SIZE : (shard + 1) * SHARD_SIZE]
-            loader = self._inference_loader(chunk)
-            outputs, oks = [], []
-            with torch.no_grad():
-                for images, ok, _ in loader:
-                    check(self.cancel)
-                    with _autocast(self.device, self.recipe):
-                        outputs.append(visual(images.to(self.device, non_blocking=True)).float().cpu())
-                    oks.append(ok)
-            _save_atomically({"embeddings": torch.cat(outputs), "ok": torch.cat(oks).to(torch.uint8)}, path)
+            outputs, ok = self._infer(visual, items[shard * SHARD_SIZE : (shard + 1) * SHARD_SIZE])
+            _save_atomically({"embeddings": outputs, "ok": ok.to(torch.uint8)}, path)
             done += 1
             report(self.progress, stage, done, n_shards)
         self.distributed.barrier()
@@ -366,22 +352,28 @@ class TaskTrainer:
         torch.save(state, tmp)
         os.replace(tmp, path)
 
-    def _inference_loader(self, items: Sequence[ScoredImage]) -> DataLoader:
-        """Batches of decoded images in the given order, for the embedding pass and the test pass."""
+    def _infer(
+        self, module: nn.Module, items: Sequence[ScoredImage], stage: str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``module``'s float32 outputs for every image, in order, and which images decoded.
+
+        Shared by the embedding pass (the tower) and the test pass (the whole scorer); ``stage``
+        reports progress per batch.
+        """
         images = _Images([item.path for item in items], self.preprocessor)
-        return _loader(images, self.recipe, self.device, batch_size=self.recipe.embed_batch_size)
+        loader = _loader(images, self.recipe, self.device, batch_size=self.recipe.embed_batch_size)
+        outputs, oks, done = [], [], 0
+        with torch.no_grad():
+            for batch, ok, _ in loader:
+                check(self.cancel)
+                with _autocast(self.device, self.recipe):
+                    outputs.append(module(batch.to(self.device, non_blocking=True)).float().cpu())
+                oks.append(ok)
+                done += len(ok)
+                if stage is not None:
+                    report(self.progress, stage, done, len(items))
+        return torch.cat(outputs), torch.cat(oks)
 
     # -- testing ---------------------------------------------------------------------------------------
     def predict(self, model: Scorer, items: Sequence[ScoredImage]) -> tuple[torch.Tensor, torch.Tensor]:
-        model.eval()
-        loader = self._inference_loader(items)
-        scores, oks = [], []
-        stage = f"{self.name}: test"
-        with torch.no_grad():
-            for images, ok, _ in loader:
-                check(self.cancel)
-                with _autocast(self.device, self.recipe):
-                    scores.append(model(images.to(self.device, non_blocking=True)).float().cpu())
-                oks.append(ok)
-                report(self.progress, stage, sum(len(o) for o in oks), len(items))
-        return torch.cat(scores), torch.cat(oks)
+        return self._infer(model.eval(), items, f"{self.name}: test")
