@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from aesthetic_curator.cli import SOLVER_CHOICES, main
-from aesthetic_curator.engine.gauss_newton import planned_passes, scores_and_jacobian
+from aesthetic_curator.engine.gauss_newton import in_chunks, planned_passes, scores_and_jacobian
 from aesthetic_curator.engine.personalize import SOLVERS, PassCounter, PersonalizeConfig, personalize
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
@@ -39,6 +39,27 @@ def test_jacobian_matches_autograd_row_by_row(merged, photos):
         (grad,) = torch.autograd.grad(value, a)
         assert torch.allclose(jacobian[row], grad, atol=1e-5)
         assert torch.isclose(scores[row], value.detach(), atol=1e-5)
+
+
+def test_jacobian_chunks_shrink_when_the_gpu_runs_out_of_memory(merged, photos):
+    """A chunk that does not fit is halved and retried; nothing is skipped, counted twice or reordered."""
+    tried = []
+
+    def compute(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tried.append(batch.shape[0])
+        if batch.shape[0] > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return batch[:, 0, 0, 0], batch.flatten(1)[:, :2]
+
+    values, rows = map(torch.cat, zip(*in_chunks(compute, photos[:10], chunk=16)))
+    assert tried[:3] == [10, 8, 4] and max(tried[3:]) <= 2
+    assert torch.equal(values, photos[:10, 0, 0, 0]) and torch.equal(rows, photos[:10].flatten(1)[:, :2])
+
+    def always_out_of_memory(batch: torch.Tensor):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        in_chunks(always_out_of_memory, photos[:3], chunk=4)
 
 
 def test_pass_counting_hand_checked(merged, photos):

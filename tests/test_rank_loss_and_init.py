@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aesthetic_curator.engine.personalize import adaptive_init, validate_ratings
-from aesthetic_curator.engine.rank_loss import bradley_terry_loss
+from aesthetic_curator.engine.rank_loss import bradley_terry_loss, masked_pair_loss, preference_pairs
 from aesthetic_curator.errors import RatingsError
 
 
@@ -33,6 +33,19 @@ def test_all_ties_give_no_pairs_and_zero_gradient():
     assert pairs == 0
     loss.backward()
     assert torch.equal(scores.grad, torch.zeros(2))
+
+
+def test_masked_loss_equals_the_pair_loss_with_ties_left_out():
+    """The paper solver's sync-free loss (dense over all pairs, masked) is the same Bradley–Terry loss."""
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(12, generator=generator, requires_grad=True)
+    ratings = torch.tensor([1.0, 2, 2, 3, 5, 4, 4, 1, 3, 3, 2, 5])
+    reference, _ = bradley_terry_loss(scores, ratings)
+    masked = masked_pair_loss(scores, preference_pairs(ratings))
+    assert torch.allclose(masked, reference)
+    (g_ref,) = torch.autograd.grad(reference, scores)
+    (g_masked,) = torch.autograd.grad(masked_pair_loss(scores, preference_pairs(ratings)), scores)
+    assert torch.allclose(g_masked, g_ref)
 
 
 def test_correct_order_has_lower_loss_than_reversed():

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
@@ -98,22 +99,50 @@ def scores_and_jacobian(
     per_photo = vmap(grad_and_value(score), in_dims=(None, 0))
     dtype = autocast_dtype(model.device)
     amp = torch.autocast(model.device.type, dtype=dtype) if dtype is not None else nullcontext()
-    grads, values = [], []
     alpha = alpha.detach().to(model.device)
-    for start in range(0, images.shape[0], chunk):
-        check(cancel)
-        batch = images[start : start + chunk]
+
+    def compute(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with amp, warnings.catch_warnings():
             # functorch has no batching rule for CPU flash attention yet; its per-photo fallback is correct.
             warnings.filterwarnings("ignore", message="There is a performance drop")
             g, v = per_photo(alpha, batch)
-        grads.append(g.float())
-        values.append(v.float())
         counter.forward += batch.shape[0]
         counter.backward += batch.shape[0]
         if tracker is not None:
             tracker.add(2 * batch.shape[0])
-    return torch.cat(values).cpu(), torch.cat(grads).cpu()
+        return v.float(), g.float()
+
+    values, grads = map(torch.cat, zip(*in_chunks(compute, images, chunk, cancel)))
+    return values.cpu(), grads.cpu()
+
+
+def in_chunks(
+    compute: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    images: torch.Tensor,
+    chunk: int,
+    cancel: CancelToken | None = None,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``compute`` over consecutive chunks of ``images``, halving the chunk whenever the GPU runs out of memory.
+
+    A GPU gets large chunks because per-chunk overhead dominates there (measured on an H100 with
+    ViT-B-16: 100 Jacobian rows took 1.46 s in chunks of 8 and 0.36 s in chunks of 32); a smaller card
+    runs out of memory on them, so the chunk shrinks until it fits, instead of the run failing.
+    """
+    results, start = [], 0
+    while start < images.shape[0]:
+        check(cancel)
+        try:
+            results.append(compute(images[start : start + chunk]))
+        except torch.cuda.OutOfMemoryError:
+            if chunk == 1:
+                raise
+            chunk = max(1, chunk // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            log.info("out of GPU memory: per-photo gradients now in chunks of %d", chunk)
+            continue
+        start += results[-1][0].shape[0]
+    return results
 
 
 def prior_penalty(delta: torch.Tensor, n_tasks: int, task_share: float) -> torch.Tensor:

@@ -78,10 +78,13 @@ class MergedScorer(nn.Module):
         alpha = self.alpha if alpha is None else alpha
         base_params = dict(self.base.named_parameters())
         merged = {}
-        for index, name in enumerate(self.layer_names):
-            tau = self._taus[index]
-            delta = torch.tensordot(alpha[:, index].to(tau.dtype), tau, dims=1)
-            merged[name] = base_params[name] + delta.to(base_params[name].dtype)
+        # The merge stays in the task vectors' precision even inside a caller's autocast region:
+        # a bf16 tensordot would round every merged weight, only the forward should run in half.
+        with torch.autocast(self.device.type, enabled=False):
+            for index, name in enumerate(self.layer_names):
+                tau = self._taus[index]
+                delta = torch.tensordot(alpha[:, index].to(tau.dtype), tau, dims=1)
+                merged[name] = base_params[name] + delta.to(base_params[name].dtype)
         return merged
 
     def forward(self, images: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:

@@ -2,16 +2,28 @@
 
 It is the reference every other solver is measured against (``--solver paper``): 500 steps of a
 forward and a backward through the whole ViT per photo in the batch.
+
+The whole schedule (which photos each step sees, which are flipped, which steps have an ordered
+pair to learn from) is drawn on the CPU before the first step, so on a GPU the loop never waits for
+the host: the loss is read back for the progress bar only every :data:`LOSS_EVERY` steps there (on a
+CPU, where reading it costs nothing, at every step).
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from dataclasses import dataclass
+
 import torch
 
+from aesthetic_curator.engine.devices import autocast_dtype
 from aesthetic_curator.engine.merge import MergedScorer
-from aesthetic_curator.engine.rank_loss import bradley_terry_loss
+from aesthetic_curator.engine.rank_loss import masked_pair_loss, preference_pairs
 from aesthetic_curator.engine.solver_base import PassCounter, PersonalizeConfig, SolverOutput
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+
+#: Steps between reads of the loss (a host/device sync on a GPU).
+LOSS_EVERY = 25
 
 
 def _batches(k: int, batch_size: int, steps: int, generator: torch.Generator):
@@ -31,6 +43,33 @@ def _batches(k: int, batch_size: int, steps: int, generator: torch.Generator):
         position += batch_size
 
 
+@dataclass
+class _Step:
+    photos: torch.Tensor  # indices into the rated photos, on the model's device
+    flips: torch.Tensor | None  # bool per photo, on the model's device
+    pairs: torch.Tensor  # bool [B, B] preference matrix of the batch, on the model's device
+    learns: bool  # whether the batch holds an ordered pair (a batch of ties gives no update)
+
+
+def _schedule(ratings: torch.Tensor, config: PersonalizeConfig, device: torch.device) -> list[_Step]:
+    """Every step's batch, drawn up front from the seed (the same draws as a step-by-step loop)."""
+    generator = torch.Generator().manual_seed(config.seed)
+    ratings = ratings.cpu()
+    steps = []
+    for idx in _batches(ratings.numel(), config.batch_size, config.steps, generator):
+        flips = (torch.rand(len(idx), generator=generator) < 0.5) if config.flip else None
+        pairs = preference_pairs(ratings[idx])
+        steps.append(
+            _Step(
+                idx.to(device, non_blocking=True),
+                None if flips is None else flips.to(device, non_blocking=True),
+                pairs.to(device, non_blocking=True),
+                bool(pairs.any()),
+            )
+        )
+    return steps
+
+
 def solve_paper(
     model: MergedScorer,
     images: torch.Tensor,
@@ -41,29 +80,36 @@ def solve_paper(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
 ) -> SolverOutput:
-    """AdamW on the Bradley–Terry loss, cosine lr from ``lr`` to ``lr_min``, random flips."""
-    generator = torch.Generator().manual_seed(config.seed)
+    """AdamW on the Bradley–Terry loss, cosine lr from ``lr`` to ``lr_min``, random flips.
+
+    On CUDA the forward and backward run under bf16 (or fp16) autocast; the coefficients, the
+    merge and the optimiser stay in float32.
+    """
     alpha = torch.nn.Parameter(init.clone().to(model.device))
     optimizer = torch.optim.AdamW([alpha], lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.steps), eta_min=config.lr_min)
+    half = autocast_dtype(model.device)
+    amp = torch.autocast(model.device.type, dtype=half) if half is not None else nullcontext()
     loss_value: float | None = None
-    steps_done = 0
-    for step, idx in enumerate(_batches(images.shape[0], config.batch_size, config.steps, generator)):
+    last_loss: torch.Tensor | None = None
+    schedule = _schedule(ratings, config, images.device)
+    loss_every = 1 if model.device.type == "cpu" else LOSS_EVERY
+    for step, planned in enumerate(schedule, start=1):
         check(cancel)
-        batch = images[idx.to(images.device)]
-        if config.flip:
-            flip = (torch.rand(len(idx), generator=generator) < 0.5).to(images.device)
-            batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
+        batch = images[planned.photos]
+        if planned.flips is not None:
+            batch = torch.where(planned.flips[:, None, None, None], batch.flip(-1), batch)
         optimizer.zero_grad(set_to_none=True)
-        scores = model(batch, alpha)
-        counter.forward += len(idx)
-        loss, n_pairs = bradley_terry_loss(scores.float(), ratings[idx.to(ratings.device)])
-        if n_pairs:
-            loss.backward()
-            counter.backward += len(idx)
+        with amp:
+            scores = model(batch, alpha)
+        counter.forward += len(planned.photos)
+        if planned.learns:
+            last_loss = masked_pair_loss(scores.float(), planned.pairs)
+            last_loss.backward()
+            counter.backward += len(planned.photos)
             optimizer.step()
-            loss_value = float(loss.detach())
         scheduler.step()
-        steps_done = step + 1
-        report(progress, "training", steps_done, config.steps, loss_value)
-    return SolverOutput(alpha.detach(), steps_done, loss_value)
+        if last_loss is not None and (step % loss_every == 0 or step == len(schedule)):
+            loss_value = float(last_loss.detach())
+        report(progress, "training", step, config.steps, loss_value)
+    return SolverOutput(alpha.detach(), len(schedule), loss_value)

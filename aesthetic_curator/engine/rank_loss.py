@@ -17,6 +17,17 @@ def preference_pairs(ratings: torch.Tensor) -> torch.Tensor:
     return ratings[:, None] > ratings[None, :]
 
 
+def masked_pair_loss(scores: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Mean Bradley–Terry loss over the pairs marked in ``pairs`` (from :func:`preference_pairs`).
+
+    Computed densely over all B x B pairs, so it never reads a count back from the device; the
+    caller makes sure at least one pair is marked.
+    """
+    margins = scores[:, None] - scores[None, :]
+    weights = pairs.to(scores.dtype)
+    return (F.softplus(-margins) * weights).sum() / weights.sum().clamp_min(1.0)
+
+
 def bradley_terry_loss(scores: torch.Tensor, ratings: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Mean Bradley–Terry loss over all strictly ordered pairs, and the number of such pairs.
 

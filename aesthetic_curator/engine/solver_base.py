@@ -52,10 +52,11 @@ class PersonalizeConfig:
         """(photos per scoring forward, photos per Jacobian chunk) on ``device``.
 
         Cancellation is checked between batches, so on a CPU they are small enough (about a second of
-        ViT-B-16 work each) for Cancel to act within a second; a GPU gets batches that fill it.
+        ViT-B-16 work each) for Cancel to act within a second; a GPU gets batches that fill it (a
+        Jacobian chunk that does not fit is halved until it does).
         """
         cpu = device.type == "cpu"
-        return self.score_batch_size or (4 if cpu else 64), self.jacobian_chunk or (1 if cpu else 16)
+        return self.score_batch_size or (4 if cpu else 64), self.jacobian_chunk or (1 if cpu else 32)
 
     def zero_shot_passes(self, k: int, n_tasks: int) -> int:
         """Forwards the zero-shot SROCC of the adaptive init takes: every task on the (sampled) rated photos."""
@@ -113,12 +114,16 @@ def score_images(
     batch_size: int = 64,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
-    """Scores of ``images`` under coefficients ``alpha`` (merged once, then batched forwards)."""
+    """Scores of ``images`` under coefficients ``alpha`` (merged once, then batched forwards).
+
+    ``images`` may live on another device than the model (a dataset kept on the host): each batch
+    is moved over as it is scored.
+    """
     merged = model.merged_parameters(alpha)
     out = []
     for start in range(0, images.shape[0], batch_size):
         check(cancel)
-        chunk = images[start : start + batch_size]
+        chunk = images[start : start + batch_size].to(model.device, non_blocking=True)
         out.append(torch.func.functional_call(model.base, merged, (chunk,)).float())
         if counter is not None:
             counter.forward += chunk.shape[0]
