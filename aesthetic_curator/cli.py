@@ -317,7 +317,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config = PersonalizeConfig(temperature=args.temperature)
         if args.steps is not None:
             config.steps = args.steps
-        report = evaluate(model, users, args.shots, args.trials, args.solver, config, args.seed, progress=bars)
+        if args.jobs < 1:
+            raise CuratorError("--jobs must be at least 1")
+        report = evaluate(
+            model, users, args.shots, args.trials, args.solver, config, args.seed, progress=bars, jobs=args.jobs
+        )
     finally:
         bars.close()
     print(report.table())
@@ -527,6 +531,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     ev.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="evaluate users in N CPU processes at once (same results; each gets 1/N of the torch threads)",
+    )
     ev.add_argument("--json", type=Path, help="where to write the full results (default: evaluation.json)")
     ev.set_defaults(func=cmd_eval)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from aesthetic_curator.engine.personalize import SOLVERS, PassCounter, Personali
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.synthetic import synthetic_photos
-from aesthetic_curator.errors import Cancelled
+from aesthetic_curator.errors import Cancelled, RatingsError
 from aesthetic_curator.evaluation.harness import evaluate
 from aesthetic_curator.evaluation.synthetic_users import make_synthetic_users, quantise_to_stars
 from aesthetic_curator.evaluation.user_datasets import read_user_dataset
@@ -143,6 +144,30 @@ def test_harness_is_deterministic_and_complete(merged):
     assert methods["fast"].mean_passes == merged.n_tasks * 10 + 7 * 10
     json.dumps(first.to_json())  # serialisable
     assert "| 10 | fast |" in first.table()
+
+
+def test_harness_in_processes_gives_the_serial_report(merged):
+    """--jobs spreads users over spawned processes; the draws and so the report do not change."""
+    users = synthetic_eval_users(merged, 3, photos_per_user=30, seed=5)
+    config = PersonalizeConfig(steps=3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # workers get threads // jobs = 1: the same float sums as the serial run
+    try:
+        serial = evaluate(merged, users, [8], trials=2, solvers=["paper", "fast"], base_config=config, seed=2)
+        seen = []
+        parallel = evaluate(merged, users, [8], 2, ["paper", "fast"], config, seed=2, progress=seen.append, jobs=2)
+    finally:
+        torch.set_num_threads(threads)
+    for name, result in serial.results[8].items():
+        other = parallel.results[8][name]
+        assert list(other.per_user) == list(result.per_user)  # user order kept, whatever finished first
+        for user, values in result.per_user.items():
+            assert other.per_user[user] == pytest.approx(values, abs=1e-9)
+        assert other.passes == result.passes
+    assert seen[-1].done == seen[-1].total == 3 * 2
+    on_gpu = SimpleNamespace(device=torch.device("cuda"))  # refused before the model is used
+    with pytest.raises(RatingsError, match="CPU"):
+        evaluate(on_gpu, users, [8], 1, ["fast"], config, jobs=2)
 
 
 def _write_per_user_csv(path: Path, rows: list[tuple[str, str, float]]) -> None:

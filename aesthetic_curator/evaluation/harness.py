@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -125,52 +126,158 @@ def evaluate(
     seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    jobs: int = 1,
 ) -> EvalReport:
-    """Run the protocol; a user with too few photos for some K (K + 2 needed) is left out of that K."""
+    """Run the protocol; a user with too few photos for some K (K + 2 needed) is left out of that K.
+
+    With ``jobs`` > 1 the users are spread over that many CPU processes. Every draw depends only on
+    the seed, the user's position and K, so the report is the same as with one process (given the
+    same torch thread count per process: floating-point sums may round differently otherwise).
+    """
     for name in solvers:
         if name not in SOLVERS:
             raise RatingsError(f"unknown solver '{name}' (available: {', '.join(SOLVERS)})")
-    base_config = base_config or PersonalizeConfig()
+    if jobs > 1 and model.device.type != "cpu":
+        raise RatingsError("parallel evaluation (jobs > 1) runs on CPU processes; use the CPU device or one job")
+    protocol = _Protocol(list(shots), trials, list(solvers), base_config or PersonalizeConfig(), seed)
     methods = [*BASELINES, *solvers]
     results = {k: {m: MethodResult(m, k) for m in methods} for k in shots}
     total = len(users) * len(shots) * trials
     done = 0
-    for user_index, user in enumerate(users):
-        images, ratings = user.images.to(model.device), user.ratings.float()
-        task_scores = [score_images(model, images, model.one_hot(t)).cpu() for t in range(model.n_tasks)]
-        uniform = score_images(model, images, torch.full_like(model.alpha, 1 / model.n_tasks)).cpu()
-        for k in shots:
-            if ratings.numel() < k + 2:
-                log.warning("user %s has %d photos: too few for K = %d, left out", user.name, ratings.numel(), k)
-                done += trials
-                continue
-            for trial in range(trials):
-                check(cancel)
-                generator = torch.Generator().manual_seed(seed * 1_000_003 + user_index * 10_007 + k * 101 + trial)
-                order = draw_support(ratings, k, generator)
-                if order is None:
-                    log.warning("user %s: no support set of %d with two different ratings", user.name, k)
-                    continue
-                support, test = order[:k], order[k:]
-                values = _run_trial(
-                    model, images, ratings, support, test, task_scores, uniform, solvers, base_config, trial
-                )
-                for method, (value, passes, seconds) in values.items():
-                    result = results[k][method]
-                    result.per_user.setdefault(user.name, []).append(value)
-                    result.passes.append(passes)
-                    result.seconds.append(seconds)
-                done += 1
-                report(progress, "evaluating", done, total)
-    for methods in results.values():
-        for result in methods.values():
+
+    def on_trials(count: int) -> None:
+        nonlocal done
+        done += count
+        report(progress, "evaluating", done, total)
+
+    if jobs > 1 and len(users) > 1:
+        runs = _evaluate_in_processes(model, users, protocol, jobs, cancel, on_trials)
+    else:
+        runs = {i: protocol.evaluate_user(model, i, user, cancel, on_trials) for i, user in enumerate(users)}
+    for user_index in sorted(runs):  # in user order, whatever order the processes finished in
+        for k, values in runs[user_index]:
+            for method, (value, passes, seconds) in values.items():
+                result = results[k][method]
+                result.per_user.setdefault(users[user_index].name, []).append(value)
+                result.passes.append(passes)
+                result.seconds.append(seconds)
+    for methods_at_k in results.values():
+        for result in methods_at_k.values():
             by_trial: dict[int, list[float]] = {}
             for values in result.per_user.values():
                 for trial, value in enumerate(values):
                     by_trial.setdefault(trial, []).append(value)
             result.per_trial = [statistics.fmean(v) for _, v in sorted(by_trial.items())]
-    settings = {"seed": seed, "config": asdict(base_config)}
+    settings = {"seed": seed, "config": asdict(protocol.base_config)}
     return EvalReport(list(shots), trials, list(solvers), [u.name for u in users], results, settings)
+
+
+#: One trial's results: K, then method -> (test SROCC, passes, seconds).
+TrialResult = tuple[int, dict[str, tuple[float, int, float]]]
+
+
+@dataclass
+class _Protocol:
+    """What every user is put through; picklable, so worker processes get the same settings."""
+
+    shots: list[int]
+    trials: int
+    solvers: list[str]
+    base_config: PersonalizeConfig
+    seed: int
+
+    def evaluate_user(
+        self,
+        model: MergedScorer,
+        user_index: int,
+        user: EvalUser,
+        cancel: CancelToken | None,
+        on_trials: Callable[[int], None],
+    ) -> list[TrialResult]:
+        """Every K and trial of one user; the draws depend only on the seed, ``user_index``, K and the trial."""
+        images, ratings = user.images.to(model.device), user.ratings.float()
+        task_scores = [score_images(model, images, model.one_hot(t)).cpu() for t in range(model.n_tasks)]
+        uniform = score_images(model, images, torch.full_like(model.alpha, 1 / model.n_tasks)).cpu()
+        rows: list[TrialResult] = []
+        for k in self.shots:
+            if ratings.numel() < k + 2:
+                log.warning("user %s has %d photos: too few for K = %d, left out", user.name, ratings.numel(), k)
+                on_trials(self.trials)
+                continue
+            for trial in range(self.trials):
+                check(cancel)
+                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + user_index * 10_007 + k * 101 + trial)
+                order = draw_support(ratings, k, generator)
+                if order is None:
+                    log.warning("user %s: no support set of %d with two different ratings", user.name, k)
+                else:
+                    support, test = order[:k], order[k:]
+                    rows.append(
+                        (
+                            k,
+                            _run_trial(
+                                model,
+                                images,
+                                ratings,
+                                support,
+                                test,
+                                task_scores,
+                                uniform,
+                                self.solvers,
+                                self.base_config,
+                                trial,
+                            ),
+                        )
+                    )
+                on_trials(1)
+        return rows
+
+
+_worker: dict = {}  # a worker process's model, users and protocol, set once by _start_worker
+
+
+def _start_worker(model: MergedScorer, users: Sequence[EvalUser], protocol: _Protocol, threads: int) -> None:
+    torch.set_num_threads(threads)
+    _worker.update(model=model, users=users, protocol=protocol)
+
+
+def _evaluate_user_in_worker(user_index: int) -> tuple[int, list[TrialResult]]:
+    model, users, protocol = _worker["model"], _worker["users"], _worker["protocol"]
+    return user_index, protocol.evaluate_user(model, user_index, users[user_index], None, lambda count: None)
+
+
+def _evaluate_in_processes(
+    model: MergedScorer,
+    users: Sequence[EvalUser],
+    protocol: _Protocol,
+    jobs: int,
+    cancel: CancelToken | None,
+    on_trials: Callable[[int], None],
+) -> dict[int, list[TrialResult]]:
+    """One task per user over ``jobs`` spawned processes sharing the torch threads of this one.
+
+    Spawned rather than forked: a fork of a process that runs threads (Qt, thread pools) can deadlock,
+    and spawning works the same on every OS. Tensors reach the workers through shared memory.
+    """
+    jobs = min(jobs, len(users))
+    threads = max(1, torch.get_num_threads() // jobs)
+    context = torch.multiprocessing.get_context("spawn")
+    per_user = len(protocol.shots) * protocol.trials
+    runs: dict[int, list[TrialResult]] = {}
+    finished = False
+    pool = ProcessPoolExecutor(jobs, context, _start_worker, (model, users, protocol, threads))
+    try:
+        futures = [pool.submit(_evaluate_user_in_worker, index) for index in range(len(users))]
+        for future in as_completed(futures):
+            check(cancel)
+            user_index, rows = future.result()
+            runs[user_index] = rows
+            on_trials(per_user)
+        finished = True
+    finally:
+        # On cancel or error, queued users are dropped and the call returns without waiting for running ones.
+        pool.shutdown(wait=finished, cancel_futures=True)
+    return runs
 
 
 def _run_trial(
