@@ -12,7 +12,15 @@ import torch
 
 from aesthetic_curator.cli import SOLVER_CHOICES, main
 from aesthetic_curator.engine.gauss_newton import in_chunks, planned_passes, scores_and_jacobian
-from aesthetic_curator.engine.personalize import SOLVERS, PassCounter, PersonalizeConfig, personalize
+from aesthetic_curator.engine.metrics import srocc
+from aesthetic_curator.engine.personalize import (
+    SOLVERS,
+    PassCounter,
+    PersonalizeConfig,
+    personalize,
+    score_images,
+    zero_shot_srocc,
+)
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.synthetic import synthetic_photos
@@ -64,21 +72,41 @@ def test_jacobian_chunks_shrink_when_the_gpu_runs_out_of_memory(merged, photos):
 
 
 def test_pass_counting_hand_checked(merged, photos):
-    """K = 12, 6 tasks, 3 evaluations, zero-shot on all 12 (K < 48).
+    """K = 12, 6 tasks, 4 evaluations, zero-shot on all 12 (K below the screen of 16).
 
-    zero-shot 6 x 12 = 72 forwards; Jacobian at the init 12 + 12; evaluations 1 and 2 each a
-    Jacobian at the candidate 12 + 12; evaluation 3 a forward only, 12; no final scoring pass
-    (the last evaluation's scores are reused): forward 72 + 12 + 24 + 12 = 120, backward 36.
+    zero-shot 6 x 12 = 72 forwards; Jacobian at the init 12 + 12; evaluations 1 to 3 each a
+    Jacobian at the candidate 12 + 12; evaluation 4 a forward only, 12; no final scoring pass
+    (the last evaluation's scores are reused): forward 72 + 12 + 36 + 12 = 132, backward 48.
     """
     result = personalize(merged, photos[:12], [float(i % 4) for i in range(12)], PersonalizeConfig(solver="fast"))
-    assert (result.passes.forward, result.passes.backward) == (120, 36)
-    assert planned_passes(12, merged.n_tasks, PersonalizeConfig()) == 156
+    assert (result.passes.forward, result.passes.backward) == (132, 48)
+    assert planned_passes(12, merged.n_tasks, PersonalizeConfig()) == 180
 
 
-def test_zero_shot_uses_a_sample_at_large_k(merged, photos):
+def test_zero_shot_uses_a_screened_sample_at_large_k(merged, photos):
+    """K = 60: every task on 16 of a 48-photo sample, the best 2 tasks on the other 32, then 9 K."""
     result = personalize(merged, photos[:60], [float(i % 5) for i in range(60)], PersonalizeConfig(solver="fast"))
-    zero_shot = merged.n_tasks * 48
-    assert result.passes.total == zero_shot + 7 * 60
+    zero_shot = merged.n_tasks * 16 + 2 * 32
+    assert result.passes.total == zero_shot + 9 * 60 == planned_passes(60, merged.n_tasks, PersonalizeConfig())
+
+
+def test_zero_shot_screening_refines_only_the_best_tasks(merged, photos):
+    """The screened SROCCs are exact: the best tasks' on all photos, the others' on the screen."""
+    ratings = torch.tensor([float(i % 5) for i in range(30)])
+    config = PersonalizeConfig(zero_shot_screen=10, zero_shot_refine=2, seed=7)
+    counter = PassCounter()
+    values = zero_shot_srocc(merged, photos[:30], ratings, counter, config=config)
+    assert counter.forward == merged.n_tasks * 10 + 2 * 20
+    screen = torch.randperm(30, generator=torch.Generator().manual_seed(7))[:10]
+    tasks = range(merged.n_tasks)
+    full = [srocc(score_images(merged, photos[:30], merged.one_hot(t)).numpy(), ratings.numpy()) for t in tasks]
+    screened = [
+        srocc(score_images(merged, photos[screen], merged.one_hot(t)).numpy(), ratings[screen].numpy()) for t in tasks
+    ]
+    best = sorted(tasks, key=screened.__getitem__, reverse=True)[:2]
+    assert values == pytest.approx([full[t] if t in best else screened[t] for t in tasks])
+    paper = PersonalizeConfig(solver="paper")
+    assert paper.zero_shot_screen_size() is None  # the reference keeps the paper's init exactly
 
 
 def test_fast_solver_beats_init_and_best_single_task_on_realizable_users(merged):
@@ -88,9 +116,6 @@ def test_fast_solver_beats_init_and_best_single_task_on_realizable_users(merged)
     for index, user in enumerate(users):
         order = torch.randperm(len(user.ratings), generator=torch.Generator().manual_seed(index))
         support, test = order[:40], order[40:]
-        from aesthetic_curator.engine.metrics import srocc
-        from aesthetic_curator.engine.personalize import score_images
-
         result = personalize(merged, user.images[support], user.ratings[support].tolist(), PersonalizeConfig())
         target = user.taste[test].numpy()
         fitted = srocc(score_images(merged, user.images[test], result.alpha).numpy(), target)
@@ -141,7 +166,7 @@ def test_harness_is_deterministic_and_complete(merged):
         assert set(result.per_user) == {u.name for u in users}
         assert result.per_trial == second.results[10][name].per_trial
     assert methods["paper"].mean_passes == merged.n_tasks * 10 + 5 * 2 * 10 + 10
-    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 7 * 10
+    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 9 * 10
     json.dumps(first.to_json())  # serialisable
     assert "| 10 | fast |" in first.table()
 

@@ -20,7 +20,7 @@ to minimise, so all the fitting happens there:
 With ``jacobian_every=0`` the later Jacobians are Broyden secant updates from each evaluation instead
 (a forward pass per photo per step); measured, that lost accuracy at K = 100, so it is not the default.
 
-Passes are counted honestly in :class:`PassCounter`; the default of 3 evaluations costs 7 passes per
+Passes are counted honestly in :class:`PassCounter`; the default of 4 evaluations costs 9 passes per
 rated photo plus the zero-shot scoring, against up to 1,000 per photo for the paper's recipe.
 """
 

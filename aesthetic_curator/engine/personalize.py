@@ -100,14 +100,35 @@ def zero_shot_srocc(
     batch_size: int = 64,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    config: PersonalizeConfig | None = None,
 ) -> list[float]:
-    """SROCC of each task model alone against the user's ratings."""
-    values = []
+    """SROCC of each task model alone against the user's ratings.
+
+    With screening (the fast solver's default, ``PersonalizeConfig.zero_shot_screen_size``), every task is
+    scored on a seeded random few of the photos and only the ``zero_shot_refine`` best on all of them: the
+    softmax init gives the others almost no weight, and the passes saved buy a solver step.
+    """
+    screen = config.zero_shot_screen_size() if config is not None else None
+    if screen is not None and screen < ratings.numel():
+        # A seeded random screen: the rated photos may come in any order (by name, by stars...).
+        order = torch.randperm(ratings.numel(), generator=torch.Generator().manual_seed(config.seed))
+        order = order.to(ratings.device)
+        images, ratings = images[order], ratings[order]  # SROCC does not depend on the order
+    if screen is None or screen >= ratings.numel() or torch.unique(ratings[:screen]).numel() < 2:
+        screen = ratings.numel()
+    values, screened = [], []
     for task in range(model.n_tasks):
         check(cancel)
-        scores = score_images(model, images, model.one_hot(task), counter, batch_size, cancel)
-        values.append(srocc(scores.cpu().numpy(), ratings.cpu().numpy()))
+        scores = score_images(model, images[:screen], model.one_hot(task), counter, batch_size, cancel)
+        screened.append(scores)
+        values.append(srocc(scores.cpu().numpy(), ratings[:screen].cpu().numpy()))
         report(progress, "zero-shot", task + 1, model.n_tasks)
+    if screen < ratings.numel():
+        best = sorted(range(model.n_tasks), key=lambda t: values[t], reverse=True)[: config.zero_shot_refine]
+        for task in best:
+            rest = score_images(model, images[screen:], model.one_hot(task), counter, batch_size, cancel)
+            scores = torch.cat([screened[task], rest])
+            values[task] = srocc(scores.cpu().numpy(), ratings.cpu().numpy())
     return values
 
 
@@ -163,7 +184,7 @@ def personalize(
     counter = PassCounter()
     subset = zero_shot_subset(y, config.zero_shot_limit(), config.seed)
     score_batch, _ = config.batch_sizes(model.device)
-    zero_shot = zero_shot_srocc(model, images[subset], y[subset], counter, score_batch, progress, cancel)
+    zero_shot = zero_shot_srocc(model, images[subset], y[subset], counter, score_batch, progress, cancel, config)
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
     output = SOLVERS[config.solver](model, images, y, init, config, counter, progress, cancel)
