@@ -20,6 +20,7 @@ from aesthetic_curator.engine.personalize import (
     personalize,
     score_images,
     zero_shot_srocc,
+    zero_shot_subset,
 )
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
@@ -92,12 +93,13 @@ def test_zero_shot_uses_a_screened_sample_at_large_k(merged, photos):
 
 def test_zero_shot_screening_refines_only_the_best_tasks(merged, photos):
     """The screened SROCCs are exact: the best tasks' on all photos, the others' on the screen."""
-    ratings = torch.tensor([float(i % 5) for i in range(30)])
-    config = PersonalizeConfig(zero_shot_screen=10, zero_shot_refine=2, seed=7)
+    ratings = torch.tensor([float(i % 5) for i in range(30)])  # sorted by nothing useful: 0 1 2 3 4 0 1 ...
+    order = zero_shot_subset(ratings, None, seed=7)
+    assert sorted(order.tolist()) == list(range(30)) and order.tolist() != list(range(30))  # all, shuffled
     counter = PassCounter()
-    values = zero_shot_srocc(merged, photos[:30], ratings, counter, config=config)
+    values = zero_shot_srocc(merged, photos[order], ratings[order], counter, screen=10, refine=2)
     assert counter.forward == merged.n_tasks * 10 + 2 * 20
-    screen = torch.randperm(30, generator=torch.Generator().manual_seed(7))[:10]
+    screen = order[:10]
     tasks = range(merged.n_tasks)
     full = [srocc(score_images(merged, photos[:30], merged.one_hot(t)).numpy(), ratings.numpy()) for t in tasks]
     screened = [

@@ -100,20 +100,16 @@ def zero_shot_srocc(
     batch_size: int = 64,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    config: PersonalizeConfig | None = None,
+    screen: int | None = None,
+    refine: int = 2,
 ) -> list[float]:
     """SROCC of each task model alone against the user's ratings.
 
-    With screening (the fast solver's default, ``PersonalizeConfig.zero_shot_screen_size``), every task is
-    scored on a seeded random few of the photos and only the ``zero_shot_refine`` best on all of them: the
-    softmax init gives the others almost no weight, and the passes saved buy a solver step.
+    With ``screen`` (the fast solver's default, ``PersonalizeConfig.zero_shot_screen_size``), every task
+    is scored on the first ``screen`` photos and only the ``refine`` best on all of them: the softmax
+    init gives the others almost no weight, and the passes saved buy a solver step. The photos must
+    then come in a random order, as :func:`zero_shot_subset` gives them.
     """
-    screen = config.zero_shot_screen_size() if config is not None else None
-    if screen is not None and screen < ratings.numel():
-        # A seeded random screen: the rated photos may come in any order (by name, by stars...).
-        order = torch.randperm(ratings.numel(), generator=torch.Generator().manual_seed(config.seed))
-        order = order.to(ratings.device)
-        images, ratings = images[order], ratings[order]  # SROCC does not depend on the order
     if screen is None or screen >= ratings.numel() or torch.unique(ratings[:screen]).numel() < 2:
         screen = ratings.numel()
     values, screened = [], []
@@ -124,8 +120,7 @@ def zero_shot_srocc(
         values.append(srocc(scores.cpu().numpy(), ratings[:screen].cpu().numpy()))
         report(progress, "zero-shot", task + 1, model.n_tasks)
     if screen < ratings.numel():
-        best = sorted(range(model.n_tasks), key=lambda t: values[t], reverse=True)[: config.zero_shot_refine]
-        for task in best:
+        for task in sorted(range(model.n_tasks), key=values.__getitem__, reverse=True)[:refine]:
             rest = score_images(model, images[screen:], model.one_hot(task), counter, batch_size, cancel)
             scores = torch.cat([screened[task], rest])
             values[task] = srocc(scores.cpu().numpy(), ratings.cpu().numpy())
@@ -144,19 +139,18 @@ def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
 
 
 def zero_shot_subset(ratings: torch.Tensor, limit: int | None, seed: int) -> torch.Tensor:
-    """Indices of the rated photos the zero-shot SROCC is measured on: all, or a seeded sample.
+    """Indices of the rated photos the zero-shot SROCC is measured on: all, or a seeded sample of ``limit``.
 
-    The init only needs a rough ranking of the tasks, and the solver corrects it; at K = 100 a
-    sample of 48 saves over half the fast solver's passes. A sample with a single distinct rating
-    would say nothing, so then every photo is used.
+    Always in a seeded random order, because screening scores every task on the first few only (the
+    rated photos themselves may come sorted by name or by stars). The init only needs a rough ranking
+    of the tasks, and the solver corrects it; at K = 100 a sample of 48 saves over half the zero-shot
+    passes. A sample with a single distinct rating would say nothing, so then every photo is used.
     """
     k = ratings.numel()
-    if limit is None or limit >= k:
-        return torch.arange(k, device=ratings.device)
-    chosen = torch.randperm(k, generator=torch.Generator().manual_seed(seed))[:limit].to(ratings.device)
-    if torch.unique(ratings[chosen]).numel() < 2:
-        return torch.arange(k, device=ratings.device)
-    return chosen
+    order = torch.randperm(k, generator=torch.Generator().manual_seed(seed)).to(ratings.device)
+    if limit is None or limit >= k or torch.unique(ratings[order[:limit]]).numel() < 2:
+        return order
+    return order[:limit]
 
 
 def personalize(
@@ -184,7 +178,17 @@ def personalize(
     counter = PassCounter()
     subset = zero_shot_subset(y, config.zero_shot_limit(), config.seed)
     score_batch, _ = config.batch_sizes(model.device)
-    zero_shot = zero_shot_srocc(model, images[subset], y[subset], counter, score_batch, progress, cancel, config)
+    zero_shot = zero_shot_srocc(
+        model,
+        images[subset],
+        y[subset],
+        counter,
+        score_batch,
+        progress,
+        cancel,
+        screen=config.zero_shot_screen_size(),
+        refine=config.zero_shot_refine,
+    )
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
     output = SOLVERS[config.solver](model, images, y, init, config, counter, progress, cancel)

@@ -37,5 +37,4 @@ def bradley_terry_loss(scores: torch.Tensor, ratings: torch.Tensor) -> tuple[tor
     n_pairs = int(mask.sum())
     if n_pairs == 0:
         return scores.sum() * 0.0, 0
-    margins = scores[:, None] - scores[None, :]
-    return F.softplus(-margins[mask]).mean(), n_pairs
+    return masked_pair_loss(scores, mask), n_pairs

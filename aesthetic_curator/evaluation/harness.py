@@ -212,23 +212,19 @@ class _Protocol:
                     log.warning("user %s: no support set of %d with two different ratings", user.name, k)
                 else:
                     support, test = order[:k], order[k:]
-                    rows.append(
-                        (
-                            k,
-                            _run_trial(
-                                model,
-                                images,
-                                ratings,
-                                support,
-                                test,
-                                task_scores,
-                                uniform,
-                                self.solvers,
-                                self.base_config,
-                                trial,
-                            ),
-                        )
+                    values = _run_trial(
+                        model,
+                        images,
+                        ratings,
+                        support,
+                        test,
+                        task_scores,
+                        uniform,
+                        self.solvers,
+                        self.base_config,
+                        trial,
                     )
+                    rows.append((k, values))
                 on_trials(1)
         return rows
 
