@@ -38,10 +38,11 @@ def photos(merged) -> torch.Tensor:
     return Preprocessor.for_scorer(merged.base).batch(synthetic_photos(60, 48, seed=4321))
 
 
-def test_jacobian_matches_autograd_row_by_row(merged, photos):
-    alpha = torch.full((merged.n_tasks, merged.n_layers), 1 / merged.n_tasks)
+@pytest.mark.parametrize("chunk", [1, 2], ids=["one photo at a time (CPU)", "batched per-photo gradients"])
+def test_jacobian_matches_autograd_row_by_row(merged, photos, chunk):
+    alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(chunk))
     counter = PassCounter()
-    scores, jacobian = scores_and_jacobian(merged, photos[:5], alpha, counter, chunk=2)
+    scores, jacobian = scores_and_jacobian(merged, photos[:5], alpha, counter, chunk=chunk)
     assert counter.forward == 5 and counter.backward == 5
     for row in range(5):
         a = alpha.clone().requires_grad_(True)

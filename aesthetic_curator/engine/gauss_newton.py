@@ -90,8 +90,12 @@ def scores_and_jacobian(
     """Scores [K] and per-photo gradients [K, tasks, layers] at ``alpha``, in fp32 on the CPU.
 
     One batched per-photo gradient (``torch.func.vmap`` of ``grad``) per chunk: a forward and a
-    backward per photo, merged weights computed once per chunk.
+    backward per photo, merged weights computed once per chunk. With chunks of one photo (the CPU
+    default) there is nothing to batch, so :func:`_jacobian_by_backward` does the same work without
+    re-merging per photo.
     """
+    if chunk == 1:
+        return _jacobian_by_backward(model, images, alpha, counter, cancel, tracker)
 
     def score(a: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return functional_call(model.base, model.merged_parameters(a), (image[None],))[0].float()
@@ -114,6 +118,40 @@ def scores_and_jacobian(
 
     values, grads = map(torch.cat, zip(*in_chunks(compute, images, chunk, cancel)))
     return values.cpu(), grads.cpu()
+
+
+def _jacobian_by_backward(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor,
+    counter: PassCounter,
+    cancel: CancelToken | None,
+    tracker: _JacobianProgress | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Jacobian one photo at a time: merge once, a plain backward per photo into the merged weights.
+
+    The coefficients' gradient is then the merge's transpose applied to the weights' gradient. Measured
+    on 2 CPU cores with ViT-B-16: 1.2–1.4 s a photo against 1.55–1.6 s for the batched path in chunks of
+    one, which merges all the task vectors again for every photo.
+    """
+    dtype = autocast_dtype(model.device)
+    amp = torch.autocast(model.device.type, dtype=dtype) if dtype is not None else nullcontext()
+    with torch.no_grad():
+        merged = model.merged_parameters(alpha.detach().to(model.device))
+    weights = [merged[name].requires_grad_(True) for name in model.layer_names]
+
+    def compute(photo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with amp:
+            value = functional_call(model.base, merged, (photo.to(model.device),))[0].float()
+        row = model.coefficient_gradient(torch.autograd.grad(value, weights))
+        counter.forward += 1
+        counter.backward += 1
+        if tracker is not None:
+            tracker.add(2)
+        return value.detach()[None], row.float()[None]
+
+    values, rows = map(torch.cat, zip(*in_chunks(compute, images, 1, cancel)))
+    return values.cpu(), rows.cpu()
 
 
 def in_chunks(

@@ -87,6 +87,16 @@ class MergedScorer(nn.Module):
                 merged[name] = base_params[name] + delta.to(base_params[name].dtype)
         return merged
 
+    def coefficient_gradient(self, weight_grads: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Gradient [tasks, layers] with respect to the coefficients, from the gradient of each merged layer.
+
+        The merge is linear in the coefficients, so this is its transpose: one dot product of each
+        layer's gradient with each task's vector for that layer (``weight_grads`` in ``layer_names`` order).
+        """
+        return torch.stack(
+            [torch.tensordot(tau, g.to(tau.dtype), dims=g.dim()) for tau, g in zip(self._taus, weight_grads)], dim=1
+        )
+
     def forward(self, images: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
         return functional_call(self.base, self.merged_parameters(alpha), (images,))
 
