@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import torch
 
 from aesthetic_curator.errors import DeviceError
@@ -29,3 +31,9 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def mixed_precision(device: torch.device) -> AbstractContextManager:
+    """Autocast to :func:`autocast_dtype` on ``device``, or a no-op where that is float32 (the CPU)."""
+    half = autocast_dtype(device)
+    return torch.autocast(device.type, dtype=half) if half is not None else nullcontext()

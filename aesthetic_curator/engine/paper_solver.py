@@ -11,12 +11,11 @@ CPU, where reading it costs nothing, at every step).
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 
-from aesthetic_curator.engine.devices import autocast_dtype
+from aesthetic_curator.engine.devices import mixed_precision
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.rank_loss import masked_pair_loss, preference_pairs
 from aesthetic_curator.engine.solver_base import PassCounter, PersonalizeConfig, SolverOutput
@@ -88,8 +87,7 @@ def solve_paper(
     alpha = torch.nn.Parameter(init.clone().to(model.device))
     optimizer = torch.optim.AdamW([alpha], lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.steps), eta_min=config.lr_min)
-    half = autocast_dtype(model.device)
-    amp = torch.autocast(model.device.type, dtype=half) if half is not None else nullcontext()
+    amp = mixed_precision(model.device)
     loss_value: float | None = None
     last_loss: torch.Tensor | None = None
     schedule = _schedule(ratings, config, images.device)

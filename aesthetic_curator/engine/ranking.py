@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from aesthetic_curator.engine.devices import autocast_dtype
+from aesthetic_curator.engine.devices import mixed_precision
 from aesthetic_curator.engine.loading import SkippedImage, iter_batches
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.scorer import Scorer
@@ -49,7 +48,6 @@ def score_paths(
     On CUDA the forward pass runs under bf16/fp16 autocast.
     """
     device = next(scorer.parameters()).device
-    half = autocast_dtype(device)
     scored: list[tuple[Path, float]] = []
     skipped: list[SkippedImage] = []
     done = 0
@@ -57,8 +55,7 @@ def score_paths(
         skipped.extend(batch.skipped)
         if batch.tensors is not None:
             images = batch.tensors.to(device, non_blocking=True)
-            autocast = torch.autocast(device.type, dtype=half) if half is not None else contextlib.nullcontext()
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode(), mixed_precision(device):
                 scores = scorer(images).float().cpu().tolist()
             scored.extend(zip(batch.paths, scores))
         done += batch.attempted
