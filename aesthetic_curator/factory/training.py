@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from aesthetic_curator.engine.bundle import StateDict, task_vector_from
-from aesthetic_curator.engine.devices import autocast_dtype
+from aesthetic_curator.engine.devices import autocast_dtype, mixed_precision
 from aesthetic_curator.engine.metrics import plcc, srocc
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.scorer import Scorer
@@ -133,8 +133,7 @@ def _loader(dataset: Dataset, recipe: TrainingRecipe, device: torch.device, **kw
 
 
 def _autocast(device: torch.device, recipe: TrainingRecipe):
-    dtype = autocast_dtype(device) if recipe.mixed_precision else None
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    return mixed_precision(device) if recipe.mixed_precision else nullcontext()
 
 
 def _save_atomically(tensors: dict[str, torch.Tensor], path: Path) -> None:
