@@ -17,11 +17,16 @@ to minimise, so all the fitting happens there:
    ones. An accepted candidate's forward pass also yields its Jacobian, so a step costs two
    passes per photo and the last one only one.
 
+3. **Head refit.** The embeddings of the accepted point's forward pass are kept, and
+   :mod:`head_refit` refits the head's coefficients on them exactly, without a pass, when
+   cross-validation says that generalises (at K = 100 that closed the gap to the paper's recipe).
+
 With ``jacobian_every=0`` the later Jacobians are Broyden secant updates from each evaluation instead
 (a forward pass per photo per step); measured, that lost accuracy at K = 100, so it is not the default.
 
-Passes are counted honestly in :class:`PassCounter`; the default of 4 evaluations costs 9 passes per
-rated photo plus the zero-shot scoring, against up to 1,000 per photo for the paper's recipe.
+Passes are counted honestly in :class:`PassCounter`; the default of 2 evaluations costs 5 passes per
+rated photo plus the zero-shot scoring, against up to 1,000 per photo for the paper's recipe. (With the
+head refit, 2 evaluations measured as accurate as 4 and cost 38 % fewer passes at K = 100.)
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad_and_value, vmap
+from torch.func import grad_and_value, vmap
 
 from aesthetic_curator.engine.devices import mixed_precision
+from aesthetic_curator.engine.head_refit import refit_head
 from aesthetic_curator.engine.merge import MergedScorer
-from aesthetic_curator.engine.rank_loss import preference_pairs
-from aesthetic_curator.engine.solver_base import PassCounter, PersonalizeConfig, SolverOutput, score_images
+from aesthetic_curator.engine.rank_loss import cross_validated_choice, held_out_pair_splits, preference_pairs
+from aesthetic_curator.engine.solver_base import PassCounter, PersonalizeConfig, SolverOutput, score_and_embed_images
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -85,8 +91,10 @@ def scores_and_jacobian(
     chunk: int,
     cancel: CancelToken | None = None,
     tracker: _JacobianProgress | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores [K] and per-photo gradients [K, tasks, layers] at ``alpha``, in fp32 on the CPU.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scores [K] and per-photo gradients [K, tasks, layers] at ``alpha``, in fp32 on the CPU, and embeddings.
+
+    The backbone embeddings [K, dim] stay on the model's device (for :mod:`head_refit`).
 
     One batched per-photo gradient (``torch.func.vmap`` of ``grad``) per chunk: a forward and a
     backward per photo, merged weights computed once per chunk. With chunks of one photo (the CPU
@@ -96,26 +104,27 @@ def scores_and_jacobian(
     if chunk == 1:
         return _jacobian_by_backward(model, images, alpha, counter, cancel, tracker)
 
-    def score(a: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return functional_call(model.base, model.merged_parameters(a), (image[None],))[0].float()
+    def score(a: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding, value = model.embed_and_score(model.merged_parameters(a), image[None])
+        return value[0].float(), embedding[0].detach()
 
-    per_photo = vmap(grad_and_value(score), in_dims=(None, 0))
+    per_photo = vmap(grad_and_value(score, has_aux=True), in_dims=(None, 0))
     amp = mixed_precision(model.device)
     alpha = alpha.detach().to(model.device)
 
-    def compute(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def compute(batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         with amp, warnings.catch_warnings():
             # functorch has no batching rule for CPU flash attention yet; its per-photo fallback is correct.
             warnings.filterwarnings("ignore", message="There is a performance drop")
-            g, v = per_photo(alpha, batch)
+            g, (v, embedding) = per_photo(alpha, batch)
         counter.forward += batch.shape[0]
         counter.backward += batch.shape[0]
         if tracker is not None:
             tracker.add(2 * batch.shape[0])
-        return v.float(), g.float()
+        return v.float(), g.float(), embedding
 
-    values, grads = map(torch.cat, zip(*in_chunks(compute, images, chunk, cancel)))
-    return values.cpu(), grads.cpu()
+    values, grads, embeddings = map(torch.cat, zip(*in_chunks(compute, images, chunk, cancel)))
+    return values.cpu(), grads.cpu(), embeddings
 
 
 def _jacobian_by_backward(
@@ -125,7 +134,7 @@ def _jacobian_by_backward(
     counter: PassCounter,
     cancel: CancelToken | None,
     tracker: _JacobianProgress | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The Jacobian one photo at a time: merge once, a plain backward per photo into the merged weights.
 
     The coefficients' gradient is then the merge's transpose applied to the weights' gradient. Measured
@@ -137,26 +146,27 @@ def _jacobian_by_backward(
         merged = model.merged_parameters(alpha.detach().to(model.device))
     weights = [merged[name].requires_grad_(True) for name in model.layer_names]
 
-    def compute(photo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def compute(photo: torch.Tensor) -> tuple[torch.Tensor, ...]:
         with amp:
-            value = functional_call(model.base, merged, (photo.to(model.device),))[0].float()
+            embedding, value = model.embed_and_score(merged, photo.to(model.device))
+            value = value[0].float()
         row = model.coefficient_gradient(torch.autograd.grad(value, weights))
         counter.forward += 1
         counter.backward += 1
         if tracker is not None:
             tracker.add(2)
-        return value.detach()[None], row.float()[None]
+        return value.detach()[None], row.float()[None], embedding.detach()
 
-    values, rows = map(torch.cat, zip(*in_chunks(compute, images, 1, cancel)))
-    return values.cpu(), rows.cpu()
+    values, rows, embeddings = map(torch.cat, zip(*in_chunks(compute, images, 1, cancel)))
+    return values.cpu(), rows.cpu(), embeddings
 
 
 def in_chunks(
-    compute: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    compute: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
     images: torch.Tensor,
     chunk: int,
     cancel: CancelToken | None = None,
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
+) -> list[tuple[torch.Tensor, ...]]:
     """``compute`` over consecutive chunks of ``images``, halving the chunk whenever the GPU runs out of memory.
 
     A GPU gets large chunks because per-chunk overhead dominates there (measured on an H100 with
@@ -282,29 +292,18 @@ def _ordered_pairs(ratings: torch.Tensor, seed: int) -> tuple[torch.Tensor, torc
 
 def choose_ridge(problem: _LinearProblem, hi: torch.Tensor, lo: torch.Tensor, k: int, folds: int, seed: int) -> float:
     """The ridge strength whose linear fit generalises best to pairs involving held-out photos."""
-    folds = max(2, min(folds, k))
-    fold_of = torch.randperm(k, generator=torch.Generator().manual_seed(seed)) % folds
-    splits = []
-    for fold in range(folds):
-        held_hi, held_lo = fold_of[hi] == fold, fold_of[lo] == fold
-        train = (~held_hi & ~held_lo).nonzero(as_tuple=True)[0]
-        valid = (held_hi | held_lo).nonzero(as_tuple=True)[0]
-        if train.numel() and valid.numel():
-            splits.append((train, valid))
+    splits = held_out_pair_splits(hi, lo, k, folds, seed)
     if not splits:
         return RIDGE_GRID[-1]
     zero = torch.zeros(problem.jacobian.shape[1], dtype=torch.float64)
-    best, best_loss = RIDGE_GRID[-1], math.inf
-    for ridge in reversed(RIDGE_GRID):  # strongest first: ties go to the safer, smoother fit
-        held = []
-        for train, valid in splits:
-            d = problem.fit(zero, ridge, 0.0, rows=train)
-            with torch.no_grad():
-                held.append(float(problem.loss(d, valid)))
-        value = sum(held) / len(held)
-        if value < best_loss - 1e-6:
-            best, best_loss = ridge, value
-    return best
+
+    def held_out_loss(ridge: float, train: torch.Tensor, valid: torch.Tensor) -> float:
+        d = problem.fit(zero, ridge, 0.0, rows=train)
+        with torch.no_grad():
+            return float(problem.loss(d, valid))
+
+    # Strongest first: ties go to the safer, smoother fit.
+    return cross_validated_choice(list(reversed(RIDGE_GRID)), splits, held_out_loss)
 
 
 def solve_gauss_newton(
@@ -336,7 +335,7 @@ def solve_gauss_newton(
 
     shape = init.shape
     score_batch, chunk = config.batch_sizes(model.device)
-    scores, jacobian = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
+    scores, jacobian, embeddings = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
     scale = coefficient_scale(jacobian, config.prior_scaling)  # all ones at prior_scaling 0: a plain ridge
     problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share, scale)
     ridge = choose_ridge(problem, hi, lo, k, config.cv_folds, config.seed)
@@ -353,12 +352,13 @@ def solve_gauss_newton(
         candidate_tensor = candidate.reshape(shape).float()
         refresh = _refresh_due(evaluation, evaluations, config.jacobian_every)
         if refresh:
-            new_scores, new_jacobian = scores_and_jacobian(
+            new_scores, new_jacobian, new_embeddings = scores_and_jacobian(
                 model, images, candidate_tensor, counter, chunk, cancel, tracker
             )
         else:
             on_device = candidate_tensor.to(model.device)
-            new_scores = score_images(model, images, on_device, counter, score_batch, cancel).cpu()
+            new_scores, new_embeddings = score_and_embed_images(model, images, on_device, counter, score_batch, cancel)
+            new_scores = new_scores.cpu()
             tracker.add(k)
             new_jacobian = None
         value = objective(new_scores, candidate, ridge)
@@ -372,7 +372,7 @@ def solve_gauss_newton(
             new_jacobian = flat.reshape(jacobian.shape)
         if accepted:
             ratio = (current - value) / gain_predicted if gain_predicted > 0 else 1.0
-            alpha, scores, current, jacobian = candidate, new_scores, value, new_jacobian
+            alpha, scores, current, jacobian, embeddings = candidate, new_scores, value, new_jacobian, new_embeddings
             damping = damping / 3 if ratio > 0.75 else damping * 2 if ratio < 0.25 else damping
             log.debug("evaluation %d accepted: objective %.4f (gain ratio %.2f)", evaluation + 1, value, ratio)
         else:
@@ -383,5 +383,15 @@ def solve_gauss_newton(
         problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share, scale)
         tracker.loss = float(F.softplus(-(scores[hi] - scores[lo])).mean())
         report(progress, "training", tracker.done, tracker.total, tracker.loss)
-    final = alpha.reshape(shape).float().to(model.device)
-    return SolverOutput(final, evaluations, tracker.loss, final_scores=scores)
+    final = alpha.reshape(shape).float()
+    if config.head_refit:
+        check(cancel)
+
+        def prior_term(coefficients: torch.Tensor) -> torch.Tensor:  # the objective's other half
+            return ridge * penalty(coefficients)
+
+        refit = refit_head(model, embeddings, final, hi, lo, prior_term, config.cv_folds, config.seed)
+        if refit is not None:
+            final, scores = refit.alpha, refit.scores
+            tracker.loss = float(F.softplus(-(scores[hi] - scores[lo])).mean())
+    return SolverOutput(final.to(model.device), evaluations, tracker.loss, final_scores=scores)

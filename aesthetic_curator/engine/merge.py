@@ -18,6 +18,9 @@ from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.scorer import Scorer
 from aesthetic_curator.errors import BundleError
 
+#: Parameter names of the scoring head (``Scorer.head``) start with this; the rest is the ViT (``visual.``).
+HEAD_PREFIX = "head."
+
 
 class MergedScorer(nn.Module):
     """A base scorer plus a bank of task vectors, merged with a (tasks x layers) coefficient matrix."""
@@ -99,6 +102,40 @@ class MergedScorer(nn.Module):
 
     def forward(self, images: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
         return functional_call(self.base, self.merged_parameters(alpha), (images,))
+
+    def embed_and_score(
+        self, merged: Mapping[str, torch.Tensor], images: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(backbone embeddings, scores) of ``images`` under ``merged`` weights: the forward in its two halves.
+
+        Same arithmetic as :meth:`forward`; the embeddings let a solver refit the head's coefficients
+        afterwards (:mod:`head_refit`) without another pass through the ViT.
+        """
+        visual, head = {}, {}
+        for name, tensor in merged.items():
+            if name.startswith(HEAD_PREFIX):
+                head[name.removeprefix(HEAD_PREFIX)] = tensor
+            else:
+                visual[name.removeprefix("visual.")] = tensor
+        embeddings = functional_call(self.base.visual, visual, (images,))
+        return embeddings, functional_call(self.base.head, head, (embeddings,))
+
+    def head_layers(self) -> list[int]:
+        """Indices (in ``layer_names``) of the scoring head's layers, the ones after the ViT."""
+        return [index for index, name in enumerate(self.layer_names) if name.startswith(HEAD_PREFIX)]
+
+    def head_scores(self, embeddings: torch.Tensor, head_alpha: torch.Tensor) -> torch.Tensor:
+        """Scores of backbone ``embeddings`` with the head merged by ``head_alpha`` [tasks, head layers].
+
+        Differentiable in ``head_alpha``; costs no pass through the ViT.
+        """
+        base_params = dict(self.base.named_parameters())
+        params = {}
+        for column, index in enumerate(self.head_layers()):
+            name, tau = self.layer_names[index], self._taus[index]
+            delta = torch.tensordot(head_alpha[:, column].to(tau.dtype), tau, dims=1)
+            params[name.removeprefix(HEAD_PREFIX)] = base_params[name] + delta.to(base_params[name].dtype)
+        return functional_call(self.base.head, params, (embeddings,))
 
     def one_hot(self, task: int) -> torch.Tensor:
         """Coefficients that select task ``task`` alone (its fine-tuned model)."""

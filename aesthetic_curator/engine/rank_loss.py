@@ -8,6 +8,10 @@ than pushed towards equal scores; a batch made only of ties has no pairs and giv
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 import torch
 import torch.nn.functional as F
 
@@ -38,3 +42,45 @@ def bradley_terry_loss(scores: torch.Tensor, ratings: torch.Tensor) -> tuple[tor
     if n_pairs == 0:
         return scores.sum() * 0.0, 0
     return masked_pair_loss(scores, mask), n_pairs
+
+
+Candidate = TypeVar("Candidate")
+
+
+def cross_validated_choice(
+    candidates: Sequence[Candidate],
+    splits: list[tuple[torch.Tensor, torch.Tensor]],
+    held_out_loss: Callable[[Candidate, torch.Tensor, torch.Tensor], float],
+) -> Candidate:
+    """The candidate with the lowest mean ``held_out_loss(candidate, train, valid)`` over ``splits``.
+
+    A later candidate has to beat an earlier one by more than 1e-6, so ties go to the earlier:
+    callers list the safest (most regularised) first.
+    """
+    best, best_loss = candidates[0], math.inf
+    for candidate in candidates:
+        value = sum(held_out_loss(candidate, train, valid) for train, valid in splits) / len(splits)
+        if value < best_loss - 1e-6:
+            best, best_loss = candidate, value
+    return best
+
+
+def held_out_pair_splits(
+    hi: torch.Tensor, lo: torch.Tensor, n_photos: int, folds: int, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Cross-validation over photos, as (training pair rows, held-out pair rows) per fold.
+
+    The photos (not the pairs) are split into ``folds`` seeded folds: a fold's held-out pairs are the
+    ones involving one of its photos, and it trains on pairs of other photos only, so no held-out
+    photo is ever seen in training. Folds without training or held-out pairs are left out.
+    """
+    folds = max(2, min(folds, n_photos))
+    fold_of = torch.randperm(n_photos, generator=torch.Generator().manual_seed(seed)) % folds
+    splits = []
+    for fold in range(folds):
+        held_hi, held_lo = fold_of[hi] == fold, fold_of[lo] == fold
+        train = (~held_hi & ~held_lo).nonzero(as_tuple=True)[0]
+        valid = (held_hi | held_lo).nonzero(as_tuple=True)[0]
+        if train.numel() and valid.numel():
+            splits.append((train, valid))
+    return splits

@@ -42,13 +42,14 @@ class PersonalizeConfig:
     weight_decay: float = 0.0
     flip: bool = True  # random horizontal flip of training photos (training only)
     # The damped Gauss–Newton solver ("fast").
-    evaluations: int = 4  # true evaluations of candidate coefficients (docs/evaluation.md measures the choice)
+    evaluations: int = 2  # true evaluations of candidate coefficients (docs/evaluation.md measures the choice)
     jacobian_every: int = 1  # fresh Jacobian at every n-th evaluation (0: Broyden updates only); the last never
     jacobian_chunk: int | None = None  # photos per batched per-photo gradient; None: by device
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     task_prior_share: float = 1.0  # cost of moving a task's whole column relative to single layers (prior)
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
     prior_scaling: float = 0.0  # weight each coefficient's prior and damping by mean(J^2)^this (1: Marquardt)
+    head_refit: bool = True  # refit the head's coefficients exactly at the end (engine/head_refit.py)
 
     def batch_sizes(self, device: torch.device) -> tuple[int, int]:
         """(photos per scoring forward, photos per Jacobian chunk) on ``device``.
@@ -72,8 +73,9 @@ class PersonalizeConfig:
     def zero_shot_screen_size(self) -> int | None:
         """Photos every task is scored on before only the best few go on (None: all tasks on the whole sample).
 
-        The fast solver screens on 16: the passes saved pay for its 4th evaluation, which measured better
-        than scoring every task on 48 photos with 3 evaluations (docs/evaluation.md).
+        The fast solver screens on 16: the softmax init gives tasks outside the best two almost no weight,
+        so only those need the whole sample; measured, it keeps the init and saves 128 passes at K = 100
+        (docs/evaluation.md).
         """
         if self.zero_shot_screen is not None:
             return self.zero_shot_screen or None
@@ -136,12 +138,27 @@ def score_images(
     ``images`` may live on another device than the model (a dataset kept on the host): each batch
     is moved over as it is scored.
     """
+    return score_and_embed_images(model, images, alpha, counter, batch_size, cancel)[0]
+
+
+@torch.no_grad()
+def score_and_embed_images(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor | None,
+    counter: PassCounter | None = None,
+    batch_size: int = 64,
+    cancel: CancelToken | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like :func:`score_images`, plus the backbone embeddings [N, dim] on the model's device."""
     merged = model.merged_parameters(alpha)
-    out = []
+    scores, embeddings = [], []
     for start in range(0, images.shape[0], batch_size):
         check(cancel)
         chunk = images[start : start + batch_size].to(model.device, non_blocking=True)
-        out.append(torch.func.functional_call(model.base, merged, (chunk,)).float())
+        embedded, scored = model.embed_and_score(merged, chunk)
+        scores.append(scored.float())
+        embeddings.append(embedded)
         if counter is not None:
             counter.forward += chunk.shape[0]
-    return torch.cat(out)
+    return torch.cat(scores), torch.cat(embeddings)
