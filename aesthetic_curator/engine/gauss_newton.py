@@ -43,7 +43,12 @@ from torch.func import grad_and_value, vmap
 from aesthetic_curator.engine.devices import mixed_precision
 from aesthetic_curator.engine.head_refit import refit_head
 from aesthetic_curator.engine.merge import MergedScorer
-from aesthetic_curator.engine.rank_loss import cross_validated_choice, held_out_pair_splits, preference_pairs
+from aesthetic_curator.engine.rank_loss import (
+    cross_validated_choice,
+    held_out_pair_splits,
+    indexed_pair_loss,
+    preference_pairs,
+)
 from aesthetic_curator.engine.solver_base import PassCounter, PersonalizeConfig, SolverOutput, score_and_embed_images
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -293,8 +298,6 @@ def _ordered_pairs(ratings: torch.Tensor, seed: int) -> tuple[torch.Tensor, torc
 def choose_ridge(problem: _LinearProblem, hi: torch.Tensor, lo: torch.Tensor, k: int, folds: int, seed: int) -> float:
     """The ridge strength whose linear fit generalises best to pairs involving held-out photos."""
     splits = held_out_pair_splits(hi, lo, k, folds, seed)
-    if not splits:
-        return RIDGE_GRID[-1]
     zero = torch.zeros(problem.jacobian.shape[1], dtype=torch.float64)
 
     def held_out_loss(ridge: float, train: torch.Tensor, valid: torch.Tensor) -> float:
@@ -330,8 +333,7 @@ def solve_gauss_newton(
         return prior_penalty((coefficients - prior) * scale, init.shape[0], config.task_prior_share)
 
     def objective(scores: torch.Tensor, coefficients: torch.Tensor, ridge: float) -> float:
-        margins = (scores[hi] - scores[lo]).double()
-        return float(F.softplus(-margins).mean() + ridge * penalty(coefficients))
+        return float(indexed_pair_loss(scores, hi, lo) + ridge * penalty(coefficients))
 
     shape = init.shape
     score_batch, chunk = config.batch_sizes(model.device)
@@ -381,7 +383,7 @@ def solve_gauss_newton(
             damping *= 10
             log.debug("evaluation %d rejected: %.4f >= %.4f; damping now %.1e", evaluation + 1, value, current, damping)
         problem = _LinearProblem(scores, jacobian, hi, lo, config.task_prior_share, scale)
-        tracker.loss = float(F.softplus(-(scores[hi] - scores[lo])).mean())
+        tracker.loss = float(indexed_pair_loss(scores, hi, lo))
         report(progress, "training", tracker.done, tracker.total, tracker.loss)
     final = alpha.reshape(shape).float()
     if config.head_refit:
@@ -393,5 +395,5 @@ def solve_gauss_newton(
         refit = refit_head(model, embeddings, final, hi, lo, prior_term, config.cv_folds, config.seed)
         if refit is not None:
             final, scores = refit.alpha, refit.scores
-            tracker.loss = float(F.softplus(-(scores[hi] - scores[lo])).mean())
+            tracker.loss = float(indexed_pair_loss(scores, hi, lo))
     return SolverOutput(final.to(model.device), evaluations, tracker.loss, final_scores=scores)

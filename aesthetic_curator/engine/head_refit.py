@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from aesthetic_curator.engine.merge import MergedScorer
-from aesthetic_curator.engine.rank_loss import cross_validated_choice, held_out_pair_splits
+from aesthetic_curator.engine.rank_loss import cross_validated_choice, held_out_pair_splits, indexed_pair_loss
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +35,10 @@ MAX_ITERATIONS = 50
 
 @dataclass
 class HeadRefit:
-    """The refitted coefficients [tasks, layers], the rated photos' scores under them, and the strength used."""
+    """The refitted coefficients [tasks, layers] and the rated photos' scores under them."""
 
     alpha: torch.Tensor
     scores: torch.Tensor
-    proximity: float | None  # None: the cross-validation chose to keep the Gauss–Newton result
-
-
-def _pair_loss(scores: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
-    return F.softplus(-(scores[hi] - scores[lo]).double()).mean()
 
 
 class _HeadProblem:
@@ -77,7 +71,7 @@ class _HeadProblem:
 
     def objective(self, head_alpha: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
         hi, lo = (self.hi, self.lo) if pairs is None else (self.hi[pairs], self.lo[pairs])
-        return _pair_loss(self.scores(head_alpha), hi, lo) + self.penalty(self.full(head_alpha).reshape(-1))
+        return indexed_pair_loss(self.scores(head_alpha), hi, lo) + self.penalty(self.full(head_alpha).reshape(-1))
 
     def fit(self, proximity: float, pairs: torch.Tensor | None = None) -> torch.Tensor:
         """argmin over the head's coefficients of objective + proximity * |change|^2 (L-BFGS from the start)."""
@@ -101,13 +95,11 @@ def choose_proximity(problem: _HeadProblem, k: int, folds: int, seed: int) -> fl
     too, so its held-out loss is optimistic: the choice leans towards keeping them, the safe side.
     """
     splits = held_out_pair_splits(problem.hi, problem.lo, k, folds, seed)
-    if not splits:
-        return None
 
     def held_out_loss(proximity: float | None, train: torch.Tensor, valid: torch.Tensor) -> float:
         head = problem.start if proximity is None else problem.fit(proximity, train)
         with torch.no_grad():
-            return float(_pair_loss(problem.scores(head), problem.hi[valid], problem.lo[valid]))
+            return float(indexed_pair_loss(problem.scores(head), problem.hi[valid], problem.lo[valid]))
 
     # Strongest first: ties go to the smaller change.
     return cross_validated_choice([None, *PROXIMITY_GRID], splits, held_out_loss)
@@ -145,4 +137,4 @@ def refit_head(
     log.debug("head refit (proximity %.0e): objective %.4f -> %.4f", proximity, before, after)
     with torch.no_grad():
         full = problem.full(head)
-        return HeadRefit(full.float(), problem.scores(head), proximity)
+        return HeadRefit(full.float(), problem.scores(head))

@@ -32,6 +32,15 @@ def masked_pair_loss(scores: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     return (F.softplus(-margins) * weights).sum() / weights.sum().clamp_min(1.0)
 
 
+def indexed_pair_loss(scores: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
+    """Mean Bradley–Terry loss over the ordered pairs (hi[i] rated above lo[i]), in float64.
+
+    The sparse twin of :func:`masked_pair_loss`, for solvers that keep their pairs as index lists;
+    float64 so that comparing two nearly equal losses (a step's acceptance test) is not rounding noise.
+    """
+    return F.softplus(-(scores[hi] - scores[lo]).double()).mean()
+
+
 def bradley_terry_loss(scores: torch.Tensor, ratings: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Mean Bradley–Terry loss over all strictly ordered pairs, and the number of such pairs.
 
@@ -55,9 +64,11 @@ def cross_validated_choice(
     """The candidate with the lowest mean ``held_out_loss(candidate, train, valid)`` over ``splits``.
 
     A later candidate has to beat an earlier one by more than 1e-6, so ties go to the earlier:
-    callers list the safest (most regularised) first.
+    callers list the safest (most regularised) first, which is also the choice when there are no splits.
     """
     best, best_loss = candidates[0], math.inf
+    if not splits:  # too few photos to hold any out: the safest candidate
+        return best
     for candidate in candidates:
         value = sum(held_out_loss(candidate, train, valid) for train, valid in splits) / len(splits)
         if value < best_loss - 1e-6:
