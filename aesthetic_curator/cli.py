@@ -20,6 +20,9 @@ from aesthetic_curator import __version__
 from aesthetic_curator.errors import Cancelled, CuratorError
 from aesthetic_curator.progress import Progress
 
+#: The sub-commands; anything else as the only argument is an album folder to open in the window.
+COMMANDS = frozenset({"bundle", "personalize", "gui", "eval", "rank", "scan", "export"})
+
 #: Solver names offered on the command line (the engine's SOLVERS; kept here so --help needs no torch).
 SOLVER_CHOICES = ("fast", "paper")
 
@@ -59,9 +62,11 @@ def _say(message: str) -> None:
 
 def _write_csv_atomically(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    if path.is_dir():
+        raise CuratorError(f"{path} is a folder; give a file name to write")
+    fd, tmp = tempfile.mkstemp(prefix=".aecur-", suffix=".csv", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
             writer = csv.writer(fh)
             writer.writerow(header)
             writer.writerows(rows)
@@ -287,7 +292,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
     for item in result.skipped:
         print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
     rows = [(item.path.relative_to(scan.root).as_posix(), f"{item.score:.6f}", item.rank) for item in result.ranked]
-    _write_csv_atomically(args.out, ("image", "score", "rank"), rows)
+    _write_csv_atomically(args.out, ("image", "score", "rank"), rows)  # names as the file system spells them
     _say(
         f"ranked {len(result.ranked)} photos ({len(result.skipped) + len(scan.problems)} skipped) "
         f"in {result.seconds:.1f}s "
@@ -344,7 +349,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         try:
             cache = None if args.no_thumbnails else ThumbnailCache()
             summary = index_album(library, thumbnails=cache, workers=args.workers, progress=bars)
-            imported = import_xmp_ratings(library, progress=bars) if args.import_xmp else 0
+            xmp_import = import_xmp_ratings(library, progress=bars) if args.import_xmp else None
         finally:
             bars.close()
         scan, sync = summary.scan, summary.sync
@@ -358,8 +363,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print(f"{scan.ignored} other files ignored (not photos)")
         if cache is not None:
             print(f"thumbnails: {summary.thumbnails_made} made, {summary.thumbnails_cached} already cached")
-        if args.import_xmp:
-            print(f"ratings imported from XMP: {imported}")
+        if xmp_import is not None:
+            print(f"ratings imported from XMP: {xmp_import.imported}")
+            for relpath, problem in xmp_import.problems:
+                print(f"  XMP of {relpath}: {problem}", file=sys.stderr)
         skipped = [(p.path, p.reason) for p in scan.problems] + summary.unreadable
         if skipped:
             print(f"skipped {len(skipped)}:", file=sys.stderr)
@@ -398,8 +405,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"{item.photo.rank:>6}  {item.source} -> {item.target}{extra}")
         print(f"dry run: would export {len(result.items)} photos to {args.dest}; nothing was written")
         return 0
+    resumed = f", {result.resumed} of them already there from an earlier run" if result.resumed else ""
     print(
-        f"exported {result.written} photos to {args.dest} ({args.mode}) in {result.seconds:.1f}s; "
+        f"exported {result.written} photos to {args.dest} ({args.mode}{resumed}) in {result.seconds:.1f}s; "
         f"list in {result.ranking_csv}"
     )
     return 0
@@ -512,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pers.set_defaults(func=cmd_personalize)
 
-    gui = commands.add_parser("gui", help="open the desktop app (the default without a command)")
+    gui = commands.add_parser("gui", parents=[common], help="open the desktop app (the default without a command)")
     gui.add_argument("album", type=Path, nargs="?", help="folder of photos to open (default: the last one)")
     gui.set_defaults(func=cmd_gui)
 
@@ -582,9 +590,14 @@ def configure_logging(quiet: bool, verbose: bool) -> None:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from aesthetic_curator.gui.app import run
+    from aesthetic_curator.gui.platform_check import missing_platform_packages
 
     album = _existing_dir(args.album, "ALBUM") if args.album is not None else None
+    problem = missing_platform_packages()
+    if problem:
+        raise CuratorError(problem)
+    from aesthetic_curator.gui.app import run
+
     return run(album)
 
 
@@ -596,10 +609,10 @@ def _wants_gui(argv: Sequence[str], commands: set[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = set(parser._subparsers._group_actions[0].choices)
-    if _wants_gui(argv, commands):
+    if _wants_gui(argv, COMMANDS):
         argv = ["gui", *argv]
     args = parser.parse_args(argv)
+    _tolerate_unencodable_output()
     configure_logging(args.quiet, args.verbose)
     for name in ("steps", "batch_size", "workers"):
         value = getattr(args, name, None)
@@ -613,3 +626,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("aesthetic-curator: cancelled", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system said no (full disk, permissions, vanished files): not a bug of ours
+        log.debug("operating-system error", exc_info=True)
+        print(f"aesthetic-curator: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _tolerate_unencodable_output() -> None:
+    """File names that are not valid UTF-8 (kept as surrogate escapes) print as escapes, never crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")

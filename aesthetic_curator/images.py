@@ -10,6 +10,7 @@ import io
 import logging
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from aesthetic_curator.errors import ImageDecodeError
@@ -93,17 +94,48 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
         raise ImageDecodeError(f"{path}: refused as a possible decompression bomb ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(f"{path}: not a recognised image format") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageDecodeError(f"{path}: cannot decode ({exc})") from exc
+    except MemoryError as exc:
+        raise ImageDecodeError(f"{path}: too large to decode in the memory available") from exc
+    except Exception as exc:  # the one guard: whatever a decoder raises on a damaged file skips that file only
+        log.debug("decoder failure on %s", path, exc_info=True)
+        raise ImageDecodeError(f"{path}: cannot decode ({type(exc).__name__}: {exc})") from exc
 
 
 def _finish(img: Image.Image) -> Image.Image:
     """Decode fully, rotate upright, convert to sRGB 8-bit RGB."""
     img.load()
     icc = img.info.get("icc_profile")
-    upright = ImageOps.exif_transpose(img)
-    rgb = _to_rgb(upright)
+    rgb = _to_rgb(_upright(img))
     return _to_srgb(rgb, icc) if icc else rgb
+
+
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSES = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation. A damaged EXIF block must not cost the photo: Pillow's
+    ``exif_transpose`` re-serialises the whole block and fails on some broken IFDs, so we fall back
+    to reading only the orientation tag, and to no rotation when even that is unreadable."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception as exc:  # struct.error, TypeError, ... from a damaged IFD
+        log.debug("EXIF block unusable (%s); reading the orientation tag alone", exc)
+    try:
+        orientation = int(img.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:
+        return img
+    for transpose in _TRANSPOSES.get(orientation, ()):
+        img = img.transpose(transpose)
+    return img
 
 
 def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
@@ -155,4 +187,16 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         return background
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         return img.point(lambda v: v / 256).convert("L").convert("RGB")
+    if img.mode == "F":
+        return _float_to_rgb(img)
     return img.convert("RGB")
+
+
+def _float_to_rgb(img: Image.Image) -> Image.Image:
+    """32-bit float images (scientific and HDR-ish TIFFs): 0..1 is the usual range, as in tifffile and
+    OpenCV; larger values are taken as 0..255. Pillow's own conversion reads 0..1 as 0..255, i.e. black."""
+    array = np.nan_to_num(np.asarray(img, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    peak = float(array.max()) if array.size else 0.0
+    scaled = array * 255.0 if peak <= 1.0 else array
+    gray = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+    return gray.convert("RGB")

@@ -7,18 +7,20 @@ import math
 from pathlib import Path
 
 from aesthetic_curator.errors import RatingsError
+from aesthetic_curator.paths import confined_relpath
 
 
 def read_ratings_csv(path: Path, images_root: Path, column: str = "rating") -> list[tuple[Path, float]]:
     """Return (absolute image path, rating) pairs; any numeric scale, ties allowed.
 
     Fails with one clear message for a missing file or column, a non-numeric rating, a photo rated
-    twice or a photo that does not exist under ``images_root``.
+    twice (also when spelt differently, ``a/../a/x`` and ``a/x``), a photo that does not exist under
+    ``images_root``, or one outside it (``../x``, an absolute path elsewhere).
     """
     if not path.is_file():
         raise RatingsError(f"ratings file {path} does not exist")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
             reader = csv.DictReader(fh)
             fields = reader.fieldnames or []
             if "image" not in fields or column not in fields:
@@ -41,12 +43,17 @@ def read_ratings_csv(path: Path, images_root: Path, column: str = "rating") -> l
             raise RatingsError(f"{path}:{line}: rating '{raw}' is not a number") from None
         if not math.isfinite(value):
             raise RatingsError(f"{path}:{line}: rating '{raw}' is not a finite number")
-        image = images_root / name
+        try:
+            image = images_root / confined_relpath(images_root, name)
+        except ValueError:
+            raise RatingsError(
+                f"{path}:{line}: '{name}' is not a photo inside {images_root}; ratings name photos relative to --images"
+            ) from None
         if not image.is_file():
             missing.append(name)
             continue
         if image in rated:
-            raise RatingsError(f"{path}:{line}: {name} is rated twice")
+            raise RatingsError(f"{path}:{line}: {name} is rated twice (the same photo as an earlier row)")
         rated[image] = value
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from aesthetic_curator.engine.bundle import MANIFEST_NAME, Bundle
+from aesthetic_curator.engine.bundle import MANIFEST_NAME, Bundle, compute_bundle_id, file_sha256
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize
 from aesthetic_curator.engine.profile import Profile
@@ -51,17 +51,88 @@ def test_edited_manifest_is_refused(test_bundle: Bundle, tmp_path):
         Bundle.load(copy)
 
 
+def resign_task(bundle_path, index: int, tensors) -> None:
+    """Replace a task file and record its new checksum (and bundle id) in the manifest, as a bundle
+    writer would: only the content checks (shapes, finiteness) can then catch what is wrong."""
+    manifest = json.loads((bundle_path / MANIFEST_NAME).read_text())
+    file = bundle_path / manifest["tasks"][index]["file"]
+    save_file(tensors, str(file))
+    manifest["tasks"][index]["sha256"] = file_sha256(file)
+    manifest["bundle_id"] = compute_bundle_id(manifest)
+    (bundle_path / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+
 def test_wrong_shape_task_vector_is_refused_with_its_name(test_bundle: Bundle, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(test_bundle.path, copy)
+    tensors = load_file(str(copy / test_bundle.tasks[0].file))
+    tensors["visual.proj"] = torch.zeros(3, 3, dtype=torch.float16)
+    resign_task(copy, 0, tensors)
+    bundle = Bundle.load(copy)
+    with pytest.raises(BundleError, match=r"visual\.proj"):
+        bundle.load_task_vector(0)
+
+
+def test_altered_task_file_is_refused_on_load_not_only_by_verify(test_bundle: Bundle, tmp_path):
     copy = tmp_path / "b"
     shutil.copytree(test_bundle.path, copy)
     file = copy / test_bundle.tasks[0].file
     tensors = load_file(str(file))
-    tensors["visual.proj"] = torch.zeros(3, 3, dtype=torch.float16)
+    tensors["visual.proj"] = tensors["visual.proj"] * 1.01  # same shapes, different scores
     save_file(tensors, str(file))
     bundle = Bundle.load(copy)
-    with pytest.raises(BundleError, match=r"visual\.proj"):
+    with pytest.raises(BundleError, match="checksum mismatch"):
         bundle.load_task_vector(0)
+    with pytest.raises(BundleError, match="checksum mismatch"):
+        MergedScorer.from_bundle(bundle)
     assert any("changed" in p for p in bundle.verify_files())
+
+
+def test_task_file_with_nan_is_refused_even_with_a_matching_checksum(test_bundle: Bundle, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(test_bundle.path, copy)
+    tensors = load_file(str(copy / test_bundle.tasks[1].file))
+    tensors["visual.proj"][0, 0] = float("nan")
+    resign_task(copy, 1, tensors)
+    with pytest.raises(BundleError, match="NaN or infinite"):
+        Bundle.load(copy).load_task_vector(1)
+
+
+@pytest.mark.parametrize("outside", ["../outside.safetensors", "/etc/passwd", "tasks/../../x.safetensors"])
+def test_manifest_paths_that_leave_the_bundle_are_refused(test_bundle: Bundle, tmp_path, outside):
+    copy = tmp_path / "b"
+    shutil.copytree(test_bundle.path, copy)
+    shutil.copy(copy / test_bundle.tasks[0].file, tmp_path / "outside.safetensors")  # a loadable file out there
+    manifest = json.loads((copy / MANIFEST_NAME).read_text())
+    manifest["tasks"][0]["file"] = outside
+    manifest["bundle_id"] = compute_bundle_id(manifest)
+    (copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="not inside the bundle"):
+        Bundle.load(copy)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.update(layers=5),
+        lambda m: m.update(tasks="x"),
+        lambda m: m.update(tasks=[{"name": "a"}]),
+        lambda m: m.update(format_version="two"),
+        lambda m: m["head"].update(hidden="wide"),
+        lambda m: m.update(base=None),
+    ],
+)
+def test_malformed_manifest_is_one_clear_error(test_bundle: Bundle, tmp_path, edit):
+    copy = tmp_path / "b"
+    shutil.copytree(test_bundle.path, copy)
+    manifest = json.loads((copy / MANIFEST_NAME).read_text())
+    edit(manifest)
+    (copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="malformed manifest|edited or is corrupt"):
+        Bundle.load(copy)
+    (copy / MANIFEST_NAME).write_text(json.dumps([1, 2]))
+    with pytest.raises(BundleError, match="not an Aesthetic Curator bundle"):
+        Bundle.load(copy)
 
 
 def test_not_a_bundle_and_missing_files(tmp_path):
@@ -72,12 +143,24 @@ def test_not_a_bundle_and_missing_files(tmp_path):
         Bundle.load(tmp_path)
 
 
-def test_bundle_files_are_never_unpickled(test_bundle: Bundle):
-    """Every tensor file is safetensors: the header is JSON, not a pickle stream."""
-    for file in test_bundle.path.rglob("*.safetensors"):
-        raw = file.read_bytes()
-        header_len = int.from_bytes(raw[:8], "little")
-        json.loads(raw[8 : 8 + header_len])
+def test_bundles_and_profiles_load_without_unpickling(test_bundle: Bundle, profile: Profile, tmp_path, monkeypatch):
+    """With every unpickling entry point made to fail, a bundle, its merged model and a profile still load."""
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model file was unpickled")
+
+    saved = profile.save(tmp_path / "me.profile")
+    stored = profile.to_bytes()
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    bundle = Bundle.load(test_bundle.path)
+    merged = MergedScorer.from_bundle(bundle)
+    assert merged.n_tasks == len(bundle.tasks)
+    assert torch.equal(Profile.load(saved).alpha, profile.alpha)
+    assert torch.equal(Profile.from_bytes(stored).alpha, profile.alpha)
 
 
 def test_existing_output_folder_is_not_overwritten(test_bundle: Bundle):
@@ -119,3 +202,38 @@ def test_corrupt_profile_is_a_clear_error(tmp_path):
         Profile.load(bad)
     with pytest.raises(ProfileError, match="no such profile"):
         Profile.load(tmp_path / "missing.profile")
+
+
+def _profile_with(profile: Profile, tmp_path, alpha=None, **meta_changes):
+    """A profile file whose coefficients or metadata were tampered with."""
+    from safetensors.torch import save_file as save
+
+    meta = profile.metadata()
+    meta.update(meta_changes)
+    for key in [k for k, v in meta_changes.items() if v is None]:
+        meta.pop(key)
+    path = tmp_path / "tampered.profile"
+    tensor = profile.alpha if alpha is None else alpha
+    save({"alpha": tensor.contiguous()}, str(path), metadata={"aesthetic_curator_profile": json.dumps(meta)})
+    return path
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e30])
+def test_profile_with_unusable_coefficients_is_refused(profile: Profile, tmp_path, value):
+    alpha = profile.alpha.clone()
+    alpha[0, 0] = value
+    with pytest.raises(ProfileError, match="damaged"):
+        Profile.load(_profile_with(profile, tmp_path, alpha))
+
+
+@pytest.mark.parametrize("change", [{"bundle_id": None}, {"k": "many"}, {"zero_shot_srocc": [1, 2]}, {"n_layers": 3}])
+def test_profile_with_malformed_metadata_is_one_clear_error(profile: Profile, tmp_path, change):
+    with pytest.raises(ProfileError, match="malformed profile metadata|do not fit"):
+        Profile.load(_profile_with(profile, tmp_path, **change))
+
+
+def test_a_new_profile_defaults_to_the_apps_solver(profile: Profile):
+    from aesthetic_curator.engine.solver_base import DEFAULT_SOLVER
+
+    bare = Profile(profile.alpha, "id", ["a"], profile.n_layers, 10, 0.1, {}, 0.5)
+    assert bare.solver == DEFAULT_SOLVER == "fast"

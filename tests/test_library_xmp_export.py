@@ -86,11 +86,11 @@ def test_import_xmp_ratings_into_the_library(album, tmp_path):
         index_album(library)
         user_rated = library.photo("a/IMG_0001.jpg")
         library.set_rating(user_rated.id, stars=5)
-        assert import_xmp_ratings(library) == 1  # the user's own rating is not overwritten
+        assert import_xmp_ratings(library).imported == 1  # the user's own rating is not overwritten
         ratings = library.ratings()
         assert ratings[user_rated.id].stars == 5
         assert ratings[library.photo("b/IMG_0002.jpg").id].flag == REJECTED
-        assert import_xmp_ratings(library, overwrite=True) == 2
+        assert import_xmp_ratings(library, overwrite=True).imported == 2
         assert library.ratings()[user_rated.id].stars == 2
 
 

@@ -37,12 +37,20 @@ def read_weights_file(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from a local file: safetensors, or a ``.pth`` read with ``weights_only=True``."""
     if not path.is_file():
         raise BundleError(f"base weights file {path} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        return load_file(str(path))
-    loaded = torch.load(path, map_location="cpu", weights_only=True)
-    return loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else loaded
+            loaded = load_file(str(path))
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # safetensors, zip, unpickler (weights_only refusals) and I/O all raise their own types
+        reason = f"{type(exc).__name__}: {exc}"
+        raise BundleError(f"base weights file {path} is not a readable weights file ({reason})") from exc
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, Mapping) else None
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise BundleError(f"base weights file {path} holds no state dict of tensors")
+    return dict(state)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from aesthetic_curator.engine.scorer import DEFAULT_TEMPLATE, Scorer, ScorerSpec, create_scorer
 from aesthetic_curator.errors import BundleError
+from aesthetic_curator.paths import confined_relpath
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Bundle:
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = path
         self.manifest = manifest
+        self._verified: dict[str, tuple[int, int, str]] = {}
         try:
             base = manifest["base"]
             head = manifest["head"]
@@ -107,7 +109,9 @@ class Bundle:
             self.layers: dict[str, list[int]] = {name: list(shape) for name, shape in manifest["layers"]}
             self.tasks = [TaskInfo(**{**t, "score_range": tuple(t["score_range"])}) for t in manifest["tasks"]]
             self.dtype = _DTYPES[manifest.get("dtype", "float16")]
-        except (KeyError, TypeError, ValueError) as exc:
+            for info in self.tasks:
+                self._file(info.file)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"{path}: malformed manifest ({exc!r})") from exc
         if not self.tasks:
             raise BundleError(f"{path}: the bundle has no tasks")
@@ -145,25 +149,58 @@ class Bundle:
             raise BundleError(f"{path}: not a bundle (no {MANIFEST_NAME})")
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BundleError(f"{manifest_path}: cannot read manifest ({exc})") from exc
-        if manifest.get("format") != BUNDLE_FORMAT:
+        if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
             raise BundleError(f"{path}: not an Aesthetic Curator bundle")
-        if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        try:
+            version = int(manifest.get("format_version", 0))
+        except (TypeError, ValueError):
+            raise BundleError(f"{path}: malformed manifest (format_version is not a number)") from None
+        if version > FORMAT_VERSION:
             raise BundleError(
                 f"{path}: bundle format {manifest['format_version']} is newer than this app supports "
                 f"({FORMAT_VERSION}); update Aesthetic Curator"
             )
         return cls(path, manifest)
 
-    def _read_tensors(self, relative: str, device: torch.device | str = "cpu") -> StateDict:
-        file = self.path / relative
+    def _file(self, relative: str) -> Path:
+        """A file the manifest names, refusing any name that leads out of the bundle folder."""
+        try:
+            return self.path / confined_relpath(self.path, relative)
+        except (ValueError, TypeError):
+            raise BundleError(f"{self.path}: the manifest names '{relative}', which is not inside the bundle") from None
+
+    def _read_tensors(self, relative: str, sha256: str | None, device: torch.device | str = "cpu") -> StateDict:
+        """Load one tensor file after checking it against the manifest's sha256 (cheap next to a
+        forward pass; remembered per file while its size and time stay the same) and refusing
+        non-finite values, so a damaged or altered bundle never ranks silently wrong."""
+        file = self._file(relative)
         if not file.is_file():
             raise BundleError(f"{self.path}: missing file {relative}")
+        self._verify(file, relative, sha256)
         try:
-            return load_file(str(file), device=str(device))
+            tensors = load_file(str(file), device=str(device))
         except (SafetensorError, OSError) as exc:
             raise BundleError(f"{file}: unreadable tensor file ({exc})") from exc
+        for name, tensor in tensors.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise BundleError(f"{file}: {name} holds NaN or infinite values; the bundle is damaged")
+        return tensors
+
+    def _verify(self, file: Path, relative: str, sha256: str | None) -> None:
+        if not sha256:
+            raise BundleError(f"{self.path}: the manifest gives no checksum for {relative}")
+        info = file.stat()
+        stamp = (info.st_size, info.st_mtime_ns, sha256)
+        if self._verified.get(relative) == stamp:
+            return
+        if file_sha256(file) != sha256:
+            raise BundleError(
+                f"{file}: the file changed since the bundle was written (checksum mismatch); "
+                "the bundle is damaged or was altered"
+            )
+        self._verified[relative] = stamp
 
     def _check_keys(self, tensors: Mapping[str, torch.Tensor], expected: Mapping[str, list[int]], what: str) -> None:
         missing = [k for k in expected if k not in tensors]
@@ -190,12 +227,13 @@ class Bundle:
         base_file = self.manifest["base"].get("weights_file")
         if base_file:
             visual_layers = {k: v for k, v in self.layers.items() if k.startswith("visual.")}
-            base = self._read_tensors(base_file)
+            base = self._read_tensors(base_file, self.manifest["base"].get("weights_sha256"))
             self._check_keys(base, visual_layers, f"{self.path}/{base_file}")
             state.update(base)
         head_layers = {k: v for k, v in self.layers.items() if k.startswith("head.")}
-        head = self._read_tensors(self.manifest["head"]["reference_file"])
-        self._check_keys(head, head_layers, f"{self.path}/{self.manifest['head']['reference_file']}")
+        head_section = self.manifest["head"]
+        head = self._read_tensors(head_section["reference_file"], head_section.get("reference_sha256"))
+        self._check_keys(head, head_layers, f"{self.path}/{head_section['reference_file']}")
         state.update(head)
         scorer.load_state_dict(state, strict=False)
         return scorer.to(device).eval()
@@ -204,7 +242,7 @@ class Bundle:
         self, task: str | int, *, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
     ) -> StateDict:
         info = self.tasks[task] if isinstance(task, int) else self.task(task)
-        tensors = self._read_tensors(info.file, device)
+        tensors = self._read_tensors(info.file, info.sha256, device)
         self._check_keys(tensors, self.layers, f"task vector '{info.name}'")
         return {name: tensors[name].to(dtype) for name in self.layers}
 
@@ -223,7 +261,11 @@ class Bundle:
             expected.append((base["weights_file"], base.get("weights_sha256")))
         problems = []
         for relative, digest in expected:
-            file = self.path / relative
+            try:
+                file = self._file(relative)
+            except BundleError as exc:
+                problems.append(str(exc))
+                continue
             if not file.is_file():
                 problems.append(f"missing {relative}")
             elif file_sha256(file) != digest:

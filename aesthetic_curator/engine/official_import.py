@@ -95,11 +95,22 @@ def _base_clip_state(name: str, tag: str | None, base_weights: Path | None) -> d
     if base_weights is not None:
         state = read_weights_file(base_weights)
         clip = open_clip.create_model(name, pretrained=None)
-        missing, _ = clip.load_state_dict(state, strict=False)
+        try:
+            missing, _ = clip.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shapes that do not fit the architecture
+            raise BundleError(f"{base_weights.name} does not fit the {name} architecture ({exc})") from exc
         if missing:
             raise BundleError(f"{base_weights.name} is not a full {name} state dict (lacks e.g. {missing[0]})")
         return {k: v.detach() for k, v in clip.state_dict().items()}
-    clip = open_clip.create_model(name, pretrained=tag, cache_dir=str(open_clip_cache_dir()), require_pretrained=True)
+    try:
+        clip = open_clip.create_model(
+            name, pretrained=tag, cache_dir=str(open_clip_cache_dir()), require_pretrained=True
+        )
+    except Exception as exc:  # no network, unknown tag, a broken download in the cache
+        raise BundleError(
+            f"cannot load the base weights {name}:{tag} ({exc}); the first use needs a network connection, "
+            "or pass a local file with --base-weights"
+        ) from exc
     return {k: v.detach() for k, v in clip.state_dict().items()}
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 
 from aesthetic_curator.engine.gauss_newton import planned_passes as gauss_newton_passes
@@ -74,14 +75,21 @@ class PersonalizationResult:
 
 
 def validate_ratings(ratings: Sequence[float]) -> torch.Tensor:
-    values = torch.tensor([float(r) for r in ratings], dtype=torch.float32)
-    if values.numel() < MIN_RATED:
-        raise RatingsError(f"need at least {MIN_RATED} rated photos, got {values.numel()}")
-    if not torch.isfinite(values).all():
+    """The ratings as dense ranks (0 = lowest), float32.
+
+    Only their order is ever used (pairs and rank correlations), and ranks keep it exactly where
+    float32 would not: ratings near ±1e308 overflow it, and close values such as 1e9 and 1e9 + 1
+    would become ties.
+    """
+    values = np.asarray([float(r) for r in ratings], dtype=np.float64)
+    if values.size < MIN_RATED:
+        raise RatingsError(f"need at least {MIN_RATED} rated photos, got {values.size}")
+    if not np.isfinite(values).all():
         raise RatingsError("ratings must be finite numbers")
-    if torch.unique(values).numel() < 2:
+    distinct, ranks = np.unique(values, return_inverse=True)
+    if distinct.size < 2:
         raise RatingsError("all ratings are equal: give at least two different ratings so there is an order to learn")
-    return values
+    return torch.from_numpy(ranks.reshape(-1).astype(np.float32))
 
 
 def adaptive_init(task_srocc: Sequence[float], n_layers: int, temperature: float) -> torch.Tensor:

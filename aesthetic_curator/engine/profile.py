@@ -20,11 +20,14 @@ from safetensors.torch import save, save_file
 
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.personalize import PersonalizationResult
+from aesthetic_curator.engine.solver_base import DEFAULT_SOLVER
 from aesthetic_curator.errors import ProfileError
 
 PROFILE_FORMAT = "aesthetic-curator-profile"
 PROFILE_VERSION = 1
 _METADATA_KEY = "aesthetic_curator_profile"
+#: Learned coefficients sit around 0-3 (a softmax start plus small steps); 1,000 is beyond any real one.
+MAX_COEFFICIENT = 1e3
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Profile:
     zero_shot_srocc: dict[str, float]
     train_srocc: float
     name: str = "default"
-    solver: str = "paper"
+    solver: str = DEFAULT_SOLVER
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     extra: dict[str, Any] = field(default_factory=dict)  # config, passes, timing
 
@@ -124,26 +127,46 @@ class Profile:
             with safe_open(str(path), framework="pt") as fh:
                 meta = json.loads((fh.metadata() or {})[_METADATA_KEY])
                 alpha = fh.get_tensor("alpha")
-        except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
+        except (SafetensorError, OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
             raise ProfileError(f"{path}: not a valid profile file ({exc})") from exc
-        if meta.get("format") != PROFILE_FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") != PROFILE_FORMAT:
             raise ProfileError(f"{path}: not an Aesthetic Curator profile")
-        if int(meta.get("format_version", 0)) > PROFILE_VERSION:
-            raise ProfileError(f"{path}: profile format is newer than this app; update Aesthetic Curator")
-        return cls(
-            alpha=alpha.float(),
-            bundle_id=meta["bundle_id"],
-            task_names=list(meta["task_names"]),
-            n_layers=int(meta["n_layers"]),
-            k=int(meta["k"]),
-            temperature=float(meta["temperature"]),
-            zero_shot_srocc={k: float(v) for k, v in meta["zero_shot_srocc"].items()},
-            train_srocc=float(meta["train_srocc"]),
-            name=meta.get("name", "default"),
-            solver=meta.get("solver", "paper"),
-            created=meta.get("created", ""),
-            extra=meta.get("extra", {}),
-        )
+        try:
+            if int(meta.get("format_version", 0)) > PROFILE_VERSION:
+                raise ProfileError(f"{path}: profile format is newer than this app; update Aesthetic Curator")
+            profile = cls(
+                alpha=alpha.float(),
+                bundle_id=str(meta["bundle_id"]),
+                task_names=[str(name) for name in meta["task_names"]],
+                n_layers=int(meta["n_layers"]),
+                k=int(meta["k"]),
+                temperature=float(meta["temperature"]),
+                zero_shot_srocc={str(k): float(v) for k, v in meta["zero_shot_srocc"].items()},
+                train_srocc=float(meta["train_srocc"]),
+                name=str(meta.get("name", "default")),
+                solver=str(meta.get("solver", DEFAULT_SOLVER)),
+                created=str(meta.get("created", "")),
+                extra=meta.get("extra", {}) if isinstance(meta.get("extra", {}), dict) else {},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProfileError(f"{path}: malformed profile metadata ({exc!r})") from exc
+        profile.check_coefficients(str(path))
+        return profile
+
+    def check_coefficients(self, origin: str) -> None:
+        """Refuse coefficients no personalization produces: NaN, infinite or absurdly large ones
+        would turn every score into NaN (or rank by overflow) without a word."""
+        if self.alpha.ndim != 2 or self.alpha.shape[1] != self.n_layers:
+            shape = list(self.alpha.shape)
+            raise ProfileError(f"{origin}: coefficients of shape {shape} do not fit {self.n_layers} layers")
+        if not bool(torch.isfinite(self.alpha).all()):
+            raise ProfileError(f"{origin}: the profile's coefficients contain NaN or infinite values; it is damaged")
+        largest = float(self.alpha.abs().max()) if self.alpha.numel() else 0.0
+        if largest > MAX_COEFFICIENT:
+            raise ProfileError(
+                f"{origin}: a coefficient of {largest:.3g} is far outside anything personalization learns "
+                f"(|alpha| <= {MAX_COEFFICIENT:g}); the profile is damaged"
+            )
 
     def check_bundle(self, bundle: Bundle) -> None:
         """Refuse a bundle other than the one the profile was learned with."""

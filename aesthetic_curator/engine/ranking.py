@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from aesthetic_curator.engine.devices import mixed_precision
 from aesthetic_curator.engine.loading import SkippedImage, iter_batches
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.scorer import Scorer
+from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, report
 
 
@@ -77,6 +79,12 @@ def rank_paths(
     scored, skipped = score_paths(
         scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel
     )
+    broken = [path for path, score in scored if not math.isfinite(score)]
+    if broken:
+        raise CuratorError(
+            f"the model gave {len(broken)} photo(s) no usable score (NaN or infinite, e.g. {broken[0].name}); "
+            "the bundle or profile is damaged: personalize again, or reinstall the bundle"
+        )
     ordered = sorted(scored, key=lambda item: (-item[1], str(item[0])))
     ranked = [ScoredImage(path, score, rank) for rank, (path, score) in enumerate(ordered, start=1)]
     return RankingResult(ranked, skipped, time.perf_counter() - started)

@@ -147,7 +147,9 @@ def create_scorer(spec: ScorerSpec, *, device: torch.device | str = "cpu", head_
             cache_dir=str(open_clip_cache_dir()),
             require_pretrained=spec.pretrained is not None,
         )
-    except RuntimeError as exc:
+    except BundleError:
+        raise
+    except Exception as exc:  # RuntimeError from OpenCLIP, OSError/hub errors from the download, bad files
         raise BundleError(
             f"cannot load base weights {spec.model_name}:{spec.pretrained} ({exc}); "
             "the first use needs a network connection to download them"

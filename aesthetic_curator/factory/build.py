@@ -99,7 +99,10 @@ def base_scorer(base: str, base_weights: Path | None, *, head_seed: int) -> tupl
     spec = ScorerSpec(model_name=name, pretrained=None if base_weights else tag, model_config=config)
     scorer = create_scorer(spec, head_seed=head_seed)
     if base_weights is not None:
-        scorer.visual.load_state_dict(_tower_weights(base_weights, name))
+        try:
+            scorer.visual.load_state_dict(_tower_weights(base_weights, name))
+        except RuntimeError as exc:  # missing keys or shapes that do not fit the architecture
+            raise BundleError(f"{base_weights.name} does not fit the {name} image tower ({exc})") from exc
     return scorer, base_weights is not None
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from aesthetic_curator import __version__
 from aesthetic_curator.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 def resource(name: str) -> Path:
@@ -43,4 +47,20 @@ def run(album: Path | None = None) -> int:
     folder = album or window.preferences.last_folder
     if folder is not None and folder.is_dir():
         window.open_album(folder)
+    _close_on_terminal_signals(window)
+    log.info("Aesthetic Curator %s is running (Qt platform %s)", __version__, app.platformName())
     return app.exec()
+
+
+def _close_on_terminal_signals(window: MainWindow) -> QTimer:
+    """Ctrl+C in the terminal or a plain ``kill`` closes the window as its close button does.
+
+    Closing cancels running work and waits for it, so nothing is left half-written. Python runs
+    signal handlers only between bytecodes, so a slow timer gives it the chance while Qt's loop runs.
+    """
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: window.close())
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    return wake

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 from aesthetic_curator.errors import ImageDecodeError
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.images import decode_image
+from aesthetic_curator.paths import display_path
 
 
 class _Decoded(QObject):
@@ -75,7 +76,7 @@ class LoupeDialog(QDialog):
         stars = "★" * (item.stars or 0) + "☆" * (5 - (item.stars or 0))
         flag = {1: "  PICK", -1: "  REJECT"}.get(item.flag, "")
         rank = f"   #{item.rank} · score {item.score:.2f}" if item.rank is not None else ""
-        self.caption.setText(f"{item.photo.relpath}   {stars}{flag}{rank}")
+        self.caption.setText(f"{display_path(item.photo.relpath)}   {stars}{flag}{rank}")
 
     def _on_decoded(self, path: str, image: QImage, error: str) -> None:
         if self._item is None or str(self._item.path) != path:

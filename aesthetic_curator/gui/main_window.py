@@ -41,6 +41,7 @@ from aesthetic_curator.gui.tasks import BackgroundTask, Job
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.library.store import KEEP, PICKED, REJECTED, Library
 from aesthetic_curator.library.thumbnails import ThumbnailCache
+from aesthetic_curator.paths import display_path
 from aesthetic_curator.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -365,7 +366,7 @@ class MainWindow(QMainWindow):
             self.selection_label.setText("")
             return
         score = f" · rank {item.rank} · score {item.score:.2f}" if item.rank is not None else ""
-        self.selection_label.setText(f"  {item.photo.relpath}{score}")
+        self.selection_label.setText(f"  {display_path(item.photo.relpath)}{score}")
         if self.loupe is not None and self.loupe.isVisible():
             self.loupe.show_item(item)
 
@@ -503,9 +504,14 @@ class MainWindow(QMainWindow):
 
             return import_xmp_ratings(library, progress=progress, cancel=cancel)
 
-        def done(count: int) -> None:
+        def done(outcome) -> None:
             self._reload_model()
-            self.show_info("Import ratings", f"Imported ratings of {count} photo(s) from XMP.")
+            message = f"Imported ratings of {outcome.imported} photo(s) from XMP."
+            if outcome.problems:
+                listed = "\n".join(f"{display_path(path)}: {problem}" for path, problem in outcome.problems[:10])
+                more = f"\n… and {len(outcome.problems) - 10} more" if len(outcome.problems) > 10 else ""
+                message += f"\n\n{len(outcome.problems)} could not be used:\n{listed}{more}"
+            self.show_info("Import ratings", message)
 
         self.run_task("import XMP", job, done)
 
@@ -663,6 +669,7 @@ class MainWindow(QMainWindow):
             self.show_info(
                 "Export finished",
                 f"Exported {report.written} photo(s) to {choice.dest} in {report.seconds:.1f}s."
+                + (f" {report.resumed} were already there from an earlier run." if report.resumed else "")
                 + (f"\n\n{notes}" if notes else ""),
             )
             self.exported.emit(report)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.library.store import REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailRequest
+from aesthetic_curator.paths import display_path
 
 PHOTO_ROLE = Qt.ItemDataRole.UserRole + 1  # the PhotoItem of a row
 
@@ -150,9 +151,9 @@ class PhotoListModel(QAbstractListModel):
         if role == PHOTO_ROLE:
             return item
         if role == Qt.ItemDataRole.DisplayRole:
-            return item.path.name
+            return display_path(item.path.name)
         if role == Qt.ItemDataRole.ToolTipRole:
-            parts = [item.photo.relpath]
+            parts = [display_path(item.photo.relpath)]
             if item.rank is not None:
                 parts.append(f"rank {item.rank}, score {item.score:.2f}")
             if self.loader is not None and item.id in self.loader.unreadable:

@@ -58,31 +58,38 @@ def index_album(
     return summary
 
 
+@dataclass
+class XmpImport:
+    imported: int = 0  # photos that got a rating
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (relpath, what was wrong), reported
+
+
 def import_xmp_ratings(
     library: Library,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> int:
+) -> XmpImport:
     """Take star ratings and rejects from XMP (sidecar or embedded) as the user's own ratings.
 
-    Photos the user already rated in the app keep their rating unless ``overwrite``. Returns how
-    many photos got a rating.
+    Photos the user already rated in the app keep their rating unless ``overwrite``. Broken
+    sidecars and out-of-range ratings are listed in ``problems``, never coerced or fatal.
     """
     existing = library.ratings()
     photos = library.photos()
-    imported = 0
+    outcome = XmpImport()
     for index, photo in enumerate(photos, start=1):
         check(cancel)
         if photo.id in existing and not overwrite:
             continue
-        rating = xmp.read_rating(library.absolute_path(photo))
-        if rating is not None:
-            flag = REJECTED if rating.rejected else KEEP
-            library.set_rating(photo.id, stars=rating.stars, flag=flag, source="xmp")
-            imported += 1
+        lookup = xmp.look_up_rating(library.absolute_path(photo))
+        outcome.problems.extend((photo.relpath, problem) for problem in lookup.problems)
+        if lookup.rating is not None:
+            flag = REJECTED if lookup.rating.rejected else KEEP
+            library.set_rating(photo.id, stars=lookup.rating.stars, flag=flag, source="xmp")
+            outcome.imported += 1
         report(progress, "reading XMP", index, len(photos))
-    return imported
+    return outcome
 
 
 def write_xmp_sidecars(

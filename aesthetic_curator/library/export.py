@@ -2,12 +2,15 @@
 
 Originals are only ever read. Each file is written under a hidden temporary name and renamed, so
 an interrupted export never leaves half a file under a real name; existing files are never
-overwritten (clashes get " (2)", " (3)", ... suffixes). Exports are flat: photos from nested
-folders land side by side in the destination.
+overwritten (clashes get " (2)", " (3)", ... suffixes). Running the same export again after an
+interruption finishes it: photos already there (same content) are recognised, not duplicated, and
+temporaries of the killed run are removed. Exports are flat: photos from nested folders land side
+by side in the destination.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import logging
@@ -15,17 +18,21 @@ import math
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library import xmp
+from aesthetic_curator.library.scanner import fast_hash
+from aesthetic_curator.paths import confined_relpath, display_path
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIX = ".aecur-partial"
+RANKING_LIST_HEADER = ("image", "score", "rank", "source")
 
 #: Percentile bands -> XMP stars when exporting with --xmp: top 10% = 5, next 20% = 4, next 30% = 3,
 #: next 25% = 2, the rest = 1 (percentiles over the whole ranking, not just the exported part).
@@ -46,6 +53,7 @@ class ExportItem:
     target: Path
     sidecars: tuple[tuple[Path, Path], ...]  # (source sidecar, target sidecar)
     stars: int | None  # XMP stars to write, None without --xmp
+    already_exported: bool = False  # an earlier run of this export wrote it (found by content)
 
 
 @dataclass
@@ -56,6 +64,7 @@ class ExportReport:
     ranking_csv: Path | None = None
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    resumed: int = 0  # photos found already exported by an earlier, interrupted run
 
 
 def read_ranking_csv(path: Path) -> list[RankedPhoto]:
@@ -63,7 +72,7 @@ def read_ranking_csv(path: Path) -> list[RankedPhoto]:
     if not path.is_file():
         raise CuratorError(f"ranking file {path} does not exist")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
             rows = list(csv.DictReader(fh))
         ranking = [RankedPhoto(r["image"], float(r["score"]), int(r["rank"])) for r in rows]
     except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -102,34 +111,109 @@ def stars_for_rank(rank: int, total: int) -> int:
     return 1
 
 
+#: Longest file name most file systems take (bytes); exported names are kept short enough that
+#: their ``NAME.xmp`` sidecar fits too.
+NAME_MAX_BYTES = 255
+_SIDECAR_ROOM = len(".xmp")
+
+
+def _fit_name(stem: str, suffix: str, tail: str = "") -> str:
+    """``stem + tail + suffix``, with the stem shortened (at a character boundary) until the name and
+    its ``.xmp`` sidecar fit the file-name limit."""
+    limit = NAME_MAX_BYTES - _SIDECAR_ROOM
+    while stem and len(os.fsencode(stem + tail + suffix)) > limit:
+        stem = stem[:-1]
+    return stem + tail + suffix
+
+
+def _same_content(source: Path, existing: Path) -> bool:
+    """Whether ``existing`` is already this photo's export (a rerun after an interruption): the same
+    file (a hard link) or the same size and content hash. Cheap: at most 128 KiB read from each."""
+    try:
+        if existing.samefile(source):
+            return True
+        size = source.stat().st_size
+        return existing.stat().st_size == size and fast_hash(existing, size) == fast_hash(source, size)
+    except OSError:
+        return False
+
+
 class _NameReserver:
-    """Hands out target names that exist neither on disk nor earlier in this export (case-insensitive)."""
+    """Hands out target names that exist neither on disk nor earlier in this export (case-insensitive).
+
+    A name on disk that already holds the same photo is handed out again, marked as done: rerunning
+    an interrupted export finishes it instead of duplicating what it had written.
+    """
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
         self.taken = {p.name.lower() for p in dest.iterdir()} if dest.is_dir() else set()
+        self.handed: set[str] = set()
 
-    def reserve(self, name: str) -> Path:
+    def reserve(self, name: str, source: Path | None = None) -> tuple[Path, bool]:
+        """(target path, already exported there)."""
         stem, suffix = Path(name).stem, Path(name).suffix
-        candidate, n = name, 1
-        while candidate.lower() in self.taken or (candidate + ".xmp").lower() in self.taken:
+        candidate, n = _fit_name(stem, suffix), 1
+        while True:
+            key = candidate.lower()
+            if key not in self.handed:
+                if source is not None and key in self.taken and _same_content(source, self.dest / candidate):
+                    self.handed.add(key)
+                    return self.dest / candidate, True
+                if key not in self.taken and (candidate + ".xmp").lower() not in self.taken:
+                    self.handed.add(key)
+                    self.taken.add(key)
+                    return self.dest / candidate, False
             n += 1
-            candidate = f"{stem} ({n}){suffix}"
-        self.taken.add(candidate.lower())
-        return self.dest / candidate
+            candidate = _fit_name(stem, suffix, f" ({n})")
+
+
+def _readable(path: Path) -> str | None:
+    """None when ``path`` is a regular file we can open, else the reason why not."""
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        return "no longer exists"
+    except IsADirectoryError:
+        return "is a folder, not a photo"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
 
 
 def plan_export(
-    ranking: Sequence[RankedPhoto], selected: Sequence[RankedPhoto], images_root: Path, dest: Path, write_xmp: bool
+    ranking: Sequence[RankedPhoto],
+    selected: Sequence[RankedPhoto],
+    images_root: Path,
+    dest: Path,
+    write_xmp: bool,
+    problems: list[str] | None = None,
 ) -> list[ExportItem]:
-    """Decide every target name before writing anything (the dry run shows exactly this)."""
+    """Decide every target name before writing anything (the dry run shows exactly this).
+
+    Every ranked path must lie inside ``images_root`` (a ranking naming ``/etc/passwd`` or ``../x`` is
+    refused whole); photos that vanished or became unreadable since ranking are skipped and noted.
+    """
+    problems = [] if problems is None else problems
     names = _NameReserver(dest)
     items = []
     for photo in selected:
-        source = images_root / photo.relpath
-        if not source.is_file():
-            raise CuratorError(f"{source} (rank {photo.rank}) no longer exists; rank the album again")
-        target = names.reserve(source.name)
+        try:
+            relpath = confined_relpath(images_root, photo.relpath)
+        except ValueError:
+            raise CuratorError(
+                f"the ranking names '{photo.relpath}' (rank {photo.rank}), which is not a photo inside "
+                f"{images_root}; export only rankings of this album"
+            ) from None
+        source = images_root / relpath
+        reason = _readable(source)
+        if reason is not None:
+            problems.append(f"{display_path(relpath)} (rank {photo.rank}) {reason}; skipped")
+            continue
+        target, done = names.reserve(source.name, source)
+        if target.name != source.name and len(os.fsencode(source.name)) > NAME_MAX_BYTES - _SIDECAR_ROOM:
+            problems.append(f"{display_path(source.name)}: name shortened to {display_path(target.name)}")
         sidecars = []
         for sidecar in xmp.find_sidecars(source):
             long_form = sidecar.name.lower().startswith(source.name.lower() + ".")
@@ -137,12 +221,27 @@ def plan_export(
             names.taken.add(name.lower())
             sidecars.append((sidecar, dest / name))
         stars = stars_for_rank(photo.rank, len(ranking)) if write_xmp else None
-        items.append(ExportItem(photo, source, target, tuple(sidecars), stars))
+        items.append(ExportItem(photo, source, target, tuple(sidecars), stars, done))
     return items
 
 
+def _partial_name(target: Path) -> Path:
+    """A short hidden name beside ``target``: even a 255-byte target name leaves room for it."""
+    return target.with_name(f".aecur-{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
+
+
+def _remove_stale_partials(dest: Path) -> int:
+    """Temporary files of an export that was killed (ours only: hidden, with our suffix)."""
+    removed = 0
+    for stale in dest.glob(f".*{PARTIAL_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+            removed += 1
+    return removed
+
+
 def _copy_atomically(source: Path, target: Path) -> None:
-    partial = target.with_name(f".{target.name}{PARTIAL_SUFFIX}")
+    partial = _partial_name(target)
     try:
         shutil.copy2(source, partial)  # keeps modification time
         if target.exists():
@@ -160,6 +259,26 @@ def _link_or_copy(source: Path, target: Path, problems: list[str]) -> None:
             raise
         problems.append(f"{source.name}: hard link impossible here ({exc.strerror}); copied instead")
         _copy_atomically(source, target)
+
+
+def _prepare_destination(dest: Path) -> None:
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CuratorError(f"cannot create the destination folder {dest} ({exc.strerror or exc})") from exc
+
+
+def _ranking_list_path(dest: Path) -> Path:
+    """``ranking.csv`` of an earlier run of an export into this folder is replaced (it is our own
+    list, and the rerun's list covers it); any other file of that name is kept and we pick another."""
+    ours = dest / "ranking.csv"
+    try:
+        with ours.open(encoding="utf-8", errors="replace") as fh:
+            if fh.readline().strip() == ",".join(RANKING_LIST_HEADER):
+                return ours
+    except OSError:
+        pass
+    return _NameReserver(dest).reserve("ranking.csv")[0]
 
 
 def export_photos(
@@ -189,39 +308,62 @@ def export_photos(
     dest = dest.resolve()
     if dest == images_root:
         raise CuratorError("the destination must not be the album folder itself")
+    if dest.exists() and not dest.is_dir():
+        raise CuratorError(f"the destination {dest} is a file, not a folder")
     selected = select_top(ranking, top, top_percent, min_score)
-    items = plan_export(ranking, selected, images_root, dest, write_xmp)
-    result = ExportReport(items, dry_run)
+    problems: list[str] = []
+    items = plan_export(ranking, selected, images_root, dest, write_xmp, problems)
+    result = ExportReport(items, dry_run, problems=problems)
     if dry_run:
         result.seconds = time.perf_counter() - started
         return result
-    dest.mkdir(parents=True, exist_ok=True)
+    _prepare_destination(dest)
+    _remove_stale_partials(dest)
+    exported: list[ExportItem] = []
     for index, item in enumerate(items, start=1):
         check(cancel)
-        if mode == "hardlink":
+        if item.already_exported:
+            result.resumed += 1
+        elif mode == "hardlink":
             _link_or_copy(item.source, item.target, result.problems)
         else:
             _copy_atomically(item.source, item.target)
         for source_sidecar, target_sidecar in item.sidecars:
-            _copy_atomically(source_sidecar, target_sidecar)
+            if not (item.already_exported and target_sidecar.exists()):
+                _copy_atomically(source_sidecar, target_sidecar)
         if write_xmp:
-            sidecar = item.sidecars[0][1] if item.sidecars else None
-            xmp.write_sidecar(
-                item.target,
-                stars=item.stars,
-                score=item.photo.score,
-                rank=item.photo.rank,
-                profile=profile_name,
-                sidecar=sidecar,
-            )
+            _write_stars(item, profile_name, result.problems)
+        exported.append(item)
         result.written += 1
         report(progress, "exporting", index, len(items))
-    result.ranking_csv = _NameReserver(dest).reserve("ranking.csv")
-    partial = result.ranking_csv.with_name(f".{result.ranking_csv.name}{PARTIAL_SUFFIX}")
-    with partial.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["image", "score", "rank", "source"])
-        writer.writerows((i.target.name, f"{i.photo.score:.6f}", i.photo.rank, i.photo.relpath) for i in items)
-    os.replace(partial, result.ranking_csv)
+    result.ranking_csv = _ranking_list_path(dest)
+    partial = _partial_name(result.ranking_csv)
+    try:
+        with partial.open("w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(RANKING_LIST_HEADER)
+            writer.writerows(
+                (i.target.name, f"{i.photo.score:.6f}", i.photo.rank, i.photo.relpath) for i in exported
+            )
+        os.replace(partial, result.ranking_csv)
+    finally:
+        partial.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _write_stars(item: ExportItem, profile_name: str | None, problems: list[str]) -> None:
+    """XMP stars and score into the exported sidecar; a sidecar exiv2 cannot parse is noted, and the
+    export goes on (the photo itself is already exported, its sidecar copied as it was)."""
+    sidecar = item.sidecars[0][1] if item.sidecars else None
+    try:
+        xmp.write_sidecar(
+            item.target,
+            stars=item.stars,
+            score=item.photo.score,
+            rank=item.photo.rank,
+            profile=profile_name,
+            sidecar=sidecar,
+        )
+    except CuratorError as exc:
+        problems.append(f"{display_path(item.target.name)}: stars not written ({exc})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -63,6 +64,15 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+#: What the current schema must contain, checked on every open.
+_EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "album": ("key", "value"),
+    "photos": ("id", "relpath", "size", "mtime_ns", "content_hash", "format", "missing", "added_at", "updated_at"),
+    "ratings": ("photo_id", "stars", "flag", "source", "rated_at"),
+    "profiles": ("id", "name", "bundle_id", "data", "metadata", "created_at"),
+    "scores": ("profile_id", "photo_id", "score", "rank"),
+}
+
 REJECTED = -1
 PICKED = 1
 KEEP = object()  # set_rating: leave this part of the rating as it is
@@ -105,10 +115,52 @@ class StoredProfile:
     created_at: float
 
 
+#: Longest album-name part of a library file name, in bytes: the rest of the name (key, suffixes,
+#: SQLite's "-wal"/"-shm") must still fit the 255-byte limit of common file systems.
+_LIBRARY_LABEL_BYTES = 120
+
+
+def _to_db(relpath: str) -> str | bytes:
+    """A relative path as SQLite can store it without loss.
+
+    File names that are not valid UTF-8 (e.g. Latin-1 ``café.jpg`` from an old camera or a Windows
+    share) arrive as surrogate escapes, which SQLite cannot encode; they are stored as their raw
+    file-system bytes instead (a BLOB in the same column, still unique), every other name as text.
+    """
+    try:
+        relpath.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(relpath)
+    return relpath
+
+
+def _from_db(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _metadata(text: str) -> dict:
+    """A profile's stored metadata; damaged JSON costs the details shown, not the profile."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _short_label(name: str) -> str:
+    raw = os.fsencode(name or "album")[:_LIBRARY_LABEL_BYTES]
+    return raw.decode("utf-8", "ignore") or "album"
+
+
 def library_path_for(album: Path) -> Path:
-    """The database file of an album: one per absolute album path, in the user data dir."""
-    key = hashlib.sha256(str(album.resolve()).encode()).hexdigest()[:16]
-    return data_dir() / "libraries" / f"{album.resolve().name or 'album'}-{key}.sqlite3"
+    """The database file of an album: one per absolute album path, in the user data dir.
+
+    The album's own name only labels the file (shortened when long); the hash of the whole path
+    is what tells albums apart.
+    """
+    resolved = album.resolve()
+    key = hashlib.sha256(os.fsencode(str(resolved))).hexdigest()[:16]
+    return data_dir() / "libraries" / f"{_short_label(resolved.name)}-{key}.sqlite3"
 
 
 class Library:
@@ -121,12 +173,23 @@ class Library:
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error as exc:
+            raise CuratorError(f"cannot open the library database {db_path} ({exc})") from exc
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            self._check_layout()
         except sqlite3.DatabaseError as exc:
-            raise CuratorError(f"library database {db_path} is unreadable ({exc})") from exc
+            self._db.close()
+            raise CuratorError(
+                f"the library database {db_path} is damaged ({exc}); move it away to start this album's "
+                "library afresh (your photos are not affected)"
+            ) from exc
+        except CuratorError:
+            self._db.close()
+            raise
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO album (key, value) VALUES ('root', ?)", (str(self.album),))
 
@@ -180,6 +243,20 @@ class Library:
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version = {target + 1}")
 
+    def _check_layout(self) -> None:
+        """Every table and column this version reads exists: a file of another program (or a damaged
+        one) that happens to carry our schema number is refused up front, not half-way through a scan."""
+        missing = []
+        for table, columns in _EXPECTED_COLUMNS.items():
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            missing += [f"{table}.{column}" for column in columns if column not in present]
+        if missing:
+            raise CuratorError(
+                f"the library database {self.db_path} does not have the expected layout (missing "
+                f"{', '.join(missing[:4])}); move it away to start this album's library afresh "
+                "(your photos are not affected)"
+            )
+
     def integrity_ok(self) -> bool:
         return self._query("PRAGMA integrity_check")[0][0] == "ok" and not self._query("PRAGMA foreign_key_check")
 
@@ -196,7 +273,7 @@ class Library:
         report = SyncReport([], [], [], [], 0)
         with self.transaction() as db:
             existing = {
-                row[1]: row
+                _from_db(row[1]): (row[0], _from_db(row[1]), *row[2:])
                 for row in db.execute("SELECT id, relpath, size, mtime_ns, content_hash, missing FROM photos")
             }
             seen = {f.relpath for f in scan.files}
@@ -228,14 +305,14 @@ class Library:
                     old = candidates.pop(0)
                     db.execute(
                         "UPDATE photos SET relpath=?, mtime_ns=?, format=?, missing=0, updated_at=? WHERE id=?",
-                        (file.relpath, file.mtime_ns, file.format, now, old[0]),
+                        (_to_db(file.relpath), file.mtime_ns, file.format, now, old[0]),
                     )
                     report.moved.append((old[1], file.relpath))
                     continue
                 db.execute(
                     "INSERT INTO photos (relpath, size, mtime_ns, content_hash, format, added_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (file.relpath, file.size, file.mtime_ns, file.content_hash, file.format, now, now),
+                    (_to_db(file.relpath), file.size, file.mtime_ns, file.content_hash, file.format, now, now),
                 )
                 report.added.append(file.relpath)
             for rows in vanished.values():
@@ -248,21 +325,23 @@ class Library:
     def known_files(self) -> dict[str, tuple[int, int, str]]:
         """relpath -> (size, mtime_ns, hash), so a re-scan can skip hashing unchanged files."""
         return {
-            r[0]: (r[1], r[2], r[3]) for r in self._query("SELECT relpath, size, mtime_ns, content_hash FROM photos")
+            _from_db(r[0]): (r[1], r[2], r[3])
+            for r in self._query("SELECT relpath, size, mtime_ns, content_hash FROM photos")
         }
 
     def photos(self, include_missing: bool = False) -> list[Photo]:
         sql = "SELECT id, relpath, size, mtime_ns, content_hash, format, missing FROM photos"
         if not include_missing:
             sql += " WHERE missing = 0"
-        return [Photo(*row[:6], bool(row[6])) for row in self._query(sql + " ORDER BY relpath")]
+        photos = [Photo(row[0], _from_db(row[1]), *row[2:6], bool(row[6])) for row in self._query(sql)]
+        return sorted(photos, key=lambda photo: photo.relpath)
 
     def photo(self, relpath: str) -> Photo | None:
         rows = self._query(
             "SELECT id, relpath, size, mtime_ns, content_hash, format, missing FROM photos WHERE relpath = ?",
-            (relpath,),
+            (_to_db(relpath),),
         )
-        return Photo(*rows[0][:6], bool(rows[0][6])) if rows else None
+        return Photo(rows[0][0], _from_db(rows[0][1]), *rows[0][2:6], bool(rows[0][6])) if rows else None
 
     def absolute_path(self, photo: Photo) -> Path:
         return self.album / photo.relpath
@@ -309,10 +388,11 @@ class Library:
         """
         rows = self._query(
             "SELECT p.relpath, r.stars, r.flag FROM ratings r JOIN photos p ON p.id = r.photo_id "
-            "WHERE p.missing = 0 ORDER BY p.relpath"
+            "WHERE p.missing = 0"
         )
         pairs = []
-        for relpath, stars, flag in rows:
+        for stored, stars, flag in sorted(rows, key=lambda row: _from_db(row[0])):
+            relpath = _from_db(stored)
             if flag == REJECTED:
                 pairs.append((self.album / relpath, 0.0))
             elif stars is not None:
@@ -332,7 +412,7 @@ class Library:
 
     def profiles(self) -> list[StoredProfile]:
         rows = self._query("SELECT id, name, bundle_id, metadata, created_at FROM profiles ORDER BY name")
-        return [StoredProfile(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [StoredProfile(r[0], r[1], r[2], _metadata(r[3]), r[4]) for r in rows]
 
     def profile_data(self, profile_id: int) -> bytes:
         rows = self._query("SELECT data FROM profiles WHERE id = ?", (profile_id,))

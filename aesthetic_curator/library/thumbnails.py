@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 256
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
+#: A temporary thumbnail file this old belongs to a process that died while writing it.
+STALE_TEMPORARY_SECONDS = 3600
+_TEMPORARY_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Thumbnail:
 
 def _atomic_write(target: Path, write) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=target.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -141,11 +145,23 @@ class ThumbnailCache:
         return sum(f.stat().st_size for f in self.root.rglob("*.jpg"))
 
     def enforce_limit(self) -> int:
-        """Delete least recently used thumbnails until the cache is under 90% of its bound."""
+        """Delete least recently used thumbnails until the cache is under 90% of its bound.
+
+        Also removes temporaries that a killed scan left (older than :data:`STALE_TEMPORARY_SECONDS`,
+        so another process's file being written right now is never touched).
+        """
         files = []
-        for path in self.root.rglob("*.jpg"):
-            info = path.stat()
-            files.append((info.st_mtime, info.st_size, path))
+        stale_before = time.time() - STALE_TEMPORARY_SECONDS
+        for path in self.root.rglob("*"):
+            try:
+                info = path.stat()
+            except OSError:
+                continue  # evicted or renamed by another process meanwhile
+            if path.name.startswith(_TEMPORARY_PREFIX):
+                if info.st_mtime < stale_before:
+                    path.unlink(missing_ok=True)
+            elif path.suffix == ".jpg":
+                files.append((info.st_mtime, info.st_size, path))
         total = sum(size for _, size, _ in files)
         if total <= self.max_bytes:
             return 0

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
@@ -30,6 +30,9 @@ _EMPTY_PACKET = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 </x:xmpmeta>
 <?xpacket end="w"?>
 """
+
+#: Longest file name (bytes) of common file systems.
+NAME_MAX_BYTES = 255
 
 _namespace_registered = False
 
@@ -55,54 +58,113 @@ class XmpRating:
 
 
 def sidecar_candidates(photo: Path) -> list[Path]:
-    """Both sidecar conventions, in the order tools look for them."""
+    """Both sidecar conventions, in the order tools look for them (names too long to exist are left out)."""
     names = [photo.name + ".xmp", photo.name + ".XMP", photo.stem + ".xmp", photo.stem + ".XMP"]
-    return [photo.with_name(n) for n in dict.fromkeys(names)]
+    fitting = [n for n in dict.fromkeys(names) if len(os.fsencode(n)) <= NAME_MAX_BYTES]
+    return [photo.with_name(n) for n in fitting]
+
+
+def _is_file(path: Path) -> bool:
+    """``Path.is_file`` that says False, rather than raising, for names the file system cannot hold."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def find_sidecars(photo: Path) -> list[Path]:
-    return [p for p in sidecar_candidates(photo) if p.is_file()]
+    return [p for p in sidecar_candidates(photo) if _is_file(p)]
+
+
+class XmpValueError(ValueError):
+    """An ``xmp:Rating`` that is not one of -1 (rejected), 0 (unrated) or 1-5 stars."""
 
 
 def _parse_rating(value: str | None) -> tuple[int | None, bool] | None:
+    """(stars, rejected) from an ``xmp:Rating``; None when the field is absent or empty.
+
+    The XMP specification allows -1 and 0-5; other values (``99``, ``-5``, ``2.5``, ``inf``) are
+    refused with :class:`XmpValueError` instead of being coerced to something the user never gave.
+    """
     if value is None or str(value).strip() == "":
         return None
+    text = str(value).strip()
     try:
-        number = round(float(value))
+        number = float(text)
     except ValueError:
-        return None
-    if number < 0:
+        raise XmpValueError(f"xmp:Rating '{text}' is not a number") from None
+    if not number.is_integer() or not -1 <= number <= 5:
+        raise XmpValueError(f"xmp:Rating '{text}' is not -1 (rejected), 0 (unrated) or 1-5 stars")
+    stars = int(number)
+    if stars == -1:
         return None, True
-    if number == 0:
+    if stars == 0:
         return None, False
-    return min(number, 5), False
+    return stars, False
 
 
-def _read_xmp(path: Path) -> dict[str, str]:
+class XmpReadError(Exception):
+    """A sidecar that exists but that exiv2 cannot parse."""
+
+
+def _read_xmp(path: Path, strict: bool = False) -> dict[str, str]:
+    """All XMP fields of ``path``; ``{}`` when it has none. With ``strict`` (sidecars, which are
+    nothing but XMP) a file exiv2 cannot parse raises :class:`XmpReadError`; for a photo, a format
+    without XMP support simply has no fields."""
     pyexiv2 = _pyexiv2()
     try:
         with pyexiv2.Image(str(path)) as image:
             return image.read_xmp()
     except Exception as exc:  # exiv2 raises plain RuntimeError for unsupported or corrupt files
         log.debug("no XMP readable from %s: %s", path, exc)
+        if strict:
+            raise XmpReadError(f"{path.name}: unreadable XMP sidecar ({exc})") from exc
         return {}
+
+
+@dataclass
+class RatingLookup:
+    rating: XmpRating | None
+    problems: list[str] = field(default_factory=list)  # broken sidecars, out-of-range values
+
+
+def look_up_rating(photo: Path) -> RatingLookup:
+    """The photo's XMP star rating from a sidecar (preferred) or embedded XMP, with what was wrong
+    on the way: a broken sidecar or an invalid value is reported and the next source is tried."""
+    lookup = RatingLookup(None)
+    for source in [*find_sidecars(photo), photo]:
+        try:
+            parsed = _parse_rating(_read_xmp(source, strict=source != photo).get("Xmp.xmp.Rating"))
+        except XmpReadError as exc:
+            lookup.problems.append(str(exc))
+            continue
+        except XmpValueError as exc:
+            lookup.problems.append(f"{source.name}: {exc}; ignored")
+            continue
+        if parsed is not None:
+            stars, rejected = parsed
+            if stars is not None or rejected:
+                lookup.rating = XmpRating(stars, rejected, source)
+            return lookup  # an explicit 0 means unrated: nothing to import
+    return lookup
 
 
 def read_rating(photo: Path) -> XmpRating | None:
     """The photo's XMP star rating from a sidecar (preferred) or embedded XMP; None if it has none."""
-    for source in [*find_sidecars(photo), photo]:
-        parsed = _parse_rating(_read_xmp(source).get("Xmp.xmp.Rating"))
-        if parsed is not None:
-            stars, rejected = parsed
-            if stars is None and not rejected:
-                return None  # explicitly unrated
-            return XmpRating(stars, rejected, source)
-    return None
+    return look_up_rating(photo).rating
 
 
 def read_fields(path: Path) -> dict[str, str]:
     """All XMP fields of a sidecar or photo (for tests and diagnostics)."""
     return _read_xmp(path)
+
+
+def _new_sidecar_path(photo: Path) -> Path:
+    """``NAME.EXT.xmp`` where it fits the file-name limit, else the short ``NAME.xmp`` form."""
+    long_form = photo.name + ".xmp"
+    if len(os.fsencode(long_form)) <= NAME_MAX_BYTES:
+        return photo.with_name(long_form)
+    return photo.with_name(photo.stem + ".xmp")
 
 
 def write_sidecar(
@@ -121,7 +183,7 @@ def write_sidecar(
     form, which cannot clash between IMG_1.JPG and IMG_1.CR3). Returns the sidecar written.
     """
     pyexiv2 = _pyexiv2()
-    target = sidecar or next(iter(find_sidecars(photo)), photo.with_name(photo.name + ".xmp"))
+    target = sidecar or next(iter(find_sidecars(photo)), None) or _new_sidecar_path(photo)
     fields: dict[str, str] = {}
     if rejected:
         fields["Xmp.xmp.Rating"] = "-1"
