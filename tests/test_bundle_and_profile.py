@@ -128,7 +128,7 @@ def test_malformed_manifest_is_one_clear_error(test_bundle: Bundle, tmp_path, ed
     manifest = json.loads((copy / MANIFEST_NAME).read_text())
     edit(manifest)
     (copy / MANIFEST_NAME).write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match="malformed manifest|edited or is corrupt"):
+    with pytest.raises(BundleError, match=r"malformed manifest|edited or is corrupt"):
         Bundle.load(copy)
     (copy / MANIFEST_NAME).write_text(json.dumps([1, 2]))
     with pytest.raises(BundleError, match="not an Aesthetic Curator bundle"):
@@ -228,7 +228,7 @@ def test_profile_with_unusable_coefficients_is_refused(profile: Profile, tmp_pat
 
 @pytest.mark.parametrize("change", [{"bundle_id": None}, {"k": "many"}, {"zero_shot_srocc": [1, 2]}, {"n_layers": 3}])
 def test_profile_with_malformed_metadata_is_one_clear_error(profile: Profile, tmp_path, change):
-    with pytest.raises(ProfileError, match="malformed profile metadata|do not fit"):
+    with pytest.raises(ProfileError, match=r"malformed profile metadata|do not fit"):
         Profile.load(_profile_with(profile, tmp_path, **change))
 
 

@@ -93,6 +93,13 @@ def test_open_rate_personalize_rank_export(qtbot, window: MainWindow, album: Pat
     expected = [pid for pid, _ in sorted(scores.items(), key=lambda kv: kv[1][1])]
     assert window.sort_box.currentData() is SortOrder.SCORE
     assert grid_ids(window)[:30] == expected
+    # ... and that order is the model's own: the stored profile, re-run through the engine directly
+    from aesthetic_curator.engine import Bundle, Profile, rank_files
+
+    stored = Profile.from_bytes(window.library.profile_data(profile_id))
+    photos = {window.library.absolute_path(p): p.id for p in window.library.photos()}
+    independent = rank_files(Bundle.load(window.preferences.bundle_path), stored, list(photos), device="cpu")
+    assert [photos[item.path] for item in independent.ranked] == expected
 
     window.show_view(SortOrder.SCORE, Filter.TOP_N, 5)
     assert grid_ids(window) == expected[:5]
@@ -127,6 +134,7 @@ def test_switching_profiles_resorts_without_model_work(qtbot, window: MainWindow
         window.start_personalization("second")
     assert {p.name: p.metadata["solver"] for p in window.library.profiles()} == {"first": "fast", "second": "paper"}
     second_order = grid_ids(window)
+    assert second_order != first_order  # the reversed taste ranks differently, so the switches below can fail
     assert [window.profile_box.itemText(i) for i in range(window.profile_box.count())] == ["first", "second"]
     window.profile_box.setCurrentIndex(window.profile_box.findText("first"))
     assert not window.is_busy()  # switching started no work ...
@@ -231,3 +239,128 @@ def test_signals_keep_python_refcounts(qtbot):
     for _ in range(200):
         model.layoutChanged.emit()
     assert sys.getrefcount(True) >= before - 5
+
+
+class _Answers:
+    """Stands in for the modal prompts a user answers: records each question, gives the scripted reply."""
+
+    def __init__(self, monkeypatch, text=None, yes=True):
+        from PySide6.QtWidgets import QMessageBox
+
+        import aesthetic_curator.gui.main_window as main_window
+
+        self.questions: list[str] = []
+        self.prompts: list[str] = []
+        self.text, self.yes = text, yes
+
+        def get_text(parent, title, label, text=""):
+            self.prompts.append(f"{title}: {label} [{text}]")
+            return (self.text if self.text is not None else text), True
+
+        def question(parent, title, message, *args):
+            self.questions.append(message)
+            return QMessageBox.StandardButton.Yes if self.yes else QMessageBox.StandardButton.No
+
+        monkeypatch.setattr(main_window.QInputDialog, "getText", staticmethod(get_text))
+        monkeypatch.setattr(main_window.QMessageBox, "question", staticmethod(question))
+
+
+def test_personalize_button_asks_for_a_name_and_on_a_slow_cpu_whether_to_start(qtbot, window, album, monkeypatch):
+    import aesthetic_curator.gui.main_window as main_window
+
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    monkeypatch.setattr(main_window, "CONFIRM_SECONDS", 0.0)  # every run counts as long here
+    answers = _Answers(monkeypatch, text="  evenings ", yes=False)
+    window.personalize_action.trigger()
+    qtbot.waitUntil(lambda: bool(answers.questions), timeout=TIMEOUT)  # asked once the estimate is in
+    assert answers.prompts == ["Personalize: Name of the new profile: [My taste]"]
+    assert len(answers.questions) == 1 and "Start now?" in answers.questions[0] and "CPU" in answers.questions[0]
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=TIMEOUT)
+    assert window.library.profiles() == []  # "No": nothing was learned
+
+    answers.yes = True
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
+        window.personalize_action.trigger()
+    assert [p.name for p in window.library.profiles()] == ["evenings"]  # the typed name, trimmed
+
+    answers.questions.clear()
+    answers.yes = False
+    window.personalize_action.trigger()  # the same name again: asks before replacing, "No" keeps it
+    assert answers.questions == ["Replace the profile “evenings”?"]
+    assert not window.is_busy() and len(window.library.profiles()) == 1
+
+
+def test_rename_and_delete_profile_from_the_menu(qtbot, window, album, monkeypatch):
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
+        window.start_personalization("first")
+    answers = _Answers(monkeypatch, text="portraits")
+    window.rename_profile_clicked()
+    assert [p.name for p in window.library.profiles()] == ["portraits"]
+    assert window.profile_box.currentText() == "portraits"
+    answers.yes = False
+    window.delete_profile_clicked()
+    assert len(window.library.profiles()) == 1  # "No" deletes nothing
+    answers.yes = True
+    window.delete_profile_clicked()
+    assert window.library.profiles() == [] and window.current_profile_id() is None  # the box says "(none yet)"
+    assert window.model.has_scores() is False
+
+
+def test_open_recent_reopens_a_folder(qtbot, window, album, tmp_path):
+    open_album(qtbot, window, album)
+    other = tmp_path / "other"
+    other.mkdir()
+    synthetic_photos(1, 32, seed=1)[0].save(other / "one.jpg")
+    open_album(qtbot, window, other)
+    actions = window.recent_menu.actions()
+    assert [a.text() for a in actions][:2] == [str(other.resolve()), str(album.resolve())]
+    with qtbot.waitSignal(window.album_loaded, timeout=TIMEOUT):
+        actions[1].trigger()
+    assert window.library.album == album.resolve()
+
+
+def test_settings_dialog_shows_the_bundle_and_saves_choices(qtbot, window, test_bundle, tmp_path):
+    from aesthetic_curator.gui.settings_dialog import SettingsDialog
+
+    preferences = Preferences(tmp_path / "dialog.ini")
+    dialog = SettingsDialog(preferences, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert "No model bundle is set up" in dialog.description.text()
+    dialog._bundle_path = test_bundle.path  # what "Choose bundle folder…" sets
+    dialog._refresh()
+    text = dialog.description.text()
+    assert "TEST BUNDLE" in text and "Tasks (6)" in text
+    assert dialog.description.height() >= dialog.description.heightForWidth(dialog.description.width())  # not cut off
+    assert not dialog.download_button.isVisible()  # the test bundle embeds its base weights
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.solver.setCurrentIndex(dialog.solver.findData("paper"))
+    dialog.accept()
+    again = Preferences(tmp_path / "dialog.ini")
+    assert (again.bundle_path, again.device, again.solver) == (test_bundle.path, "cpu", "paper")
+
+
+def test_export_dialog_turns_the_form_into_a_choice(qtbot, tmp_path):
+    from aesthetic_curator.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog("portraits", tmp_path / "curated")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    choice = dialog.choice()
+    assert choice.use_profile and choice.dest == tmp_path / "curated"
+    dialog.source.setCurrentIndex(dialog.source.count() - 1)  # by my own stars
+    dialog.how.setCurrentIndex(1)
+    dialog.amount.setValue(25)
+    dialog.dest.setText(str(tmp_path / "elsewhere"))
+    dialog.mode.setCurrentIndex(dialog.mode.findData("hardlink"))
+    dialog.write_xmp.setChecked(True)
+    choice = dialog.choice()
+    assert not choice.use_profile and choice.dest == tmp_path / "elsewhere"
+    assert choice.mode == "hardlink" and choice.write_xmp
+    assert (choice.top, choice.top_percent, choice.min_score) == (None, 25, None)
+    without_profile = ExportDialog(None, tmp_path)
+    qtbot.addWidget(without_profile)
+    assert not without_profile.choice().use_profile  # no ranking yet: only stars can be exported

@@ -108,6 +108,15 @@ class SettingsDialog(QDialog):
 
         status = base_weights_status(bundle.spec) if bundle is not None else None
         self.download_button.setVisible(bool(status and status.needed and not status.cached))
+        self._fit_text()
+
+    def _fit_text(self) -> None:
+        """Grow the dialog to the wrapped description: a word-wrapped label reports the height it
+        needs at its narrow preferred width, so without this a long description is cut off."""
+        width = max(self.description.width(), self.minimumWidth() - 24)
+        self.description.setMinimumHeight(self.description.heightForWidth(width))
+        self.layout().activate()
+        self.resize(max(self.width(), self.minimumWidth()), self.sizeHint().height())
 
     def _choose(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Bundle folder", str(self._bundle_path or Path.home()))
