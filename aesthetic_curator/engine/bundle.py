@@ -44,6 +44,10 @@ TASK_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 StateDict = dict[str, torch.Tensor]
 
+#: Files whose checksum this process has confirmed, with the (size, mtime, expected sha256) they had:
+#: one Personalize press loads the same bundle several times, and each file is hashed only once.
+_VERIFIED: dict[Path, tuple[int, int, str]] = {}
+
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -94,7 +98,6 @@ class Bundle:
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = path
         self.manifest = manifest
-        self._verified: dict[str, tuple[int, int, str]] = {}
         try:
             base = manifest["base"]
             head = manifest["head"]
@@ -193,14 +196,15 @@ class Bundle:
             raise BundleError(f"{self.path}: the manifest gives no checksum for {relative}")
         info = file.stat()
         stamp = (info.st_size, info.st_mtime_ns, sha256)
-        if self._verified.get(relative) == stamp:
+        key = file.resolve()
+        if _VERIFIED.get(key) == stamp:
             return
         if file_sha256(file) != sha256:
             raise BundleError(
                 f"{file}: the file changed since the bundle was written (checksum mismatch); "
                 "the bundle is damaged or was altered"
             )
-        self._verified[relative] = stamp
+        _VERIFIED[key] = stamp
 
     def _check_keys(self, tensors: Mapping[str, torch.Tensor], expected: Mapping[str, list[int]], what: str) -> None:
         missing = [k for k in expected if k not in tensors]

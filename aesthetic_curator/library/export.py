@@ -111,16 +111,14 @@ def stars_for_rank(rank: int, total: int) -> int:
     return 1
 
 
-#: Longest file name most file systems take (bytes); exported names are kept short enough that
-#: their ``NAME.xmp`` sidecar fits too.
-NAME_MAX_BYTES = 255
+#: Exported names are kept short enough that their ``NAME.xmp`` sidecar fits the file-name limit too.
 _SIDECAR_ROOM = len(".xmp")
 
 
 def _fit_name(stem: str, suffix: str, tail: str = "") -> str:
     """``stem + tail + suffix``, with the stem shortened (at a character boundary) until the name and
     its ``.xmp`` sidecar fit the file-name limit."""
-    limit = NAME_MAX_BYTES - _SIDECAR_ROOM
+    limit = xmp.NAME_MAX_BYTES - _SIDECAR_ROOM
     while stem and len(os.fsencode(stem + tail + suffix)) > limit:
         stem = stem[:-1]
     return stem + tail + suffix
@@ -212,7 +210,7 @@ def plan_export(
             problems.append(f"{display_path(relpath)} (rank {photo.rank}) {reason}; skipped")
             continue
         target, done = names.reserve(source.name, source)
-        if target.name != source.name and len(os.fsencode(source.name)) > NAME_MAX_BYTES - _SIDECAR_ROOM:
+        if target.name != source.name and len(os.fsencode(source.name)) > xmp.NAME_MAX_BYTES - _SIDECAR_ROOM:
             problems.append(f"{display_path(source.name)}: name shortened to {display_path(target.name)}")
         sidecars = []
         for sidecar in xmp.find_sidecars(source):
