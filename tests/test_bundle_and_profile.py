@@ -19,7 +19,7 @@ from aesthetic_curator.errors import BundleError, ProfileError
 
 def test_manifest_describes_a_test_bundle(test_bundle: Bundle):
     manifest = json.loads((test_bundle.path / MANIFEST_NAME).read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["is_test_bundle"] is True
     assert "TEST BUNDLE" in manifest["description"]
     assert manifest["base"]["model"] == "curator-tiny-vit" and manifest["base"]["weights_file"]

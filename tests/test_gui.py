@@ -211,7 +211,12 @@ def test_suggest_and_preferences_persist(qtbot, window: MainWindow, album: Path,
     assert geometry is not None
 
 
-def test_without_a_bundle_the_app_explains_and_star_export_works(qtbot, window: MainWindow, album: Path, tmp_path):
+def test_without_a_bundle_the_app_explains_and_star_export_works(
+    qtbot, window: MainWindow, album: Path, tmp_path, monkeypatch
+):
+    import aesthetic_curator.gui.preferences as preferences
+
+    monkeypatch.setattr(preferences, "builtin_bundle_path", lambda: None)  # an installation without the model
     window.preferences.bundle_path = None
     open_album(qtbot, window, album)
     rate_with_keys(qtbot, window, ["5", "4", "3"])
@@ -323,13 +328,18 @@ def test_open_recent_reopens_a_folder(qtbot, window, album, tmp_path):
 
 
 def test_settings_dialog_shows_the_bundle_and_saves_choices(qtbot, window, test_bundle, tmp_path):
+    from aesthetic_curator.builtin_model import builtin_bundle_path
     from aesthetic_curator.gui.settings_dialog import SettingsDialog
 
     preferences = Preferences(tmp_path / "dialog.ini")
+    assert preferences.bundle_path == builtin_bundle_path()  # a fresh install uses the built-in model
     dialog = SettingsDialog(preferences, window)
     qtbot.addWidget(dialog)
     dialog.show()
-    assert "No model bundle is set up" in dialog.description.text()
+    text = dialog.description.text()
+    assert "Built-in model" in text and "works offline" in text and "livec-quality" in text
+    assert "installed with the app" in text
+    assert not dialog.builtin_button.isVisible() and not dialog.download_button.isVisible()
     dialog._bundle_path = test_bundle.path  # what "Choose bundle folder…" sets
     dialog._refresh()
     text = dialog.description.text()
@@ -341,6 +351,80 @@ def test_settings_dialog_shows_the_bundle_and_saves_choices(qtbot, window, test_
     dialog.accept()
     again = Preferences(tmp_path / "dialog.ini")
     assert (again.bundle_path, again.device, again.solver) == (test_bundle.path, "cpu", "paper")
+
+    dialog = SettingsDialog(again, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.builtin_button.isVisible()
+    qtbot.mouseClick(dialog.builtin_button, Qt.MouseButton.LeftButton)
+    assert "Built-in model" in dialog.description.text()
+    dialog.accept()
+    assert Preferences(tmp_path / "dialog.ini").bundle_path == builtin_bundle_path()
+
+
+def test_settings_dialog_without_the_builtin_model_says_what_to_do(qtbot, window, tmp_path, monkeypatch):
+    import aesthetic_curator.gui.preferences as preferences
+    import aesthetic_curator.gui.settings_dialog as settings_dialog
+
+    monkeypatch.setattr(preferences, "builtin_bundle_path", lambda: None)
+    monkeypatch.setattr(settings_dialog, "builtin_bundle_path", lambda: None)
+    dialog = settings_dialog.SettingsDialog(Preferences(tmp_path / "none.ini"), window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert "No model bundle is set up" in dialog.description.text()
+    assert not dialog.builtin_button.isEnabled()
+
+
+def test_settings_dialog_imports_the_authors_checkpoints_with_progress(qtbot, window, tmp_path, monkeypatch):
+    """Import authors' checkpoints…: a folder of clip_*_3fc_*.pth files becomes the bundle in use."""
+    import aesthetic_curator.engine.official_import as official_import
+    import aesthetic_curator.gui.settings_dialog as settings_dialog
+    from aesthetic_curator.engine.test_bundle import TINY_MODEL
+    from tests.test_official_import import write_official_checkpoints
+
+    folder, base_weights, _, _ = write_official_checkpoints(tmp_path / "official")
+    folder = folder.rename(tmp_path / "ckpts")
+    real_import = official_import.import_official
+
+    def offline_import(*args, **kwargs):  # the tiny CLIP has no hub tag: hand the import its base file
+        return real_import(*args, base=TINY_MODEL, base_weights=base_weights, **kwargs)
+
+    monkeypatch.setattr(official_import, "import_official", offline_import)
+    monkeypatch.setattr(settings_dialog.QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    dialog = settings_dialog.SettingsDialog(Preferences(tmp_path / "import.ini"), window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: "imported-ckpts" in str(dialog._bundle_path), timeout=TIMEOUT)
+    assert "Tasks (2)" in dialog.description.text()
+    assert dialog.progress.format().split(":")[0] in ("reading checkpoints", "writing bundle", "task vectors")
+    dialog.accept()
+    assert Preferences(tmp_path / "import.ini").bundle_path.name == "imported-ckpts"
+
+
+@pytest.mark.slow
+def test_the_builtin_model_personalizes_and_ranks_real_photos_in_the_app(qtbot, tmp_path, livec):
+    """A fresh install: no model setup, 12 stars on real photos, Personalize, the album ranked."""
+    import csv
+
+    album = tmp_path / "livec"
+    album.mkdir()
+    with (livec / "scores.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:24]
+    for row in rows:
+        shutil.copy(livec / "images" / row["image"], album / row["image"])
+    preferences = Preferences(tmp_path / "fresh.ini")
+    preferences.device = "cpu"
+    main = MainWindow(preferences)
+    qtbot.addWidget(main)
+    main.show()
+    open_album(qtbot, main, album)
+    rate_with_keys(qtbot, main, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3", "4", "2"])
+    with qtbot.waitSignal(main.ranked, timeout=600_000) as ranked:
+        main.start_personalization("mine")
+    scores = main.library.scores(ranked.args[0])
+    assert len(scores) == 24
+    assert len({round(score, 6) for _, score in scores.values()}) > 12  # a real model tells photos apart
 
 
 def test_export_dialog_turns_the_form_into_a_choice(qtbot, tmp_path):

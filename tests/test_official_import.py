@@ -45,10 +45,9 @@ def _write_checkpoint(path: Path, base: torch.nn.Module, seed: int) -> dict[str,
     return {k: v for k, v in tuned.state_dict().items() if k.startswith("visual.")}
 
 
-@pytest.fixture(scope="module")
-def official(tmp_path_factory):
-    """A checkpoint folder with two tasks, and the base weights file they were made from."""
-    root = tmp_path_factory.mktemp("official")
+def write_official_checkpoints(root: Path) -> tuple[Path, Path, torch.nn.Module, dict]:
+    """``root/checkpoints`` with two tasks in the authors' format and ``root/base.safetensors`` they came from."""
+    root.mkdir(parents=True, exist_ok=True)
     base = _tiny_clip(seed=11)
     save_file({k: v.contiguous() for k, v in base.state_dict().items()}, str(root / "base.safetensors"))
     folder = root / "checkpoints"
@@ -56,6 +55,14 @@ def official(tmp_path_factory):
     tuned = {
         task: _write_checkpoint(folder / f"clip_B_3fc_{task}.pth", base, i) for i, task in enumerate(["ava", "koniq"])
     }
+    return folder, root / "base.safetensors", base, tuned
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    """A checkpoint folder with two tasks, and the base weights file they were made from."""
+    root = tmp_path_factory.mktemp("official")
+    _, _, base, tuned = write_official_checkpoints(root)
     return root, base, tuned
 
 

@@ -28,3 +28,36 @@ def test_desktop_entry_installs_with_icon(tmp_path: Path):
     executable = section["Exec"].split()[0]
     assert executable.endswith("aesthetic-curator")
     assert (tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "aesthetic-curator.svg").is_file()
+
+
+def test_the_wheel_carries_the_builtin_model(tmp_path: Path):
+    """A user's (non-editable) install must find the model without the repository beside it."""
+    import json
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_NO_INDEX": "1"},
+    )
+    (wheel,) = tmp_path.glob("aesthetic_curator-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    prefix = "aesthetic_curator/resources/builtin_bundle/"
+    manifest = json.loads(zipfile.ZipFile(wheel).read(prefix + "manifest.json"))
+    expected = {prefix + "head_reference.safetensors", prefix + "LIVE-NOTICE.txt"}
+    expected |= {prefix + task["file"] for task in manifest["tasks"]}
+    assert expected <= names
+    assert "aesthetic_curator/engine/model_configs/curator-efficientnet-lite0.json" in names

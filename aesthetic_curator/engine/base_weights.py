@@ -73,6 +73,15 @@ def _hub_location(spec: ScorerSpec) -> tuple[str, list[str]] | None:
 
 
 def base_weights_status(spec: ScorerSpec) -> BaseWeightsStatus:
+    if spec.packaged is not None:
+        from aesthetic_curator.engine.packaged_base import locate
+
+        package = f"{spec.packaged.distribution}=={spec.packaged.version}"
+        try:
+            locate(spec.packaged)
+        except BundleError as exc:
+            return BaseWeightsStatus(False, False, str(exc))
+        return BaseWeightsStatus(False, True, f"installed with the app (Python package {package}); works offline")
     if not spec.pretrained:
         return BaseWeightsStatus(False, True, "base weights are inside the bundle")
     label = f"{spec.model_name} ({spec.pretrained})"

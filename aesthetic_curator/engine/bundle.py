@@ -7,6 +7,12 @@ Layout::
     BUNDLE/head_reference.safetensors the fixed reference head (the head has no pretrained value)
     BUNDLE/tasks/<name>.safetensors   tau_i = theta_finetuned_i - theta_pre, keyed by parameter name
 
+The base comes from one of three places: an OpenCLIP pretrained tag (downloaded on first use), an
+installed Python package (``base.package``: distribution, version, file, sha256; the built-in model),
+or ``base.safetensors`` in the bundle. Task vectors are stored in the bundle's float dtype, or compactly
+(``encoding: int8``): matrices as int8 with one float scale per output row, vectors in float16, and
+layers the task never changed listed in ``zero_layers`` instead of stored.
+
 Everything is safetensors, so loading a bundle never unpickles anything.
 """
 
@@ -29,6 +35,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from aesthetic_curator.engine.packaged_base import PackagedBase
 from aesthetic_curator.engine.scorer import DEFAULT_TEMPLATE, Scorer, ScorerSpec, create_scorer
 from aesthetic_curator.errors import BundleError
 from aesthetic_curator.paths import confined_relpath
@@ -36,7 +43,7 @@ from aesthetic_curator.paths import confined_relpath
 log = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = "aesthetic-curator-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: bases from installed packages, int8 task encoding
 MANIFEST_NAME = "manifest.json"
 BASE_WEIGHTS_NAME = "base.safetensors"
 HEAD_REFERENCE_NAME = "head_reference.safetensors"
@@ -50,6 +57,9 @@ _VERIFIED: dict[Path, tuple[int, int, str]] = {}
 
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
+DENSE, INT8 = "dense", "int8"  # task vector encodings
+_SCALE_SUFFIX = "#scale"  # int8 matrices carry their per-row scales under NAME#scale
+
 
 @dataclass(frozen=True)
 class TaskInfo:
@@ -62,6 +72,8 @@ class TaskInfo:
     metrics: dict[str, float] = field(default_factory=dict)  # e.g. test SROCC/PLCC of the task model
     file: str = ""  # path of the task vector inside the bundle
     sha256: str = ""  # checksum of that file
+    encoding: str = DENSE  # DENSE (the bundle's dtype) or INT8 (see the module docstring)
+    zero_layers: list[str] = field(default_factory=list)  # INT8 only: layers this task left unchanged
 
 
 def file_sha256(path: Path) -> str:
@@ -101,10 +113,12 @@ class Bundle:
         try:
             base = manifest["base"]
             head = manifest["head"]
+            package = base.get("package")
             self.spec = ScorerSpec(
                 model_name=base["model"],
                 pretrained=base.get("pretrained"),
                 model_config=base.get("model_config"),
+                packaged=PackagedBase.from_manifest(package) if package else None,
                 head_hidden=int(head["hidden"]),
                 head_dropout=float(head.get("dropout", 0.5)),
                 template=tuple(float(v) for v in head.get("template", DEFAULT_TEMPLATE)),
@@ -114,6 +128,8 @@ class Bundle:
             self.dtype = _DTYPES[manifest.get("dtype", "float16")]
             for info in self.tasks:
                 self._file(info.file)
+                if info.encoding not in (DENSE, INT8):
+                    raise ValueError(f"task {info.name} has the unknown encoding {info.encoding!r}")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"{path}: malformed manifest ({exc!r})") from exc
         if not self.tasks:
@@ -247,6 +263,8 @@ class Bundle:
     ) -> StateDict:
         info = self.tasks[task] if isinstance(task, int) else self.task(task)
         tensors = self._read_tensors(info.file, info.sha256, device)
+        if info.encoding == INT8:
+            tensors = _decode_int8(tensors, self.layers, info.zero_layers, f"task vector '{info.name}'")
         self._check_keys(tensors, self.layers, f"task vector '{info.name}'")
         return {name: tensors[name].to(dtype) for name in self.layers}
 
@@ -276,6 +294,17 @@ class Bundle:
                 problems.append(f"{relative} changed since the bundle was written")
         return problems
 
+    @property
+    def base_source(self) -> str:
+        """Where the base weights come from, in words."""
+        if self.spec.packaged is not None:
+            return f"installed package {self.spec.packaged.distribution}=={self.spec.packaged.version}"
+        return self.spec.pretrained or "embedded in bundle"
+
+    @property
+    def is_builtin(self) -> bool:
+        return bool(self.manifest.get("is_builtin", False))
+
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
@@ -288,7 +317,7 @@ class Bundle:
             "is_test_bundle": self.is_test_bundle,
             "description": self.description,
             "base_model": self.spec.model_name,
-            "pretrained": self.spec.pretrained or "embedded in bundle",
+            "pretrained": self.base_source,
             "layers": len(self.layers),
             "parameters": n_params,
             "coefficients": len(self.layers) * len(self.tasks),
@@ -312,11 +341,64 @@ def compute_bundle_id(manifest: Mapping[str, Any]) -> str:
     head = manifest.get("head", {})
     identity = {
         "base": [base.get("model"), base.get("pretrained"), base.get("model_config"), base.get("weights_sha256")],
+        # a base from a package is identified by its file's checksum (older bundles keep their id)
+        **({"package": (base["package"] or {}).get("sha256")} if "package" in base else {}),
         "head": [head.get("hidden"), head.get("template"), head.get("reference_sha256")],
         "layers": manifest.get("layers"),
-        "tasks": [[t.get("name"), t.get("sha256")] for t in manifest.get("tasks", [])],
+        "tasks": [[t.get("name"), t.get("sha256"), *_encoding_identity(t)] for t in manifest.get("tasks", [])],
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _encoding_identity(task: Mapping[str, Any]) -> list[Any]:
+    if task.get("encoding", DENSE) == DENSE:
+        return []
+    return [task.get("encoding"), sorted(task.get("zero_layers", []))]
+
+
+def encode_int8(tau: Mapping[str, torch.Tensor]) -> tuple[StateDict, list[str]]:
+    """The compact form of a task vector: (tensors to store, names of all-zero layers).
+
+    Matrices and kernels become int8 with one float32 scale per output row (max |value| / 127), so the
+    rounding error of each entry is at most half a step of its own row; vectors (biases, norms) stay
+    float16. A quarter of float32's size, half of float16's.
+    """
+    stored: StateDict = {}
+    zero: list[str] = []
+    for name, value in tau.items():
+        value = value.detach().float().cpu()
+        if not bool(value.any()):
+            zero.append(name)
+        elif value.ndim < 2:
+            stored[name] = value.to(torch.float16)
+        else:
+            rows = value.reshape(value.shape[0], -1)
+            scale = rows.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / 127.0
+            stored[name] = torch.round(rows / scale[:, None]).clamp(-127, 127).to(torch.int8).reshape(value.shape)
+            stored[name + _SCALE_SUFFIX] = scale
+    return stored, zero
+
+
+def _decode_int8(
+    tensors: Mapping[str, torch.Tensor], layers: Mapping[str, list[int]], zero_layers: Sequence[str], what: str
+) -> StateDict:
+    out: StateDict = {}
+    for name, shape in layers.items():
+        if name in zero_layers:
+            out[name] = torch.zeros(shape, device=next(iter(tensors.values())).device if tensors else "cpu")
+        elif name not in tensors:
+            raise BundleError(f"{what} does not match the base model's parameters: missing ['{name}']")
+        elif tensors[name].dtype == torch.int8:
+            scale = tensors.get(name + _SCALE_SUFFIX)
+            if scale is None or scale.numel() != tensors[name].shape[0]:
+                raise BundleError(f"{what}: the int8 layer {name} has no scale per row")
+            out[name] = tensors[name].float() * scale.float().view(-1, *([1] * (tensors[name].ndim - 1)))
+        else:
+            out[name] = tensors[name].float()
+    extra = sorted(set(tensors) - set(out) - {n + _SCALE_SUFFIX for n in out})
+    if extra:
+        raise BundleError(f"{what} does not match the base model's parameters: unexpected {extra[:3]}")
+    return out
 
 
 def _save(tensors: Mapping[str, torch.Tensor], path: Path, dtype: torch.dtype | None = None) -> str:
@@ -335,12 +417,16 @@ def write_bundle(
     is_test_bundle: bool = False,
     description: str = "",
     dtype: torch.dtype = torch.float16,
+    encoding: str = DENSE,
     overwrite: bool = False,
+    extra_files: Mapping[str, bytes] | None = None,
+    manifest_extra: Mapping[str, Any] | None = None,
 ) -> Bundle:
     """Write a bundle atomically: it is assembled in a hidden sibling folder and renamed into place.
 
     ``base_scorer`` is theta_pre (its head is the reference head); each task vector must cover every
-    layer of it, by name and shape.
+    layer of it, by name and shape. ``extra_files`` (relative name -> bytes) travel with the bundle,
+    e.g. the licence notice of the data its tasks were trained on; ``manifest_extra`` adds fields.
     """
     out = Path(out)
     check_output_folder(out, overwrite)
@@ -357,7 +443,9 @@ def write_bundle(
             "pretrained": None if embed_base_weights else spec.pretrained,
             "model_config": spec.model_config,
         }
-        if embed_base_weights:
+        if spec.packaged is not None and not embed_base_weights:
+            base_section["package"] = spec.packaged.to_manifest()
+        elif embed_base_weights:
             visual = {k: v for k, v in state.items() if k.startswith("visual.")}
             base_section["weights_file"] = BASE_WEIGHTS_NAME
             base_section["weights_sha256"] = _save(visual, staging / BASE_WEIGHTS_NAME, torch.float32)
@@ -371,7 +459,11 @@ def write_bundle(
             "reference_file": HEAD_REFERENCE_NAME,
             "reference_sha256": _save(head, staging / HEAD_REFERENCE_NAME, torch.float32),
         }
-        task_entries = [_write_task(staging, info, tau, layers, dtype) for info, tau in tasks]
+        task_entries = [_write_task(staging, info, tau, layers, dtype, encoding) for info, tau in tasks]
+        for relative, content in (extra_files or {}).items():
+            target = staging / confined_relpath(staging, relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
         manifest: dict[str, Any] = {
             "format": BUNDLE_FORMAT,
             "format_version": FORMAT_VERSION,
@@ -383,6 +475,7 @@ def write_bundle(
             "head": head_section,
             "layers": [[name, shape] for name, shape in layers.items()],
             "tasks": task_entries,
+            **dict(manifest_extra or {}),
         }
         manifest["bundle_id"] = compute_bundle_id(manifest)
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -406,7 +499,8 @@ def add_tasks_to_bundle(bundle: Bundle, tasks: Sequence[tuple[TaskInfo, Mapping[
     """
     _check_task_names([*bundle.task_names, *(info.name for info, _ in tasks)])
     manifest = json.loads(json.dumps(bundle.manifest))
-    entries = [_write_task(bundle.path, info, tau, bundle.layers, bundle.dtype) for info, tau in tasks]
+    encoding = INT8 if any(t.encoding == INT8 for t in bundle.tasks) else DENSE
+    entries = [_write_task(bundle.path, info, tau, bundle.layers, bundle.dtype, encoding) for info, tau in tasks]
     manifest["tasks"].extend(entries)
     manifest["modified"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     added = ", ".join(f"{info.name} ({info.dataset})" for info, _ in tasks)
@@ -428,13 +522,24 @@ def _check_task_names(names: Sequence[str]) -> None:
 
 
 def _write_task(
-    folder: Path, info: TaskInfo, tau: Mapping[str, torch.Tensor], layers: Mapping[str, list[int]], dtype: torch.dtype
+    folder: Path,
+    info: TaskInfo,
+    tau: Mapping[str, torch.Tensor],
+    layers: Mapping[str, list[int]],
+    dtype: torch.dtype,
+    encoding: str = DENSE,
 ) -> dict[str, Any]:
     """Save one task vector under ``folder/tasks/`` and return its manifest entry."""
     _check_task_vector(info.name, tau, layers)
     relative = f"tasks/{info.name}.safetensors"
-    digest = _save({k: tau[k] for k in layers}, folder / relative, dtype)
     entry = asdict(info)
+    if encoding == INT8:
+        stored, zero = encode_int8({k: tau[k] for k in layers})
+        digest = _save(stored, folder / relative)
+        entry.update(encoding=INT8, zero_layers=zero)
+    else:
+        digest = _save({k: tau[k] for k in layers}, folder / relative, dtype)
+        entry.update(encoding=DENSE, zero_layers=[])
     entry.update(file=relative, sha256=digest, score_range=list(info.score_range))
     return entry
 

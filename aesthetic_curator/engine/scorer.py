@@ -18,6 +18,7 @@ import open_clip
 import torch
 from torch import nn
 
+from aesthetic_curator.engine.packaged_base import PackagedBase, tower_state
 from aesthetic_curator.errors import BundleError
 from aesthetic_curator.paths import cache_dir
 
@@ -41,6 +42,7 @@ class ScorerSpec:
     head_hidden: int = 512  # width of the head's hidden layer (paper: 512)
     head_dropout: float = 0.5  # dropout in the head (paper: 0.5); inactive in eval mode
     template: tuple[float, ...] = field(default=DEFAULT_TEMPLATE)  # value of each output bin
+    packaged: PackagedBase | None = None  # base weights from an installed package (no download, no embedding)
 
 
 def open_clip_cache_dir() -> Path:
@@ -48,9 +50,14 @@ def open_clip_cache_dir() -> Path:
     return cache_dir() / "open_clip"
 
 
+#: A key of our own in a model config: the image preprocessing its weights were trained with
+#: (OpenCLIP reads it only from hub configs, so it is handed over as ``force_preprocess_cfg``).
+PREPROCESS_KEY = "preprocess_cfg"
+
+
 def packaged_model_config(name: str) -> dict[str, Any] | None:
     """The OpenCLIP config of a custom architecture shipped with the app (``model_configs/NAME.json``)."""
-    path = Path(__file__).with_name("model_configs") / f"{name}.json"
+    path = _PACKAGED_CONFIGS / f"{name}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
@@ -62,8 +69,10 @@ def register_model_config(name: str, config: dict[str, Any]) -> None:
     """
     global _registered_dir
     with _registry_lock:
+        config = {k: v for k, v in config.items() if k != PREPROCESS_KEY}
         existing = open_clip.get_model_config(name)
         if existing is not None:
+            existing = {k: v for k, v in existing.items() if k != PREPROCESS_KEY}
             if _canonical(existing) != _canonical(config):
                 raise BundleError(f"model config '{name}' conflicts with an already registered architecture")
             return
@@ -76,9 +85,6 @@ def register_model_config(name: str, config: dict[str, Any]) -> None:
 
 def _canonical(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
-
-
-open_clip.add_model_config(_PACKAGED_CONFIGS)
 
 
 class ScoreHead(nn.Module):
@@ -114,7 +120,7 @@ class Scorer(nn.Module):
         super().__init__()
         self.spec = spec
         self.visual = visual
-        embed_dim = int(visual.output_dim)
+        embed_dim = int(getattr(visual, "output_dim", 0) or _timm_feature_width(visual))
         self.head = ScoreHead(embed_dim, spec.head_hidden, spec.head_dropout, spec.template)
         cfg = getattr(visual, "preprocess_cfg", {}) or {}
         size = cfg.get("size", visual.image_size)
@@ -130,22 +136,41 @@ class Scorer(nn.Module):
         return [name for name, p in self.named_parameters() if p.is_floating_point()]
 
 
+def freeze_norm_statistics(model: nn.Module) -> None:
+    """Put batch-norm layers in eval mode: their running statistics are buffers, not parameters, so a
+    task vector cannot carry them; training must use (and keep) the base's statistics."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def _timm_feature_width(visual: nn.Module) -> int:
+    """OpenCLIP's timm towers have no ``output_dim``; without a projection their width is the trunk's."""
+    trunk = getattr(visual, "trunk", None)
+    if trunk is None:
+        raise BundleError(f"cannot tell the embedding width of the image tower {type(visual).__name__}")
+    return int(trunk.num_features)
+
+
 def create_scorer(spec: ScorerSpec, *, device: torch.device | str = "cpu", head_seed: int = 0) -> Scorer:
     """Build a scorer; OpenCLIP downloads ``spec.pretrained`` weights into the user cache if needed.
 
     Without a pretrained tag the tower is randomly initialised (weights are expected to be loaded
     afterwards from a bundle). The head is always seeded so the reference head is reproducible.
     """
-    if spec.model_config is not None:
-        register_model_config(spec.model_name, spec.model_config)
+    config = spec.model_config or packaged_model_config(spec.model_name)
+    if config is not None:
+        register_model_config(spec.model_name, config)
     if open_clip.get_model_config(spec.model_name) is None:
         raise BundleError(f"unknown model architecture '{spec.model_name}' (not an OpenCLIP model name)")
+    config = config or {}
     try:
         clip = open_clip.create_model(
             spec.model_name,
             pretrained=spec.pretrained,
             cache_dir=str(open_clip_cache_dir()),
             require_pretrained=spec.pretrained is not None,
+            force_preprocess_cfg=config.get(PREPROCESS_KEY),
         )
     except BundleError:
         raise
@@ -156,6 +181,8 @@ def create_scorer(spec: ScorerSpec, *, device: torch.device | str = "cpu", head_
         ) from exc
     visual = clip.visual
     del clip
+    if spec.packaged is not None:
+        _load_packaged(visual, spec.packaged)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(head_seed)
     try:
@@ -163,6 +190,17 @@ def create_scorer(spec: ScorerSpec, *, device: torch.device | str = "cpu", head_
     finally:
         torch.random.set_rng_state(generator_state)
     return scorer.to(device).eval()
+
+
+def _load_packaged(visual: nn.Module, base: PackagedBase) -> None:
+    """Fill a timm tower (OpenCLIP's ``TimmModel.trunk``) from an installed package's weights, strictly."""
+    trunk = getattr(visual, "trunk", None)
+    if trunk is None:
+        raise BundleError(f"{base.model_name} has no timm trunk to take the weights of {base.distribution}")
+    try:
+        trunk.load_state_dict(tower_state(base), strict=True)
+    except RuntimeError as exc:  # names or shapes that do not fit: a wrong config or a changed package
+        raise BundleError(f"the weights of {base.distribution} do not fit {base.model_name} ({exc})") from exc
 
 
 class _RandomInitFilter(logging.Filter):

@@ -7,7 +7,8 @@ the test set (never a checkpoint picked by test score). Results are the mean SRO
 
 Methods: ``best single task`` (the task model with the best zero-shot SROCC on the support set),
 ``uniform mix`` (every coefficient 1/n), ``adaptive init`` (the paper's softmax init, no training),
-and each requested solver.
+each requested solver, and on request the practitioner's baselines of :mod:`baselines` (a linear
+probe on frozen features, fine-tuning the best task's model).
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ from aesthetic_curator.engine.personalize import (
     score_images,
 )
 from aesthetic_curator.errors import RatingsError
+from aesthetic_curator.evaluation.baselines import (
+    BASELINE_METHODS,
+    BEST_FIT_FT,
+    PROBE,
+    FineTuneConfig,
+    best_fit_finetune,
+    frozen_features,
+    linear_probe_scores,
+    scorer_scores,
+)
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -127,6 +138,8 @@ def evaluate(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     jobs: int = 1,
+    baselines: Sequence[str] = (),
+    finetune: FineTuneConfig | None = None,
 ) -> EvalReport:
     """Run the protocol; a user with too few photos for some K (K + 2 needed) is left out of that K.
 
@@ -139,8 +152,13 @@ def evaluate(
             raise RatingsError(f"unknown solver '{name}' (available: {', '.join(SOLVERS)})")
     if jobs > 1 and model.device.type != "cpu":
         raise RatingsError("parallel evaluation (jobs > 1) runs on CPU processes; use the CPU device or one job")
-    protocol = _Protocol(list(shots), trials, list(solvers), base_config or PersonalizeConfig(), seed)
-    methods = [*BASELINES, *solvers]
+    for name in baselines:
+        if name not in BASELINE_METHODS:
+            raise RatingsError(f"unknown baseline '{name}' (available: {', '.join(BASELINE_METHODS)})")
+    protocol = _Protocol(
+        list(shots), trials, list(solvers), base_config or PersonalizeConfig(), seed, list(baselines), finetune
+    )
+    methods = [*BASELINES, *baselines, *solvers]
     results = {k: {m: MethodResult(m, k) for m in methods} for k in shots}
     total = len(users) * len(shots) * trials
     done = 0
@@ -169,6 +187,8 @@ def evaluate(
                     by_trial.setdefault(trial, []).append(value)
             result.per_trial = [statistics.fmean(v) for _, v in sorted(by_trial.items())]
     settings = {"seed": seed, "config": asdict(protocol.base_config)}
+    if BEST_FIT_FT in baselines:
+        settings["best_fit_finetune"] = asdict(protocol.finetune or FineTuneConfig())
     return EvalReport(list(shots), trials, list(solvers), [u.name for u in users], results, settings)
 
 
@@ -185,6 +205,25 @@ class _Protocol:
     solvers: list[str]
     base_config: PersonalizeConfig
     seed: int
+    baselines: list[str] = field(default_factory=list)
+    finetune: FineTuneConfig | None = None
+    # Users over the same photos (columns of one table) share one image tensor; what depends only on
+    # the photos is computed once per tensor.
+    _per_photo_set: dict = field(default_factory=dict, repr=False)
+
+    def _photo_set(self, model: MergedScorer, images: torch.Tensor) -> dict:
+        key = (images.data_ptr(), tuple(images.shape))
+        if key not in self._per_photo_set:
+            self._per_photo_set.clear()  # users come grouped by photo set: keep one at a time
+            on_device = images.to(model.device)
+            entry = {
+                "task_scores": [score_images(model, on_device, model.one_hot(t)).cpu() for t in range(model.n_tasks)],
+                "uniform": score_images(model, on_device, torch.full_like(model.alpha, 1 / model.n_tasks)).cpu(),
+            }
+            if PROBE in self.baselines:
+                entry["features"] = frozen_features(model, images)
+            self._per_photo_set[key] = entry
+        return self._per_photo_set[key]
 
     def evaluate_user(
         self,
@@ -196,8 +235,8 @@ class _Protocol:
     ) -> list[TrialResult]:
         """Every K and trial of one user; the draws depend only on the seed, ``user_index``, K and the trial."""
         images, ratings = user.images.to(model.device), user.ratings.float()
-        task_scores = [score_images(model, images, model.one_hot(t)).cpu() for t in range(model.n_tasks)]
-        uniform = score_images(model, images, torch.full_like(model.alpha, 1 / model.n_tasks)).cpu()
+        shared = self._photo_set(model, user.images)
+        task_scores, uniform = shared["task_scores"], shared["uniform"]
         rows: list[TrialResult] = []
         for k in self.shots:
             if ratings.numel() < k + 2:
@@ -223,6 +262,9 @@ class _Protocol:
                         self.solvers,
                         self.base_config,
                         trial,
+                        self.baselines,
+                        self.finetune or FineTuneConfig(),
+                        shared.get("features"),
                     )
                     rows.append((k, values))
                 on_trials(1)
@@ -287,6 +329,9 @@ def _run_trial(
     solvers: Sequence[str],
     base_config: PersonalizeConfig,
     trial: int,
+    baselines: Sequence[str] = (),
+    finetune: FineTuneConfig | None = None,
+    features: torch.Tensor | None = None,
 ) -> dict[str, tuple[float, int, float]]:
     """SROCC on the test photos, passes and seconds of every method for one support draw."""
     y_support, y_test = ratings[support], ratings[test]
@@ -300,6 +345,18 @@ def _run_trial(
     init = adaptive_init(zero_shot, model.n_layers, base_config.temperature).to(model.device)
     init_scores = score_images(model, images[test.to(images.device)], init).cpu()
     out["adaptive init"] = (srocc(init_scores.numpy(), y_test.numpy()), n_tasks * k, 0.0)
+    if PROBE in baselines and features is not None:
+        started = time.perf_counter()
+        probe = linear_probe_scores(features, support, ratings, seed=trial)
+        out[PROBE] = (srocc(probe[test].numpy(), y_test.numpy()), k, time.perf_counter() - started)
+    if BEST_FIT_FT in baselines:
+        started = time.perf_counter()
+        tuned, passes = best_fit_finetune(
+            model, best, images[support.to(images.device)], y_support, finetune or FineTuneConfig(), seed=trial
+        )
+        seconds = time.perf_counter() - started
+        tuned_scores = scorer_scores(tuned, images[test.to(images.device)])
+        out[BEST_FIT_FT] = (srocc(tuned_scores.numpy(), y_test.numpy()), n_tasks * k + passes, seconds)
     for name in solvers:
         config = replace(base_config, solver=name, seed=trial)
         started = time.perf_counter()

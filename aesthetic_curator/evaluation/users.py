@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -25,21 +26,39 @@ def dataset_users(
     max_users: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    max_photos: int | None = None,
+    seed: int = 0,
 ) -> list[EvalUser]:
-    """Decode every user's photos once; unreadable photos are reported and left out."""
+    """Decode every user's photos once; unreadable photos are reported and left out.
+
+    ``max_photos`` keeps a seeded sample of each user's photos, chosen by hashing the file name, so
+    users over the same photos keep the same sample; such users share one image tensor.
+    """
     preprocessor = Preprocessor.for_scorer(model.base)
     users = []
+    decoded: dict[tuple[Path, ...], tuple[list[Path], torch.Tensor | None]] = {}
     for entry in read_user_dataset(spec, labels)[:max_users]:
         check(cancel)
         scores = dict(entry.items)
-        kept, images, skipped = load_images(list(scores), preprocessor, progress=progress, cancel=cancel)
-        for item in skipped:
-            log.warning("user %s: skipped %s", entry.user, item.reason)
+        photos = list(scores)
+        if max_photos is not None and len(photos) > max_photos:
+            photos = sorted(photos, key=lambda p: _sample_key(p, seed))[:max_photos]
+        key = tuple(photos)
+        if key not in decoded:
+            kept, images, skipped = load_images(photos, preprocessor, progress=progress, cancel=cancel)
+            for item in skipped:
+                log.warning("user %s: skipped %s", entry.user, item.reason)
+            decoded = {key: (kept, images)}  # users come grouped by photo set: hold one at a time
+        kept, images = decoded[key]
         if images is None:
             log.warning("user %s: no readable photo, left out", entry.user)
             continue
         users.append(EvalUser(entry.user, images, torch.tensor([scores[p] for p in kept])))
     return users
+
+
+def _sample_key(path: Path, seed: int) -> str:
+    return hashlib.sha256(f"{seed}:{path.name}".encode()).hexdigest()
 
 
 def synthetic_eval_users(

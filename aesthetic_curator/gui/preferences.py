@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from aesthetic_curator.builtin_model import builtin_bundle_path, is_builtin
 from aesthetic_curator.paths import data_dir
 
 MAX_RECENT = 8
@@ -26,12 +27,14 @@ class Preferences:
 
     @property
     def bundle_path(self) -> Path | None:
+        """The chosen bundle; with no choice (a fresh install) the built-in model."""
         text = self._text("model/bundle")
-        return Path(text) if text else None
+        return Path(text) if text else builtin_bundle_path()
 
     @bundle_path.setter
     def bundle_path(self, path: Path | None) -> None:
-        self._settings.setValue("model/bundle", str(path) if path else "")
+        # The built-in model is stored as "no choice", so it follows the app to wherever it is installed.
+        self._settings.setValue("model/bundle", str(path) if path and not is_builtin(path) else "")
 
     @property
     def device(self) -> str:

@@ -1,5 +1,6 @@
 """Model setup: which bundle is in use, what it contains, whether its base weights are here,
-and the compute device and solver. Without a bundle it says exactly what to do."""
+and the compute device and solver. The built-in model is the default; the user can switch to a
+bundle folder, import the paper authors' checkpoints, or make the test bundle."""
 
 from __future__ import annotations
 
@@ -21,17 +22,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aesthetic_curator.builtin_model import builtin_bundle_path, is_builtin
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.tasks import BackgroundTask
 from aesthetic_curator.paths import data_dir
 
 NO_BUNDLE_HELP = (
-    "No model bundle is set up, so Personalize and Rank are unavailable. Browsing, rating and "
-    "exporting by your own stars work without one.\n\n"
+    "No model bundle is set up (this installation lacks the built-in model), so Personalize and Rank "
+    "are unavailable. Browsing, rating and exporting by your own stars work without one.\n\n"
     "To get a bundle: choose a bundle folder you built or were given (see docs/bundles.md: "
-    "`aesthetic-curator bundle …`), or create the small test bundle to try the app (it knows "
-    "nothing about real photos)."
+    "`aesthetic-curator bundle …`), import the paper authors' checkpoints, or create the small test "
+    "bundle to try the app (it knows nothing about real photos)."
 )
 
 
@@ -48,7 +50,10 @@ def describe_bundle(path: Path | None) -> tuple[str, object | None]:
         return f"The bundle at {path} cannot be used: {exc}\n\nChoose another bundle folder.", None
     info = bundle.summary()
     tasks = ", ".join(t["name"] for t in info["tasks"])
-    lines = [
+    lines = []
+    if bundle.is_builtin:
+        lines += ["Built-in model: it ships with the app and works offline, nothing to set up.", info["description"]]
+    lines += [
         f"Folder: {info['path']}",
         f"Base model: {info['base_model']} ({info['pretrained']})",
         f"Tasks ({len(info['tasks'])}): {tasks}",
@@ -72,13 +77,22 @@ class SettingsDialog(QDialog):
         self.description = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.description)
         buttons_row = QHBoxLayout()
+        self.builtin_button = QPushButton("Use built-in model")
+        self.builtin_button.clicked.connect(self._use_builtin)
+        self.builtin_button.setEnabled(builtin_bundle_path() is not None)
         self.choose_button = QPushButton("Choose bundle folder…")
         self.choose_button.clicked.connect(self._choose)
+        self.import_button = QPushButton("Import authors' checkpoints…")
+        self.import_button.setToolTip(
+            "A folder of the paper authors' clip_*_3fc_*.pth files becomes a bundle (bundle import-official)"
+        )
+        self.import_button.clicked.connect(self._import_official)
         self.test_button = QPushButton("Create test bundle")
         self.test_button.clicked.connect(self._create_test_bundle)
         self.download_button = QPushButton("Download base weights")
         self.download_button.clicked.connect(self._download)
-        for button in (self.choose_button, self.test_button, self.download_button):
+        buttons = (self.builtin_button, self.choose_button, self.import_button, self.test_button, self.download_button)
+        for button in buttons:
             buttons_row.addWidget(button)
         layout.addLayout(buttons_row)
         self.progress = QProgressBar(visible=False)
@@ -108,6 +122,7 @@ class SettingsDialog(QDialog):
 
         status = base_weights_status(bundle.spec) if bundle is not None else None
         self.download_button.setVisible(bool(status and status.needed and not status.cached))
+        self.builtin_button.setVisible(not is_builtin(self._bundle_path))
         self._fit_text()
 
     def _fit_text(self) -> None:
@@ -123,6 +138,29 @@ class SettingsDialog(QDialog):
         if folder:
             self._bundle_path = Path(folder)
             self._refresh()
+
+    def _use_builtin(self) -> None:
+        self._bundle_path = builtin_bundle_path()
+        self._refresh()
+
+    def _import_official(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the authors' .pth checkpoints", str(Path.home()))
+        if not folder:
+            return
+        from aesthetic_curator.engine.official_import import import_official
+
+        source = Path(folder)
+        target = data_dir() / "bundles" / f"imported-{source.name or 'checkpoints'}"
+
+        def job(progress, cancel):
+            import_official(source, target, overwrite=True, progress=progress, cancel=cancel)
+            return target
+
+        def done(path: Path) -> None:
+            self._bundle_path = path
+            self._refresh()
+
+        self._run("import", job, done)
 
     def _run(self, name: str, job, on_done) -> None:
         self._task = BackgroundTask(name, job, self)

@@ -1,0 +1,130 @@
+"""Benchmark of the built-in model on real photos: personalization time and ranking throughput.
+
+Personalizes the built-in bundle (EfficientNet-Lite0 with its shipped task vectors) with the default
+fast solver at K = 10 and K = 100 on LIVE-C photos and their human scores, then ranks 12-megapixel
+JPEGs end to end (decode + preprocess + model) with the baked personal model, and ranks the same
+files with a ViT-B-16 scorer (random weights: only the time counts) in the same run, for the ratio.
+Prints a Markdown table and appends it, with the machine description, to docs/benchmarks.md.
+
+    python benchmarks/bench_builtin.py [--shared ../shared] [--files 48] [--no-append]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from report import publish
+
+from aesthetic_curator.builtin_model import require_builtin_bundle
+from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.devices import resolve_device
+from aesthetic_curator.engine.loading import load_images
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize
+from aesthetic_curator.engine.preprocess import Preprocessor
+from aesthetic_curator.engine.ranking import rank_paths
+from aesthetic_curator.engine.scorer import ScorerSpec, create_scorer
+
+log = logging.getLogger("bench_builtin")
+
+
+def livec(shared: Path, n: int) -> tuple[list[Path], list[float]]:
+    folder = shared / "data" / "livec-sample"
+    with (folder / "scores.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))[:n]
+    return [folder / "images" / r["image"] for r in rows], [float(r["mos"]) for r in rows]
+
+
+def twelve_megapixel_jpegs(sources: list[Path], folder: Path, n: int) -> list[Path]:
+    """Real photo content at 4000x3000 (upscaled LIVE-C photos, JPEG quality 92), like a phone's files."""
+    paths = []
+    for i in range(n):
+        with Image.open(sources[i % len(sources)]) as photo:
+            big = photo.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        path = folder / f"IMG_{i:04d}.jpg"
+        big.save(path, quality=92)
+        paths.append(path)
+    return paths
+
+
+def time_personalize(model: MergedScorer, images: torch.Tensor, ratings: list[float]):
+    started = time.perf_counter()
+    result = personalize(model, images, ratings, PersonalizeConfig(solver="fast"))
+    return time.perf_counter() - started, result.passes.total, result.train_srocc, result.alpha
+
+
+def model_only(scorer, device: torch.device, batch: int) -> float:
+    images = torch.randn(batch, 3, scorer.image_size, scorer.image_size, device=device)
+    with torch.inference_mode():
+        scorer(images)
+        started = time.perf_counter()
+        for _ in range(3):
+            scorer(images)
+    return 3 * batch / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--files", type=int, default=48, help="12 MP JPEGs to rank end to end")
+    parser.add_argument("--compare-arch", default="ViT-B-16", help="OpenCLIP architecture ranked for the ratio")
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    device = resolve_device(args.device)
+    bundle = Bundle.load(require_builtin_bundle())
+    started = time.perf_counter()
+    model = MergedScorer.from_bundle(bundle, device)
+    load_seconds = time.perf_counter() - started
+    paths, mos = livec(args.shared, 100)
+    _, images, _ = load_images(paths, Preprocessor.for_scorer(model.base))
+    runs = {}
+    for k in (10, 100):
+        runs[k] = time_personalize(model, images[:k], mos[:k])
+        log.info("K=%d: %.1f s, %d passes", k, *runs[k][:2])
+    baked = model.bake(runs[100][3].to(device))
+    batch = 64 if device.type == "cuda" else 16
+    compare = create_scorer(ScorerSpec(args.compare_arch), device=device)
+    with tempfile.TemporaryDirectory() as folder:
+        files = twelve_megapixel_jpegs(paths, Path(folder), args.files)
+        ours = rank_paths(baked, files, batch_size=batch).images_per_second
+        theirs = rank_paths(compare, files, batch_size=batch).images_per_second
+    ours_model, theirs_model = model_only(baked, device, batch), model_only(compare, device, batch)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    publish(
+        f"Built-in model: {bundle.spec.model_name}, {len(bundle.tasks)} tasks x {len(bundle.layers)} layers, "
+        f"{device.type}",
+        [
+            "| personalization (fast solver, real LIVE-C photos and MOS) | K = 10 | K = 100 |",
+            "|---|---|---|",
+            f"| complete run | {runs[10][0]:.1f} s | {runs[100][0]:.1f} s |",
+            f"| passes (forward + backward) | {runs[10][1]:,} | {runs[100][1]:,} |",
+            f"| SROCC on the rated photos | {runs[10][2]:.3f} | {runs[100][2]:.3f} |",
+            "",
+            f"| ranking | built-in (Lite0) | {args.compare_arch} | ratio |",
+            "|---|---|---|---|",
+            f"| end to end, {args.files} 4000x3000 JPEGs, images/s | {ours:.1f} | {theirs:.1f} | "
+            f"{ours / theirs:.1f}x |",
+            f"| model only, batch {batch}, images/s | {ours_model:.1f} | {theirs_model:.1f} | "
+            f"{ours_model / theirs_model:.1f}x |",
+            "",
+            f"Loading the bundle (checksums, int8 decode, merge bank) took {load_seconds:.1f} s. "
+            f"Peak host memory {peak_mb:.0f} MB.",
+        ],
+        append=not args.no_append,
+        device=device,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
