@@ -364,7 +364,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     finally:
         bars.close()
-    print(report.table())
+    if args.trials > 0:
+        print(report.table())
+        print()
+    print("Each task alone (zero-shot SROCC over all of each user's photos):")
+    print(report.zero_shot_table())
     out = args.json or Path("evaluation.json")
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(report.to_json(), indent=1), encoding="utf-8")
@@ -593,7 +597,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--synthetic-users", type=int, help="evaluate on N synthetic users instead of a dataset")
     ev.add_argument("--photos-per-user", type=int, default=200, help="photos of each synthetic user (default: 200)")
     ev.add_argument("--shots", type=int, nargs="+", default=[10, 100], help="support-set sizes K (default: 10 100)")
-    ev.add_argument("--trials", type=int, default=10, help="support draws per user (default: 10)")
+    ev.add_argument(
+        "--trials",
+        type=int,
+        default=10,
+        help="support draws per user (default: 10; 0: only each task's zero-shot SROCC)",
+    )
     ev.add_argument("--solver", nargs="+", choices=SOLVER_CHOICES, default=["paper", "fast"])
     ev.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     ev.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")

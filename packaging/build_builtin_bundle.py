@@ -36,13 +36,14 @@ from aesthetic_curator.engine.devices import resolve_device
 from aesthetic_curator.engine.packaged_base import PACKAGED_BASES, tower_state
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.factory.build import TrainingRequest, add_tasks, build_bundle
-from aesthetic_curator.factory.datasets import TaskSource
+from aesthetic_curator.factory.datasets import TEST, TaskSource, seeded_split
 from aesthetic_curator.factory.recipe import TrainingRecipe
 
 log = logging.getLogger("build_builtin_bundle")
 
 BASE = "efficientnet-lite0"
 SEED = 0
+TEST_FRACTION = 0.2
 HEAD_HIDDEN = 256  # the 1280-d features need no 512-wide head; half the head halves every task's head part
 #: Backbone + head tasks: a few hundred steps at a learning rate a CNN fine-tune needs (the paper's
 #: 1.5e-6 over 5,000 steps is for a ViT on a GPU).
@@ -54,13 +55,21 @@ FULL_RECIPE = TrainingRecipe(
     finetune_lr=1e-4,
     finetune_batch_size=16,
     seed=SEED,
+    test_fraction=TEST_FRACTION,
     checkpoint_every=40,
     embed_batch_size=16,
     workers=1,
 )
 #: Content tasks: the head alone on cached features (no backbone steps).
 HEAD_RECIPE = TrainingRecipe(
-    head_steps=3000, head_lr=1e-3, head_batch_size=128, finetune_steps=0, seed=SEED, embed_batch_size=16, workers=1
+    head_steps=3000,
+    head_lr=1e-3,
+    head_batch_size=128,
+    finetune_steps=0,
+    seed=SEED,
+    test_fraction=TEST_FRACTION,
+    embed_batch_size=16,
+    workers=1,
 )
 
 DEGRADE_TASKS = {
@@ -157,12 +166,13 @@ LIVEC_TITLE = "LIVE In the Wild Image Quality Challenge (MOS)"
 LOG_PROB_FLOOR = -12.0  # family log-probabilities below this are all "not in the photo"
 
 
-def livec_photos(shared: Path) -> list[tuple[Path, float]]:
+def livec_photos(shared: Path) -> list[tuple[str, float]]:
+    """(name relative to ``shared/data``, MOS) of the 935 photos. Relative names keep the seeded splits
+    (a hash of each name) the same wherever the data folder is."""
     photos = []
     for part in ("livec-sample", "livec-more"):
-        folder = shared / "data" / part
-        with (folder / "scores.csv").open(newline="", encoding="utf-8") as handle:
-            photos += [(folder / "images" / row["image"], float(row["mos"])) for row in csv.DictReader(handle)]
+        with (shared / "data" / part / "scores.csv").open(newline="", encoding="utf-8") as handle:
+            photos += [(f"{part}/images/{row['image']}", float(row["mos"])) for row in csv.DictReader(handle)]
     return photos
 
 
@@ -209,12 +219,20 @@ def main() -> int:
     args.shared = args.shared.resolve()
     photos = livec_photos(args.shared)
     log.info("%d LIVE In the Wild photos", len(photos))
-    livec_csv = write_csv(work / "livec.csv", ["image", "mos"], [[str(p), mos] for p, mos in photos])
+    livec_csv = write_csv(work / "livec.csv", ["image", "mos"], [[name, mos] for name, mos in photos])
+    data = str(args.shared / "data")
+    write_csv(
+        work / "livec-heldout-users.csv",
+        ["user", "image", "score"],
+        [["livec-heldout", f"{data}/{n}", m] for n, m in photos if seeded_split(n, SEED, TEST_FRACTION) == TEST],
+    )
     device = resolve_device(args.device)
 
-    full = [TaskSource("livec-quality", "csv", livec_csv, {"range": "0:100", "title": LIVEC_TITLE})]
+    full = [TaskSource("livec-quality", "csv", livec_csv, {"range": "0:100", "title": LIVEC_TITLE, "images": data})]
     full += [
-        TaskSource(name, "degrade", livec_csv, {"kind": kind, "title": f"graded {kind} of the LIVE-C photos"})
+        TaskSource(
+            name, "degrade", livec_csv, {"kind": kind, "title": f"graded {kind} of the LIVE-C photos", "images": data}
+        )
         for name, kind in DEGRADE_TASKS.items()
     ]
     request = TrainingRequest(sources=full, recipe=FULL_RECIPE, device=device, workdir=work / "full", keep_work=True)
@@ -235,13 +253,14 @@ def main() -> int:
         manifest_extra={"is_builtin": True},
     )
 
-    scores = content_scores([p for p, _ in photos])
+    scores = content_scores([args.shared / "data" / name for name, _ in photos])
     content = []
     for name, values in scores.items():
-        rows = [[str(p), round(v, 5)] for (p, _), v in zip(photos, values)]
+        rows = [[photo, round(v, 5)] for (photo, _), v in zip(photos, values)]
         path = write_csv(work / f"content-{name}.csv", ["image", "score"], rows)
         title = f"{name} in the LIVE-C photos, by the base's ImageNet classifier (head only)"
-        content.append(TaskSource(name, "csv", path, {"range": f"{LOG_PROB_FLOOR:g}:0", "title": title}))
+        options = {"range": f"{LOG_PROB_FLOOR:g}:0", "title": title, "images": data}
+        content.append(TaskSource(name, "csv", path, options))
     head_request = TrainingRequest(
         sources=content, recipe=HEAD_RECIPE, device=device, workdir=work / "content", keep_work=True
     )

@@ -156,3 +156,30 @@ def test_the_real_para_dev_has_every_column():
     users = {u.user: len(u.items) for u in read_user_dataset(f"para-columns:{SHARED_PARA}")}
     assert users["aesthetic"] == users["quality"] == 6000
     assert all(users[name] == 1500 for name in PARA_ATTRIBUTE_COLUMNS.values())
+
+
+def test_eval_on_para_columns_with_baselines_and_zero_shot(tmp_path, test_bundle, capsys):
+    """The command docs/evaluation.md runs, on a PARA-shaped folder of synthetic photos and the test bundle."""
+    import json
+
+    from aesthetic_curator.engine.synthetic import synthetic_photos
+
+    _para_layout(tmp_path)
+    for i, photo in enumerate(synthetic_photos(20, 48, seed=5)):
+        photo.save(tmp_path / "images" / "s1" / f"{i}.jpg")
+    out = tmp_path / "eval.json"
+    args = ["eval", "--bundle", str(test_bundle.path), "--dataset", f"para-columns:{tmp_path}", "--shots", "5"]
+    args += ["--trials", "2", "--solver", "fast", "--baseline", "linear probe", "best-fit FT"]
+    args += ["--finetune-steps", "2", "--max-photos", "8", "--json", str(out), "-q"]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    methods = set(report["results"]["5"])
+    assert {"best single task", "adaptive init", "linear probe", "best-fit FT", "fast"} <= methods
+    assert all(len(report["results"]["5"][m]["per_trial"]) == 2 for m in methods)
+    assert set(report["zero_shot"]) == set(report["users"]) and len(report["users"]) == 13
+    assert report["settings"]["best_fit_finetune"]["steps"] == 2
+    printed = capsys.readouterr().out
+    assert "| 5 | linear probe |" in printed and "Each task alone" in printed
+
+    assert main([*args[:-3], "--trials", "0", "--json", str(out), "-q"]) == 0  # zero-shot only
+    assert "| 5 |" not in capsys.readouterr().out

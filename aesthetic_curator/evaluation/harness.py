@@ -92,10 +92,12 @@ class EvalReport:
     users: list[str]
     results: dict[int, dict[str, MethodResult]]  # K -> method -> result
     settings: dict = field(default_factory=dict)
+    zero_shot: dict[str, dict[str, float]] = field(default_factory=dict)  # user -> task -> SROCC on all photos
 
     def to_json(self) -> dict:
         out = {"shots": self.shots, "trials": self.trials, "solvers": self.solvers, "users": self.users}
         out["settings"] = self.settings
+        out["zero_shot"] = self.zero_shot
         out["results"] = {
             str(k): {
                 name: asdict(r) | {"mean": r.mean, "std": r.std, "mean_passes": r.mean_passes}
@@ -104,6 +106,16 @@ class EvalReport:
             for k, methods in self.results.items()
         }
         return out
+
+    def zero_shot_table(self) -> str:
+        """Each task model alone against each user, over all of that user's photos (no support draw)."""
+        if not self.zero_shot:
+            return ""
+        tasks = list(next(iter(self.zero_shot.values())))
+        lines = ["| user | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+        for user, values in self.zero_shot.items():
+            lines.append(f"| {user} | " + " | ".join(f"{values[t]:.3f}" for t in tasks) + " |")
+        return "\n".join(lines)
 
     def table(self) -> str:
         lines = [
@@ -173,7 +185,7 @@ def evaluate(
     else:
         runs = {i: protocol.evaluate_user(model, i, user, cancel, on_trials) for i, user in enumerate(users)}
     for user_index in sorted(runs):  # in user order, whatever order the processes finished in
-        for k, values in runs[user_index]:
+        for k, values in runs[user_index][0]:
             for method, (value, passes, seconds) in values.items():
                 result = results[k][method]
                 result.per_user.setdefault(users[user_index].name, []).append(value)
@@ -186,10 +198,13 @@ def evaluate(
                 for trial, value in enumerate(values):
                     by_trial.setdefault(trial, []).append(value)
             result.per_trial = [statistics.fmean(v) for _, v in sorted(by_trial.items())]
+    zero_shot = {}
+    for index in sorted(runs):
+        zero_shot[users[index].name] = runs[index][1]
     settings = {"seed": seed, "config": asdict(protocol.base_config)}
     if BEST_FIT_FT in baselines:
         settings["best_fit_finetune"] = asdict(protocol.finetune or FineTuneConfig())
-    return EvalReport(list(shots), trials, list(solvers), [u.name for u in users], results, settings)
+    return EvalReport(list(shots), trials, list(solvers), [u.name for u in users], results, settings, zero_shot)
 
 
 #: One trial's results: K, then method -> (test SROCC, passes, seconds).
@@ -232,11 +247,16 @@ class _Protocol:
         user: EvalUser,
         cancel: CancelToken | None,
         on_trials: Callable[[int], None],
-    ) -> list[TrialResult]:
-        """Every K and trial of one user; the draws depend only on the seed, ``user_index``, K and the trial."""
+    ) -> tuple[list[TrialResult], dict[str, float]]:
+        """Every K and trial of one user, and each task's zero-shot SROCC over all the user's photos;
+        the draws depend only on the seed, ``user_index``, K and the trial."""
         images, ratings = user.images.to(model.device), user.ratings.float()
         shared = self._photo_set(model, user.images)
         task_scores, uniform = shared["task_scores"], shared["uniform"]
+        zero_shot = {
+            name: round(srocc(scores.numpy(), ratings.numpy()), 4)
+            for name, scores in zip(model.task_names, task_scores)
+        }
         rows: list[TrialResult] = []
         for k in self.shots:
             if ratings.numel() < k + 2:
@@ -268,7 +288,7 @@ class _Protocol:
                     )
                     rows.append((k, values))
                 on_trials(1)
-        return rows
+        return rows, zero_shot
 
 
 _worker: dict = {}  # a worker process's model, users and protocol, set once by _start_worker
@@ -279,7 +299,7 @@ def _start_worker(model: MergedScorer, users: Sequence[EvalUser], protocol: _Pro
     _worker.update(model=model, users=users, protocol=protocol)
 
 
-def _evaluate_user_in_worker(user_index: int) -> tuple[int, list[TrialResult]]:
+def _evaluate_user_in_worker(user_index: int) -> tuple[int, tuple[list[TrialResult], dict[str, float]]]:
     model, users, protocol = _worker["model"], _worker["users"], _worker["protocol"]
     return user_index, protocol.evaluate_user(model, user_index, users[user_index], None, lambda count: None)
 
@@ -291,7 +311,7 @@ def _evaluate_in_processes(
     jobs: int,
     cancel: CancelToken | None,
     on_trials: Callable[[int], None],
-) -> dict[int, list[TrialResult]]:
+) -> dict[int, tuple[list[TrialResult], dict[str, float]]]:
     """One task per user over ``jobs`` spawned processes sharing the torch threads of this one.
 
     Spawned rather than forked: a fork of a process that runs threads (Qt, thread pools) can deadlock,
@@ -301,7 +321,7 @@ def _evaluate_in_processes(
     threads = max(1, torch.get_num_threads() // jobs)
     context = torch.multiprocessing.get_context("spawn")
     per_user = len(protocol.shots) * protocol.trials
-    runs: dict[int, list[TrialResult]] = {}
+    runs: dict[int, tuple[list[TrialResult], dict[str, float]]] = {}
     finished = False
     pool = ProcessPoolExecutor(jobs, context, _start_worker, (model, users, protocol, threads))
     try:
