@@ -183,3 +183,19 @@ def test_eval_on_para_columns_with_baselines_and_zero_shot(tmp_path, test_bundle
 
     assert main([*args[:-3], "--trials", "0", "--json", str(out), "-q"]) == 0  # zero-shot only
     assert "| 5 |" not in capsys.readouterr().out
+
+
+def test_margin_rank_loss_stops_pushing_once_the_margin_is_kept():
+    """Why degrade tasks do not saturate: kept margins cost nothing and give no gradient."""
+    from aesthetic_curator.engine.rank_loss import margin_pair_loss, preference_pairs
+
+    targets = torch.tensor([3.0, 2.0, 1.0, 0.0])
+    pairs = preference_pairs(targets)
+    kept = torch.tensor([6.0, 5.0, 4.0, 3.0], requires_grad=True)  # one point per level
+    loss = margin_pair_loss(kept, targets, pairs, 1.0)
+    loss.backward()
+    assert float(loss) == 0.0 and float(kept.grad.abs().sum()) == 0.0
+    reversed_scores = torch.tensor([3.0, 4.0, 5.0, 6.0], requires_grad=True)
+    loss = margin_pair_loss(reversed_scores, targets, pairs, 1.0)
+    loss.backward()
+    assert float(loss) > 0 and reversed_scores.grad[0] < 0 < reversed_scores.grad[3]

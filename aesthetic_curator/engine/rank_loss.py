@@ -32,6 +32,18 @@ def masked_pair_loss(scores: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     return (F.softplus(-margins) * weights).sum() / weights.sum().clamp_min(1.0)
 
 
+def margin_pair_loss(
+    scores: torch.Tensor, targets: torch.Tensor, pairs: torch.Tensor, margin_per_unit: float
+) -> torch.Tensor:
+    """Mean hinge loss over the marked pairs: a pair costs nothing once a's score exceeds b's by
+    ``margin_per_unit`` times their target difference. Unlike Bradley–Terry it does not keep pushing
+    scores apart, so it cannot drive a bounded score into saturation."""
+    margins = scores[:, None] - scores[None, :]
+    wanted = margin_per_unit * (targets[:, None] - targets[None, :])
+    weights = pairs.to(scores.dtype)
+    return (F.relu(wanted - margins) * weights).sum() / weights.sum().clamp_min(1.0)
+
+
 def indexed_pair_loss(scores: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
     """Mean Bradley–Terry loss over the ordered pairs (hi[i] rated above lo[i]), in float64.
 
