@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -21,8 +20,10 @@ from aesthetic_curator.engine.rank_loss import (
     cross_validated_choice,
     held_out_pair_splits,
     indexed_pair_loss,
+    preference_pairs,
 )
 from aesthetic_curator.engine.scorer import Scorer, freeze_norm_statistics
+from aesthetic_curator.factory.recipe import cosine_lr
 
 PROBE = "linear probe"
 BEST_FIT_FT = "best-fit FT"
@@ -41,11 +42,6 @@ def frozen_features(model: MergedScorer, images: torch.Tensor, batch_size: int =
         for start in range(0, len(images), batch_size)
     ]
     return torch.cat(out)
-
-
-def _pairs(ratings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    hi, lo = (ratings[:, None] > ratings[None, :]).nonzero(as_tuple=True)
-    return hi, lo
 
 
 def _fit_probe(features: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor, ridge: float) -> torch.Tensor:
@@ -70,7 +66,7 @@ def linear_probe_scores(
     mean, std = features[support].mean(0), features[support].std(0).clamp(min=1e-6)
     x = (features - mean) / std
     xs = x[support]
-    hi, lo = _pairs(ratings[support])
+    hi, lo = preference_pairs(ratings[support]).nonzero(as_tuple=True)
     splits = held_out_pair_splits(hi, lo, len(support), PROBE_FOLDS, seed)
 
     def held_out(ridge: float, train: torch.Tensor, valid: torch.Tensor) -> float:
@@ -110,7 +106,7 @@ def best_fit_finetune(
     batch = min(config.batch_size, len(images))
     for step in range(config.steps):
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+            group["lr"] = cosine_lr(config.lr, 0.0, step, config.steps)
         index = torch.randperm(len(images), generator=generator)[:batch]
         flips = torch.rand(batch, generator=generator) < 0.5
         x = images[index].to(model.device)
