@@ -11,6 +11,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -20,6 +21,9 @@ from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_p
 from aesthetic_curator.library.store import REJECTED, Library
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+
+if TYPE_CHECKING:
+    from aesthetic_curator.engine.session import ModelSession
 
 log = logging.getLogger(__name__)
 
@@ -62,42 +66,56 @@ class PersonalizedProfile:
     skipped: list[str]  # rated photos that could not be read
 
 
+def open_model(bundle_path: Path, device: str = "auto") -> ModelSession:
+    """The bundle as a :class:`ModelSession`: loaded on first use, then reused by every action below."""
+    from aesthetic_curator.engine.session import ModelSession
+
+    return ModelSession(bundle_path, device)
+
+
+def estimate_personalization(
+    model: ModelSession,
+    k: int,
+    solver: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PersonalizationEstimate:
+    """How long learning from ``k`` ratings will take, and where (the CPU or a GPU)."""
+    from aesthetic_curator.engine.solvers.base import PersonalizeConfig
+
+    model.prepare(progress, cancel)
+    config = PersonalizeConfig(solver=solver) if solver else PersonalizeConfig()
+    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config))
+
+
+@dataclass(frozen=True)
+class PersonalizationEstimate:
+    device_type: str  # "cpu" or "cuda"
+    seconds: float
+
+
 def personalize_album(
     library: Library,
-    bundle_path: Path,
+    model: ModelSession,
     name: str,
     *,
     solver: str | None = None,
-    device: str = "auto",
     seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> PersonalizedProfile:
     """Learn a profile from the album's ratings and store it in the library under ``name``."""
-    from aesthetic_curator.engine import Bundle, PersonalizeConfig, personalize_files, resolve_device
-    from aesthetic_curator.engine.base_weights import download_base_weights
+    from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
     readiness = rating_readiness(library)
     if not readiness.ready:
         raise RatingsError(readiness.explain())
-    bundle = Bundle.load(bundle_path)
-    download_base_weights(bundle.spec, progress, cancel)  # first use: fetch with byte progress; else a no-op
-    config = PersonalizeConfig(seed=seed)
-    if solver:
-        config.solver = solver
-    outcome = personalize_files(
-        bundle,
-        library.training_ratings(),
-        config=config,
-        device=resolve_device(device),
-        name=name,
-        progress=progress,
-        cancel=cancel,
-    )
+    model.prepare(progress, cancel)  # first use: fetch with byte progress; else a no-op
+    config = PersonalizeConfig(solver=solver, seed=seed) if solver else PersonalizeConfig(seed=seed)
+    result = model.personalize(library.training_ratings(), config, progress, cancel)
     check(cancel)
-    profile = outcome.profile
+    profile = model.profile_from(result, name)
     profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, profile.metadata())
-    result = outcome.result
     return PersonalizedProfile(
         profile_id,
         name,
@@ -105,12 +123,13 @@ def personalize_album(
         result.train_srocc,
         result.seconds,
         result.passes.total,
-        [f"{item.path}: {item.reason}" for item in outcome.skipped],
+        [f"{item.path}: {item.reason}" for item in result.skipped],
     )
 
 
 @dataclass
 class AlbumRanking:
+    profile_id: int
     ranked: int
     skipped: list[str]
     seconds: float
@@ -119,28 +138,26 @@ class AlbumRanking:
 
 def rank_album(
     library: Library,
-    bundle_path: Path,
+    model: ModelSession,
     profile_id: int,
     *,
-    device: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> AlbumRanking:
     """Score every photo of the album with a stored profile and keep the scores in the library."""
-    from aesthetic_curator.engine import Bundle, Profile, rank_files, resolve_device
-    from aesthetic_curator.engine.base_weights import download_base_weights
+    from aesthetic_curator.engine.profile import Profile
 
-    bundle = Bundle.load(bundle_path)
-    download_base_weights(bundle.spec, progress, cancel)
+    model.prepare(progress, cancel)
     profile = Profile.from_bytes(library.profile_data(profile_id), f"profile {profile_id}")
     photos = library.photos()
     if not photos:
         raise CuratorError("the album has no photos to rank")
     by_path = {library.absolute_path(p): p.id for p in photos}
-    result = rank_files(bundle, profile, list(by_path), device=resolve_device(device), progress=progress, cancel=cancel)
+    result = model.rank(profile, list(by_path), progress=progress, cancel=cancel)
     check(cancel)
     library.store_scores(profile_id, [(by_path[item.path], item.score, item.rank) for item in result.ranked])
     return AlbumRanking(
+        profile_id,
         len(result.ranked),
         [f"{item.path}: {item.reason}" for item in result.skipped],
         result.seconds,

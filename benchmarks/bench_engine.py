@@ -66,7 +66,7 @@ def time_steps(merged: MergedScorer, k: int, steps: int, device: torch.device) -
             last[0] = time.perf_counter()
 
     started = time.perf_counter()
-    config = PersonalizeConfig(solver="paper", steps=steps)
+    config = PersonalizeConfig.for_solver("paper", steps=steps)
     result = personalize(merged, images, ratings, config, progress=on_progress)
     total = time.perf_counter() - started
     step = statistics.median(per_step[1:] if len(per_step) > 1 else per_step)

@@ -250,7 +250,7 @@ def main() -> int:
             "and framing, and what a photo shows (people, animals, food, landscape, architecture). Offline."
         ),
         extra_files={"LIVE-NOTICE.txt": notice},
-        manifest_extra={"is_builtin": True},
+        is_builtin=True,
     )
 
     scores = content_scores([args.shared / "data" / name for name, _ in photos])

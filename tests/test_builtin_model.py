@@ -106,7 +106,7 @@ def builtin() -> Bundle:
 def test_builtin_bundle_is_real_compact_and_intact(builtin):
     assert builtin.is_builtin and not builtin.is_test_bundle
     assert builtin.spec.packaged == LITE0
-    assert builtin.manifest["base"]["package"]["sha256"] == LITE0.sha256
+    assert builtin.manifest.base.package.sha256 == LITE0.sha256
     assert builtin.size_bytes() <= MAX_BUNDLE_BYTES
     assert builtin.verify_files() == []
     assert len(builtin.tasks) >= 6

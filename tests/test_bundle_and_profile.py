@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from aesthetic_curator.engine.bundle import MANIFEST_NAME, Bundle, compute_bundle_id, file_sha256
+from aesthetic_curator.engine.bundle import MANIFEST_NAME, Bundle, file_sha256
+from aesthetic_curator.engine.manifest import compute_bundle_id
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize
 from aesthetic_curator.engine.profile import Profile
@@ -172,7 +173,7 @@ def test_existing_output_folder_is_not_overwritten(test_bundle: Bundle):
 def profile(test_bundle: Bundle) -> Profile:
     merged = MergedScorer.from_bundle(test_bundle)
     images = torch.randn(10, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    result = personalize(merged, images, [1, 2, 3, 4, 5, 1, 2, 3, 4, 5], PersonalizeConfig(solver="paper", steps=5))
+    result = personalize(merged, images, [1, 2, 3, 4, 5, 1, 2, 3, 4, 5], PersonalizeConfig.for_solver("paper", steps=5))
     return Profile.from_result(result, test_bundle, name="portraits")
 
 
@@ -233,7 +234,7 @@ def test_profile_with_malformed_metadata_is_one_clear_error(profile: Profile, tm
 
 
 def test_a_new_profile_defaults_to_the_apps_solver(profile: Profile):
-    from aesthetic_curator.engine.solver_base import DEFAULT_SOLVER
+    from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
 
     bare = Profile(profile.alpha, "id", ["a"], profile.n_layers, 10, 0.1, {}, 0.5)
     assert bare.solver == DEFAULT_SOLVER == "fast"

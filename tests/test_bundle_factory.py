@@ -18,8 +18,8 @@ from PIL import Image
 
 from aesthetic_curator.cli import main
 from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.session import ModelSession
 from aesthetic_curator.engine.test_bundle import TINY_MODEL
-from aesthetic_curator.engine.workflows import personalize_files, rank_files
 from aesthetic_curator.errors import BundleError
 from aesthetic_curator.factory.build import TrainingRequest, build_bundle
 from aesthetic_curator.factory.datasets import parse_task_source
@@ -88,7 +88,7 @@ def test_two_task_build_personalizes_and_ranks(built, livec):
     bundle = Bundle.load(built)
     assert bundle.task_names == ["livec", "koniq"]
     assert not bundle.verify_files() and not bundle.is_test_bundle
-    assert bundle.manifest["base"]["weights_file"]  # a local base file is embedded
+    assert bundle.manifest.base.weights_file  # a local base file is embedded
     koniq = bundle.task("koniq")
     assert koniq.dataset == "KonIQ-10k" and koniq.score_range == (1.0, 5.0)
     assert set(koniq.metrics) == {"test_srocc", "test_plcc", "head_only_test_srocc"}
@@ -98,8 +98,9 @@ def test_two_task_build_personalizes_and_ranks(built, livec):
     assert not built.with_name("bundle.build").exists()  # the work folder goes once the bundle is written
 
     images = sorted((livec / "images").glob("*.jpg"))[:30]
-    outcome = personalize_files(bundle, [(path, float(i % 5)) for i, path in enumerate(images[:12])])
-    ranking = rank_files(bundle, outcome.profile, images)
+    session = ModelSession(bundle, "cpu")
+    result = session.personalize([(path, float(i % 5)) for i, path in enumerate(images[:12])])
+    ranking = session.rank(session.profile_from(result), images)
     assert len(ranking.ranked) == 30
 
 
@@ -156,7 +157,7 @@ def test_killed_build_resumes_to_the_same_weights(tmp_path, koniq, base_weights,
 def test_add_task_keeps_existing_tasks_bit_identical(built, tmp_path, base_weights):
     bundle = Bundle.load(built)
     before = {t.name: _sha(built / t.file) for t in bundle.tasks}
-    entries_before = bundle.manifest["tasks"]
+    entries_before = bundle.manifest.tasks
     rows = _brightness_photos(tmp_path / "themes", 60, seed=2)
     with (tmp_path / "themes.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -169,7 +170,7 @@ def test_add_task_keeps_existing_tasks_bit_identical(built, tmp_path, base_weigh
     grown = Bundle.load(built)
     assert grown.task_names == ["livec", "koniq", "mine-dark", "mine-light"]
     assert {t.name: _sha(built / t.file) for t in grown.tasks[:2]} == before
-    assert grown.manifest["tasks"][:2] == entries_before
+    assert grown.manifest.tasks[:2] == entries_before
     assert grown.bundle_id != bundle.bundle_id and not grown.verify_files()
     assert "theme = dark" in grown.task("mine-dark").dataset
 

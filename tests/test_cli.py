@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from aesthetic_curator.cli import main
+from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.profile import Profile
 
 
@@ -211,7 +212,7 @@ def test_ranking_can_be_cancelled(test_bundle, livec):
     from aesthetic_curator.progress import CancelToken
 
     token = CancelToken()
-    scorer = test_bundle.create_base_scorer()
+    scorer = create_base_scorer(test_bundle)
     paths = sorted((livec / "images").glob("*.jpg"))
     seen = []
 

@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from aesthetic_curator.cli import main
-from aesthetic_curator.engine.bundle import INT8, Bundle, encode_int8
+from aesthetic_curator.engine.bundle import INT8, Bundle
+from aesthetic_curator.engine.task_vector import TaskVector
 from aesthetic_curator.engine.test_bundle import TINY_MODEL
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.evaluation.baselines import linear_probe_scores
@@ -100,12 +101,11 @@ def test_int8_encoding_round_trips_within_half_a_step_and_keeps_zero_layers_out(
         "b": torch.randn(8) * 1e-3,
         "z": torch.zeros(4, 4),
     }
-    stored, zero = encode_int8(tau)
+    stored, zero = TaskVector(tau).encode_int8()
     assert zero == ["z"] and "z" not in stored
     assert stored["w"].dtype == torch.int8 and stored["b"].dtype == torch.float16
-    from aesthetic_curator.engine.bundle import _decode_int8
 
-    decoded = _decode_int8(stored, {k: list(v.shape) for k, v in tau.items()}, zero, "test")
+    decoded = TaskVector.decode_int8(stored, {k: list(v.shape) for k, v in tau.items()}, zero, "test")
     step = tau["w"].abs().flatten(1).amax(1) / 127
     assert ((decoded["w"] - tau["w"]).abs().flatten(1).amax(1) <= step / 2 + 1e-12).all()
     assert torch.equal(decoded["z"], torch.zeros(4, 4))

@@ -16,9 +16,11 @@ from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.gui.main_window import MainWindow
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, SortOrder
 from aesthetic_curator.gui.preferences import Preferences
+from aesthetic_curator.gui.tasks import ImmediateTaskRunner, TaskRunner
 from aesthetic_curator.library.export import read_ranking_csv
 
-TIMEOUT = 120_000  # ms; personalization + ranking of the tiny bundle take a few seconds
+TIMEOUT = 5_000  # ms; work runs synchronously (ImmediateTaskRunner), so a signal comes at once or never
+THREAD_TIMEOUT = 120_000  # ms; for the tests that run work on real threads
 
 
 @pytest.fixture
@@ -33,23 +35,36 @@ def album(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def window(qtbot, tmp_path: Path, test_bundle):
+def _make_window(qtbot, tmp_path: Path, test_bundle, runner) -> MainWindow:
     preferences = Preferences(tmp_path / "settings.ini")
     preferences.bundle_path = test_bundle.path
     preferences.device = "cpu"
-    main = MainWindow(preferences)
+    main = MainWindow(preferences, runner)
     qtbot.addWidget(main)
     main.show()
+    return main
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, test_bundle):
+    """The window with its work run synchronously: what a press does is done when the call returns."""
+    yield _make_window(qtbot, tmp_path, test_bundle, ImmediateTaskRunner())
+
+
+@pytest.fixture
+def threaded_window(qtbot, tmp_path: Path, test_bundle):
+    """The window as the app runs it: work on worker threads (for cancelling, and the real signals)."""
+    main = _make_window(qtbot, tmp_path, test_bundle, TaskRunner())
     yield main
     if main.is_busy():
         main.cancel_task(wait=True)
 
 
 def open_album(qtbot, window: MainWindow, album: Path) -> None:
-    with qtbot.waitSignal(window.album_loaded, timeout=TIMEOUT):
+    timeout = TIMEOUT if isinstance(window.controller.runner, ImmediateTaskRunner) else THREAD_TIMEOUT
+    with qtbot.waitSignal(window.album_loaded, timeout=timeout):
         window.open_album(album)
-    qtbot.waitUntil(lambda: not window.is_busy(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=timeout)
 
 
 def grid_ids(window: MainWindow) -> list[int]:
@@ -94,11 +109,11 @@ def test_open_rate_personalize_rank_export(qtbot, window: MainWindow, album: Pat
     assert window.sort_box.currentData() is SortOrder.SCORE
     assert grid_ids(window)[:30] == expected
     # ... and that order is the model's own: the stored profile, re-run through the engine directly
-    from aesthetic_curator.engine import Bundle, Profile, rank_files
+    from aesthetic_curator.engine import ModelSession, Profile
 
     stored = Profile.from_bytes(window.library.profile_data(profile_id))
     photos = {window.library.absolute_path(p): p.id for p in window.library.photos()}
-    independent = rank_files(Bundle.load(window.preferences.bundle_path), stored, list(photos), device="cpu")
+    independent = ModelSession(window.preferences.bundle_path, "cpu").rank(stored, list(photos))
     assert [photos[item.path] for item in independent.ranked] == expected
 
     window.show_view(SortOrder.SCORE, Filter.TOP_N, 5)
@@ -143,7 +158,35 @@ def test_switching_profiles_resorts_without_model_work(qtbot, window: MainWindow
     assert grid_ids(window) == second_order
 
 
-def test_cancel_personalization(qtbot, window: MainWindow, album: Path):
+def test_one_personalize_press_loads_the_bundle_once(qtbot, window: MainWindow, album: Path, monkeypatch):
+    """Estimate, personalize and rank share one loaded bundle and one base model; a second press reuses them."""
+    from aesthetic_curator.engine import base_model, bundle, session
+
+    loads, builds = [], []
+    real_load, real_build = bundle.Bundle.load.__func__, base_model.create_base_scorer
+
+    def counting_load(cls, path):
+        loads.append(path)
+        return real_load(cls, path)
+
+    def counting_build(*args, **kwargs):
+        builds.append(args)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(bundle.Bundle, "load", classmethod(counting_load))
+    monkeypatch.setattr(session, "create_base_scorer", counting_build)
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
+        window.start_personalization("first")
+    assert (len(loads), len(builds)) == (1, 1)
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
+        window.start_personalization("second")
+    assert (len(loads), len(builds)) == (1, 1)  # the session stays loaded while bundle and device stay
+
+
+def test_cancel_personalization(qtbot, threaded_window: MainWindow, album: Path):
+    window = threaded_window
     window.preferences.solver = "paper"  # 500 steps: long enough to cancel in the middle
     open_album(qtbot, window, album)
     rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
@@ -154,9 +197,9 @@ def test_cancel_personalization(qtbot, window: MainWindow, album: Path):
 
     with qtbot.waitSignal(window.personalized, timeout=2000, raising=False) as finished:
         window.start_personalization("never")
-        qtbot.waitUntil(lambda: window.task is not None and window.task.name == "personalize", timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: window.task is not None and window.task.name == "personalize", timeout=THREAD_TIMEOUT)
         window.task.progress.connect(training)
-        qtbot.waitUntil(lambda: any(p.stage == "training" for p in seen), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: any(p.stage == "training" for p in seen), timeout=THREAD_TIMEOUT)
         task = window.task
         with qtbot.waitSignal(task.done, timeout=1000):  # stops within a second
             qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
@@ -415,12 +458,12 @@ def test_the_builtin_model_personalizes_and_ranks_real_photos_in_the_app(qtbot, 
         shutil.copy(livec / "images" / row["image"], album / row["image"])
     preferences = Preferences(tmp_path / "fresh.ini")
     preferences.device = "cpu"
-    main = MainWindow(preferences)
+    main = MainWindow(preferences, ImmediateTaskRunner())
     qtbot.addWidget(main)
     main.show()
     open_album(qtbot, main, album)
     rate_with_keys(qtbot, main, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3", "4", "2"])
-    with qtbot.waitSignal(main.ranked, timeout=600_000) as ranked:
+    with qtbot.waitSignal(main.ranked, timeout=TIMEOUT) as ranked:
         main.start_personalization("mine")
     scores = main.library.scores(ranked.args[0])
     assert len(scores) == 24

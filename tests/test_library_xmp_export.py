@@ -12,7 +12,7 @@ from PIL import Image
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library import export as export_module
 from aesthetic_curator.library import xmp
-from aesthetic_curator.library.album import import_xmp_ratings, index_album, write_xmp_sidecars
+from aesthetic_curator.library.album import import_xmp_ratings, index_album
 from aesthetic_curator.library.export import RankedPhoto, export_photos, select_top, stars_for_rank
 from aesthetic_curator.library.store import REJECTED, Library
 
@@ -92,23 +92,6 @@ def test_import_xmp_ratings_into_the_library(album, tmp_path):
         assert ratings[library.photo("b/IMG_0002.jpg").id].flag == REJECTED
         assert import_xmp_ratings(library, overwrite=True).imported == 2
         assert library.ratings()[user_rated.id].stars == 2
-
-
-def test_write_ratings_and_scores_to_sidecars_never_touches_photos(album, tmp_path):
-    photos_before = {p: p.read_bytes() for p in album.rglob("*.jpg")}
-    with Library(tmp_path / "lib.sqlite3", album) as library:
-        index_album(library)
-        a1, a3 = library.photo("a/IMG_0001.jpg"), library.photo("a/IMG_0003.jpg")
-        library.set_rating(a1.id, stars=4)
-        library.set_rating(a3.id, flag=REJECTED)
-        profile = library.save_profile("portraits", b"x", "bundle")
-        library.store_scores(profile, [(a1.id, 6.5, 1), (a3.id, 2.0, 2)])
-        assert write_xmp_sidecars(library, profile) == 2
-    dt = xmp.read_fields(album / "a" / "IMG_0001.jpg.xmp")
-    assert dt["Xmp.xmp.Rating"] == "4" and dt["Xmp.darktable.history_end"] == "7"
-    assert dt["Xmp.aecur.Score"] == "6.5000" and dt["Xmp.aecur.Profile"] == "portraits"
-    assert xmp.read_rating(album / "a" / "IMG_0003.jpg").rejected
-    assert {p: p.read_bytes() for p in album.rglob("*.jpg")} == photos_before
 
 
 def test_selection_rules_and_star_bands():

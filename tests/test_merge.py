@@ -7,9 +7,12 @@ import copy
 import pytest
 import torch
 
-from aesthetic_curator.engine.bundle import Bundle, TaskInfo, task_vector_from, write_bundle
+from aesthetic_curator.engine.base_model import create_base_scorer
+from aesthetic_curator.engine.bundle import Bundle, TaskInfo
+from aesthetic_curator.engine.bundle_writer import write_bundle
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.scorer import create_scorer
+from aesthetic_curator.engine.task_vector import TaskVector
 from aesthetic_curator.engine.test_bundle import tiny_spec
 
 
@@ -36,7 +39,7 @@ def fp32_bundle(tmp_path_factory):
     tasks = [
         (
             TaskInfo(name=f"t{i}", dataset="random", score_range=(1, 10)),
-            task_vector_from(dict(m.named_parameters()), base_state),
+            TaskVector.between(dict(m.named_parameters()), base_state),
         )
         for i, m in enumerate(tuned)
     ]
@@ -67,7 +70,7 @@ def test_one_hot_is_bit_exact_with_stored_task_model(test_bundle: Bundle):
     merged = MergedScorer.from_bundle(test_bundle)
     images = torch.randn(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     for task in range(len(test_bundle.tasks)):
-        model = test_bundle.create_base_scorer()
+        model = create_base_scorer(test_bundle)
         tau = test_bundle.load_task_vector(task)
         model.load_state_dict({k: p + tau[k] for k, p in model.named_parameters()}, strict=False)
         with torch.no_grad():
@@ -95,7 +98,7 @@ def test_bake_equals_functional_forward(test_bundle: Bundle):
 
 def test_zero_coefficients_give_the_base_model(test_bundle: Bundle):
     merged = MergedScorer.from_bundle(test_bundle)
-    base = test_bundle.create_base_scorer()
+    base = create_base_scorer(test_bundle)
     images = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(merged(images, torch.zeros_like(merged.alpha)), base(images))

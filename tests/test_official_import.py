@@ -11,10 +11,11 @@ import torch
 from safetensors.torch import save_file
 
 from aesthetic_curator.cli import main
+from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.scorer import packaged_model_config, register_model_config
+from aesthetic_curator.engine.session import ModelSession
 from aesthetic_curator.engine.test_bundle import TINY_MODEL
-from aesthetic_curator.engine.workflows import personalize_files, rank_files
 
 HIDDEN = 24  # head width of the synthetic checkpoints (the authors use 512; the import reads it from the file)
 
@@ -78,14 +79,15 @@ def test_import_makes_a_bundle_that_personalizes_and_ranks(official, tmp_path, l
     key = "visual.conv1.weight"
     expected = tuned["ava"][key] - base.state_dict()[key]
     assert torch.allclose(tau[key], expected, atol=1e-3)  # float16 storage
-    scorer = bundle.create_base_scorer()
+    scorer = create_base_scorer(bundle)
     assert torch.allclose(scorer.state_dict()[key], base.state_dict()[key])
     assert scorer.head.projection[0].weight.shape == (HIDDEN, base.visual.output_dim)
 
     images = sorted((livec / "images").glob("*.jpg"))[:30]
     rated = [(path, float(i % 5)) for i, path in enumerate(images[:12])]
-    outcome = personalize_files(bundle, rated)
-    ranking = rank_files(bundle, outcome.profile, images)
+    session = ModelSession(bundle, "cpu")
+    result = session.personalize(rated)
+    ranking = session.rank(session.profile_from(result), images)
     assert len(ranking.ranked) == 30
 
 

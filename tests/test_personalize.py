@@ -47,7 +47,7 @@ def test_recovers_hidden_taste_better_than_any_single_task_or_uniform_mix(merged
             order = torch.randperm(len(ratings), generator=torch.Generator().manual_seed(user * 7 + k))
             train, test = order[:k], order[k:]
             result = personalize(
-                merged, photos[train], ratings[train].tolist(), PersonalizeConfig(solver="paper", seed=user)
+                merged, photos[train], ratings[train].tolist(), PersonalizeConfig.for_solver("paper", seed=user)
             )
             held_out = srocc(score_images(merged, photos[test], result.alpha), ratings[test])
             single = max(
@@ -68,7 +68,7 @@ def test_recovers_hidden_taste_better_than_any_single_task_or_uniform_mix(merged
 
 def test_same_seed_same_coefficients_and_progress_reported(merged, photos):
     ratings = [float(v) for v in range(12)]
-    config = PersonalizeConfig(solver="paper", steps=15, seed=3)
+    config = PersonalizeConfig.for_solver("paper", steps=15, seed=3)
     seen = []
     first = personalize(merged, photos[:12], ratings, config, progress=seen.append)
     second = personalize(merged, photos[:12], ratings, config)
@@ -77,14 +77,14 @@ def test_same_seed_same_coefficients_and_progress_reported(merged, photos):
     assert [p.done for p in training] == list(range(1, 16))
     assert all(p.loss is not None for p in training)
     assert [p.done for p in seen if p.stage == "zero-shot"] == list(range(1, merged.n_tasks + 1))
-    different = personalize(merged, photos[:12], ratings, PersonalizeConfig(solver="paper", steps=15, seed=4))
+    different = personalize(merged, photos[:12], ratings, PersonalizeConfig.for_solver("paper", steps=15, seed=4))
     assert not torch.equal(first.alpha, different.alpha)
 
 
 def test_pass_counting(merged, photos):
     k, steps = 12, 7
     result = personalize(
-        merged, photos[:k], [float(i % 4) for i in range(k)], PersonalizeConfig(solver="paper", steps=steps)
+        merged, photos[:k], [float(i % 4) for i in range(k)], PersonalizeConfig.for_solver("paper", steps=steps)
     )
     # zero-shot: every task scores every photo; training: K forwards + K backwards per step; final scoring: K.
     assert result.passes.forward == merged.n_tasks * k + steps * k + k
@@ -93,7 +93,7 @@ def test_pass_counting(merged, photos):
 
 def test_batches_of_32_when_more_photos_are_rated(merged, photos):
     result = personalize(
-        merged, photos[:50], [float(i % 5) for i in range(50)], PersonalizeConfig(solver="paper", steps=4)
+        merged, photos[:50], [float(i % 5) for i in range(50)], PersonalizeConfig.for_solver("paper", steps=4)
     )
     assert result.passes.backward == 4 * 32
 
@@ -111,7 +111,7 @@ def test_cancel_stops_and_leaves_coefficients_unchanged(merged, photos):
             merged,
             photos[:10],
             [float(i) for i in range(10)],
-            PersonalizeConfig(solver="paper", steps=100),
+            PersonalizeConfig.for_solver("paper", steps=100),
             progress=cancel_after_three,
             cancel=token,
         )

@@ -24,7 +24,8 @@ import open_clip
 import torch
 
 from aesthetic_curator.engine.base_weights import parse_base, read_weights_file
-from aesthetic_curator.engine.bundle import Bundle, TaskInfo, check_output_folder, task_vector_from, write_bundle
+from aesthetic_curator.engine.bundle import Bundle, TaskInfo
+from aesthetic_curator.engine.bundle_writer import check_output_folder, write_bundle
 from aesthetic_curator.engine.scorer import (
     ScorerSpec,
     create_scorer,
@@ -32,6 +33,7 @@ from aesthetic_curator.engine.scorer import (
     packaged_model_config,
     register_model_config,
 )
+from aesthetic_curator.engine.task_vector import TaskVector
 from aesthetic_curator.errors import BundleError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -199,7 +201,7 @@ def import_official(
             score_range=score_range,
             notes=f"imported from the authors' checkpoint {checkpoint.path.name}",
         )
-        entries.append((info, task_vector_from(finetuned, reference)))
+        entries.append((info, TaskVector.between(finetuned, reference)))
         report(progress, "task vectors", index, len(checkpoints))
     return write_bundle(
         out,

@@ -3,8 +3,8 @@
 Every solver starts from the paper's adaptive init (softmax of each task's zero-shot SROCC on the
 rated photos). The reference is the paper's recipe (``paper``: AdamW on the Bradley–Terry loss);
 the default is the damped Gauss–Newton solver (``fast``), which matches it with a small fraction of
-the passes. Solvers are looked up by name in :data:`SOLVERS`. Nothing here knows about Qt: progress goes through a
-callback and cancellation through a :class:`CancelToken` checked every step.
+the passes. Solvers are looked up by name in :mod:`engine.solvers`. Nothing here knows about Qt: progress
+goes through a callback and cancellation through a :class:`CancelToken` checked every step.
 """
 
 from __future__ import annotations
@@ -18,24 +18,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from aesthetic_curator.engine.gauss_newton import planned_passes as gauss_newton_passes
-from aesthetic_curator.engine.gauss_newton import solve_gauss_newton
+from aesthetic_curator.engine.loading import SkippedImage
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.metrics import srocc
-from aesthetic_curator.engine.paper_solver import solve_paper
-from aesthetic_curator.engine.solver_base import (
-    DEFAULT_SOLVER,
-    PassCounter,
-    PersonalizeConfig,
-    Solver,
-    score_images,
-)
+from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, get_solver, solver_names
+from aesthetic_curator.engine.solvers.base import PassCounter, PersonalizeConfig, SolverRun, score_images
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 __all__ = [
     "DEFAULT_SOLVER",
-    "SOLVERS",
     "PassCounter",
     "PersonalizationResult",
     "PersonalizeConfig",
@@ -43,6 +35,7 @@ __all__ = [
     "personalize",
     "planned_passes",
     "score_images",
+    "solver_names",
     "validate_ratings",
     "zero_shot_srocc",
     "zero_shot_subset",
@@ -69,6 +62,7 @@ class PersonalizationResult:
     seconds: float
     k: int
     config: PersonalizeConfig = field(default_factory=PersonalizeConfig)
+    skipped: list[SkippedImage] = field(default_factory=list)  # rated photos that could not be decoded
 
     def config_dict(self) -> dict:
         return asdict(self.config)
@@ -113,7 +107,7 @@ def zero_shot_srocc(
 ) -> list[float]:
     """SROCC of each task model alone against the user's ratings.
 
-    With ``screen`` (the fast solver's default, ``PersonalizeConfig.zero_shot_screen_size``), every task
+    With ``screen`` (the fast solver's default, ``Solver.zero_shot_screen_size``), every task
     is scored on the first ``screen`` photos and only the ``refine`` best on all of them: the softmax
     init gives the others almost no weight, and the passes saved buy a solver step. The photos must
     then come in a random order, as :func:`zero_shot_subset` gives them.
@@ -135,15 +129,9 @@ def zero_shot_srocc(
     return values
 
 
-#: Solvers by name; the paper recipe is the reference every other solver is measured against.
-SOLVERS: dict[str, Solver] = {"paper": solve_paper, "fast": solve_gauss_newton}
-
-
 def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
-    """Passes through the ViT a run on ``k`` rated photos is expected to take (for time estimates)."""
-    if config.solver == "fast":
-        return gauss_newton_passes(k, n_tasks, config)
-    return config.zero_shot_passes(k, n_tasks) + 2 * config.steps * min(k, config.batch_size) + k
+    """Passes through the network a run on ``k`` rated photos is expected to take (for time estimates)."""
+    return get_solver(config.solver).planned_passes(k, n_tasks, config)
 
 
 def zero_shot_subset(ratings: torch.Tensor, limit: int | None, seed: int) -> torch.Tensor:
@@ -175,8 +163,7 @@ def personalize(
     coefficients are set to the learned values on success and left unchanged on cancellation.
     """
     config = config or PersonalizeConfig()
-    if config.solver not in SOLVERS:
-        raise RatingsError(f"unknown solver '{config.solver}' (available: {', '.join(SOLVERS)})")
+    solver = get_solver(config.solver)
     y = validate_ratings(ratings)
     if images.shape[0] != y.numel():
         raise RatingsError(f"{images.shape[0]} images but {y.numel()} ratings")
@@ -184,8 +171,8 @@ def personalize(
     images = images.to(model.device)
     y = y.to(model.device)
     counter = PassCounter()
-    subset = zero_shot_subset(y, config.zero_shot_limit(), config.seed)
-    score_batch, _ = config.batch_sizes(model.device)
+    subset = zero_shot_subset(y, solver.zero_shot_limit(config), config.seed)
+    score_batch = config.score_batch(model.device)
     zero_shot = zero_shot_srocc(
         model,
         images[subset],
@@ -194,12 +181,12 @@ def personalize(
         score_batch,
         progress,
         cancel,
-        screen=config.zero_shot_screen_size(),
+        screen=solver.zero_shot_screen_size(config),
         refine=config.zero_shot_refine,
     )
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
-    output = SOLVERS[config.solver](model, images, y, init, config, counter, progress, cancel)
+    output = solver.solve(SolverRun(model, images, y, init, config, counter, progress, cancel))
     if output.final_loss is not None and not math.isfinite(output.final_loss):
         raise RatingsError("personalization diverged (non-finite loss); try a lower learning rate")
     with torch.no_grad():

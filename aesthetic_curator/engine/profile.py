@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load, save
 
+from aesthetic_curator.atomic import atomic_write_bytes
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.personalize import PersonalizationResult
-from aesthetic_curator.engine.solver_base import DEFAULT_SOLVER
+from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
 from aesthetic_curator.errors import ProfileError
 
 PROFILE_FORMAT = "aesthetic-curator-profile"
@@ -88,35 +88,12 @@ class Profile:
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write atomically (temporary file + rename) so a crash never leaves half a profile."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file({"alpha": self.alpha.contiguous()}, tmp, metadata={_METADATA_KEY: json.dumps(self.metadata())})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        """Write atomically so a crash never leaves half a profile."""
+        return atomic_write_bytes(path, self.to_bytes())
 
     def to_bytes(self) -> bytes:
         """The profile file's bytes (what the album library stores)."""
         return save({"alpha": self.alpha.contiguous()}, metadata={_METADATA_KEY: json.dumps(self.metadata())})
-
-    @classmethod
-    def from_bytes(cls, data: bytes, origin: str = "stored profile") -> Profile:
-        """Read bytes made by :meth:`to_bytes` (through a temporary file: safetensors reads metadata from files)."""
-        fd, tmp = tempfile.mkstemp(prefix=".profile.", suffix=".safetensors")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            return cls.load(tmp)
-        except ProfileError as exc:
-            raise ProfileError(str(exc).replace(tmp, origin)) from exc
-        finally:
-            Path(tmp).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Profile:
@@ -124,16 +101,24 @@ class Profile:
         if not path.is_file():
             raise ProfileError(f"{path}: no such profile file")
         try:
-            with safe_open(str(path), framework="pt") as fh:
-                meta = json.loads((fh.metadata() or {})[_METADATA_KEY])
-                alpha = fh.get_tensor("alpha")
-        except (SafetensorError, OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise ProfileError(f"{path}: not a valid profile file ({exc})") from exc
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ProfileError(f"{path}: cannot read the profile ({exc})") from exc
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str = "stored profile") -> Profile:
+        """Read the bytes of a profile file (made by :meth:`to_bytes`); ``origin`` names it in errors."""
+        try:
+            meta = json.loads(_safetensors_metadata(data)[_METADATA_KEY])
+            alpha = load(data)["alpha"]
+        except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+            raise ProfileError(f"{origin}: not a valid profile file ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != PROFILE_FORMAT:
-            raise ProfileError(f"{path}: not an Aesthetic Curator profile")
+            raise ProfileError(f"{origin}: not an Aesthetic Curator profile")
         try:
             if int(meta.get("format_version", 0)) > PROFILE_VERSION:
-                raise ProfileError(f"{path}: profile format is newer than this app; update Aesthetic Curator")
+                raise ProfileError(f"{origin}: profile format is newer than this app; update Aesthetic Curator")
             profile = cls(
                 alpha=alpha.float(),
                 bundle_id=str(meta["bundle_id"]),
@@ -149,8 +134,8 @@ class Profile:
                 extra=meta.get("extra", {}) if isinstance(meta.get("extra", {}), dict) else {},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProfileError(f"{path}: malformed profile metadata ({exc!r})") from exc
-        profile.check_coefficients(str(path))
+            raise ProfileError(f"{origin}: malformed profile metadata ({exc!r})") from exc
+        profile.check_coefficients(origin)
         return profile
 
     def check_coefficients(self, origin: str) -> None:
@@ -177,3 +162,18 @@ class Profile:
             )
         if self.task_names != bundle.task_names or tuple(self.alpha.shape) != (len(bundle.tasks), len(bundle.layers)):
             raise ProfileError(f"profile '{self.name}' does not fit the tasks and layers of {bundle.path}")
+
+
+def _safetensors_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of safetensors bytes: the format is an 8-byte little-endian header length,
+    then the JSON header (safetensors' own loader returns tensors only, and reads metadata from files)."""
+    if len(data) < 8:
+        raise ValueError("too short for a safetensors file")
+    length = int.from_bytes(data[:8], "little")
+    if length > len(data) - 8:
+        raise ValueError("the header runs past the end of the data")
+    header = json.loads(data[8 : 8 + length])
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    if not isinstance(metadata, dict):
+        raise ValueError("malformed metadata")
+    return metadata

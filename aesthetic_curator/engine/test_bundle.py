@@ -21,11 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from aesthetic_curator.engine.bundle import Bundle, TaskInfo, check_output_folder, task_vector_from, write_bundle
+from aesthetic_curator.engine.bundle import Bundle, TaskInfo
+from aesthetic_curator.engine.bundle_writer import check_output_folder, write_bundle
 from aesthetic_curator.engine.metrics import plcc, srocc
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.scorer import Scorer, ScorerSpec, create_scorer
 from aesthetic_curator.engine.synthetic import pixel_statistics, synthetic_photos
+from aesthetic_curator.engine.task_vector import TaskVector
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -161,7 +163,7 @@ def make_test_bundle(
             "test_srocc": round(srocc(predicted, target[n_train:].numpy()), 4),
             "test_plcc": round(plcc(predicted, target[n_train:].numpy()), 4),
         }
-        tau = task_vector_from(dict(model.named_parameters()), base_state)
+        tau = TaskVector.between(dict(model.named_parameters()), base_state)
         info = TaskInfo(
             name=name,
             dataset=f"synthetic: {name} of generated images",

@@ -24,13 +24,8 @@ import torch
 
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.metrics import srocc
-from aesthetic_curator.engine.personalize import (
-    SOLVERS,
-    PersonalizeConfig,
-    adaptive_init,
-    personalize,
-    score_images,
-)
+from aesthetic_curator.engine.personalize import PersonalizeConfig, adaptive_init, personalize, score_images
+from aesthetic_curator.engine.solvers import get_solver
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.evaluation.baselines import (
     BASELINE_METHODS,
@@ -160,8 +155,7 @@ def evaluate(
     same torch thread count per process: floating-point sums may round differently otherwise).
     """
     for name in solvers:
-        if name not in SOLVERS:
-            raise RatingsError(f"unknown solver '{name}' (available: {', '.join(SOLVERS)})")
+        get_solver(name)  # an unknown name fails here, before any work
     if jobs > 1 and model.device.type != "cpu":
         raise RatingsError("parallel evaluation (jobs > 1) runs on CPU processes; use the CPU device or one job")
     for name in baselines:

@@ -19,7 +19,7 @@ import torch
 
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.preprocess import Preprocessor
-from aesthetic_curator.engine.solver_base import score_images
+from aesthetic_curator.engine.solvers.base import score_images
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 

@@ -15,19 +15,16 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.base_weights import parse_base, read_weights_file
-from aesthetic_curator.engine.bundle import (
-    DENSE,
+from aesthetic_curator.engine.bundle import DENSE, Bundle, TaskInfo, file_sha256
+from aesthetic_curator.engine.bundle_writer import (
     TASK_NAME_PATTERN,
-    Bundle,
-    TaskInfo,
     add_tasks_to_bundle,
     check_output_folder,
-    file_sha256,
     write_bundle,
 )
 from aesthetic_curator.engine.packaged_base import packaged_base
@@ -235,7 +232,7 @@ def build_bundle(
     head_hidden: int = 512,
     description: str | None = None,
     extra_files: Mapping[str, bytes] | None = None,
-    manifest_extra: Mapping[str, Any] | None = None,
+    is_builtin: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Bundle | None:
@@ -261,7 +258,7 @@ def build_bundle(
             encoding=encoding,
             overwrite=overwrite,
             extra_files=extra_files,
-            manifest_extra=manifest_extra,
+            is_builtin=is_builtin,
         )
         _finish(workdir, request.keep_work)
         return bundle
@@ -283,7 +280,7 @@ def add_tasks(
         if bundle.is_test_bundle:
             log.warning("%s is a test bundle; new tasks are trained on its tiny base", bundle_path)
         planned = request.plan(existing=bundle.task_names)
-        scorer = bundle.create_base_scorer()
+        scorer = create_base_scorer(bundle)
         identity = json.dumps([bundle.bundle_id, request.recipe.fingerprint()])
         workdir = request.workdir or default_workdir(Path(bundle_path))
         entries = request.train(planned, scorer, identity, workdir, distributed, progress, cancel)

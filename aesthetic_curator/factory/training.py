@@ -18,7 +18,6 @@ import copy
 import json
 import logging
 import math
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -29,12 +28,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from aesthetic_curator.engine.bundle import StateDict, task_vector_from
-from aesthetic_curator.engine.devices import autocast_dtype, mixed_precision
+from aesthetic_curator.atomic import atomic_path, atomic_write_text
+from aesthetic_curator.engine.devices import autocast_dtype, mixed_precision, prefer_channels_last
 from aesthetic_curator.engine.metrics import plcc, srocc
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.rank_loss import margin_pair_loss, preference_pairs
 from aesthetic_curator.engine.scorer import Scorer, freeze_norm_statistics
+from aesthetic_curator.engine.task_vector import StateDict, TaskVector
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.factory.datasets import ScoredDataset, ScoredImage
 from aesthetic_curator.factory.degradations import LEVELS, Degradation
@@ -160,17 +160,9 @@ def _autocast(device: torch.device, recipe: TrainingRecipe):
     return mixed_precision(device) if recipe.mixed_precision else nullcontext()
 
 
-def _prefer_channels_last(model: nn.Module) -> nn.Module:
-    """Convolutional towers run about 1.6x faster on a CPU in channels-last layout; a ViT is unchanged."""
-    if any(isinstance(m, nn.Conv2d) and m.kernel_size != m.stride for m in model.modules()):
-        return model.to(memory_format=torch.channels_last)
-    return model
-
-
 def _save_atomically(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as partial:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial))
 
 
 class TaskTrainer:
@@ -276,12 +268,10 @@ class TaskTrainer:
             scores, ok = self.predict(model, test)
             ok = self._whole_groups(test, ok)
             metrics.update(self.test_metrics(scores[ok], test_targets[ok]))
-            tau = task_vector_from(dict(model.named_parameters()), dict(self.base.named_parameters()))
+            tau = TaskVector.between(dict(model.named_parameters()), dict(self.base.named_parameters()))
             info = {"metrics": metrics, "n_train": len(train), "n_test": int(ok.sum()), "skipped": skipped}
             _save_atomically(tau, self.workdir / RESULT_NAME)
-            tmp = self.workdir / f".{RESULT_INFO}.tmp"
-            tmp.write_text(json.dumps(info, indent=2), encoding="utf-8")
-            os.replace(tmp, self.workdir / RESULT_INFO)
+            atomic_write_text(self.workdir / RESULT_INFO, json.dumps(info, indent=2))
             log.info("task %s: test %s", self.name, ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
         self.distributed.barrier()
         return self.load_result()
@@ -298,7 +288,7 @@ class TaskTrainer:
         folder.mkdir(parents=True, exist_ok=True)
         n_shards = math.ceil(len(items) / SHARD_SIZE)
         rank, world = self.distributed.rank, self.distributed.world_size
-        visual = _prefer_channels_last(self.base.visual.to(self.device).eval())
+        visual = prefer_channels_last(self.base.visual.to(self.device).eval())
         stage = f"{self.name}: embeddings ({split})"
         done = sum(1 for s in range(n_shards) if (folder / f"{split}-{s:05d}.safetensors").is_file())
         for shard in range(n_shards):
@@ -360,7 +350,7 @@ class TaskTrainer:
     def finetune_stage(self, head: nn.Module, train: Sequence[ScoredImage]) -> Scorer:
         """Backbone + head together, checkpointed every ``checkpoint_every`` steps."""
         recipe, device = self.recipe, self.device
-        model = _prefer_channels_last(copy.deepcopy(self.base).to(device))
+        model = prefer_channels_last(copy.deepcopy(self.base).to(device))
         model.head.load_state_dict(head.state_dict())
         optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.finetune_lr, weight_decay=recipe.weight_decay)
         half = autocast_dtype(device) if recipe.mixed_precision else None
@@ -420,15 +410,14 @@ class TaskTrainer:
         if not self.distributed.is_main:
             return
         path = self.workdir / CHECKPOINT_NAME
-        tmp = path.with_name(f".{path.name}.tmp")
         state = {
             "step": step,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else {},
         }
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as partial:
+            torch.save(state, partial)
 
     def _infer(
         self, module: nn.Module, items: Sequence[ScoredImage], stage: str | None = None

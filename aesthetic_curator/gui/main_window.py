@@ -1,48 +1,39 @@
 """The main window: open an album, rate, personalize, rank, sort, filter and export.
 
-All long work goes through :class:`BackgroundTask` (one at a time, with a progress bar and a
-Cancel button in the status bar); the window itself only reads and writes the library and
-shows results. Messages from failed work appear in a non-blocking message box.
+A view: the :class:`AlbumController` owns the album, the model and the long work (one task at a time,
+off the UI thread); the window builds the widgets (:mod:`window_actions`), forwards the user's
+commands to the controller and renders its signals. Messages from failed work appear in a
+non-blocking message box.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QInputDialog,
-    QLabel,
-    QListView,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QToolBar,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMessageBox
 
 from aesthetic_curator import curation
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.gui import window_actions
+from aesthetic_curator.gui.controller import AlbumController
 from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_delegate import PhotoDelegate
+from aesthetic_curator.gui.photo_grid import RATING_KEYS, PhotoGridView
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel, SortOrder
 from aesthetic_curator.gui.preferences import Preferences
-from aesthetic_curator.gui.settings_dialog import NO_BUNDLE_HELP, SettingsDialog
-from aesthetic_curator.gui.tasks import BackgroundTask, Job
+from aesthetic_curator.gui.settings_dialog import SettingsDialog
+from aesthetic_curator.gui.task_status import TaskStatus
+from aesthetic_curator.gui.tasks import TaskRunner
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
-from aesthetic_curator.library.store import KEEP, PICKED, REJECTED, Library
+from aesthetic_curator.gui.window_views import WindowViews
+from aesthetic_curator.library.store import KEEP
 from aesthetic_curator.library.thumbnails import ThumbnailCache
+from aesthetic_curator.model_setup import NO_BUNDLE_HELP
 from aesthetic_curator.paths import display_path
-from aesthetic_curator.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -50,69 +41,22 @@ log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 30.0
 
 
-class PhotoGridView(QListView):
-    """The thumbnail grid; rating keys go to the window, the rest to the list (arrows, selection)."""
-
-    rating_key = Signal(QKeyEvent)
-    open_loupe = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(500)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setSpacing(2)
-        self.setWordWrap(False)
-        self.doubleClicked.connect(lambda _: self.open_loupe.emit())
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space:
-            self.open_loupe.emit()
-        elif is_rating_key(event):
-            self.rating_key.emit(event)
-        else:
-            super().keyPressEvent(event)
-
-
-def is_rating_key(event: QKeyEvent) -> bool:
-    return event.key() in RATING_KEYS
-
-
-#: Lightroom's keys: 1-5 stars, 0 no stars, P pick, X reject, U unflag.
-RATING_KEYS = {
-    Qt.Key.Key_0: ("stars", None),
-    Qt.Key.Key_1: ("stars", 1),
-    Qt.Key.Key_2: ("stars", 2),
-    Qt.Key.Key_3: ("stars", 3),
-    Qt.Key.Key_4: ("stars", 4),
-    Qt.Key.Key_5: ("stars", 5),
-    Qt.Key.Key_P: ("flag", PICKED),
-    Qt.Key.Key_X: ("flag", REJECTED),
-    Qt.Key.Key_U: ("flag", 0),
-}
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowViews, QMainWindow):
     album_loaded = Signal()
     personalized = Signal(int)  # profile id
     ranked = Signal(int)  # profile id
     exported = Signal(object)  # ExportReport
     task_failed = Signal(str)
 
-    def __init__(self, preferences: Preferences | None = None) -> None:
+    def __init__(self, preferences: Preferences | None = None, runner: TaskRunner | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Aesthetic Curator")
         self.setAcceptDrops(True)
         self.preferences = preferences or Preferences()
-        self.library: Library | None = None
-        self.task: BackgroundTask | None = None
+        self.thumbnails = ThumbnailCache()
+        self.controller = AlbumController(self.preferences, self.thumbnails, runner, self)
         self.error_box: QMessageBox | None = None
         self.info_box: QMessageBox | None = None
-        self.thumbnails = ThumbnailCache()
         self.loader = ThumbnailLoader(self.thumbnails, parent=self)
         self.model = PhotoListModel()
         self.model.set_loader(self.loader)
@@ -124,10 +68,12 @@ class MainWindow(QMainWindow):
         self.grid.selectionModel().currentChanged.connect(lambda *_: self._update_selection_status())
         self.setCentralWidget(self.grid)
         self.loupe: LoupeDialog | None = None
-        self._build_actions()
-        self._build_toolbar()
-        self._build_menus()
-        self._build_status_bar()
+        window_actions.build_actions(self)
+        window_actions.build_toolbar(self)
+        window_actions.build_menus(self)
+        window_actions.build_status_bar(self)
+        self._fill_recent_menu()
+        self._connect_controller()
         geometry, state = self.preferences.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -137,101 +83,28 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self._update_actions()
 
-    # -- building the window ------------------------------------------------------------------------------
-    def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        action.triggered.connect(slot)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        return action
+    def _connect_controller(self) -> None:
+        c = self.controller
+        self.task_status = TaskStatus(self.controller, self.task_label, self.progress_bar, self.cancel_button, self)
+        c.task_started.connect(self._update_actions)
+        c.task_ended.connect(self._update_actions)
+        c.failed.connect(self._on_failed)
+        c.cancelled.connect(lambda name: self.statusBar().showMessage(f"{name.capitalize()} cancelled", 10_000))
+        c.scanned.connect(self._scan_done)
+        c.suggested.connect(self._suggest_done)
+        c.xmp_imported.connect(self._xmp_done)
+        c.estimated.connect(self._estimated)
+        c.personalized.connect(self._personalized)
+        c.ranked.connect(self._ranked)
+        c.exported.connect(self._exported)
 
-    def _build_actions(self) -> None:
-        self.open_action = self._action(
-            "Open…", self.open_clicked, QKeySequence.StandardKey.Open, "open a folder of photos (or drop one here)"
-        )
-        self.suggest_action = self._action(
-            "Suggest", self.suggest_clicked, "Ctrl+G", "suggest a varied set of unrated photos to rate"
-        )
-        self.import_xmp_action = self._action("Import Ratings from XMP", self.import_xmp_clicked)
-        self.personalize_action = self._action(
-            "Personalize", self.personalize_clicked, "Ctrl+L", "learn your taste from your ratings"
-        )
-        self.rank_action = self._action("Rank", self.rank_clicked, "Ctrl+R", "score every photo with the profile")
-        self.export_action = self._action("Export…", self.export_clicked, "Ctrl+E", "copy the top photos")
-        self.settings_action = self._action(
-            "Model…", self.settings_clicked, "Ctrl+,", "model setup: bundle, device and solver"
-        )
-        self.rename_profile_action = self._action("Rename Profile…", self.rename_profile_clicked)
-        self.delete_profile_action = self._action("Delete Profile…", self.delete_profile_clicked)
-        self.loupe_action = self._action("Loupe", self.open_loupe, None, "Space or double-click")
-        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+    @property
+    def library(self):
+        return self.controller.library
 
-    def _build_toolbar(self) -> None:
-        bar = QToolBar("Main", objectName="main-toolbar")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.addToolBar(bar)
-        for action in (self.open_action, self.suggest_action, self.personalize_action, self.rank_action):
-            bar.addAction(action)
-        bar.addAction(self.export_action)
-        bar.addSeparator()
-        bar.addWidget(QLabel(" Profile "))
-        self.profile_box = QComboBox(minimumContentsLength=14)
-        self.profile_box.currentIndexChanged.connect(self._profile_changed)
-        bar.addWidget(self.profile_box)
-        bar.addWidget(QLabel("  Sort "))
-        self.sort_box = QComboBox()
-        for order in SortOrder:
-            self.sort_box.addItem(order.value, order)
-        self.sort_box.setCurrentIndex(self.sort_box.findData(SortOrder.ALBUM))
-        self.sort_box.currentIndexChanged.connect(self._view_changed)
-        bar.addWidget(self.sort_box)
-        bar.addWidget(QLabel("  Show "))
-        self.filter_box = QComboBox()
-        for item in Filter:
-            self.filter_box.addItem(item.value, item)
-        self.filter_box.currentIndexChanged.connect(self._view_changed)
-        bar.addWidget(self.filter_box)
-        self.filter_value = QDoubleSpinBox(minimum=0, maximum=1_000_000, decimals=1, value=50)
-        self.filter_value.valueChanged.connect(self._view_changed)
-        self.filter_value_action = bar.addWidget(self.filter_value)
-        self.filter_value_action.setVisible(False)
-        bar.addSeparator()
-        bar.addAction(self.settings_action)
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        file_menu.addAction(self.import_xmp_action)
-        file_menu.addAction(self.export_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        photo_menu = self.menuBar().addMenu("&Photos")
-        for action in (self.suggest_action, self.loupe_action, self.personalize_action, self.rank_action):
-            photo_menu.addAction(action)
-        profile_menu = self.menuBar().addMenu("P&rofile")
-        profile_menu.addAction(self.rename_profile_action)
-        profile_menu.addAction(self.delete_profile_action)
-        settings_menu = self.menuBar().addMenu("&Settings")
-        settings_menu.addAction(self.settings_action)
-        self._fill_recent_menu()
-
-    def _build_status_bar(self) -> None:
-        status = self.statusBar()
-        self.counter_label = QLabel()
-        self.selection_label = QLabel()
-        self.task_label = QLabel()
-        self.progress_bar = QProgressBar(maximumWidth=260, visible=False)
-        self.cancel_button = QPushButton("Cancel", visible=False)
-        self.cancel_button.clicked.connect(self.cancel_task)
-        status.addWidget(self.counter_label)
-        status.addWidget(self.selection_label, 1)
-        status.addPermanentWidget(self.task_label)
-        status.addPermanentWidget(self.progress_bar)
-        status.addPermanentWidget(self.cancel_button)
+    @property
+    def task(self):
+        return self.controller.task
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -250,31 +123,19 @@ class MainWindow(QMainWindow):
     def open_album(self, folder: Path) -> None:
         """Show what the library already knows at once, then re-scan the folder in the background."""
         folder = folder.expanduser().resolve()
-        if self.is_busy():
-            self.cancel_task(wait=True)
         try:
-            library = Library.open_for_album(folder)
+            self.controller.open_album(folder)
         except CuratorError as exc:
             self.show_error("Cannot open folder", str(exc))
             return
-        if self.library is not None:
-            self.library.close()
-        self.library = library
         self.loader.wait()
         self.loader = ThumbnailLoader(self.thumbnails, parent=self)
         self.model.set_loader(self.loader)
-        self.preferences.remember_folder(folder)
         self._fill_recent_menu()
         self.setWindowTitle(f"{folder.name} — Aesthetic Curator")
         self._reload_profiles()
         self._reload_model()
-        self.run_task("scan", lambda progress, cancel: self._scan_job(library, progress, cancel), self._scan_done)
-
-    @staticmethod
-    def _scan_job(library: Library, progress, cancel):
-        from aesthetic_curator.library.album import index_album
-
-        return index_album(library, progress=progress, cancel=cancel)
+        self.controller.scan()
 
     def _scan_done(self, summary) -> None:
         self._reload_model()
@@ -370,117 +231,10 @@ class MainWindow(QMainWindow):
         if self.loupe is not None and self.loupe.isVisible():
             self.loupe.show_item(item)
 
-    # -- loupe ----------------------------------------------------------------------------------------------
-    def open_loupe(self) -> None:
-        item = self.current_item()
-        if item is None:
-            return
-        if self.loupe is None:
-            self.loupe = LoupeDialog(self)
-            self.loupe.navigate.connect(self._loupe_navigate)
-            self.loupe.key_rating.connect(self._loupe_key)
-        self.loupe.show()
-        self.loupe.show_item(item)
-
-    def _loupe_navigate(self, step: int) -> None:
-        row = self.grid.currentIndex().row() + step
-        if 0 <= row < self.model.rowCount():
-            index = self.model.index(row)
-            self.grid.selectionModel().setCurrentIndex(index, self.grid.selectionModel().SelectionFlag.ClearAndSelect)
-
-    def _loupe_key(self, event: QKeyEvent) -> None:
-        if is_rating_key(event):
-            self.handle_rating_key(event)
-
-    # -- profiles -------------------------------------------------------------------------------------------
-    def current_profile_id(self) -> int | None:
-        data = self.profile_box.currentData()
-        return int(data) if data is not None else None
-
-    def _reload_profiles(self, select: int | None = None) -> None:
-        self.profile_box.blockSignals(True)
-        self.profile_box.clear()
-        profiles = self.library.profiles() if self.library is not None else []
-        if not profiles:
-            self.profile_box.addItem("(none yet)", None)
-        for profile in profiles:
-            self.profile_box.addItem(profile.name, profile.id)
-        wanted = select
-        if wanted is None and self.library is not None:
-            remembered = self.preferences.profile_for(self.library.album)
-            wanted = next((p.id for p in profiles if p.name == remembered), None)
-        if wanted is not None:
-            self.profile_box.setCurrentIndex(max(0, self.profile_box.findData(wanted)))
-        self.profile_box.blockSignals(False)
-
-    def _profile_changed(self) -> None:
-        """Scores are stored per profile, so switching re-sorts at once, without any model work."""
-        if self.library is None:
-            return
-        profile_id = self.current_profile_id()
-        if profile_id is not None:
-            self.preferences.set_profile_for(self.library.album, self.profile_box.currentText())
-        self.model.set_scores(self.library.scores(profile_id) if profile_id is not None else {})
-        self._update_actions()
-
-    def rename_profile_clicked(self) -> None:
-        profile_id = self.current_profile_id()
-        if self.library is None or profile_id is None:
-            return
-        name, ok = QInputDialog.getText(self, "Rename profile", "New name:", text=self.profile_box.currentText())
-        if ok and name.strip():
-            try:
-                self.library.rename_profile(profile_id, name.strip())
-            except CuratorError as exc:
-                self.show_error("Rename profile", str(exc))
-                return
-            self._reload_profiles(select=profile_id)
-
-    def delete_profile_clicked(self) -> None:
-        profile_id = self.current_profile_id()
-        if self.library is None or profile_id is None:
-            return
-        answer = QMessageBox.question(
-            self, "Delete profile", f"Delete the profile “{self.profile_box.currentText()}” and its scores?"
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.library.delete_profile(profile_id)
-            self._reload_profiles()
-            self._profile_changed()
-
-    # -- sorting and filtering ---------------------------------------------------------------------------------
-    def _view_changed(self) -> None:
-        filter_ = self.filter_box.currentData()
-        self.filter_value_action.setVisible(filter_ in (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE))
-        self.filter_value.setSuffix({Filter.TOP_PERCENT: " %"}.get(filter_, ""))
-        self.filter_value.setDecimals(0 if filter_ is Filter.TOP_N else 1)
-        current = self.current_item()
-        self.model.set_view(self.sort_box.currentData(), self.filter_box.currentData(), self.filter_value.value())
-        if current is not None:
-            self.select_photo(current.id)
-
-    def show_view(self, order: SortOrder, filter_: Filter = Filter.ALL, value: float | None = None) -> None:
-        for box, data in ((self.sort_box, order), (self.filter_box, filter_)):
-            box.blockSignals(True)
-            box.setCurrentIndex(box.findData(data))
-            box.blockSignals(False)
-        if value is not None:
-            self.filter_value.blockSignals(True)
-            self.filter_value.setValue(value)
-            self.filter_value.blockSignals(False)
-        self._view_changed()
-
     # -- suggestions and XMP ---------------------------------------------------------------------------------
     def suggest_clicked(self) -> None:
-        if self.library is None:
-            return
-        library, cache = self.library, self.thumbnails
-        wanted = max(10, curation.MIN_RATINGS - curation.rating_readiness(library).rated)
-
-        def job(progress, cancel):
-            return curation.suggest_photos_to_rate(library, cache, wanted, progress=progress, cancel=cancel)
-
-        self.run_task("suggest", job, self._suggest_done)
+        if self.library is not None:
+            self.controller.suggest(max(10, curation.MIN_RATINGS - curation.rating_readiness(self.library).rated))
 
     def _suggest_done(self, ids: list[int]) -> None:
         if not ids:
@@ -495,25 +249,16 @@ class MainWindow(QMainWindow):
         )
 
     def import_xmp_clicked(self) -> None:
-        if self.library is None:
-            return
-        library = self.library
+        self.controller.import_xmp()
 
-        def job(progress, cancel):
-            from aesthetic_curator.library.album import import_xmp_ratings
-
-            return import_xmp_ratings(library, progress=progress, cancel=cancel)
-
-        def done(outcome) -> None:
-            self._reload_model()
-            message = f"Imported ratings of {outcome.imported} photo(s) from XMP."
-            if outcome.problems:
-                listed = "\n".join(f"{display_path(path)}: {problem}" for path, problem in outcome.problems[:10])
-                more = f"\n… and {len(outcome.problems) - 10} more" if len(outcome.problems) > 10 else ""
-                message += f"\n\n{len(outcome.problems)} could not be used:\n{listed}{more}"
-            self.show_info("Import ratings", message)
-
-        self.run_task("import XMP", job, done)
+    def _xmp_done(self, outcome) -> None:
+        self._reload_model()
+        message = f"Imported ratings of {outcome.imported} photo(s) from XMP."
+        if outcome.problems:
+            listed = "\n".join(f"{display_path(path)}: {problem}" for path, problem in outcome.problems[:10])
+            more = f"\n… and {len(outcome.problems) - 10} more" if len(outcome.problems) > 10 else ""
+            message += f"\n\n{len(outcome.problems)} could not be used:\n{listed}{more}"
+        self.show_info("Import ratings", message)
 
     # -- personalize and rank ------------------------------------------------------------------------------------
     def _bundle_or_explain(self) -> Path | None:
@@ -539,63 +284,33 @@ class MainWindow(QMainWindow):
 
     def start_personalization(self, name: str, confirm: bool = False) -> None:
         """Estimate the time first (on the CPU, ask when it is long), then learn and then rank."""
-        library, bundle_path = self.library, self.preferences.bundle_path
-        if library is None or bundle_path is None:
-            return
-        device, solver = self.preferences.device, self.preferences.solver
-        k = curation.rating_readiness(library).rated
+        self.controller.personalize(name, self._confirm_long_run if confirm else None)
 
-        def estimate(progress, cancel):
-            from aesthetic_curator.engine import Bundle, PersonalizeConfig, resolve_device
-            from aesthetic_curator.engine.workflows import estimate_personalization_seconds
+    def _estimated(self, estimate: curation.PersonalizationEstimate) -> None:
+        where = "the GPU" if estimate.device_type == "cuda" else "the CPU"
+        self.statusBar().showMessage(f"Personalizing on {where}: about {_duration(estimate.seconds)}", 15_000)
 
-            resolved = resolve_device(device)
-            seconds = estimate_personalization_seconds(
-                Bundle.load(bundle_path), k, PersonalizeConfig(solver=solver), resolved
-            )
-            return resolved.type, seconds
+    def _confirm_long_run(self, estimate: curation.PersonalizationEstimate, k: int) -> bool:
+        if estimate.device_type != "cpu" or estimate.seconds <= CONFIRM_SECONDS:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Personalize",
+            f"Learning from {k} ratings on the CPU will take about {_duration(estimate.seconds)} "
+            f"(no CUDA GPU found). You can keep browsing and rating meanwhile, and cancel at any time.\n\n"
+            "Start now?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
-        def estimated(result) -> None:
-            device_type, seconds = result
-            where = "the GPU" if device_type == "cuda" else "the CPU"
-            self.statusBar().showMessage(f"Personalizing on {where}: about {_duration(seconds)}", 15_000)
-            if confirm and device_type == "cpu" and seconds > CONFIRM_SECONDS:
-                answer = QMessageBox.question(
-                    self,
-                    "Personalize",
-                    f"Learning from {k} ratings on the CPU will take about {_duration(seconds)} "
-                    f"(no CUDA GPU found). You can keep browsing and rating meanwhile, and cancel at any time.\n\n"
-                    "Start now?",
-                )
-                if answer != QMessageBox.StandardButton.Yes:
-                    return
-            self._personalize(name, bundle_path, device, solver)
-
-        self.run_task("estimate", estimate, estimated)
-
-    def _personalize(self, name: str, bundle_path: Path, device: str, solver: str) -> None:
-        library = self.library
-        if library is None:
-            return
-
-        def job(progress, cancel):
-            return curation.personalize_album(
-                library, bundle_path, name, solver=solver, device=device, progress=progress, cancel=cancel
-            )
-
-        def done(result: curation.PersonalizedProfile) -> None:
-            self._reload_profiles(select=result.profile_id)
-            self.preferences.set_profile_for(library.album, result.name)
-            skipped = f"; {len(result.skipped)} unreadable rated photo(s) skipped" if result.skipped else ""
-            self.statusBar().showMessage(
-                f"Profile “{result.name}” learned from {result.k} ratings in {result.seconds:.1f}s "
-                f"(agreement with your ratings: {result.train_srocc:.2f}){skipped}; ranking the album…",
-                15_000,
-            )
-            self.personalized.emit(result.profile_id)
-            self.start_ranking(result.profile_id)
-
-        self.run_task("personalize", job, done)
+    def _personalized(self, result: curation.PersonalizedProfile) -> None:
+        self._reload_profiles(select=result.profile_id)
+        skipped = f"; {len(result.skipped)} unreadable rated photo(s) skipped" if result.skipped else ""
+        self.statusBar().showMessage(
+            f"Profile “{result.name}” learned from {result.k} ratings in {result.seconds:.1f}s "
+            f"(agreement with your ratings: {result.train_srocc:.2f}){skipped}; ranking the album…",
+            15_000,
+        )
+        self.personalized.emit(result.profile_id)
 
     def rank_clicked(self) -> None:
         profile_id = self.current_profile_id()
@@ -606,32 +321,26 @@ class MainWindow(QMainWindow):
             self.start_ranking(profile_id)
 
     def start_ranking(self, profile_id: int) -> None:
-        library, bundle_path, device = self.library, self.preferences.bundle_path, self.preferences.device
-        if library is None or bundle_path is None:
+        self.controller.rank(profile_id)
+
+    def _ranked(self, result: curation.AlbumRanking) -> None:
+        library, profile_id = self.library, result.profile_id
+        if library is None:
             return
-
-        def job(progress, cancel):
-            return curation.rank_album(
-                library, bundle_path, profile_id, device=device, progress=progress, cancel=cancel
-            )
-
-        def done(result: curation.AlbumRanking) -> None:
-            if self.current_profile_id() != profile_id:
-                self._reload_profiles(select=profile_id)
-            self.model.set_scores(library.scores(profile_id))
-            self.show_view(SortOrder.SCORE, self.filter_box.currentData())
-            if self.model.rowCount():
-                self.grid.setCurrentIndex(self.model.index(0))
-                self.grid.scrollToTop()
-            skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
-            self.statusBar().showMessage(
-                f"Ranked {result.ranked} photos in {result.seconds:.1f}s ({result.photos_per_second:.1f}/s){skipped}",
-                15_000,
-            )
-            self._update_actions()
-            self.ranked.emit(profile_id)
-
-        self.run_task("rank", job, done)
+        if self.current_profile_id() != profile_id:
+            self._reload_profiles(select=profile_id)
+        self.model.set_scores(library.scores(profile_id))
+        self.show_view(SortOrder.SCORE, self.filter_box.currentData())
+        if self.model.rowCount():
+            self.grid.setCurrentIndex(self.model.index(0))
+            self.grid.scrollToTop()
+        skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
+        self.statusBar().showMessage(
+            f"Ranked {result.ranked} photos in {result.seconds:.1f}s ({result.photos_per_second:.1f}/s){skipped}",
+            15_000,
+        )
+        self._update_actions()
+        self.ranked.emit(profile_id)
 
     # -- export -----------------------------------------------------------------------------------------------
     def export_clicked(self) -> None:
@@ -645,101 +354,44 @@ class MainWindow(QMainWindow):
             self.start_export(dialog.choice())
 
     def start_export(self, choice: ExportChoice) -> None:
-        library = self.library
-        if library is None:
-            return
-        profile_id = self.current_profile_id() if choice.use_profile else None
+        self._export_dest = choice.dest
+        self.controller.export(
+            self.current_profile_id() if choice.use_profile else None,
+            choice.dest,
+            top=choice.top,
+            top_percent=choice.top_percent,
+            min_score=choice.min_score,
+            mode=choice.mode,
+            write_xmp=choice.write_xmp,
+        )
 
-        def job(progress, cancel):
-            return curation.export_album(
-                library,
-                profile_id,
-                choice.dest,
-                top=choice.top,
-                top_percent=choice.top_percent,
-                min_score=choice.min_score,
-                mode=choice.mode,
-                write_xmp=choice.write_xmp,
-                progress=progress,
-                cancel=cancel,
-            )
-
-        def done(report) -> None:
-            notes = "\n".join(report.problems[:10])
-            self.show_info(
-                "Export finished",
-                f"Exported {report.written} photo(s) to {choice.dest} in {report.seconds:.1f}s."
-                + (f" {report.resumed} were already there from an earlier run." if report.resumed else "")
-                + (f"\n\n{notes}" if notes else ""),
-            )
-            self.exported.emit(report)
-
-        self.run_task("export", job, done)
+    def _exported(self, report) -> None:
+        notes = "\n".join(report.problems[:10])
+        self.show_info(
+            "Export finished",
+            f"Exported {report.written} photo(s) to {self._export_dest} in {report.seconds:.1f}s."
+            + (f" {report.resumed} were already there from an earlier run." if report.resumed else "")
+            + (f"\n\n{notes}" if notes else ""),
+        )
+        self.exported.emit(report)
 
     # -- settings ----------------------------------------------------------------------------------------------
     def settings_clicked(self) -> None:
-        SettingsDialog(self.preferences, self).exec()
+        SettingsDialog(self.preferences, self, self.controller.runner).exec()
         self._update_actions()
 
     # -- background work ---------------------------------------------------------------------------------------
-    def run_task(self, name: str, job: Job, on_finished) -> BackgroundTask | None:
-        """Start ``job`` on a worker thread; only one long task runs at a time."""
-        if self.is_busy():
-            self.show_error("Busy", f"Wait for “{self.task.name}” to finish, or cancel it first.")
-            return None
-        task = BackgroundTask(name, job, self)
-        task.progress.connect(self._on_progress)
-        task.finished.connect(on_finished)
-        task.failed.connect(lambda message: self._on_failed(name, message))
-        task.cancelled.connect(lambda: self.statusBar().showMessage(f"{name.capitalize()} cancelled", 10_000))
-        task.done.connect(self._on_task_done)
-        self.task = task
-        self.task_label.setText(f"{name.capitalize()}…")
-        self.progress_bar.setRange(0, 0)
-        self.progress_bar.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.cancel_button.setEnabled(True)
-        self._update_actions()
-        task.start()
-        return task
-
-    def _on_progress(self, progress: Progress) -> None:
-        task = self.task
-        if task is None:
-            return
-        if progress.total:
-            self.progress_bar.setRange(0, progress.total)
-            self.progress_bar.setValue(progress.done)
-        text = f"{task.name.capitalize()}: {progress.stage} {progress.done}/{progress.total}"
-        if progress.loss is not None:
-            text += f" · loss {progress.loss:.3f}"
-        if task.name == "rank" and progress.stage == "ranking" and progress.done:
-            elapsed = max(1e-6, time.monotonic() - task.started_at)
-            text += f" · {progress.done / elapsed:.1f} photos/s"
-        self.task_label.setText(text)
-
-    def _on_failed(self, name: str, message: str) -> None:
-        self.show_error(f"{name.capitalize()} failed", message)
+    def _on_failed(self, title: str, message: str) -> None:
+        self.show_error(title, message)
         self.task_failed.emit(message)
 
-    def _on_task_done(self) -> None:
-        if not self.is_busy():
-            self.progress_bar.setVisible(False)
-            self.cancel_button.setVisible(False)
-            self.task_label.setText("")
-        self._update_actions()
-
     def cancel_task(self, wait: bool = False) -> None:
-        if self.task is None or not self.is_busy():
-            return
-        self.cancel_button.setEnabled(False)
-        self.task_label.setText(f"Cancelling {self.task.name}…")
-        self.task.cancel()
-        if wait:
-            self.task.wait()
+        if self.is_busy():
+            self.task_status.cancelling(self.task.name)
+            self.controller.cancel(wait)
 
     def is_busy(self) -> bool:
-        return self.task is not None and self.task.is_busy()
+        return self.controller.is_busy()
 
     def _update_actions(self) -> None:
         busy = self.is_busy()
@@ -773,16 +425,10 @@ class MainWindow(QMainWindow):
     # -- closing -----------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running work and wait for it, so nothing is left half-written."""
-        if self.is_busy():
-            self.cancel_task(wait=True)
-        if self.task is not None:
-            self.task.wait()
+        self.controller.shutdown()
         self.preferences.save_window_state(self.saveGeometry(), self.saveState())
         self.preferences.sync()
         self.loader.wait()
-        if self.library is not None:
-            self.library.close()
-            self.library = None
         super().closeEvent(event)
 
     def sizeHint(self) -> QSize:

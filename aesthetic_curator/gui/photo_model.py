@@ -7,13 +7,13 @@ only visible rows, and thumbnails are requested lazily for exactly those rows.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
+from aesthetic_curator.library.export import percent_cutoff
 from aesthetic_curator.library.store import REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailRequest
 from aesthetic_curator.paths import display_path
@@ -134,7 +134,7 @@ class PhotoListModel(QAbstractListModel):
         if self.filter is Filter.TOP_N:
             return [i for i in items if i.rank is not None and i.rank <= int(value)]
         if self.filter is Filter.TOP_PERCENT:
-            cutoff = math.ceil(len(scored) * value / 100.0)
+            cutoff = percent_cutoff(len(scored), value)
             return [i for i in items if i.rank is not None and i.rank <= cutoff]
         if self.filter is Filter.MIN_SCORE:
             return [i for i in items if i.score is not None and i.score >= value]
@@ -169,9 +169,6 @@ class PhotoListModel(QAbstractListModel):
 
     def row_of(self, photo_id: int) -> int | None:
         return self._rows.get(photo_id)
-
-    def visible_ids(self) -> list[int]:
-        return [item.id for item in self._visible]
 
     def all_items(self) -> list[PhotoItem]:
         return list(self._items.values())

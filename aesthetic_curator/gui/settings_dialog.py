@@ -22,57 +22,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aesthetic_curator import model_setup
 from aesthetic_curator.builtin_model import builtin_bundle_path, is_builtin
-from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
-from aesthetic_curator.gui.tasks import BackgroundTask
-from aesthetic_curator.paths import data_dir
-
-NO_BUNDLE_HELP = (
-    "No model bundle is set up (this installation lacks the built-in model), so Personalize and Rank "
-    "are unavailable. Browsing, rating and exporting by your own stars work without one.\n\n"
-    "To get a bundle: choose a bundle folder you built or were given (see docs/bundles.md: "
-    "`aesthetic-curator bundle …`), import the paper authors' checkpoints, or create the small test "
-    "bundle to try the app (it knows nothing about real photos)."
-)
-
-
-def describe_bundle(path: Path | None) -> tuple[str, object | None]:
-    """Readable description of the bundle at ``path`` and the loaded bundle (None when unusable)."""
-    if path is None:
-        return NO_BUNDLE_HELP, None
-    from aesthetic_curator.engine import Bundle
-    from aesthetic_curator.engine.base_weights import base_weights_status
-
-    try:
-        bundle = Bundle.load(path)
-    except CuratorError as exc:
-        return f"The bundle at {path} cannot be used: {exc}\n\nChoose another bundle folder.", None
-    info = bundle.summary()
-    tasks = ", ".join(t["name"] for t in info["tasks"])
-    lines = []
-    if bundle.is_builtin:
-        lines += ["Built-in model: it ships with the app and works offline, nothing to set up.", info["description"]]
-    lines += [
-        f"Folder: {info['path']}",
-        f"Base model: {info['base_model']} ({info['pretrained']})",
-        f"Tasks ({len(info['tasks'])}): {tasks}",
-        f"Coefficients learned per profile: {info['coefficients']}",
-        f"Base weights: {base_weights_status(bundle.spec).description}",
-    ]
-    if info["is_test_bundle"]:
-        lines.append("TEST BUNDLE: a tiny model for trying the app; it knows nothing about real photographic taste.")
-    return "\n".join(lines), bundle
+from aesthetic_curator.gui.tasks import BackgroundTask, ImmediateTask, TaskRunner
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, preferences: Preferences, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, preferences: Preferences, parent: QWidget | None = None, runner: TaskRunner | None = None
+    ) -> None:
         super().__init__(parent)
+        self._runner = runner or TaskRunner()
         self.setWindowTitle("Model setup")
         self.setMinimumWidth(620)
         self.preferences = preferences
         self._bundle_path = preferences.bundle_path
-        self._task: BackgroundTask | None = None
+        self._task: BackgroundTask | ImmediateTask | None = None
         layout = QVBoxLayout(self)
         self.description = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.description)
@@ -104,8 +70,8 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(max(0, self.device.findData(preferences.device)))
         form.addRow("Compute device", self.device)
         self.solver = QComboBox()
-        self.solver.addItem("Fast (damped Gauss–Newton, seconds to minutes)", "fast")
-        self.solver.addItem("Paper recipe (500 AdamW steps, the reference; slow on a CPU)", "paper")
+        for name, label in model_setup.solver_choices().items():
+            self.solver.addItem(label, name)
         self.solver.setCurrentIndex(max(0, self.solver.findData(preferences.solver)))
         form.addRow("Personalization solver", self.solver)
         layout.addLayout(form)
@@ -116,12 +82,9 @@ class SettingsDialog(QDialog):
         self._refresh()
 
     def _refresh(self) -> None:
-        text, bundle = describe_bundle(self._bundle_path)
-        self.description.setText(text)
-        from aesthetic_curator.engine.base_weights import base_weights_status
-
-        status = base_weights_status(bundle.spec) if bundle is not None else None
-        self.download_button.setVisible(bool(status and status.needed and not status.cached))
+        description = model_setup.describe_bundle(self._bundle_path)
+        self.description.setText(description.text)
+        self.download_button.setVisible(description.needs_download)
         self.builtin_button.setVisible(not is_builtin(self._bundle_path))
         self._fit_text()
 
@@ -147,14 +110,10 @@ class SettingsDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Folder with the authors' .pth checkpoints", str(Path.home()))
         if not folder:
             return
-        from aesthetic_curator.engine.official_import import import_official
-
         source = Path(folder)
-        target = data_dir() / "bundles" / f"imported-{source.name or 'checkpoints'}"
 
         def job(progress, cancel):
-            import_official(source, target, overwrite=True, progress=progress, cancel=cancel)
-            return target
+            return model_setup.import_official_checkpoints(source, progress, cancel)
 
         def done(path: Path) -> None:
             self._bundle_path = path
@@ -163,7 +122,7 @@ class SettingsDialog(QDialog):
         self._run("import", job, done)
 
     def _run(self, name: str, job, on_done) -> None:
-        self._task = BackgroundTask(name, job, self)
+        self._task = self._runner.create(name, job, self)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self._task.progress.connect(self._on_progress)
@@ -179,13 +138,8 @@ class SettingsDialog(QDialog):
         self.progress.setFormat(f"{progress.stage}: %p%")
 
     def _create_test_bundle(self) -> None:
-        from aesthetic_curator.engine.test_bundle import make_test_bundle
-
-        target = data_dir() / "bundles" / "test-bundle"
-
         def job(progress, cancel):
-            make_test_bundle(target, overwrite=True, progress=progress, cancel=cancel)
-            return target
+            return model_setup.create_test_bundle(progress, cancel)
 
         def done(path: Path) -> None:
             self._bundle_path = path
@@ -194,13 +148,10 @@ class SettingsDialog(QDialog):
         self._run("test bundle", job, done)
 
     def _download(self) -> None:
-        from aesthetic_curator.engine import Bundle
-        from aesthetic_curator.engine.base_weights import download_base_weights
-
-        spec = Bundle.load(self._bundle_path).spec
+        bundle_path = self._bundle_path
 
         def job(progress, cancel):
-            download_base_weights(spec, progress, cancel)
+            model_setup.download_base_weights(bundle_path, progress, cancel)
 
         self._run("download", job, lambda _: self._refresh())
 

@@ -108,3 +108,72 @@ class BackgroundTask(QObject):
     def wait(self, milliseconds: int = 30_000) -> bool:
         """Block until the thread stops (used when the window closes); False on timeout."""
         return self._thread.wait(milliseconds)
+
+
+class ImmediateTask(QObject):
+    """A :class:`BackgroundTask` look-alike that runs its job at ``start()``, on the calling thread.
+
+    For tests (the way Picard's tests swap in a ``FakeThreadPool``): the same signals in the same
+    order, so a window's code paths are exercised without waiting on threads.
+    """
+
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, name: str, job: Job, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.token = CancelToken()
+        self.started_at = time.monotonic()
+        self._job = job
+        self.delivered = False
+        self._running = False
+
+    def start(self) -> None:
+        runner = _Runner(self._job, self.token)
+        runner.progress.connect(self.progress)
+        for signal in (runner.finished, runner.failed, runner.cancelled):
+            signal.connect(self._mark_delivered)
+        runner.finished.connect(self.finished)
+        runner.failed.connect(self.failed)
+        runner.cancelled.connect(self.cancelled)
+        self._running = True
+        try:
+            runner.run()
+        finally:
+            self._running = False
+            self.done.emit()
+
+    def _mark_delivered(self, *_: object) -> None:
+        self.delivered = True
+
+    def is_busy(self) -> bool:
+        return self._running and not self.delivered
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def wait(self, milliseconds: int = 30_000) -> bool:
+        return True
+
+
+class TaskRunner:
+    """Makes the task that runs a job: on its own thread in the app (:class:`BackgroundTask`).
+
+    Injected into the controller and the dialogs, so tests can run jobs at once instead
+    (:class:`ImmediateTaskRunner`).
+    """
+
+    def create(self, name: str, job: Job, parent: QObject | None = None) -> BackgroundTask | ImmediateTask:
+        return BackgroundTask(name, job, parent)
+
+
+class ImmediateTaskRunner(TaskRunner):
+    def create(self, name: str, job: Job, parent: QObject | None = None) -> BackgroundTask | ImmediateTask:
+        return ImmediateTask(name, job, parent)

@@ -59,9 +59,6 @@ class ThumbnailLoader(QObject):
             self.pool.start(_Job(self.cache, photo_id, request, self._signals))
         return None
 
-    def forget(self, photo_id: int) -> None:
-        self._pixmaps.pop(photo_id, None)
-
     def clear(self) -> None:
         self.pool.clear()
         self._pixmaps.clear()

@@ -91,33 +91,3 @@ def import_xmp_ratings(
         report(progress, "reading XMP", index, len(photos))
     return outcome
 
-
-def write_xmp_sidecars(
-    library: Library,
-    profile_id: int | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-) -> int:
-    """Write the user's ratings (and a profile's scores and ranks) to the photos' XMP sidecars.
-
-    Only sidecars are written, never the photos; every field other tools wrote is kept. Photos
-    with neither a rating nor a score are left alone. Returns how many sidecars were written.
-    """
-    ratings = library.ratings()
-    scores = library.scores(profile_id) if profile_id is not None else {}
-    profile_name = next((p.name for p in library.profiles() if p.id == profile_id), None)
-    photos = [p for p in library.photos() if p.id in ratings or p.id in scores]
-    for index, photo in enumerate(photos, start=1):
-        check(cancel)
-        rating = ratings.get(photo.id)
-        score, rank = scores.get(photo.id, (None, None))
-        xmp.write_sidecar(
-            library.absolute_path(photo),
-            stars=rating.stars if rating and rating.flag != REJECTED else None,
-            rejected=bool(rating and rating.flag == REJECTED),
-            score=score,
-            rank=rank,
-            profile=profile_name if score is not None else None,
-        )
-        report(progress, "writing XMP", index, len(photos))
-    return len(photos)

@@ -18,11 +18,11 @@ import math
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aesthetic_curator.atomic import TEMPORARY_SUFFIX, atomic_open, atomic_path
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library import xmp
 from aesthetic_curator.library.scanner import fast_hash
@@ -31,7 +31,6 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 
 log = logging.getLogger(__name__)
 
-PARTIAL_SUFFIX = ".aecur-partial"
 RANKING_LIST_HEADER = ("image", "score", "rank", "source")
 
 #: Percentile bands -> XMP stars when exporting with --xmp: top 10% = 5, next 20% = 4, next 30% = 3,
@@ -80,6 +79,11 @@ def read_ranking_csv(path: Path) -> list[RankedPhoto]:
     return sorted(ranking, key=lambda r: r.rank)
 
 
+def percent_cutoff(total: int, percent: float) -> int:
+    """How many of ``total`` ranked photos the top ``percent`` holds (rounded up): the export's and the grid's rule."""
+    return math.ceil(total * percent / 100.0)
+
+
 def select_top(
     ranking: Sequence[RankedPhoto],
     top: int | None = None,
@@ -98,7 +102,7 @@ def select_top(
     if top_percent is not None:
         if not 0 < top_percent <= 100:
             raise CuratorError("--top-percent must be in (0, 100]")
-        return ordered[: max(1, math.ceil(len(ordered) * top_percent / 100))]
+        return ordered[: max(1, percent_cutoff(len(ordered), top_percent))]
     return [r for r in ordered if r.score >= min_score]
 
 
@@ -223,15 +227,10 @@ def plan_export(
     return items
 
 
-def _partial_name(target: Path) -> Path:
-    """A short hidden name beside ``target``: even a 255-byte target name leaves room for it."""
-    return target.with_name(f".aecur-{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
-
-
 def _remove_stale_partials(dest: Path) -> int:
-    """Temporary files of an export that was killed (ours only: hidden, with our suffix)."""
+    """Temporary files of an export that was killed (ours only: see :func:`atomic.is_temporary`)."""
     removed = 0
-    for stale in dest.glob(f".*{PARTIAL_SUFFIX}"):
+    for stale in dest.glob(f".*{TEMPORARY_SUFFIX}"):
         with contextlib.suppress(OSError):
             stale.unlink()
             removed += 1
@@ -239,14 +238,11 @@ def _remove_stale_partials(dest: Path) -> int:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    partial = _partial_name(target)
     try:
-        shutil.copy2(source, partial)  # keeps modification time
-        if target.exists():
-            raise CuratorError(f"{target} appeared during the export; not overwritten")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+        with atomic_path(target, replace=False) as partial:
+            shutil.copy2(source, partial)  # keeps modification time
+    except FileExistsError as exc:
+        raise CuratorError(str(exc)) from None
 
 
 def _link_or_copy(source: Path, target: Path, problems: list[str]) -> None:
@@ -335,17 +331,10 @@ def export_photos(
         result.written += 1
         report(progress, "exporting", index, len(items))
     result.ranking_csv = _ranking_list_path(dest)
-    partial = _partial_name(result.ranking_csv)
-    try:
-        with partial.open("w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(RANKING_LIST_HEADER)
-            writer.writerows(
-                (i.target.name, f"{i.photo.score:.6f}", i.photo.rank, i.photo.relpath) for i in exported
-            )
-        os.replace(partial, result.ranking_csv)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_open(result.ranking_csv, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(RANKING_LIST_HEADER)
+        writer.writerows((i.target.name, f"{i.photo.score:.6f}", i.photo.rank, i.photo.relpath) for i in exported)
     result.seconds = time.perf_counter() - started
     return result
 

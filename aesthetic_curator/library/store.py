@@ -371,10 +371,6 @@ class Library:
                 (photo_id, new_stars, new_flag, source, time.time()),
             )
 
-    def clear_rating(self, photo_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM ratings WHERE photo_id = ?", (photo_id,))
-
     def ratings(self) -> dict[int, Rating]:
         return {
             r[0]: Rating(*r[1:]) for r in self._query("SELECT photo_id, stars, flag, source, rated_at FROM ratings")

@@ -11,15 +11,15 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from aesthetic_curator.atomic import atomic_path, is_temporary
 from aesthetic_curator.errors import ImageDecodeError
 from aesthetic_curator.images import decode_image
 from aesthetic_curator.paths import cache_dir
@@ -31,7 +31,7 @@ DEFAULT_SIZE = 256
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
 #: A temporary thumbnail file this old belongs to a process that died while writing it.
 STALE_TEMPORARY_SECONDS = 3600
-_TEMPORARY_PREFIX = ".tmp-"
+_LEGACY_TEMPORARY_PREFIX = ".tmp-"  # the temporary names of earlier versions
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,9 @@ class Thumbnail:
     generated: bool = False  # made by this call rather than found in the cache
 
 
-def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _atomic_write(target: Path, write: Callable[[Path], object]) -> None:
+    with atomic_path(target) as partial:
+        write(partial)
 
 
 class ThumbnailCache:
@@ -112,7 +105,7 @@ class ThumbnailCache:
             image = decode_image(request.path, min_size=self.size)
         except ImageDecodeError as exc:
             reason = str(exc)
-            _atomic_write(fail, lambda tmp: Path(tmp).write_text(reason, encoding="utf-8"))
+            _atomic_write(fail, lambda tmp: tmp.write_text(reason, encoding="utf-8"))
             return Thumbnail(self.placeholder, False, reason, generated=True)
         image.thumbnail((self.size, self.size), Image.Resampling.LANCZOS)
         _atomic_write(thumb, lambda tmp: image.save(tmp, format="JPEG", quality=85))
@@ -157,7 +150,7 @@ class ThumbnailCache:
                 info = path.stat()
             except OSError:
                 continue  # evicted or renamed by another process meanwhile
-            if path.name.startswith(_TEMPORARY_PREFIX):
+            if is_temporary(path) or path.name.startswith(_LEGACY_TEMPORARY_PREFIX):
                 if info.st_mtime < stale_before:
                     path.unlink(missing_ok=True)
             elif path.suffix == ".jpg":

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aesthetic_curator.atomic import atomic_path
 from aesthetic_curator.errors import CuratorError
 
 log = logging.getLogger(__name__)
@@ -197,19 +197,14 @@ def write_sidecar(
         fields[f"Xmp.{CURATOR_PREFIX}.Rank"] = str(rank)
     if profile is not None:
         fields[f"Xmp.{CURATOR_PREFIX}.Profile"] = profile
-    fd, tmp = tempfile.mkstemp(prefix=".xmp-", suffix=".xmp", dir=target.parent)
-    os.close(fd)
     try:
-        if target.exists():
-            shutil.copy2(target, tmp)
-        else:
-            Path(tmp).write_text(_EMPTY_PACKET, encoding="utf-8")
-        with pyexiv2.Image(tmp) as image:
-            image.modify_xmp(fields)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, Exception):
-            raise CuratorError(f"cannot write XMP sidecar {target}: {exc}") from exc
-        raise
+        with atomic_path(target) as tmp:
+            if target.exists():
+                shutil.copy2(target, tmp)
+            else:
+                tmp.write_text(_EMPTY_PACKET, encoding="utf-8")
+            with pyexiv2.Image(str(tmp)) as image:
+                image.modify_xmp(fields)
+    except Exception as exc:
+        raise CuratorError(f"cannot write XMP sidecar {target}: {exc}") from exc
     return target

@@ -8,7 +8,7 @@ already has them from its last forward pass. So the head's coefficients are refi
 embeddings by L-BFGS on the solver's own objective (rank loss + ridge prior) plus a pull towards the
 Gauss–Newton result. Cross-validation over the rated photos decides whether the refit generalises;
 with 10 ratings it nearly never does, and the Gauss–Newton result is kept. It costs no pass through
-the ViT. Measured on synthetic users (docs/evaluation.md) it closed the gap to the paper's recipe at K = 100.
+the ViT. Measurements: docs/evaluation.md.
 """
 
 from __future__ import annotations

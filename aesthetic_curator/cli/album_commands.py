@@ -1,0 +1,230 @@
+"""The commands on photos: personalize, rank, eval, scan, export, and opening the window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from aesthetic_curator.atomic import atomic_write_text
+from aesthetic_curator.cli.output import BarProgress, bundle_path_from, existing_dir, say, write_csv
+from aesthetic_curator.errors import CuratorError
+
+
+def _personalize_config(args: argparse.Namespace, solver: str):
+    """The run's settings from the command line (``--steps`` belongs to the paper recipe)."""
+    from aesthetic_curator.engine.solvers.base import PersonalizeConfig
+
+    settings = {"temperature": args.temperature, "seed": getattr(args, "seed", 0)}
+    if args.steps is not None and solver == "paper":
+        settings["steps"] = args.steps
+    elif args.steps is not None:
+        say(f"note: --steps sets the paper recipe's AdamW steps; the {solver} solver does not use it")
+    return PersonalizeConfig.for_solver(solver, **settings)
+
+
+def cmd_personalize(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.ratings_file import read_ratings_csv
+
+    model = ModelSession(bundle_path_from(args), args.device)
+    bundle, _ = model.bundle, model.device  # a bad bundle or device is reported before anything else
+    images_root = existing_dir(args.images, "--images")
+    rated = read_ratings_csv(args.ratings, images_root, args.rating_column)
+    config = _personalize_config(args, args.solver)
+    say(f"personalizing on {len(rated)} rated photos with {len(bundle.tasks)} tasks on {model.device}")
+    bars = BarProgress(not args.quiet)
+    try:
+        model.prepare(bars)
+        result = model.personalize(rated, config, progress=bars)
+    finally:
+        bars.close()
+    for item in result.skipped:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+    model.profile_from(result, args.name).save(args.out)
+    zero_shot = ", ".join(f"{k} {v:+.3f}" for k, v in result.zero_shot_srocc.items())
+    say(f"zero-shot SROCC per task: {zero_shot}")
+    say(
+        f"training SROCC {result.train_srocc:.3f} after {result.steps} steps, "
+        f"{result.passes.total} image passes, {result.seconds:.1f}s"
+    )
+    say(f"wrote profile {args.out}")
+    return 0
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.profile import Profile
+    from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.library.scanner import scan_album
+
+    model = ModelSession(bundle_path_from(args), args.device)
+    bundle, _ = model.bundle, model.device  # a bad bundle or device is reported before anything else
+    profile = Profile.load(args.profile)
+    profile.check_bundle(bundle)
+    images_root = existing_dir(args.images, "--images")
+    scan = scan_album(images_root, with_hashes=False)
+    for problem in scan.problems:
+        print(f"skipped {images_root / problem.path}: {problem.reason}", file=sys.stderr)
+    paths = [scan.root / f.relpath for f in scan.files]
+    if not paths:
+        raise CuratorError(f"no images found under {images_root}")
+    bars = BarProgress(not args.quiet)
+    try:
+        model.prepare(bars)
+        result = model.rank(profile, paths, batch_size=args.batch_size, workers=args.workers, progress=bars)
+    finally:
+        bars.close()
+    for item in result.skipped:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+    rows = [(item.path.relative_to(scan.root).as_posix(), f"{item.score:.6f}", item.rank) for item in result.ranked]
+    write_csv(args.out, ("image", "score", "rank"), rows)  # names as the file system spells them
+    say(
+        f"ranked {len(result.ranked)} photos ({len(result.skipped) + len(scan.problems)} skipped) "
+        f"in {result.seconds:.1f}s "
+        f"({result.images_per_second:.1f} photos/s); wrote {args.out}"
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.evaluation.baselines import FineTuneConfig
+    from aesthetic_curator.evaluation.harness import evaluate
+    from aesthetic_curator.evaluation.users import dataset_users, synthetic_eval_users
+
+    if (args.dataset is None) == (args.synthetic_users is None):
+        raise CuratorError("give exactly one of --dataset KIND:PATH or --synthetic-users N")
+    session = ModelSession(bundle_path_from(args), args.device)
+    session.prepare()
+    model = session.merged_model()
+    bars = BarProgress(not args.quiet)
+    try:
+        if args.dataset is not None:
+            users = dataset_users(
+                model,
+                args.dataset,
+                args.labels,
+                args.max_users,
+                progress=bars,
+                max_photos=args.max_photos,
+                seed=args.seed,
+            )
+        else:
+            users = synthetic_eval_users(model, args.synthetic_users, args.photos_per_user, args.seed, progress=bars)
+        if not users:
+            raise CuratorError("no user with readable photos")
+        config = _personalize_config(args, "paper")  # --steps are the paper recipe's
+        if args.jobs < 1:
+            raise CuratorError("--jobs must be at least 1")
+        report = evaluate(
+            model,
+            users,
+            args.shots,
+            args.trials,
+            args.solver,
+            config,
+            args.seed,
+            progress=bars,
+            jobs=args.jobs,
+            baselines=args.baseline,
+            finetune=FineTuneConfig(steps=args.finetune_steps),
+        )
+    finally:
+        bars.close()
+    if args.trials > 0:
+        print(report.table())
+        print()
+    print("Each task alone (zero-shot SROCC over all of each user's photos):")
+    print(report.zero_shot_table())
+    out = args.json or Path("evaluation.json")
+    atomic_write_text(out, json.dumps(report.to_json(), indent=1))
+    say(f"{len(users)} users; wrote {out}")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from aesthetic_curator.library.album import import_xmp_ratings, index_album
+    from aesthetic_curator.library.store import Library
+    from aesthetic_curator.library.thumbnails import ThumbnailCache
+
+    album = existing_dir(args.album, "album")
+    bars = BarProgress(not args.quiet)
+    with Library.open_for_album(album) as library:
+        try:
+            cache = None if args.no_thumbnails else ThumbnailCache()
+            summary = index_album(library, thumbnails=cache, workers=args.workers, progress=bars)
+            xmp_import = import_xmp_ratings(library, progress=bars) if args.import_xmp else None
+        finally:
+            bars.close()
+        scan, sync = summary.scan, summary.sync
+        counts = ", ".join(f"{name} {count}" for name, count in scan.counts_by_format().items()) or "none"
+        print(f"{len(scan.files)} photos in {library.album}: {counts}")
+        print(
+            f"changes since last scan: {len(sync.added)} added, {len(sync.removed)} removed, "
+            f"{len(sync.changed)} changed, {len(sync.moved)} moved or renamed, {sync.unchanged} unchanged"
+        )
+        if scan.ignored:
+            print(f"{scan.ignored} other files ignored (not photos)")
+        if cache is not None:
+            print(f"thumbnails: {summary.thumbnails_made} made, {summary.thumbnails_cached} already cached")
+        if xmp_import is not None:
+            print(f"ratings imported from XMP: {xmp_import.imported}")
+            for relpath, problem in xmp_import.problems:
+                print(f"  XMP of {relpath}: {problem}", file=sys.stderr)
+        skipped = [(p.path, p.reason) for p in scan.problems] + summary.unreadable
+        if skipped:
+            print(f"skipped {len(skipped)}:", file=sys.stderr)
+            for path, reason in skipped:
+                print(f"  {path}: {reason}", file=sys.stderr)
+        say(f"library: {library.db_path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from aesthetic_curator.library.export import export_photos, read_ranking_csv
+
+    images = existing_dir(args.images, "--images")
+    ranking = read_ranking_csv(args.ranking)
+    bars = BarProgress(not args.quiet)
+    try:
+        result = export_photos(
+            ranking,
+            images,
+            args.dest,
+            top=args.top,
+            top_percent=args.top_percent,
+            min_score=args.min_score,
+            mode=args.mode,
+            write_xmp=args.xmp,
+            dry_run=args.dry_run,
+            progress=bars,
+        )
+    finally:
+        bars.close()
+    for problem in result.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    if args.dry_run:
+        for item in result.items:
+            extra = f" ({item.stars} stars)" if item.stars is not None else ""
+            print(f"{item.photo.rank:>6}  {item.source} -> {item.target}{extra}")
+        print(f"dry run: would export {len(result.items)} photos to {args.dest}; nothing was written")
+        return 0
+    resumed = f", {result.resumed} of them already there from an earlier run" if result.resumed else ""
+    print(
+        f"exported {result.written} photos to {args.dest} ({args.mode}{resumed}) in {result.seconds:.1f}s; "
+        f"list in {result.ranking_csv}"
+    )
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from aesthetic_curator.gui.platform_check import missing_platform_packages
+
+    album = existing_dir(args.album, "ALBUM") if args.album is not None else None
+    problem = missing_platform_packages()
+    if problem:
+        raise CuratorError(problem)
+    from aesthetic_curator.gui.app import run
+
+    return run(album)

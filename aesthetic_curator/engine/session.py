@@ -1,0 +1,145 @@
+"""A bundle opened for work: loaded once, its base model built once, reused by estimate, personalize, rank.
+
+One Personalize press in the app estimates the time, learns the profile and ranks the album; each
+step used to load the bundle and build the base model again. A :class:`ModelSession` holds both for
+as long as the bundle and device stay the same, and the task vectors (the large part) until
+:meth:`release_task_vectors`. The CLI and the album layer (``curation``) go through it too, so there
+is one path from rated files to a profile and from a profile to a ranking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from aesthetic_curator.engine.base_model import create_base_scorer
+from aesthetic_curator.engine.base_weights import download_base_weights
+from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.devices import resolve_device
+from aesthetic_curator.engine.loading import load_images
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.personalize import PersonalizationResult, PersonalizeConfig, personalize, planned_passes
+from aesthetic_curator.engine.preprocess import Preprocessor
+from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.engine.ranking import RankingResult, rank_paths
+from aesthetic_curator.engine.scorer import Scorer
+from aesthetic_curator.errors import RatingsError
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check
+
+log = logging.getLogger(__name__)
+
+
+class ModelSession:
+    """One bundle on one device, loaded lazily and once."""
+
+    def __init__(self, bundle: Bundle | str | os.PathLike[str], device: torch.device | str = "auto") -> None:
+        self._bundle = bundle if isinstance(bundle, Bundle) else None
+        self.bundle_path = bundle.path if isinstance(bundle, Bundle) else Path(bundle)
+        self._device_choice = device
+        self._device: torch.device | None = None
+        self._base: Scorer | None = None
+        self._merged: MergedScorer | None = None
+
+    # -- what is loaded once ---------------------------------------------------------------------------
+    @property
+    def bundle(self) -> Bundle:
+        if self._bundle is None:
+            self._bundle = Bundle.load(self.bundle_path)
+        return self._bundle
+
+    @property
+    def device(self) -> torch.device:
+        if self._device is None:
+            self._device = resolve_device(self._device_choice)
+        return self._device
+
+    def prepare(self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> None:
+        """Fetch the base weights on first use (with byte progress); a no-op when they are there."""
+        download_base_weights(self.bundle.spec, progress, cancel)
+
+    def base_scorer(self) -> Scorer:
+        """theta_pre on the session's device (shared: callers must not change its weights)."""
+        if self._base is None:
+            self._base = create_base_scorer(self.bundle, self.device)
+        return self._base
+
+    def merged_model(self) -> MergedScorer:
+        """The base plus every task vector, ready for a solver (built on first use)."""
+        if self._merged is None:
+            bundle = self.bundle
+            taus = [bundle.load_task_vector(i, device=self.device) for i in range(len(bundle.tasks))]
+            self._merged = MergedScorer(self.base_scorer(), taus, bundle.task_names)
+        return self._merged
+
+    def release_task_vectors(self) -> None:
+        """Give back the memory of the task vectors (the bundle and base model stay loaded)."""
+        self._merged = None
+
+    # -- the work --------------------------------------------------------------------------------------
+    def estimate_seconds(self, k: int, config: PersonalizeConfig | None = None) -> float:
+        """Honest wall time before starting: one timed forward + backward, times the planned passes.
+
+        Runs one batch of 4 photos through the merged model with a gradient, the same work a solver's
+        passes do (and builds the model the personalization then reuses).
+        """
+        config = config or PersonalizeConfig()
+        model = self.merged_model()
+        size = Preprocessor.for_scorer(model.base).image_size
+        images = torch.randn(4, 3, size, size, device=self.device)
+        alpha = model.alpha.detach().clone().requires_grad_(True)
+        started = time.perf_counter()
+        model(images, alpha).sum().backward()
+        per_pass = (time.perf_counter() - started) / 8  # 4 forwards + 4 backwards
+        return per_pass * planned_passes(k, model.n_tasks, config)
+
+    def personalize(
+        self,
+        rated: Sequence[tuple[Path, float]],
+        config: PersonalizeConfig | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PersonalizationResult:
+        """Decode the rated photos and learn the coefficients (``Profile.from_result`` keeps them)."""
+        model = self.merged_model()
+        check(cancel)
+        ratings = dict(rated)
+        kept, images, skipped = load_images(
+            list(ratings), Preprocessor.for_scorer(model.base), progress=progress, cancel=cancel
+        )
+        for item in skipped:
+            log.warning("rated photo skipped: %s", item.reason)
+        if images is None:
+            raise RatingsError("none of the rated photos could be read")
+        result = personalize(model, images, [ratings[p] for p in kept], config, progress, cancel)
+        result.skipped = skipped
+        return result
+
+    def profile_from(self, result: PersonalizationResult, name: str = "default") -> Profile:
+        return Profile.from_result(result, self.bundle, name)
+
+    def personal_scorer(self, profile: Profile) -> Scorer:
+        """The profile's merged weights as one ordinary network (from the loaded task vectors when they
+        are in memory, else streamed one task at a time: memory is then two bases plus one task vector)."""
+        profile.check_bundle(self.bundle)
+        if self._merged is not None:
+            return self._merged.bake(profile.alpha.to(self.device))
+        return MergedScorer.bake_from_bundle(self.bundle, profile.alpha, self.device, base=self.base_scorer())
+
+    def rank(
+        self,
+        profile: Profile,
+        paths: Sequence[Path],
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RankingResult:
+        """Bake the profile's model once and score every path with it, best first."""
+        scorer = self.personal_scorer(profile)
+        return rank_paths(scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel)

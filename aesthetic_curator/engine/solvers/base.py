@@ -1,0 +1,179 @@
+"""What every personalization solver shares: the run's settings, the solver interface, passes and output.
+
+A run's :class:`PersonalizeConfig` holds the settings every solver uses and, per solver name, that
+solver's own options dataclass; a solver reads its options with :meth:`Solver.options`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import torch
+
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check
+
+
+@dataclass
+class PersonalizeConfig:
+    """Settings of one personalization run: the solver, what every solver shares, and solver options.
+
+    ``options`` maps a solver name to its options dataclass; a solver without an entry uses its
+    defaults (the paper recipe's: the authors' published script; the fast solver's: what the
+    evaluation harness measured as matching it, docs/evaluation.md).
+    """
+
+    solver: str = DEFAULT_SOLVER  # a name in engine.solvers.REGISTRY
+    temperature: float = 0.1  # softmax temperature of the adaptive init (authors' script: 0.1)
+    seed: int = 0  # same seed, same profile
+    score_batch_size: int | None = None  # photos per forward pass when only scoring; None: by device
+    zero_shot_photos: int | None = None  # rated photos used for the zero-shot SROCC; None: the solver's default
+    zero_shot_screen: int | None = None  # every task on this many of them, the best few on all; None: by solver
+    zero_shot_refine: int = 2  # tasks scored on the whole zero-shot sample after screening
+    options: dict[str, Any] = field(default_factory=dict)  # solver name -> its options dataclass
+
+    @classmethod
+    def for_solver(cls, solver: str = DEFAULT_SOLVER, **settings: Any) -> PersonalizeConfig:
+        """A config from flat keywords: shared settings go to the config, the rest to ``solver``'s options."""
+        from aesthetic_curator.engine.solvers import get_solver
+
+        shared = {f.name for f in fields(cls)} - {"solver", "options"}
+        own = {k: v for k, v in settings.items() if k not in shared}
+        config = cls(solver=solver, **{k: v for k, v in settings.items() if k in shared})
+        if own:
+            config.options[solver] = get_solver(solver).Options(**own)
+        return config
+
+    def score_batch(self, device: torch.device) -> int:
+        """Photos per scoring forward on ``device``.
+
+        Cancellation is checked between batches, so on a CPU they are small enough (about a second of
+        ViT-B-16 work each) for Cancel to act within a second; a GPU gets batches that fill it.
+        """
+        return self.score_batch_size or (4 if device.type == "cpu" else 64)
+
+
+@dataclass
+class SolverRun:
+    """What a solver works on: the merged model, the rated photos, their ranks and the start."""
+
+    model: MergedScorer
+    images: torch.Tensor  # [K, 3, H, W], preprocessed
+    ratings: torch.Tensor  # [K] dense ranks (0 = lowest)
+    init: torch.Tensor  # [tasks, layers] the adaptive init
+    config: PersonalizeConfig
+    counter: PassCounter  # every pass through the network is counted here
+    progress: ProgressCallback | None = None
+    cancel: CancelToken | None = None
+
+
+class Solver(ABC):
+    """One way to fit the (tasks x layers) coefficients to a user's ratings, from the adaptive init."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type]  # the solver's own options dataclass
+    #: Its defaults for the zero-shot scoring of the adaptive init (None: every rated photo, no screening).
+    zero_shot_photos: ClassVar[int | None] = None
+    zero_shot_screen: ClassVar[int | None] = None
+
+    def options(self, config: PersonalizeConfig) -> Any:
+        value = config.options.get(self.name)
+        return value if value is not None else self.Options()
+
+    @abstractmethod
+    def solve(self, run: SolverRun) -> SolverOutput:
+        """Coefficients fitted to ``ratings`` (dense ranks) of ``images``, starting from ``init``."""
+
+    @abstractmethod
+    def solver_passes(self, k: int, config: PersonalizeConfig) -> int:
+        """Passes through the network after the zero-shot scoring, for ``k`` rated photos."""
+
+    def planned_passes(self, k: int, n_tasks: int, config: PersonalizeConfig) -> int:
+        """Passes through the network a run on ``k`` rated photos takes (for time estimates)."""
+        return self.zero_shot_passes(k, n_tasks, config) + self.solver_passes(k, config)
+
+    # -- the zero-shot scoring every solver starts with -------------------------------------------------
+    def zero_shot_limit(self, config: PersonalizeConfig) -> int | None:
+        """How many rated photos the zero-shot SROCC uses (None: all of them)."""
+        if config.zero_shot_photos is not None:
+            return config.zero_shot_photos or None
+        return self.zero_shot_photos
+
+    def zero_shot_screen_size(self, config: PersonalizeConfig) -> int | None:
+        """Photos every task is scored on before only the best few go on (None: all tasks on the whole sample)."""
+        if config.zero_shot_screen is not None:
+            return config.zero_shot_screen or None
+        return self.zero_shot_screen
+
+    def zero_shot_passes(self, k: int, n_tasks: int, config: PersonalizeConfig) -> int:
+        """Forwards the zero-shot SROCC of the adaptive init takes: every task on the (sampled) rated photos."""
+        photos = min(k, self.zero_shot_limit(config) or k)
+        screen = self.zero_shot_screen_size(config)
+        if screen is None or screen >= photos:
+            return n_tasks * photos
+        refined = min(config.zero_shot_refine, n_tasks)
+        return n_tasks * screen + refined * (photos - screen)
+
+
+@dataclass
+class PassCounter:
+    """Per-photo passes through the whole ViT: a forward and a backward each count as one."""
+
+    forward: int = 0
+    backward: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.forward + self.backward
+
+
+@dataclass
+class SolverOutput:
+    alpha: torch.Tensor
+    steps: int
+    final_loss: float | None
+    #: Scores of the rated photos under ``alpha`` when the solver already computed them (saves a pass).
+    final_scores: torch.Tensor | None = None
+
+
+@torch.no_grad()
+def score_images(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor | None,
+    counter: PassCounter | None = None,
+    batch_size: int = 64,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """Scores of ``images`` under coefficients ``alpha`` (merged once, then batched forwards).
+
+    ``images`` may live on another device than the model (a dataset kept on the host): each batch
+    is moved over as it is scored.
+    """
+    return score_and_embed_images(model, images, alpha, counter, batch_size, cancel)[0]
+
+
+@torch.no_grad()
+def score_and_embed_images(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor | None,
+    counter: PassCounter | None = None,
+    batch_size: int = 64,
+    cancel: CancelToken | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like :func:`score_images`, plus the backbone embeddings [N, dim] on the model's device."""
+    merged = model.merged_parameters(alpha)
+    scores, embeddings = [], []
+    for start in range(0, images.shape[0], batch_size):
+        check(cancel)
+        chunk = images[start : start + batch_size].to(model.device, non_blocking=True)
+        embedded, scored = model.embed_and_score(merged, chunk)
+        scores.append(scored.float())
+        embeddings.append(embedded)
+        if counter is not None:
+            counter.forward += chunk.shape[0]
+    return torch.cat(scores), torch.cat(embeddings)

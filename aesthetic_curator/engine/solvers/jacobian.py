@@ -1,0 +1,137 @@
+"""Per-photo Jacobians of the merged model's scores with respect to the (tasks x layers) coefficients.
+
+The fast solver linearises the scores of the rated photos, ``s(alpha + d) ~ s + J d``; this module
+computes ``s`` and ``J`` (a forward and a backward per photo), in chunks that shrink when a GPU runs
+out of memory. Measurements behind the choices here are in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch.func import grad_and_value, vmap
+
+from aesthetic_curator.engine.devices import mixed_precision
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.solvers.base import PassCounter
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+
+log = logging.getLogger(__name__)
+
+
+class PassProgress:
+    """Turns per-chunk work into one progress bar over a solver's planned passes."""
+
+    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
+        self.progress, self.total, self.done, self.loss = progress, total, 0, None
+
+    def add(self, passes: int) -> None:
+        self.done = min(self.total, self.done + passes)
+        report(self.progress, "training", self.done, self.total, self.loss)
+
+
+def scores_and_jacobian(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor,
+    counter: PassCounter,
+    chunk: int,
+    cancel: CancelToken | None = None,
+    tracker: PassProgress | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scores [K] and per-photo gradients [K, tasks, layers] at ``alpha``, in fp32 on the CPU, and embeddings.
+
+    The backbone embeddings [K, dim] stay on the model's device (for the head refit).
+
+    One batched per-photo gradient (``torch.func.vmap`` of ``grad``) per chunk: a forward and a
+    backward per photo, merged weights computed once per chunk. With chunks of one photo (the CPU
+    default) there is nothing to batch, so :func:`_jacobian_by_backward` does the same work without
+    re-merging per photo (the faster of the two there).
+    """
+    if chunk == 1:
+        return _jacobian_by_backward(model, images, alpha, counter, cancel, tracker)
+
+    def score(a: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding, value = model.embed_and_score(model.merged_parameters(a), image[None])
+        return value[0].float(), embedding[0].detach()
+
+    per_photo = vmap(grad_and_value(score, has_aux=True), in_dims=(None, 0))
+    amp = mixed_precision(model.device)
+    alpha = alpha.detach().to(model.device)
+
+    def compute(batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        with amp, warnings.catch_warnings():
+            # functorch has no batching rule for CPU flash attention yet; its per-photo fallback is correct.
+            warnings.filterwarnings("ignore", message="There is a performance drop")
+            g, (v, embedding) = per_photo(alpha, batch)
+        counter.forward += batch.shape[0]
+        counter.backward += batch.shape[0]
+        if tracker is not None:
+            tracker.add(2 * batch.shape[0])
+        return v.float(), g.float(), embedding
+
+    values, grads, embeddings = map(torch.cat, zip(*in_chunks(compute, images, chunk, cancel)))
+    return values.cpu(), grads.cpu(), embeddings
+
+
+def _jacobian_by_backward(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor,
+    counter: PassCounter,
+    cancel: CancelToken | None,
+    tracker: PassProgress | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The Jacobian one photo at a time: merge once, a plain backward per photo into the merged weights.
+
+    The coefficients' gradient is then the merge's transpose applied to the weights' gradient.
+    """
+    amp = mixed_precision(model.device)
+    with torch.no_grad():
+        merged = model.merged_parameters(alpha.detach().to(model.device))
+    weights = [merged[name].requires_grad_(True) for name in model.layer_names]
+
+    def compute(photo: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        with amp:
+            embedding, value = model.embed_and_score(merged, photo.to(model.device))
+            value = value[0].float()
+        row = model.coefficient_gradient(torch.autograd.grad(value, weights))
+        counter.forward += 1
+        counter.backward += 1
+        if tracker is not None:
+            tracker.add(2)
+        return value.detach()[None], row.float()[None], embedding.detach()
+
+    values, rows, embeddings = map(torch.cat, zip(*in_chunks(compute, images, 1, cancel)))
+    return values.cpu(), rows.cpu(), embeddings
+
+
+def in_chunks(
+    compute: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
+    images: torch.Tensor,
+    chunk: int,
+    cancel: CancelToken | None = None,
+) -> list[tuple[torch.Tensor, ...]]:
+    """``compute`` over consecutive chunks of ``images``, halving the chunk whenever the GPU runs out of memory.
+
+    A GPU gets large chunks because per-chunk overhead dominates there; a smaller card runs out of
+    memory on them, so the chunk shrinks until it fits, instead of the run failing.
+    """
+    results, start = [], 0
+    while start < images.shape[0]:
+        check(cancel)
+        try:
+            results.append(compute(images[start : start + chunk]))
+        except torch.cuda.OutOfMemoryError:
+            if chunk == 1:
+                raise
+            chunk = max(1, chunk // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            log.info("out of GPU memory: per-photo gradients now in chunks of %d", chunk)
+            continue
+        start += results[-1][0].shape[0]
+    return results

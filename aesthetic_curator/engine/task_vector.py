@@ -1,0 +1,137 @@
+"""A task vector: tau = theta_finetuned - theta_pre, one tensor per parameter name.
+
+Task arithmetic (Ilharco et al., mlfoundations/task_vectors) adds, negates and scales these and
+applies the sum to the pretrained weights; a personal profile does the same with one scale per
+task and layer. :class:`TaskVector` is that object, and also knows its compact int8 encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from aesthetic_curator.errors import BundleError
+
+StateDict = dict[str, torch.Tensor]
+
+_SCALE_SUFFIX = "#scale"  # int8 matrices carry their per-row scales under NAME#scale
+
+
+class TaskVector(Mapping[str, torch.Tensor]):
+    """Name -> tensor, with the arithmetic of task vectors; read-only as a mapping."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        self._tensors: StateDict = dict(tensors)
+
+    @classmethod
+    def between(cls, finetuned: Mapping[str, torch.Tensor], base: Mapping[str, torch.Tensor]) -> TaskVector:
+        """theta_finetuned - theta_pre for every floating-point tensor of the base, by name (float32, CPU)."""
+        missing = sorted(set(base) - set(finetuned))
+        if missing:
+            raise BundleError(f"fine-tuned weights lack {len(missing)} base parameters, e.g. {missing[0]}")
+        tau: StateDict = {}
+        for name, pre in base.items():
+            tuned = finetuned[name]
+            if tuned.shape != pre.shape:
+                raise BundleError(f"shape of {name} differs: {tuple(tuned.shape)} vs base {tuple(pre.shape)}")
+            if pre.is_floating_point():
+                tau[name] = tuned.detach().float().cpu() - pre.detach().float().cpu()
+        return cls(tau)
+
+    # -- the mapping -------------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self._tensors[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tensors)
+
+    def __len__(self) -> int:
+        return len(self._tensors)
+
+    # -- arithmetic --------------------------------------------------------------------------------------
+    def _same_layers(self, other: TaskVector) -> None:
+        if self.keys() != other.keys():
+            raise BundleError("task vectors of different models cannot be combined")
+
+    def __add__(self, other: TaskVector) -> TaskVector:
+        self._same_layers(other)
+        return TaskVector({name: value + other[name] for name, value in self._tensors.items()})
+
+    def __sub__(self, other: TaskVector) -> TaskVector:
+        return self + (-other)
+
+    def __neg__(self) -> TaskVector:
+        return TaskVector({name: -value for name, value in self._tensors.items()})
+
+    def __mul__(self, scale: float) -> TaskVector:
+        return TaskVector({name: value * scale for name, value in self._tensors.items()})
+
+    __rmul__ = __mul__
+
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> TaskVector:
+        return TaskVector({name: value.to(device=device, dtype=dtype) for name, value in self._tensors.items()})
+
+    @torch.no_grad()
+    def apply_to(
+        self, weights: nn.Module | Mapping[str, torch.Tensor], scale: float | Mapping[str, float] = 1.0
+    ) -> None:
+        """theta += scale * tau in place, for every layer of this vector; ``scale`` may differ per layer."""
+        params = dict(weights.named_parameters()) if isinstance(weights, nn.Module) else weights
+        for name, value in self._tensors.items():
+            factor = scale if isinstance(scale, (int, float)) else float(scale[name])
+            if factor:
+                params[name].add_(value.to(params[name].device, params[name].dtype), alpha=factor)
+
+    # -- compact storage ---------------------------------------------------------------------------------
+    def encode_int8(self) -> tuple[StateDict, list[str]]:
+        """The compact form: (tensors to store, names of all-zero layers).
+
+        Matrices and kernels become int8 with one float32 scale per output row (max |value| / 127), so the
+        rounding error of each entry is at most half a step of its own row; vectors (biases, norms) stay
+        float16. A quarter of float32's size, half of float16's.
+        """
+        stored: StateDict = {}
+        zero: list[str] = []
+        for name, value in self._tensors.items():
+            value = value.detach().float().cpu()
+            if not bool(value.any()):
+                zero.append(name)
+            elif value.ndim < 2:
+                stored[name] = value.to(torch.float16)
+            else:
+                rows = value.reshape(value.shape[0], -1)
+                scale = rows.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / 127.0
+                quantised = torch.round(rows / scale[:, None]).clamp(-127, 127).to(torch.int8)
+                stored[name] = quantised.reshape(value.shape)
+                stored[name + _SCALE_SUFFIX] = scale
+        return stored, zero
+
+    @classmethod
+    def decode_int8(
+        cls,
+        tensors: Mapping[str, torch.Tensor],
+        layers: Mapping[str, Sequence[int]],
+        zero_layers: Sequence[str],
+        what: str,
+    ) -> TaskVector:
+        """The inverse of :meth:`encode_int8` (up to its rounding), checked against the bundle's layers."""
+        device = next(iter(tensors.values())).device if tensors else "cpu"
+        out: StateDict = {}
+        for name, shape in layers.items():
+            if name in zero_layers:
+                out[name] = torch.zeros(list(shape), device=device)
+            elif name not in tensors:
+                raise BundleError(f"{what} does not match the base model's parameters: missing ['{name}']")
+            elif tensors[name].dtype == torch.int8:
+                scale = tensors.get(name + _SCALE_SUFFIX)
+                if scale is None or scale.numel() != tensors[name].shape[0]:
+                    raise BundleError(f"{what}: the int8 layer {name} has no scale per row")
+                out[name] = tensors[name].float() * scale.float().view(-1, *([1] * (tensors[name].ndim - 1)))
+            else:
+                out[name] = tensors[name].float()
+        extra = sorted(set(tensors) - set(out) - {n + _SCALE_SUFFIX for n in out})
+        if extra:
+            raise BundleError(f"{what} does not match the base model's parameters: unexpected {extra[:3]}")
+        return cls(out)

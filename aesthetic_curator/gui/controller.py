@@ -1,0 +1,206 @@
+"""The album controller: the open album, the loaded model, and the long work the window asks for.
+
+It owns the album's :class:`Library`, one model session per bundle and device (through ``curation``;
+loaded once, reused by estimate, personalize and rank), and the task that is running. The window
+calls its methods and renders its signals; it never sees a model. Tasks come from an injected
+:class:`TaskRunner`, so tests run them synchronously.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from aesthetic_curator import curation
+from aesthetic_curator.gui.preferences import Preferences
+from aesthetic_curator.gui.tasks import BackgroundTask, ImmediateTask, Job, TaskRunner
+from aesthetic_curator.library.store import Library
+from aesthetic_curator.library.thumbnails import ThumbnailCache
+
+log = logging.getLogger(__name__)
+
+#: Asked before personalization starts: (estimate, number of ratings) -> go ahead?
+Confirm = Callable[[curation.PersonalizationEstimate, int], bool]
+
+
+class AlbumController(QObject):
+    task_started = Signal(str)  # task name
+    task_progress = Signal(object)  # Progress
+    task_ended = Signal()  # the task's thread has stopped (after its outcome)
+    failed = Signal(str, str)  # title, readable message
+    cancelled = Signal(str)  # task name
+    scanned = Signal(object)  # library.album.IndexSummary
+    suggested = Signal(object)  # list of photo ids
+    xmp_imported = Signal(object)  # library.album.XmpImport
+    estimated = Signal(object)  # curation.PersonalizationEstimate
+    personalized = Signal(object)  # curation.PersonalizedProfile
+    ranked = Signal(object)  # curation.AlbumRanking
+    exported = Signal(object)  # library.export.ExportReport
+
+    def __init__(
+        self,
+        preferences: Preferences,
+        thumbnails: ThumbnailCache,
+        runner: TaskRunner | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.preferences = preferences
+        self.thumbnails = thumbnails
+        self.runner = runner or TaskRunner()
+        self.library: Library | None = None
+        self.task: BackgroundTask | ImmediateTask | None = None
+        self._model: Any = None  # the ModelSession for _model_key
+        self._model_key: tuple[Path, str] | None = None
+
+    # -- the album --------------------------------------------------------------------------------------
+    def open_album(self, folder: Path) -> Library:
+        """Open (or create) the album's library, closing the previous one; raises CuratorError.
+
+        What the library already knows can be shown at once; :meth:`scan` then brings it up to date.
+        """
+        if self.is_busy():
+            self.cancel(wait=True)
+        library = Library.open_for_album(folder)
+        self.close_album()
+        self.library = library
+        self.preferences.remember_folder(folder)
+        return library
+
+    def scan(self) -> None:
+        """Re-scan the album folder in the background (new, changed, moved and missing photos)."""
+        library = self.library
+        if library is None:
+            return
+
+        def job(progress, cancel):
+            from aesthetic_curator.library.album import index_album
+
+            return index_album(library, progress=progress, cancel=cancel)
+
+        self.run("scan", job, self.scanned.emit)
+
+    def close_album(self) -> None:
+        if self.library is not None:
+            self.library.close()
+            self.library = None
+
+    def model(self):
+        """The model session for the chosen bundle and device (a new one when either changed)."""
+        path = self.preferences.bundle_path
+        if path is None:
+            return None
+        key = (path, self.preferences.device)
+        if key != self._model_key:
+            self._model, self._model_key = curation.open_model(path, self.preferences.device), key
+        return self._model
+
+    # -- actions ----------------------------------------------------------------------------------------
+    def suggest(self, count: int) -> None:
+        library, cache = self.library, self.thumbnails
+        if library is None:
+            return
+
+        def job(progress, cancel):
+            return curation.suggest_photos_to_rate(library, cache, count, progress=progress, cancel=cancel)
+
+        self.run("suggest", job, self.suggested.emit)
+
+    def import_xmp(self) -> None:
+        library = self.library
+        if library is None:
+            return
+
+        def job(progress, cancel):
+            from aesthetic_curator.library.album import import_xmp_ratings
+
+            return import_xmp_ratings(library, progress=progress, cancel=cancel)
+
+        self.run("import XMP", job, self.xmp_imported.emit)
+
+    def personalize(self, name: str, confirm: Confirm | None = None) -> None:
+        """Estimate the time, ask ``confirm`` (when given), learn the profile, then rank the album."""
+        library, model, solver = self.library, self.model(), self.preferences.solver
+        if library is None or model is None:
+            return
+        k = curation.rating_readiness(library).rated
+
+        def estimate(progress, cancel):
+            return curation.estimate_personalization(model, k, solver, progress, cancel)
+
+        def learn(progress, cancel):
+            return curation.personalize_album(library, model, name, solver=solver, progress=progress, cancel=cancel)
+
+        def estimated(estimate: curation.PersonalizationEstimate) -> None:
+            self.estimated.emit(estimate)
+            if confirm is None or confirm(estimate, k):
+                self.run("personalize", learn, learned)
+
+        def learned(result: curation.PersonalizedProfile) -> None:
+            self.preferences.set_profile_for(library.album, result.name)
+            self.personalized.emit(result)
+            self.rank(result.profile_id)
+
+        self.run("estimate", estimate, estimated)
+
+    def rank(self, profile_id: int) -> None:
+        library, model = self.library, self.model()
+        if library is None or model is None:
+            return
+
+        def job(progress, cancel):
+            return curation.rank_album(library, model, profile_id, progress=progress, cancel=cancel)
+
+        def done(result: curation.AlbumRanking) -> None:
+            model.release_task_vectors()  # memory back until the next personalization
+            self.ranked.emit(result)
+
+        self.run("rank", job, done)
+
+    def export(self, profile_id: int | None, dest: Path, **choice: Any) -> None:
+        library = self.library
+        if library is None:
+            return
+
+        def job(progress, cancel):
+            return curation.export_album(library, profile_id, dest, progress=progress, cancel=cancel, **choice)
+
+        self.run("export", job, self.exported.emit)
+
+    # -- running tasks ----------------------------------------------------------------------------------
+    def run(self, name: str, job: Job, on_finished: Callable[[Any], None]) -> bool:
+        """Start ``job``; only one long task runs at a time (False, with a message, when busy)."""
+        if self.is_busy():
+            self.failed.emit("Busy", f"Wait for “{self.task.name}” to finish, or cancel it first.")
+            return False
+        task = self.runner.create(name, job, self)
+        task.progress.connect(self.task_progress)
+        task.finished.connect(on_finished)
+        task.failed.connect(lambda message: self.failed.emit(f"{name.capitalize()} failed", message))
+        task.cancelled.connect(lambda: self.cancelled.emit(name))
+        task.done.connect(self.task_ended)
+        self.task = task
+        self.task_started.emit(name)
+        task.start()
+        return True
+
+    def is_busy(self) -> bool:
+        return self.task is not None and self.task.is_busy()
+
+    def cancel(self, wait: bool = False) -> None:
+        if self.task is None or not self.is_busy():
+            return
+        self.task.cancel()
+        if wait:
+            self.task.wait()
+
+    def shutdown(self) -> None:
+        """Cancel running work and wait for it, so nothing is left half-written; close the album."""
+        self.cancel(wait=True)
+        if self.task is not None:
+            self.task.wait()
+        self.close_album()

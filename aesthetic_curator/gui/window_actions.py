@@ -1,0 +1,107 @@
+"""The main window's actions, toolbar, menus and status bar: built here, wired to the window's slots."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QProgressBar, QPushButton, QToolBar
+
+from aesthetic_curator.gui.photo_model import Filter, SortOrder
+
+if TYPE_CHECKING:
+    from aesthetic_curator.gui.main_window import MainWindow
+
+
+def _action(window: MainWindow, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    action.triggered.connect(slot)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+    return action
+
+
+def build_actions(w: MainWindow) -> None:
+    w.open_action = _action(
+        w, "Open…", w.open_clicked, QKeySequence.StandardKey.Open, "open a folder of photos (or drop one here)"
+    )
+    w.suggest_action = _action(w, "Suggest", w.suggest_clicked, "Ctrl+G", "suggest a varied set of unrated photos")
+    w.import_xmp_action = _action(w, "Import Ratings from XMP", w.import_xmp_clicked)
+    w.personalize_action = _action(
+        w, "Personalize", w.personalize_clicked, "Ctrl+L", "learn your taste from your ratings"
+    )
+    w.rank_action = _action(w, "Rank", w.rank_clicked, "Ctrl+R", "score every photo with the profile")
+    w.export_action = _action(w, "Export…", w.export_clicked, "Ctrl+E", "copy the top photos")
+    w.settings_action = _action(w, "Model…", w.settings_clicked, "Ctrl+,", "model setup: bundle, device and solver")
+    w.rename_profile_action = _action(w, "Rename Profile…", w.rename_profile_clicked)
+    w.delete_profile_action = _action(w, "Delete Profile…", w.delete_profile_clicked)
+    w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
+    w.quit_action = _action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
+
+
+def build_toolbar(w: MainWindow) -> None:
+    bar = QToolBar("Main", objectName="main-toolbar")
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    w.addToolBar(bar)
+    for action in (w.open_action, w.suggest_action, w.personalize_action, w.rank_action, w.export_action):
+        bar.addAction(action)
+    bar.addSeparator()
+    bar.addWidget(QLabel(" Profile "))
+    w.profile_box = QComboBox(minimumContentsLength=14)
+    w.profile_box.currentIndexChanged.connect(w.profile_changed)
+    bar.addWidget(w.profile_box)
+    bar.addWidget(QLabel("  Sort "))
+    w.sort_box = QComboBox()
+    for order in SortOrder:
+        w.sort_box.addItem(order.value, order)
+    w.sort_box.setCurrentIndex(w.sort_box.findData(SortOrder.ALBUM))
+    w.sort_box.currentIndexChanged.connect(w.view_changed)
+    bar.addWidget(w.sort_box)
+    bar.addWidget(QLabel("  Show "))
+    w.filter_box = QComboBox()
+    for item in Filter:
+        w.filter_box.addItem(item.value, item)
+    w.filter_box.currentIndexChanged.connect(w.view_changed)
+    bar.addWidget(w.filter_box)
+    w.filter_value = QDoubleSpinBox(minimum=0, maximum=1_000_000, decimals=1, value=50)
+    w.filter_value.valueChanged.connect(w.view_changed)
+    w.filter_value_action = bar.addWidget(w.filter_value)
+    w.filter_value_action.setVisible(False)
+    bar.addSeparator()
+    bar.addAction(w.settings_action)
+
+
+def build_menus(w: MainWindow) -> None:
+    file_menu = w.menuBar().addMenu("&File")
+    file_menu.addAction(w.open_action)
+    w.recent_menu = file_menu.addMenu("Open &Recent")
+    for action in (w.import_xmp_action, w.export_action):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    file_menu.addAction(w.quit_action)
+    photo_menu = w.menuBar().addMenu("&Photos")
+    for action in (w.suggest_action, w.loupe_action, w.personalize_action, w.rank_action):
+        photo_menu.addAction(action)
+    profile_menu = w.menuBar().addMenu("P&rofile")
+    profile_menu.addAction(w.rename_profile_action)
+    profile_menu.addAction(w.delete_profile_action)
+    w.menuBar().addMenu("&Settings").addAction(w.settings_action)
+
+
+def build_status_bar(w: MainWindow) -> None:
+    status = w.statusBar()
+    w.counter_label = QLabel()
+    w.selection_label = QLabel()
+    w.task_label = QLabel()
+    w.progress_bar = QProgressBar(maximumWidth=260, visible=False)
+    w.cancel_button = QPushButton("Cancel", visible=False)
+    w.cancel_button.clicked.connect(w.cancel_task)
+    status.addWidget(w.counter_label)
+    status.addWidget(w.selection_label, 1)
+    status.addPermanentWidget(w.task_label)
+    status.addPermanentWidget(w.progress_bar)
+    status.addPermanentWidget(w.cancel_button)

@@ -1,0 +1,119 @@
+"""How the main window shows the album: the loupe, the profile whose scores sort the grid, sort and filter.
+
+A mixin of :class:`MainWindow` (it uses the window's grid, model, boxes and library), kept apart so the
+window module holds the commands and this one the views.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.gui.loupe import LoupeDialog
+from aesthetic_curator.gui.photo_grid import is_rating_key
+from aesthetic_curator.gui.photo_model import Filter, SortOrder
+
+
+class WindowViews:
+    """The loupe, profile choice (rename, delete), and the grid's sort order and filter."""
+
+    # -- loupe ----------------------------------------------------------------------------------------------
+    def open_loupe(self) -> None:
+        item = self.current_item()
+        if item is None:
+            return
+        if self.loupe is None:
+            self.loupe = LoupeDialog(self)
+            self.loupe.navigate.connect(self._loupe_navigate)
+            self.loupe.key_rating.connect(self._loupe_key)
+        self.loupe.show()
+        self.loupe.show_item(item)
+
+    def _loupe_navigate(self, step: int) -> None:
+        row = self.grid.currentIndex().row() + step
+        if 0 <= row < self.model.rowCount():
+            index = self.model.index(row)
+            self.grid.selectionModel().setCurrentIndex(index, self.grid.selectionModel().SelectionFlag.ClearAndSelect)
+
+    def _loupe_key(self, event: QKeyEvent) -> None:
+        if is_rating_key(event):
+            self.handle_rating_key(event)
+
+    # -- profiles -------------------------------------------------------------------------------------------
+    def current_profile_id(self) -> int | None:
+        data = self.profile_box.currentData()
+        return int(data) if data is not None else None
+
+    def _reload_profiles(self, select: int | None = None) -> None:
+        self.profile_box.blockSignals(True)
+        self.profile_box.clear()
+        profiles = self.library.profiles() if self.library is not None else []
+        if not profiles:
+            self.profile_box.addItem("(none yet)", None)
+        for profile in profiles:
+            self.profile_box.addItem(profile.name, profile.id)
+        wanted = select
+        if wanted is None and self.library is not None:
+            remembered = self.preferences.profile_for(self.library.album)
+            wanted = next((p.id for p in profiles if p.name == remembered), None)
+        if wanted is not None:
+            self.profile_box.setCurrentIndex(max(0, self.profile_box.findData(wanted)))
+        self.profile_box.blockSignals(False)
+
+    def profile_changed(self) -> None:
+        """Scores are stored per profile, so switching re-sorts at once, without any model work."""
+        if self.library is None:
+            return
+        profile_id = self.current_profile_id()
+        if profile_id is not None:
+            self.preferences.set_profile_for(self.library.album, self.profile_box.currentText())
+        self.model.set_scores(self.library.scores(profile_id) if profile_id is not None else {})
+        self._update_actions()
+
+    def rename_profile_clicked(self) -> None:
+        profile_id = self.current_profile_id()
+        if self.library is None or profile_id is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename profile", "New name:", text=self.profile_box.currentText())
+        if ok and name.strip():
+            try:
+                self.library.rename_profile(profile_id, name.strip())
+            except CuratorError as exc:
+                self.show_error("Rename profile", str(exc))
+                return
+            self._reload_profiles(select=profile_id)
+
+    def delete_profile_clicked(self) -> None:
+        profile_id = self.current_profile_id()
+        if self.library is None or profile_id is None:
+            return
+        answer = QMessageBox.question(
+            self, "Delete profile", f"Delete the profile “{self.profile_box.currentText()}” and its scores?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.library.delete_profile(profile_id)
+            self._reload_profiles()
+            self.profile_changed()
+
+    # -- sorting and filtering ---------------------------------------------------------------------------------
+    def view_changed(self) -> None:
+        filter_ = self.filter_box.currentData()
+        self.filter_value_action.setVisible(filter_ in (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE))
+        self.filter_value.setSuffix({Filter.TOP_PERCENT: " %"}.get(filter_, ""))
+        self.filter_value.setDecimals(0 if filter_ is Filter.TOP_N else 1)
+        current = self.current_item()
+        self.model.set_view(self.sort_box.currentData(), self.filter_box.currentData(), self.filter_value.value())
+        if current is not None:
+            self.select_photo(current.id)
+
+    def show_view(self, order: SortOrder, filter_: Filter = Filter.ALL, value: float | None = None) -> None:
+        for box, data in ((self.sort_box, order), (self.filter_box, filter_)):
+            box.blockSignals(True)
+            box.setCurrentIndex(box.findData(data))
+            box.blockSignals(False)
+        if value is not None:
+            self.filter_value.blockSignals(True)
+            self.filter_value.setValue(value)
+            self.filter_value.blockSignals(False)
+        self.view_changed()

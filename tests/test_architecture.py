@@ -1,0 +1,62 @@
+"""The structure docs/architecture.md describes, checked: one-way imports, small modules, light registry."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import aesthetic_curator
+
+PACKAGE = Path(aesthetic_curator.__file__).parent
+MAX_LINES = 450
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_gui_imports_nothing_from_the_engine():
+    offenders = {
+        path.name: sorted(n for n in _imports(path) if n.startswith("aesthetic_curator.engine"))
+        for path in (PACKAGE / "gui").glob("*.py")
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_core_never_imports_qt():
+    for folder in ("engine", "library", "factory", "evaluation"):
+        for path in (PACKAGE / folder).rglob("*.py"):
+            assert not any(n.startswith("PySide6") for n in _imports(path)), path
+    for path in PACKAGE.glob("*.py"):
+        assert not any(n.startswith("PySide6") for n in _imports(path)), path
+
+
+def test_no_module_is_longer_than_450_lines():
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_the_solver_registry_and_the_cli_parser_import_no_torch():
+    code = (
+        "import sys\n"
+        "from aesthetic_curator.cli.parser import build_parser, SOLVER_CHOICES\n"
+        "build_parser()\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(','.join(SOLVER_CHOICES))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fast,paper"
