@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -88,3 +91,33 @@ def test_colour_profiles_srgb_kept_broken_ignored(tmp_path):
     assert decode_image(tmp_path / "srgb.png").getpixel((0, 0)) == (200, 100, 50)
     Image.new("RGB", (8, 8), (200, 100, 50)).save(tmp_path / "broken.png", icc_profile=b"not a profile")
     assert decode_image(tmp_path / "broken.png").getpixel((0, 0)) == (200, 100, 50)
+
+
+def _reference_preprocess(pre: Preprocessor, image: Image.Image) -> torch.Tensor:
+    """The preprocessing as it was before the uint8 pipeline: float math per photo, in the worker."""
+    size = pre.image_size
+    width, height = image.size
+    scale = size / min(width, height)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    box = (left / scale, top / scale, (left + size) / scale, (top + size) / scale)
+    cropped = image.resize((size, size), Image.Resampling.BICUBIC, box=box)
+    tensor = torch.from_numpy(np.asarray(cropped, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    return (tensor - torch.tensor(pre.mean).view(3, 1, 1)) / torch.tensor(pre.std).view(3, 1, 1)
+
+
+def test_uint8_pipeline_equals_the_float_preprocessing_on_real_photos():
+    """Workers now hand over uint8 crops and a batch is normalised once; the numbers must not change."""
+    from aesthetic_curator.engine.loading import iter_batches
+
+    data = Path(__file__).parent / "data"
+    paths = [data / "1001.jpg", data / "1005.jpg"]
+    pre = Preprocessor(224, (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
+    batches = list(iter_batches(paths, pre, batch_size=2, workers=2))
+    assert len(batches) == 1 and batches[0].pixels.dtype == torch.uint8
+    assert tuple(batches[0].pixels.shape) == (2, 224, 224, 3)
+    got = batches[0].model_input("cpu")
+    expected = torch.stack([_reference_preprocess(pre, decode_image(p, min_size=224)) for p in paths])
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    assert (got - expected).abs().max() <= 1e-5
+    assert torch.equal(pre(decode_image(paths[0], min_size=224)), got[0])  # one photo, the same path

@@ -1,7 +1,9 @@
-"""Decoding photos into model tensors on a thread pool, a few batches ahead of the consumer.
+"""Decoding photos into model input on a thread pool, a few batches ahead of the consumer.
 
 PIL releases the GIL while decoding, so threads keep several cores busy; the bounded look-ahead
-keeps memory flat however large the album is.
+keeps memory flat however large the album is. Workers produce uint8 crops with no torch math (torch
+ops in worker threads fight torch's intra-op threads); a batch is converted and normalised once, on
+the model's device (:meth:`LoadedBatch.model_input`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from aesthetic_curator.engine.preprocess import Preprocessor
@@ -32,18 +35,30 @@ class SkippedImage:
 @dataclass
 class LoadedBatch:
     paths: list[Path]  # readable photos of this batch, in input order
-    tensors: torch.Tensor | None  # [len(paths), 3, H, W], None when none was readable
+    pixels: torch.Tensor | None  # uint8 [len(paths), H, W, 3], None when none was readable
     skipped: list[SkippedImage]
     attempted: int  # photos of the input consumed by this batch (readable or not)
+    preprocessor: Preprocessor | None = None
+
+    def model_input(self, device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """The normalised float [N, 3, H, W] batch on ``device`` (converted there, in one go)."""
+        if self.pixels is None or self.preprocessor is None:
+            return None
+        return self.preprocessor.normalise(self.pixels, device)
+
+    @property
+    def tensors(self) -> torch.Tensor | None:
+        """The batch normalised on the CPU."""
+        return self.model_input("cpu")
 
 
 def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 2))
 
 
-def _load(preprocessor: Preprocessor, path: Path) -> torch.Tensor | str:
+def _load(preprocessor: Preprocessor, path: Path) -> np.ndarray | str:
     try:
-        return preprocessor.load(path)
+        return preprocessor.load_pixels(path)
     except ImageDecodeError as exc:
         return str(exc)
 
@@ -69,16 +84,17 @@ def iter_batches(
                     next_chunk += 1
                 chunk, futures = pending.popleft()
                 check(cancel)
-                tensors, kept, skipped = [], [], []
+                arrays, kept, skipped = [], [], []
                 for path, future in zip(chunk, futures):
                     loaded = future.result()
                     if isinstance(loaded, str):
                         log.debug("skipped %s", loaded)
                         skipped.append(SkippedImage(path, loaded))
                     else:
-                        tensors.append(loaded)
+                        arrays.append(loaded)
                         kept.append(path)
-                yield LoadedBatch(kept, torch.stack(tensors) if tensors else None, skipped, len(chunk))
+                pixels = torch.from_numpy(np.stack(arrays)) if arrays else None
+                yield LoadedBatch(kept, pixels, skipped, len(chunk), preprocessor)
         finally:
             for _, futures in pending:
                 for future in futures:

@@ -36,6 +36,13 @@ class RankingResult:
         return len(self.ranked) / self.seconds if self.seconds > 0 else 0.0
 
 
+def _device_of(model: torch.nn.Module) -> torch.device:
+    """Where a model runs: its first parameter or buffer's device (the CPU for an exported graph)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def score_paths(
     scorer: Scorer,
     paths: Sequence[Path],
@@ -49,14 +56,14 @@ def score_paths(
 
     On CUDA the forward pass runs under bf16/fp16 autocast.
     """
-    device = next(scorer.parameters()).device
+    device = _device_of(scorer)
     scored: list[tuple[Path, float]] = []
     skipped: list[SkippedImage] = []
     done = 0
     for batch in iter_batches(paths, Preprocessor.for_scorer(scorer), batch_size, workers, cancel):
         skipped.extend(batch.skipped)
-        if batch.tensors is not None:
-            images = batch.tensors.to(device, non_blocking=True)
+        if batch.pixels is not None:
+            images = batch.model_input(device)
             with torch.inference_mode(), mixed_precision(device):
                 scores = scorer(images).float().cpu().tolist()
             scored.extend(zip(batch.paths, scores))

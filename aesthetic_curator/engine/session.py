@@ -21,6 +21,7 @@ from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.base_weights import download_base_weights
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.devices import resolve_device
+from aesthetic_curator.engine.inference import speed_up_for_cpu
 from aesthetic_curator.engine.loading import load_images
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.personalize import PersonalizationResult, PersonalizeConfig, personalize, planned_passes
@@ -44,6 +45,8 @@ class ModelSession:
         self._device: torch.device | None = None
         self._base: Scorer | None = None
         self._merged: MergedScorer | None = None
+        #: Rank with the faster CPU model of :mod:`inference` (rank correlation >= 0.995 with float32).
+        self.speed_up_cpu = True
 
     # -- what is loaded once ---------------------------------------------------------------------------
     @property
@@ -142,4 +145,6 @@ class ModelSession:
     ) -> RankingResult:
         """Bake the profile's model once and score every path with it, best first."""
         scorer = self.personal_scorer(profile)
+        if self.device.type == "cpu" and self.speed_up_cpu:
+            scorer = speed_up_for_cpu(scorer)
         return rank_paths(scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel)
