@@ -12,6 +12,9 @@ from PIL import Image
 
 from aesthetic_curator.cli import main
 from aesthetic_curator.engine.bundle import INT8, Bundle
+from aesthetic_curator.engine.loading import load_images
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.task_vector import TaskVector
 from aesthetic_curator.engine.test_bundle import TINY_MODEL
 from aesthetic_curator.errors import RatingsError
@@ -199,3 +202,43 @@ def test_margin_rank_loss_stops_pushing_once_the_margin_is_kept():
     loss = margin_pair_loss(reversed_scores, targets, pairs, 1.0)
     loss.backward()
     assert float(loss.detach()) > 0 and reversed_scores.grad[0] < 0 < reversed_scores.grad[3]
+
+
+def test_int4_encoding_round_trips_within_half_a_step_in_a_quarter_of_float16():
+    torch.manual_seed(0)
+    tau = {
+        "w": torch.randn(8, 5, 3, 3) * torch.logspace(-4, 0, 8).view(-1, 1, 1, 1),  # odd row length: 45
+        "m": torch.randn(16, 64),
+        "b": torch.randn(8) * 1e-3,
+        "z": torch.zeros(4, 4),
+    }
+    stored, zero = TaskVector(tau).encode_int4()
+    assert zero == ["z"] and stored["m"].dtype == torch.uint8 and stored["m"].shape == (16, 32)
+    assert stored["b"].dtype == torch.float16
+    decoded = TaskVector.decode_int4(stored, {k: list(v.shape) for k, v in tau.items()}, zero, "test")
+    for name in ("w", "m"):
+        step = tau[name].abs().flatten(1).amax(1) / 7
+        assert ((decoded[name] - tau[name]).abs().flatten(1).amax(1) <= step * 0.51 + 1e-6).all()
+    matrix_bytes = stored["m"].numel() + 2 * stored["m#scale"].numel()
+    assert matrix_bytes <= 0.27 * 2 * tau["m"].numel()  # a quarter of float16, plus one scale per row
+
+
+def test_recode_makes_an_int4_copy_that_ranks_like_the_original(test_bundle, tmp_path, livec):
+    from aesthetic_curator.engine.bundle_writer import recode_bundle
+    from aesthetic_curator.engine.metrics import srocc
+
+    copy = recode_bundle(test_bundle, tmp_path / "int4", "int4")
+    assert {t.encoding for t in copy.tasks} == {"int4"} and copy.bundle_id != test_bundle.bundle_id
+    assert copy.manifest.format_version == 3 and not copy.verify_files()
+    task_bytes = sum(copy.file(t.file).stat().st_size for t in copy.tasks)
+    dense_bytes = sum(test_bundle.file(t.file).stat().st_size for t in test_bundle.tasks)
+    assert task_bytes < 0.3 * dense_bytes * (2 / test_bundle.dtype.itemsize)  # against float16
+    photos = sorted((livec / "images").glob("*.jpg"))[:40]
+    alpha = torch.full((len(copy.tasks), len(copy.layers)), 1.0 / len(copy.tasks))
+    scores = []
+    for bundle in (test_bundle, copy):
+        scorer = MergedScorer.bake_from_bundle(bundle, alpha)
+        images = load_images(photos, Preprocessor.for_scorer(scorer))[1]
+        with torch.inference_mode():
+            scores.append(scorer(images).numpy())
+    assert srocc(scores[1], scores[0]) >= 0.99

@@ -89,7 +89,7 @@ def cmd_bundle_build(args: argparse.Namespace) -> int:
             base=args.base,
             base_weights=args.base_weights,
             overwrite=args.force,
-            encoding="int8" if args.compact else "dense",
+            encoding="int8" if args.compact else args.encoding,
             progress=bars,
         )
     finally:
@@ -115,6 +115,19 @@ def cmd_bundle_add_task(args: argparse.Namespace) -> int:
         added = [name for name in bundle.task_names if name not in before]
         say(f"added {len(added)} tasks to {bundle.path} (now {len(bundle.tasks)}); re-personalize your profiles")
         _report_tasks(bundle, added)
+    return 0
+
+
+def cmd_bundle_recode(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.bundle import Bundle
+    from aesthetic_curator.engine.bundle_writer import recode_bundle
+
+    source = Bundle.load(args.bundle)
+    bundle = recode_bundle(source, args.out, args.encoding, overwrite=args.force)
+    say(
+        f"wrote {bundle.path}: {len(bundle.tasks)} tasks as {args.encoding}, "
+        f"{bundle.size_bytes() / 1e6:.1f} MB (was {source.size_bytes() / 1e6:.1f} MB); re-personalize your profiles"
+    )
     return 0
 
 

@@ -13,11 +13,14 @@ from aesthetic_curator.cli.bundle_commands import (
     cmd_bundle_import_official,
     cmd_bundle_info,
     cmd_bundle_make_test,
+    cmd_bundle_recode,
 )
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, solver_names
 
 #: Solver names offered on the command line: the engine's registry (which imports no torch).
 SOLVER_CHOICES = solver_names()
+#: Task vector encodings of bundles (engine/manifest.py; written here to keep --help free of torch).
+ENCODING_CHOICES = ("dense", "int8", "int4")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,8 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenCLIP base NAME:TAG (e.g. ViT-B-16:laion2b_s34b_b88k), or efficientnet-lite0 (installed from PyPI)",
     )
     build.add_argument(
-        "--compact", action="store_true", help="store task vectors as int8 with a scale per row (half of float16)"
+        "--encoding",
+        choices=ENCODING_CHOICES,
+        default="dense",
+        help="how task vectors are stored: dense (float16), int8 (half) or int4 (a quarter; docs/bundles.md)",
     )
+    build.add_argument("--compact", action="store_true", help="same as --encoding int8")
     build.add_argument("--base-weights", type=Path, help="local file with the base weights (then --base NAME)")
     build.add_argument("--force", action="store_true", help="replace an existing bundle folder")
     build.set_defaults(func=cmd_bundle_build)
@@ -108,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_task.add_argument("bundle", type=Path)
     add_task.set_defaults(func=cmd_bundle_add_task)
+    recode = bundle_commands.add_parser(
+        "recode", parents=[common], help="copy a bundle with its task vectors stored in another encoding"
+    )
+    recode.add_argument("bundle", type=Path, help="the bundle to copy")
+    recode.add_argument("--out", type=Path, required=True, help="folder to write the copy to")
+    recode.add_argument("--encoding", choices=ENCODING_CHOICES, default="int4")
+    recode.add_argument("--force", action="store_true", help="replace an existing bundle folder")
+    recode.set_defaults(func=cmd_bundle_recode)
     info = bundle_commands.add_parser("info", parents=[common], help="describe a bundle")
     info.add_argument("bundle", type=Path, nargs="?", help="bundle folder (default: the built-in model)")
     info.add_argument("--verify", action="store_true", help="re-hash every file (slow for large bundles)")

@@ -10,7 +10,7 @@ Layout::
 The base comes from one of three places: an OpenCLIP pretrained tag (downloaded on first use), an
 installed Python package (``base.package``: distribution, version, file, sha256; the built-in model),
 or ``base.safetensors`` in the bundle. Task vectors are stored in the bundle's float dtype, or compactly
-(``encoding: int8``, :meth:`TaskVector.encode_int8`).
+(``encoding: int8`` or ``int4``, :meth:`TaskVector.encode_int8` / :meth:`TaskVector.encode_int4`).
 
 This module reads bundles: the manifest (:mod:`manifest`), checksums and tensors. Writing is
 :mod:`bundle_writer`; building the base model from a bundle is :mod:`base_model`. Everything is
@@ -31,13 +31,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from aesthetic_curator.engine.manifest import DENSE, INT8, Manifest, TaskInfo
+from aesthetic_curator.engine.manifest import DENSE, INT4, INT8, Manifest, TaskInfo
 from aesthetic_curator.engine.scorer import Scorer, ScorerSpec
 from aesthetic_curator.engine.task_vector import StateDict, TaskVector
 from aesthetic_curator.errors import BundleError
 from aesthetic_curator.paths import confined_relpath
 
-__all__ = ["DENSE", "INT8", "MANIFEST_NAME", "Bundle", "StateDict", "TaskInfo", "file_sha256", "scorer_layers"]
+__all__ = ["DENSE", "INT4", "INT8", "MANIFEST_NAME", "Bundle", "StateDict", "TaskInfo", "file_sha256", "scorer_layers"]
 
 MANIFEST_NAME = "manifest.json"
 
@@ -176,8 +176,11 @@ class Bundle:
     ) -> TaskVector:
         info = self.tasks[task] if isinstance(task, int) else self.task(task)
         tensors: Mapping[str, torch.Tensor] = self.read_tensors(info.file, info.sha256, device)
+        what = f"task vector '{info.name}'"
         if info.encoding == INT8:
-            tensors = TaskVector.decode_int8(tensors, self.layers, info.zero_layers, f"task vector '{info.name}'")
+            tensors = TaskVector.decode_int8(tensors, self.layers, info.zero_layers, what)
+        elif info.encoding == INT4:
+            tensors = TaskVector.decode_int4(tensors, self.layers, info.zero_layers, what)
         self.check_keys(tensors, self.layers, f"task vector '{info.name}'")
         return TaskVector({name: tensors[name].to(dtype) for name in self.layers})
 

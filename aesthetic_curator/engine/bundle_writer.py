@@ -18,7 +18,17 @@ from safetensors.torch import save_file
 
 from aesthetic_curator.atomic import atomic_write_text
 from aesthetic_curator.engine.bundle import DTYPES, MANIFEST_NAME, Bundle, file_sha256, scorer_layers
-from aesthetic_curator.engine.manifest import DENSE, INT8, BaseSection, HeadSection, Manifest, TaskInfo
+from aesthetic_curator.engine.manifest import (
+    DENSE,
+    ENCODINGS,
+    INT4,
+    INT8,
+    BaseSection,
+    HeadSection,
+    Manifest,
+    TaskInfo,
+    required_format_version,
+)
 from aesthetic_curator.engine.scorer import Scorer
 from aesthetic_curator.engine.task_vector import TaskVector
 from aesthetic_curator.errors import BundleError
@@ -106,6 +116,7 @@ def write_bundle(
             created=_now(),
             is_test_bundle=is_test_bundle,
             is_builtin=is_builtin,
+            format_version=required_format_version(entries),
         )
         (staging / MANIFEST_NAME).write_text(manifest.to_text(), encoding="utf-8")
         if out.exists():
@@ -127,18 +138,56 @@ def add_tasks_to_bundle(bundle: Bundle, tasks: Sequence[TaskEntry]) -> Bundle:
     re-personalize from the same ratings).
     """
     _check_task_names([*bundle.task_names, *(info.name for info, _ in tasks)])
-    encoding = INT8 if any(t.encoding == INT8 for t in bundle.tasks) else DENSE
+    encoding = next((t.encoding for t in bundle.tasks if t.encoding != DENSE), DENSE)
     entries = [_write_task(bundle.path, info, tau, bundle.layers, bundle.dtype, encoding) for info, tau in tasks]
     added = ", ".join(f"{info.name} ({info.dataset})" for info, _ in tasks)
     manifest = replace(
         bundle.manifest,
         tasks=[*bundle.tasks, *entries],
+        format_version=max(bundle.manifest.format_version, required_format_version(entries)),
         modified=_now(),
         description=f"{bundle.description} Added: {added}.".strip(),
     )
     atomic_write_text(bundle.path / MANIFEST_NAME, manifest.to_text())
     log.debug("added %d tasks to bundle %s", len(tasks), bundle.path)
     return Bundle.load(bundle.path)
+
+
+def recode_bundle(bundle: Bundle, out: str | os.PathLike[str], encoding: str, *, overwrite: bool = False) -> Bundle:
+    """A copy of ``bundle`` with every task vector stored in ``encoding`` (e.g. int4: a quarter of float16).
+
+    Everything else is copied as it is (base reference, head, notices), so only the task files and the
+    bundle id change; profiles of the original must be learned again for the copy.
+    """
+    out = Path(out)
+    check_output_folder(out, overwrite)
+    staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    replaced = {*(info.file for info in bundle.tasks), MANIFEST_NAME}
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if (Path(folder) / n).relative_to(bundle.path).as_posix() in replaced]
+
+    try:
+        shutil.copytree(bundle.path, staging, ignore=ignore)
+        entries = [
+            _write_task(staging, info, bundle.load_task_vector(i), bundle.layers, bundle.dtype, encoding)
+            for i, info in enumerate(bundle.tasks)
+        ]
+        manifest = replace(
+            bundle.manifest,
+            tasks=entries,
+            format_version=max(bundle.manifest.format_version, required_format_version(entries)),
+            modified=_now(),
+            is_builtin=False,
+        )
+        (staging / MANIFEST_NAME).write_text(manifest.to_text(), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Bundle.load(out)
 
 
 def _check_task_names(names: Sequence[str]) -> None:
@@ -161,10 +210,12 @@ def _write_task(
     _check_task_vector(info.name, tau, layers)
     relative = f"tasks/{info.name}.safetensors"
     vector = TaskVector({k: tau[k] for k in layers})
-    if encoding == INT8:
-        stored, zero = vector.encode_int8()
+    if encoding not in ENCODINGS:
+        raise BundleError(f"unknown task vector encoding '{encoding}' (choose from {', '.join(ENCODINGS)})")
+    if encoding in (INT8, INT4):
+        stored, zero = vector.encode_int8() if encoding == INT8 else vector.encode_int4()
         digest = _save(stored, folder / relative)
-        return replace(info, file=relative, sha256=digest, encoding=INT8, zero_layers=zero)
+        return replace(info, file=relative, sha256=digest, encoding=encoding, zero_layers=zero)
     digest = _save(dict(vector), folder / relative, dtype)
     return replace(info, file=relative, sha256=digest, encoding=DENSE, zero_layers=[])
 

@@ -19,9 +19,10 @@ from aesthetic_curator.engine.scorer import DEFAULT_TEMPLATE, ScorerSpec
 from aesthetic_curator.errors import BundleError
 
 BUNDLE_FORMAT = "aesthetic-curator-bundle"
-FORMAT_VERSION = 2  # 2: bases from installed packages, int8 task encoding
+FORMAT_VERSION = 3  # 2: bases from installed packages, int8 task encoding; 3: int4 task encoding
 DTYPE_NAMES = ("float16", "bfloat16", "float32")
-DENSE, INT8 = "dense", "int8"  # task vector encodings
+DENSE, INT8, INT4 = "dense", "int8", "int4"  # task vector encodings
+ENCODINGS = (DENSE, INT8, INT4)
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,15 @@ class TaskInfo:
     metrics: dict[str, float] = field(default_factory=dict)  # e.g. test SROCC/PLCC of the task model
     file: str = ""  # path of the task vector inside the bundle
     sha256: str = ""  # checksum of that file
-    encoding: str = DENSE  # DENSE (the bundle's dtype) or INT8 (see task_vector.encode_int8)
-    zero_layers: list[str] = field(default_factory=list)  # INT8 only: layers this task left unchanged
+    encoding: str = DENSE  # DENSE (the bundle's dtype), INT8 or INT4 (see task_vector.encode_int8/int4)
+    zero_layers: list[str] = field(default_factory=list)  # INT8/INT4: layers this task left unchanged
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TaskInfo:
         known = {f.name for f in fields(cls)}
         info = cls(**{k: v for k, v in data.items() if k in known})
         info = cls(**{**asdict(info), "score_range": tuple(float(v) for v in info.score_range)})
-        if info.encoding not in (DENSE, INT8):
+        if info.encoding not in ENCODINGS:
             raise ValueError(f"task {info.name} has the unknown encoding {info.encoding!r}")
         return info
 
@@ -212,6 +213,11 @@ class Manifest:
             head_dropout=self.head.dropout,
             template=self.head.template,
         )
+
+
+def required_format_version(tasks: Sequence[TaskInfo]) -> int:
+    """The oldest format that can read these tasks, so apps that predate int4 still open other bundles."""
+    return FORMAT_VERSION if any(t.encoding == INT4 for t in tasks) else 2
 
 
 def compute_bundle_id(manifest: Mapping[str, Any]) -> str:

@@ -41,7 +41,7 @@ class Preprocessor:
         # costs what a 1x1 image does instead of a 13-megapixel intermediate.
         box = (left / scale, top / scale, (left + size) / scale, (top + size) / scale)
         cropped = image.resize((size, size), Image.Resampling.BICUBIC, box=box)
-        return np.asarray(cropped.convert("RGB") if cropped.mode != "RGB" else cropped, dtype=np.uint8)
+        return np.array(cropped.convert("RGB") if cropped.mode != "RGB" else cropped, dtype=np.uint8)
 
     def normalise(self, pixels: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
         """uint8 [N, H, W, 3] (or one [H, W, 3]) -> normalised float32 [N, 3, H, W] on ``device``.

@@ -108,6 +108,57 @@ class TaskVector(Mapping[str, torch.Tensor]):
                 stored[name + _SCALE_SUFFIX] = scale
         return stored, zero
 
+    def encode_int4(self) -> tuple[StateDict, list[str]]:
+        """The smallest form: (tensors to store, names of all-zero layers), a quarter of float16's size.
+
+        Each matrix row is quantized to 15 levels (-7..7) of its own scale (max |value| / 7), two values
+        packed in a byte, with the scale in float16; vectors stay float16. Measured on the built-in
+        bundle's task vectors: mixed profiles rank photos with SROCC >= 0.9996 against the int8 form, a
+        single task alone down to 0.998 (docs/benchmarks.md, "Compact bundles").
+        """
+        stored: StateDict = {}
+        zero: list[str] = []
+        for name, value in self._tensors.items():
+            value = value.detach().float().cpu()
+            if not bool(value.any()):
+                zero.append(name)
+            elif value.ndim < 2:
+                stored[name] = value.to(torch.float16)
+            else:
+                rows = value.reshape(value.shape[0], -1)
+                scale = (rows.abs().amax(dim=1) / 7.0).to(torch.float16).float()
+                scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # a zero row stays zero
+                levels = (torch.round(rows / scale[:, None]).clamp(-7, 7) + 8).to(torch.uint8)  # 1..15
+                if levels.shape[1] % 2:
+                    levels = torch.cat([levels, torch.full((levels.shape[0], 1), 8, dtype=torch.uint8)], dim=1)
+                stored[name] = levels[:, 0::2] | (levels[:, 1::2] << 4)
+                stored[name + _SCALE_SUFFIX] = scale.to(torch.float16)
+        return stored, zero
+
+    @classmethod
+    def decode_int4(
+        cls,
+        tensors: Mapping[str, torch.Tensor],
+        layers: Mapping[str, Sequence[int]],
+        zero_layers: Sequence[str],
+        what: str,
+    ) -> TaskVector:
+        """The inverse of :meth:`encode_int4` (up to its rounding), checked against the bundle's layers."""
+        unpacked: StateDict = {}
+        for name, shape in layers.items():
+            packed = tensors.get(name)
+            if name in zero_layers or packed is None or packed.dtype != torch.uint8:
+                continue
+            columns = 1
+            for dim in shape[1:]:
+                columns *= dim
+            if packed.ndim != 2 or packed.shape[0] != shape[0] or packed.shape[1] != (columns + 1) // 2:
+                raise BundleError(f"{what}: the int4 layer {name} has {list(packed.shape)} bytes for shape {shape}")
+            levels = torch.stack([packed & 0x0F, packed >> 4], dim=2).reshape(shape[0], -1)[:, :columns]
+            unpacked[name] = (levels.to(torch.int8) - 8).reshape(list(shape))
+        merged = {**tensors, **unpacked}
+        return cls.decode_int8(merged, layers, zero_layers, what)
+
     @classmethod
     def decode_int8(
         cls,
