@@ -77,6 +77,7 @@ def estimate_personalization(
     model: ModelSession,
     k: int,
     solver: str | None = None,
+    rated: list[Path] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> PersonalizationEstimate:
@@ -85,7 +86,7 @@ def estimate_personalization(
 
     model.prepare(progress, cancel)
     config = PersonalizeConfig(solver=solver) if solver else PersonalizeConfig()
-    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config))
+    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config, rated))
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,12 @@ def rank_album(
         result.seconds,
         result.images_per_second,
     )
+
+
+def score_rated_photos_ahead(library: Library, model: ModelSession, cancel: CancelToken | None = None) -> int:
+    """Each task's scores of the album's rated photos, computed now so Personalize need not (see
+    :mod:`engine.zero_shot_cache`); returns how many photos were scored."""
+    return model.prefetch_task_scores([path for path, _ in library.training_ratings()], cancel)
 
 
 def album_ranking(library: Library, profile_id: int | None) -> list[RankedPhoto]:

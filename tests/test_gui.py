@@ -491,3 +491,16 @@ def test_export_dialog_turns_the_form_into_a_choice(qtbot, tmp_path):
     without_profile = ExportDialog(None, tmp_path)
     qtbot.addWidget(without_profile)
     assert not without_profile.choice().use_profile  # no ranking yet: only stars can be exported
+
+
+def test_rated_photos_are_scored_ahead_so_personalize_skips_the_zero_shot_passes(qtbot, window, album):
+    """After the ratings, every task scores the rated photos in the background; the press then only solves."""
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3", "4", "2"])
+    window.controller.score_ahead()  # what the timer does 2 s after the last rating
+    model = window.controller.model()
+    assert len(model.task_scores) == 12
+    with qtbot.waitSignal(window.personalized, timeout=TIMEOUT):
+        window.start_personalization("ahead")
+    stored = window.library.profiles()[0].metadata
+    assert stored["extra"]["forward_passes"] + stored["extra"]["backward_passes"] == 5 * 12  # solver passes only

@@ -156,11 +156,15 @@ def personalize(
     config: PersonalizeConfig | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    task_scores: torch.Tensor | None = None,
 ) -> PersonalizationResult:
     """Fit ``model.alpha`` to ``ratings`` of the preprocessed ``images`` and return the result.
 
     ``images`` is a [K, 3, H, W] tensor made by the scorer's :class:`Preprocessor`. The model's
     coefficients are set to the learned values on success and left unchanged on cancellation.
+    ``task_scores`` [K, tasks], when given, are each task model's scores of the rated photos, computed
+    beforehand (in the background, as the photos were rated): the adaptive init then uses every rated
+    photo and costs no pass here.
     """
     config = config or PersonalizeConfig()
     solver = get_solver(config.solver)
@@ -171,19 +175,25 @@ def personalize(
     images = images.to(model.device)
     y = y.to(model.device)
     counter = PassCounter()
-    subset = zero_shot_subset(y, solver.zero_shot_limit(config), config.seed)
     score_batch = config.score_batch(model.device)
-    zero_shot = zero_shot_srocc(
-        model,
-        images[subset],
-        y[subset],
-        counter,
-        score_batch,
-        progress,
-        cancel,
-        screen=solver.zero_shot_screen_size(config),
-        refine=config.zero_shot_refine,
-    )
+    if task_scores is not None:
+        if tuple(task_scores.shape) != (y.numel(), model.n_tasks):
+            raise RatingsError(f"task scores of shape {tuple(task_scores.shape)} do not fit {y.numel()} photos")
+        ranks = y.cpu().numpy()
+        zero_shot = [srocc(task_scores[:, t].cpu().numpy(), ranks) for t in range(model.n_tasks)]
+    else:
+        subset = zero_shot_subset(y, solver.zero_shot_limit(config), config.seed)
+        zero_shot = zero_shot_srocc(
+            model,
+            images[subset],
+            y[subset],
+            counter,
+            score_batch,
+            progress,
+            cancel,
+            screen=solver.zero_shot_screen_size(config),
+            refine=config.zero_shot_refine,
+        )
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
     output = solver.solve(SolverRun(model, images, y, init, config, counter, progress, cancel))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +25,19 @@ from aesthetic_curator.engine.devices import resolve_device
 from aesthetic_curator.engine.inference import speed_up_for_cpu
 from aesthetic_curator.engine.loading import load_images
 from aesthetic_curator.engine.merge import MergedScorer
-from aesthetic_curator.engine.personalize import PersonalizationResult, PersonalizeConfig, personalize, planned_passes
+from aesthetic_curator.engine.personalize import (
+    PersonalizationResult,
+    PersonalizeConfig,
+    personalize,
+    planned_passes,
+    score_images,
+)
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.ranking import RankingResult, rank_paths
 from aesthetic_curator.engine.scorer import Scorer
+from aesthetic_curator.engine.solvers import get_solver
+from aesthetic_curator.engine.zero_shot_cache import TaskScoreCache
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check
 
@@ -47,6 +56,10 @@ class ModelSession:
         self._merged: MergedScorer | None = None
         #: Rank with the faster CPU model of :mod:`inference` (rank correlation >= 0.995 with float32).
         self.speed_up_cpu = True
+        #: Each task model's scores of photos rated so far (filled in the background, see prefetch).
+        self.task_scores = TaskScoreCache()
+        #: Held by any work on the model: background scoring waits for a personalization, and back.
+        self.lock = threading.RLock()
 
     # -- what is loaded once ---------------------------------------------------------------------------
     @property
@@ -84,21 +97,27 @@ class ModelSession:
         self._merged = None
 
     # -- the work --------------------------------------------------------------------------------------
-    def estimate_seconds(self, k: int, config: PersonalizeConfig | None = None) -> float:
+    def estimate_seconds(
+        self, k: int, config: PersonalizeConfig | None = None, rated: Sequence[Path] | None = None
+    ) -> float:
         """Honest wall time before starting: one timed forward + backward, times the planned passes.
 
         Runs one batch of 4 photos through the merged model with a gradient, the same work a solver's
         passes do (and builds the model the personalization then reuses).
         """
         config = config or PersonalizeConfig()
-        model = self.merged_model()
-        size = Preprocessor.for_scorer(model.base).image_size
-        images = torch.randn(4, 3, size, size, device=self.device)
-        alpha = model.alpha.detach().clone().requires_grad_(True)
-        started = time.perf_counter()
-        model(images, alpha).sum().backward()
-        per_pass = (time.perf_counter() - started) / 8  # 4 forwards + 4 backwards
-        return per_pass * planned_passes(k, model.n_tasks, config)
+        with self.lock:
+            model = self.merged_model()
+            size = Preprocessor.for_scorer(model.base).image_size
+            images = torch.randn(4, 3, size, size, device=self.device)
+            alpha = model.alpha.detach().clone().requires_grad_(True)
+            started = time.perf_counter()
+            model(images, alpha).sum().backward()
+            per_pass = (time.perf_counter() - started) / 8  # 4 forwards + 4 backwards
+        passes = planned_passes(k, model.n_tasks, config)
+        if rated is not None and self.task_scores.lookup(rated) is not None:  # scored in the background
+            passes -= get_solver(config.solver).zero_shot_passes(k, model.n_tasks, config)
+        return per_pass * passes
 
     def personalize(
         self,
@@ -107,20 +126,57 @@ class ModelSession:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> PersonalizationResult:
-        """Decode the rated photos and learn the coefficients (``Profile.from_result`` keeps them)."""
-        model = self.merged_model()
-        check(cancel)
-        ratings = dict(rated)
-        kept, images, skipped = load_images(
-            list(ratings), Preprocessor.for_scorer(model.base), progress=progress, cancel=cancel
-        )
-        for item in skipped:
-            log.warning("rated photo skipped: %s", item.reason)
-        if images is None:
-            raise RatingsError("none of the rated photos could be read")
-        result = personalize(model, images, [ratings[p] for p in kept], config, progress, cancel)
-        result.skipped = skipped
-        return result
+        """Decode the rated photos and learn the coefficients (``Profile.from_result`` keeps them).
+
+        Task scores already computed in the background (:meth:`prefetch_task_scores`) replace the
+        zero-shot passes when they cover every rated photo.
+        """
+        with self.lock:
+            model = self.merged_model()
+            check(cancel)
+            ratings = dict(rated)
+            kept, images, skipped = load_images(
+                list(ratings), Preprocessor.for_scorer(model.base), progress=progress, cancel=cancel
+            )
+            for item in skipped:
+                log.warning("rated photo skipped: %s", item.reason)
+            if images is None:
+                raise RatingsError("none of the rated photos could be read")
+            cached = self.task_scores.lookup(kept)
+            if cached is not None:
+                log.debug("task scores of all %d rated photos were computed in the background", len(kept))
+            result = personalize(model, images, [ratings[p] for p in kept], config, progress, cancel, cached)
+            result.skipped = skipped
+            return result
+
+    def prefetch_task_scores(
+        self, paths: Sequence[Path], cancel: CancelToken | None = None, batch_size: int = 4
+    ) -> int:
+        """Score ``paths`` not yet known with every task model alone, a small batch at a time.
+
+        Meant for a background thread while the user rates: it holds :attr:`lock` only per batch, so a
+        personalization or ranking waits at most one batch. Returns how many photos were scored;
+        unreadable photos are left for personalization to report.
+        """
+        todo = self.task_scores.missing(paths)
+        done = 0
+        for start in range(0, len(todo), batch_size):
+            check(cancel)
+            chunk = todo[start : start + batch_size]
+            with self.lock:
+                model = self.merged_model()
+                kept, images, _ = load_images(chunk, Preprocessor.for_scorer(model.base), workers=1)
+                if images is None:
+                    continue
+                images = images.to(self.device)
+                columns = [
+                    score_images(model, images, model.one_hot(t), batch_size=len(kept), cancel=cancel)
+                    for t in range(model.n_tasks)
+                ]
+            for path, row in zip(kept, torch.stack(columns, dim=1)):
+                self.task_scores.add(path, row)
+            done += len(kept)
+        return done
 
     def profile_from(self, result: PersonalizationResult, name: str = "default") -> Profile:
         return Profile.from_result(result, self.bundle, name)
@@ -144,6 +200,18 @@ class ModelSession:
         cancel: CancelToken | None = None,
     ) -> RankingResult:
         """Bake the profile's model once and score every path with it, best first."""
+        with self.lock:
+            return self._rank(profile, paths, batch_size, workers, progress, cancel)
+
+    def _rank(
+        self,
+        profile: Profile,
+        paths: Sequence[Path],
+        batch_size: int,
+        workers: int | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> RankingResult:
         scorer = self.personal_scorer(profile)
         if self.device.type == "cpu" and self.speed_up_cpu:
             scorer = speed_up_for_cpu(scorer)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from aesthetic_curator import curation
 from aesthetic_curator.gui.preferences import Preferences
@@ -23,6 +23,8 @@ from aesthetic_curator.library.thumbnails import ThumbnailCache
 
 log = logging.getLogger(__name__)
 
+#: Quiet time after the last rating before its photo is scored by every task (a burst of keys is one batch).
+SCORE_AHEAD_DELAY_MS = 2000
 #: Asked before personalization starts: (estimate, number of ratings) -> go ahead?
 Confirm = Callable[[curation.PersonalizationEstimate, int], bool]
 
@@ -56,6 +58,11 @@ class AlbumController(QObject):
         self.task: BackgroundTask | ImmediateTask | None = None
         self._model: Any = None  # the ModelSession for _model_key
         self._model_key: tuple[Path, str] | None = None
+        #: Scoring newly rated photos with every task ahead of Personalize, on its own task, a moment
+        #: after the last rating (it waits for, and is waited for by, the main task's model work).
+        self.score_ahead_task: BackgroundTask | ImmediateTask | None = None
+        self._score_ahead_timer = QTimer(self, singleShot=True, interval=SCORE_AHEAD_DELAY_MS)
+        self._score_ahead_timer.timeout.connect(self.score_ahead)
 
     # -- the album --------------------------------------------------------------------------------------
     def open_album(self, folder: Path) -> Library:
@@ -85,6 +92,7 @@ class AlbumController(QObject):
         self.run("scan", job, self.scanned.emit)
 
     def close_album(self) -> None:
+        self._stop_score_ahead()
         if self.library is not None:
             self.library.close()
             self.library = None
@@ -98,6 +106,33 @@ class AlbumController(QObject):
         if key != self._model_key:
             self._model, self._model_key = curation.open_model(path, self.preferences.device), key
         return self._model
+
+    # -- scoring rated photos ahead of Personalize -------------------------------------------------------
+    def ratings_changed(self) -> None:
+        """Called after the user rated: score the new ratings' photos soon, in the background."""
+        self._score_ahead_timer.start()
+
+    def score_ahead(self) -> None:
+        library, model = self.library, self.model()
+        if library is None or model is None or self.is_busy():
+            return  # a busy model is left alone; the next rating tries again
+        if self.score_ahead_task is not None and self.score_ahead_task.is_busy():
+            self._score_ahead_timer.start()  # one at a time: look again in a moment
+            return
+
+        def job(progress, cancel):
+            return curation.score_rated_photos_ahead(library, model, cancel)
+
+        task = self.runner.create("score ahead", job, self)
+        task.failed.connect(lambda message: log.info("scoring rated photos ahead failed: %s", message))
+        self.score_ahead_task = task
+        task.start()
+
+    def _stop_score_ahead(self) -> None:
+        self._score_ahead_timer.stop()
+        if self.score_ahead_task is not None and self.score_ahead_task.is_running():
+            self.score_ahead_task.cancel()
+            self.score_ahead_task.wait()
 
     # -- actions ----------------------------------------------------------------------------------------
     def suggest(self, count: int) -> None:
@@ -128,9 +163,10 @@ class AlbumController(QObject):
         if library is None or model is None:
             return
         k = curation.rating_readiness(library).rated
+        rated = [path for path, _ in library.training_ratings()]
 
         def estimate(progress, cancel):
-            return curation.estimate_personalization(model, k, solver, progress, cancel)
+            return curation.estimate_personalization(model, k, solver, rated, progress, cancel)
 
         def learn(progress, cancel):
             return curation.personalize_album(library, model, name, solver=solver, progress=progress, cancel=cancel)
@@ -200,6 +236,7 @@ class AlbumController(QObject):
 
     def shutdown(self) -> None:
         """Cancel running work and wait for it, so nothing is left half-written; close the album."""
+        self._stop_score_ahead()
         self.cancel(wait=True)
         if self.task is not None:
             self.task.wait()

@@ -209,6 +209,7 @@ class MainWindow(WindowViews, QMainWindow):
             self.model.set_rating(item.id, item.stars if stars is KEEP else stars, item.flag if flag is KEEP else flag)
         if self.loupe is not None and self.loupe.isVisible() and items:
             self.loupe.update_caption(items[0])
+        self.controller.ratings_changed()
         self._update_actions()
 
     def _update_counter(self, readiness: curation.RatingReadiness | None) -> None:
