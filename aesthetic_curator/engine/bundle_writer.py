@@ -8,7 +8,8 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +55,21 @@ def _save(tensors: Mapping[str, torch.Tensor], path: Path, dtype: torch.dtype | 
     return file_sha256(path)
 
 
+@contextmanager
+def _staged_folder(out: Path) -> Iterator[Path]:
+    """A hidden sibling folder to assemble a bundle in; it replaces ``out`` in one rename at the end."""
+    staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield staging
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def write_bundle(
     out: str | os.PathLike[str],
     *,
@@ -79,9 +95,8 @@ def write_bundle(
     _check_task_names([info.name for info, _ in tasks])
     layers = scorer_layers(base_scorer)
     dtype_name = {v: k for k, v in DTYPES.items()}[dtype]
-    staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    try:
+    with _staged_folder(out) as staging:
+        staging.mkdir()
         spec = base_scorer.spec
         state = {k: v for k, v in base_scorer.state_dict().items() if k in layers}
         base = BaseSection(spec.model_name, None if embed_base_weights else spec.pretrained, spec.model_config)
@@ -119,12 +134,6 @@ def write_bundle(
             format_version=required_format_version(entries),
         )
         (staging / MANIFEST_NAME).write_text(manifest.to_text(), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.debug("wrote bundle %s with %d tasks", out, len(tasks))
     return Bundle.load(out)
 
@@ -161,13 +170,12 @@ def recode_bundle(bundle: Bundle, out: str | os.PathLike[str], encoding: str, *,
     """
     out = Path(out)
     check_output_folder(out, overwrite)
-    staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     replaced = {*(info.file for info in bundle.tasks), MANIFEST_NAME}
 
     def ignore(folder: str, names: list[str]) -> list[str]:
         return [n for n in names if (Path(folder) / n).relative_to(bundle.path).as_posix() in replaced]
 
-    try:
+    with _staged_folder(out) as staging:
         shutil.copytree(bundle.path, staging, ignore=ignore)
         entries = [
             _write_task(staging, info, bundle.load_task_vector(i), bundle.layers, bundle.dtype, encoding)
@@ -181,12 +189,6 @@ def recode_bundle(bundle: Bundle, out: str | os.PathLike[str], encoding: str, *,
             is_builtin=False,
         )
         (staging / MANIFEST_NAME).write_text(manifest.to_text(), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Bundle.load(out)
 
 

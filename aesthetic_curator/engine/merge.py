@@ -17,7 +17,6 @@ from torch.func import functional_call
 from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.scorer import Scorer
-from aesthetic_curator.engine.task_vector import TaskVector
 from aesthetic_curator.errors import BundleError
 
 #: Parameter names of the scoring head (``Scorer.head``) start with this; the rest is the ViT (``visual.``).
@@ -147,19 +146,12 @@ class MergedScorer(nn.Module):
 
     @torch.no_grad()
     def bake(self, alpha: torch.Tensor | None = None) -> Scorer:
-        """A standalone scorer with merged weights: one ordinary forward pass per photo.
-
-        The weights are summed task by task in the same order as :meth:`bake_from_bundle`, so a profile
-        gives bit-identical weights (and so identical scores, even from a quantized copy) whichever way
-        it is baked.
-        """
-        alpha = (self.alpha if alpha is None else alpha).detach().float().cpu()
+        """A standalone scorer with merged weights: one ordinary forward pass per photo."""
+        merged = self.merged_parameters(alpha)
         baked = copy.deepcopy(self.base)
-        params = dict(baked.named_parameters())
-        for task in range(self.n_tasks):
-            vector = TaskVector({name: self._taus[index][task] for index, name in enumerate(self.layer_names)})
-            vector.apply_to(params, dict(zip(self.layer_names, alpha[task].tolist())))
-        for param in baked.parameters():
+        for name, param in baked.named_parameters():
+            if name in merged:
+                param.copy_(merged[name])
             param.requires_grad_(False)
         return baked.eval()
 

@@ -182,11 +182,12 @@ class ModelSession:
         return Profile.from_result(result, self.bundle, name)
 
     def personal_scorer(self, profile: Profile) -> Scorer:
-        """The profile's merged weights as one ordinary network (from the loaded task vectors when they
-        are in memory, else streamed one task at a time: memory is then two bases plus one task vector)."""
+        """The profile's merged weights as one ordinary network, summed task by task from the bundle.
+
+        Always this one path (memory: two bases plus one task vector), so a profile gives bit-identical
+        weights in every session, and identical scores even from a quantized copy.
+        """
         profile.check_bundle(self.bundle)
-        if self._merged is not None:
-            return self._merged.bake(profile.alpha.to(self.device))
         return MergedScorer.bake_from_bundle(self.bundle, profile.alpha, self.device, base=self.base_scorer())
 
     def rank(

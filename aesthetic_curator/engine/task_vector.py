@@ -7,7 +7,7 @@ task and layer. :class:`TaskVector` is that object, and also knows its compact i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -85,12 +85,11 @@ class TaskVector(Mapping[str, torch.Tensor]):
                 params[name].add_(value.to(params[name].device, params[name].dtype), alpha=factor)
 
     # -- compact storage ---------------------------------------------------------------------------------
-    def encode_int8(self) -> tuple[StateDict, list[str]]:
-        """The compact form: (tensors to store, names of all-zero layers).
+    def _encode(self, matrix: Callable[[torch.Tensor], StateDict]) -> tuple[StateDict, list[str]]:
+        """(tensors to store, names of all-zero layers): vectors in float16, matrices by ``matrix``.
 
-        Matrices and kernels become int8 with one float32 scale per output row (max |value| / 127), so the
-        rounding error of each entry is at most half a step of its own row; vectors (biases, norms) stay
-        float16. A quarter of float32's size, half of float16's.
+        ``matrix`` gets a layer of two or more dimensions and returns its stored tensors, keyed by
+        suffix ("" for the values, ``#scale`` for the per-row scales).
         """
         stored: StateDict = {}
         zero: list[str] = []
@@ -101,12 +100,24 @@ class TaskVector(Mapping[str, torch.Tensor]):
             elif value.ndim < 2:
                 stored[name] = value.to(torch.float16)
             else:
-                rows = value.reshape(value.shape[0], -1)
-                scale = rows.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / 127.0
-                quantised = torch.round(rows / scale[:, None]).clamp(-127, 127).to(torch.int8)
-                stored[name] = quantised.reshape(value.shape)
-                stored[name + _SCALE_SUFFIX] = scale
+                stored.update({name + suffix: tensor for suffix, tensor in matrix(value).items()})
         return stored, zero
+
+    def encode_int8(self) -> tuple[StateDict, list[str]]:
+        """The compact form: (tensors to store, names of all-zero layers).
+
+        Matrices and kernels become int8 with one float32 scale per output row (max |value| / 127), so the
+        rounding error of each entry is at most half a step of its own row; vectors (biases, norms) stay
+        float16. A quarter of float32's size, half of float16's.
+        """
+
+        def matrix(value: torch.Tensor) -> StateDict:
+            rows = value.reshape(value.shape[0], -1)
+            scale = rows.abs().amax(dim=1).clamp(min=torch.finfo(torch.float32).tiny) / 127.0
+            quantised = torch.round(rows / scale[:, None]).clamp(-127, 127).to(torch.int8)
+            return {"": quantised.reshape(value.shape), _SCALE_SUFFIX: scale}
+
+        return self._encode(matrix)
 
     def encode_int4(self) -> tuple[StateDict, list[str]]:
         """The smallest form: (tensors to store, names of all-zero layers), a quarter of float16's size.
@@ -116,24 +127,17 @@ class TaskVector(Mapping[str, torch.Tensor]):
         bundle's task vectors: mixed profiles rank photos with SROCC >= 0.9996 against the int8 form, a
         single task alone down to 0.998 (docs/benchmarks.md, "Compact bundles").
         """
-        stored: StateDict = {}
-        zero: list[str] = []
-        for name, value in self._tensors.items():
-            value = value.detach().float().cpu()
-            if not bool(value.any()):
-                zero.append(name)
-            elif value.ndim < 2:
-                stored[name] = value.to(torch.float16)
-            else:
-                rows = value.reshape(value.shape[0], -1)
-                scale = (rows.abs().amax(dim=1) / 7.0).to(torch.float16).float()
-                scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # a zero row stays zero
-                levels = (torch.round(rows / scale[:, None]).clamp(-7, 7) + 8).to(torch.uint8)  # 1..15
-                if levels.shape[1] % 2:
-                    levels = torch.cat([levels, torch.full((levels.shape[0], 1), 8, dtype=torch.uint8)], dim=1)
-                stored[name] = levels[:, 0::2] | (levels[:, 1::2] << 4)
-                stored[name + _SCALE_SUFFIX] = scale.to(torch.float16)
-        return stored, zero
+
+        def matrix(value: torch.Tensor) -> StateDict:
+            rows = value.reshape(value.shape[0], -1)
+            scale = (rows.abs().amax(dim=1) / 7.0).to(torch.float16).float()
+            scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # a zero row stays zero
+            levels = (torch.round(rows / scale[:, None]).clamp(-7, 7) + 8).to(torch.uint8)  # 1..15
+            if levels.shape[1] % 2:
+                levels = torch.cat([levels, torch.full((levels.shape[0], 1), 8, dtype=torch.uint8)], dim=1)
+            return {"": levels[:, 0::2] | (levels[:, 1::2] << 4), _SCALE_SUFFIX: scale.to(torch.float16)}
+
+        return self._encode(matrix)
 
     @classmethod
     def decode_int4(
