@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+from PIL import Image
 
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library.scanner import ScannedFile, ScanResult
@@ -120,3 +121,51 @@ def test_database_survives_a_kill_during_writes(tmp_path, kill_after):
         ratings = library._query("SELECT COUNT(*) FROM ratings")[0][0]
         assert photos >= 50 and photos % 50 == 0, "a transaction was half applied"
         assert ratings == photos
+
+
+def test_comparisons_are_stored_undone_and_survive_a_move(tmp_path):
+    """Pairwise answers live with the ratings: by photo id, through re-scans and renames."""
+    from aesthetic_curator.library.scanner import scan_album
+
+    album = tmp_path / "album"
+    album.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        Image.new("RGB", (8, 8), (len(name) * 40, 10, 10)).save(album / name)
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        library.sync(scan_album(album))
+        a, b, c = (library.photo(n).id for n in ("a.jpg", "b.jpg", "c.jpg"))
+        first = library.add_comparison(a, b, "b")
+        library.add_comparison(b, c, "a")
+        library.add_comparison(a, c, "tie")
+        with pytest.raises(CuratorError, match="itself"):
+            library.add_comparison(a, a, "a")
+        with pytest.raises(CuratorError, match="outcome"):
+            library.add_comparison(a, b, "left")
+        with pytest.raises(CuratorError, match="belong to the album"):
+            library.add_comparison(a, 9999, "a")
+        assert library.undo_comparison().outcome == "tie"  # the latest answer goes first
+        assert [(p.name, q.name) for p, q in library.training_pairs()] == [("b.jpg", "a.jpg"), ("b.jpg", "c.jpg")]
+        (album / "b.jpg").rename(album / "renamed.jpg")
+        library.sync(scan_album(album))
+        assert [(p.name, q.name) for p, q in library.training_pairs()] == [
+            ("renamed.jpg", "a.jpg"),
+            ("renamed.jpg", "c.jpg"),
+        ]
+        library.remove_comparison(first)
+        assert len(library.comparisons()) == 1
+
+
+def test_a_version_1_library_gains_the_comparisons_table(tmp_path):
+    from aesthetic_curator.library.schema import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(db)
+    con.executescript(MIGRATIONS[0])
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    album = tmp_path / "album"
+    album.mkdir()
+    with Library(db, album) as library:
+        assert library.schema_version == SCHEMA_VERSION == 2
+        assert library.comparisons() == []

@@ -2,7 +2,7 @@
 
 One SQLite file per album folder in the user data dir. WAL journaling, foreign keys and one
 transaction per logical change mean a crash or kill at any moment leaves the last committed state;
-``PRAGMA user_version`` records the schema version and :data:`MIGRATIONS` bring old files up to date.
+``PRAGMA user_version`` records the schema version and :data:`schema.MIGRATIONS` bring old files up to date.
 """
 
 from __future__ import annotations
@@ -20,58 +20,8 @@ from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library.scanner import ScanResult
+from aesthetic_curator.library.schema import EXPECTED_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 from aesthetic_curator.paths import data_dir
-
-#: Schema migrations; entry i brings a database from version i to i + 1. Append, never edit.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE album (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE photos (
-        id INTEGER PRIMARY KEY,
-        relpath TEXT NOT NULL UNIQUE,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        content_hash TEXT NOT NULL,
-        format TEXT NOT NULL,
-        missing INTEGER NOT NULL DEFAULT 0,
-        added_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX photos_hash ON photos (content_hash, size);
-    CREATE TABLE ratings (
-        photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE,
-        stars INTEGER CHECK (stars IS NULL OR stars BETWEEN 1 AND 5),
-        flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (-1, 0, 1)),
-        source TEXT NOT NULL DEFAULT 'user',
-        rated_at REAL NOT NULL
-    );
-    CREATE TABLE profiles (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        bundle_id TEXT NOT NULL,
-        data BLOB NOT NULL,
-        metadata TEXT NOT NULL DEFAULT '{}',
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE scores (
-        profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
-        photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
-        score REAL NOT NULL,
-        rank INTEGER NOT NULL,
-        PRIMARY KEY (profile_id, photo_id)
-    );
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-#: What the current schema must contain, checked on every open.
-_EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "album": ("key", "value"),
-    "photos": ("id", "relpath", "size", "mtime_ns", "content_hash", "format", "missing", "added_at", "updated_at"),
-    "ratings": ("photo_id", "stars", "flag", "source", "rated_at"),
-    "profiles": ("id", "name", "bundle_id", "data", "metadata", "created_at"),
-    "scores": ("profile_id", "photo_id", "score", "rank"),
-}
 
 REJECTED = -1
 PICKED = 1
@@ -95,6 +45,20 @@ class Rating:
     flag: int  # -1 rejected, 0 none, 1 picked
     source: str  # "user" or "xmp"
     rated_at: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One answer to "which of these two?": ``a``, ``b`` or ``tie`` (can't decide)."""
+
+    id: int
+    photo_a: int
+    photo_b: int
+    outcome: str
+    answered_at: float
+
+
+OUTCOMES = ("a", "b", "tie")
 
 
 @dataclass
@@ -247,7 +211,7 @@ class Library:
         """Every table and column this version reads exists: a file of another program (or a damaged
         one) that happens to carry our schema number is refused up front, not half-way through a scan."""
         missing = []
-        for table, columns in _EXPECTED_COLUMNS.items():
+        for table, columns in EXPECTED_COLUMNS.items():
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             missing += [f"{table}.{column}" for column in columns if column not in present]
         if missing:
@@ -393,6 +357,51 @@ class Library:
                 pairs.append((self.album / relpath, 0.0))
             elif stars is not None:
                 pairs.append((self.album / relpath, float(stars)))
+        return pairs
+
+    # -- comparisons ------------------------------------------------------------------------------------
+    def add_comparison(self, photo_a: int, photo_b: int, outcome: str) -> int:
+        """Record the user's answer for two photos of this album; returns its id (for undo)."""
+        if outcome not in OUTCOMES:
+            raise CuratorError(f"a comparison's outcome is one of {', '.join(OUTCOMES)}, not {outcome!r}")
+        if photo_a == photo_b:
+            raise CuratorError("a photo cannot be compared with itself")
+        with self.transaction() as db:
+            known = db.execute("SELECT COUNT(*) FROM photos WHERE id IN (?, ?)", (photo_a, photo_b)).fetchone()[0]
+            if known != 2:
+                raise CuratorError("both photos of a comparison must belong to the album")
+            cursor = db.execute(
+                "INSERT INTO comparisons (photo_a, photo_b, outcome, answered_at) VALUES (?, ?, ?, ?)",
+                (photo_a, photo_b, outcome, time.time()),
+            )
+            return int(cursor.lastrowid)
+
+    def comparisons(self) -> list[Comparison]:
+        rows = self._query("SELECT id, photo_a, photo_b, outcome, answered_at FROM comparisons ORDER BY id")
+        return [Comparison(*row) for row in rows]
+
+    def remove_comparison(self, comparison_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM comparisons WHERE id = ?", (comparison_id,))
+
+    def undo_comparison(self) -> Comparison | None:
+        """Remove the latest answer and return it (None when there is none)."""
+        latest = next(reversed(self.comparisons()), None)
+        if latest is not None:
+            self.remove_comparison(latest.id)
+        return latest
+
+    def training_pairs(self) -> list[tuple[Path, Path]]:
+        """(better, worse) photo paths of every decided comparison whose photos are both present."""
+        rows = self._query(
+            "SELECT pa.relpath, pb.relpath, c.outcome FROM comparisons c "
+            "JOIN photos pa ON pa.id = c.photo_a JOIN photos pb ON pb.id = c.photo_b "
+            "WHERE c.outcome != 'tie' AND pa.missing = 0 AND pb.missing = 0 ORDER BY c.id"
+        )
+        pairs = []
+        for stored_a, stored_b, outcome in rows:
+            a, b = self.album / _from_db(stored_a), self.album / _from_db(stored_b)
+            pairs.append((a, b) if outcome == "a" else (b, a))
         return pairs
 
     # -- profiles and scores ----------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""The album library's SQLite schema: the migrations that build it and what every open checks."""
+
+from __future__ import annotations
+
+#: Schema migrations; entry i brings a database from version i to i + 1. Append, never edit.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE album (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        relpath TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        format TEXT NOT NULL,
+        missing INTEGER NOT NULL DEFAULT 0,
+        added_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX photos_hash ON photos (content_hash, size);
+    CREATE TABLE ratings (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE,
+        stars INTEGER CHECK (stars IS NULL OR stars BETWEEN 1 AND 5),
+        flag INTEGER NOT NULL DEFAULT 0 CHECK (flag IN (-1, 0, 1)),
+        source TEXT NOT NULL DEFAULT 'user',
+        rated_at REAL NOT NULL
+    );
+    CREATE TABLE profiles (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        bundle_id TEXT NOT NULL,
+        data BLOB NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE scores (
+        profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+        photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (profile_id, photo_id)
+    );
+    """,
+    # 2: pairwise comparisons ("which of these two?"), kept like ratings: by photo id, so they survive
+    # re-scans, moves and renames; a photo that disappears takes its comparisons with it.
+    """
+    CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY,
+        photo_a INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+        photo_b INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+        outcome TEXT NOT NULL CHECK (outcome IN ('a', 'b', 'tie')),
+        answered_at REAL NOT NULL,
+        CHECK (photo_a != photo_b)
+    );
+    CREATE INDEX comparisons_photos ON comparisons (photo_a, photo_b);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: What the current schema must contain, checked on every open.
+EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "album": ("key", "value"),
+    "photos": ("id", "relpath", "size", "mtime_ns", "content_hash", "format", "missing", "added_at", "updated_at"),
+    "ratings": ("photo_id", "stars", "flag", "source", "rated_at"),
+    "profiles": ("id", "name", "bundle_id", "data", "metadata", "created_at"),
+    "scores": ("profile_id", "photo_id", "score", "rank"),
+    "comparisons": ("id", "photo_a", "photo_b", "outcome", "answered_at"),
+}
