@@ -154,21 +154,23 @@ class ModelSession:
     ) -> int:
         """Score ``paths`` not yet known with every task model alone, a small batch at a time.
 
-        Meant for a background thread while the user rates: it holds :attr:`lock` only per batch, so a
-        personalization or ranking waits at most one batch. Returns how many photos were scored;
-        unreadable photos are left for personalization to report.
+        Meant for a background thread while the user rates: it decodes without :attr:`lock` and holds it
+        only to score each batch, so a personalization or ranking waits at most one batch's scoring.
+        Returns how many photos were scored; unreadable photos are left for personalization to report.
         """
         todo = self.task_scores.missing(paths)
+        if not todo:
+            return 0
+        with self.lock:
+            preprocessor = Preprocessor.for_scorer(self.base_scorer())
         done = 0
         for start in range(0, len(todo), batch_size):
             check(cancel)
-            chunk = todo[start : start + batch_size]
+            kept, images, _ = load_images(todo[start : start + batch_size], preprocessor, workers=1)  # no lock
+            if images is None:
+                continue
             with self.lock:
                 model = self.merged_model()
-                kept, images, _ = load_images(chunk, Preprocessor.for_scorer(model.base), workers=1)
-                if images is None:
-                    continue
-                images = images.to(self.device)
                 columns = [
                     score_images(model, images, model.one_hot(t), batch_size=len(kept), cancel=cancel)
                     for t in range(model.n_tasks)
@@ -202,18 +204,9 @@ class ModelSession:
     ) -> RankingResult:
         """Bake the profile's model once and score every path with it, best first."""
         with self.lock:
-            return self._rank(profile, paths, batch_size, workers, progress, cancel)
-
-    def _rank(
-        self,
-        profile: Profile,
-        paths: Sequence[Path],
-        batch_size: int,
-        workers: int | None,
-        progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-    ) -> RankingResult:
-        scorer = self.personal_scorer(profile)
-        if self.device.type == "cpu" and self.speed_up_cpu:
-            scorer = speed_up_for_cpu(scorer)
-        return rank_paths(scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel)
+            scorer = self.personal_scorer(profile)
+            if self.device.type == "cpu" and self.speed_up_cpu:
+                scorer = speed_up_for_cpu(scorer)
+            return rank_paths(
+                scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel
+            )

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from aesthetic_curator import curation
 from aesthetic_curator.gui.preferences import Preferences
-from aesthetic_curator.gui.tasks import BackgroundTask, ImmediateTask, Job, TaskRunner
+from aesthetic_curator.gui.tasks import Job, Task, TaskRunner
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 
@@ -55,12 +55,12 @@ class AlbumController(QObject):
         self.thumbnails = thumbnails
         self.runner = runner or TaskRunner()
         self.library: Library | None = None
-        self.task: BackgroundTask | ImmediateTask | None = None
+        self.task: Task | None = None
         self._model: Any = None  # the ModelSession for _model_key
         self._model_key: tuple[Path, str] | None = None
         #: Scoring newly rated photos with every task ahead of Personalize, on its own task, a moment
         #: after the last rating (it waits for, and is waited for by, the main task's model work).
-        self.score_ahead_task: BackgroundTask | ImmediateTask | None = None
+        self.score_ahead_task: Task | None = None
         self._score_ahead_timer = QTimer(self, singleShot=True, interval=SCORE_AHEAD_DELAY_MS)
         self._score_ahead_timer.timeout.connect(self.score_ahead)
 

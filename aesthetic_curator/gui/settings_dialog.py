@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from aesthetic_curator import model_setup
 from aesthetic_curator.builtin_model import builtin_bundle_path, is_builtin
 from aesthetic_curator.gui.preferences import Preferences
-from aesthetic_curator.gui.tasks import BackgroundTask, ImmediateTask, TaskRunner
+from aesthetic_curator.gui.tasks import Task, TaskRunner
 
 
 class SettingsDialog(QDialog):
@@ -38,7 +38,7 @@ class SettingsDialog(QDialog):
         self.setMinimumWidth(620)
         self.preferences = preferences
         self._bundle_path = preferences.bundle_path
-        self._task: BackgroundTask | ImmediateTask | None = None
+        self._task: Task | None = None
         layout = QVBoxLayout(self)
         self.description = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.description)

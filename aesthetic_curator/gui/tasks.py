@@ -57,39 +57,49 @@ class _Runner(QObject):
             self.finished.emit(result)
 
 
-class BackgroundTask(QObject):
-    """One function on one worker thread, with a cancel token and Qt signals for its outcome."""
+class Task(QObject):
+    """What every task offers the window: a name, a cancel token and Qt signals for its outcome."""
 
     progress = Signal(object)  # Progress
     finished = Signal(object)  # the function's return value
     failed = Signal(str)  # a readable message
     cancelled = Signal()
-    done = Signal()  # after any of the three above, once the thread has stopped
+    done = Signal()  # after any of the three above, once the work has stopped
 
     def __init__(self, name: str, job: Job, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
         self.token = CancelToken()
         self.started_at = time.monotonic()
-        self._thread = QThread()
-        self._thread.setObjectName(f"task-{name}")
+        self.delivered = False  # the outcome reached the UI (a thread may still be winding down)
         self._runner = _Runner(job, self.token)
-        self._runner.moveToThread(self._thread)
-        self._thread.started.connect(self._runner.run)
-        self.delivered = False  # the outcome reached the UI (the thread may still be winding down)
         for signal in (self._runner.finished, self._runner.failed, self._runner.cancelled):
             signal.connect(self._mark_delivered)
         self._runner.progress.connect(self.progress)
         self._runner.finished.connect(self.finished)
         self._runner.failed.connect(self.failed)
         self._runner.cancelled.connect(self.cancelled)
+
+    def _mark_delivered(self, *_: object) -> None:
+        self.delivered = True
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+
+class BackgroundTask(Task):
+    """One function on one worker thread."""
+
+    def __init__(self, name: str, job: Job, parent: QObject | None = None) -> None:
+        super().__init__(name, job, parent)
+        self._thread = QThread()
+        self._thread.setObjectName(f"task-{name}")
+        self._runner.moveToThread(self._thread)
+        self._thread.started.connect(self._runner.run)
         for signal in (self._runner.finished, self._runner.failed, self._runner.cancelled):
             # Direct: quit from the worker itself, so wait() on the UI thread cannot wait for its own event loop.
             signal.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self.done)
-
-    def _mark_delivered(self, *_: object) -> None:
-        self.delivered = True
 
     def is_busy(self) -> bool:
         """Still working: started and its outcome not yet delivered."""
@@ -99,9 +109,6 @@ class BackgroundTask(QObject):
         self.started_at = time.monotonic()
         self._thread.start()
 
-    def cancel(self) -> None:
-        self.token.cancel()
-
     def is_running(self) -> bool:
         return self._thread.isRunning()
 
@@ -110,54 +117,30 @@ class BackgroundTask(QObject):
         return self._thread.wait(milliseconds)
 
 
-class ImmediateTask(QObject):
-    """A :class:`BackgroundTask` look-alike that runs its job at ``start()``, on the calling thread.
+class ImmediateTask(Task):
+    """A task that runs its job at ``start()``, on the calling thread.
 
     For tests (the way Picard's tests swap in a ``FakeThreadPool``): the same signals in the same
     order, so a window's code paths are exercised without waiting on threads.
     """
 
-    progress = Signal(object)
-    finished = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-    done = Signal()
-
     def __init__(self, name: str, job: Job, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.name = name
-        self.token = CancelToken()
-        self.started_at = time.monotonic()
-        self._job = job
-        self.delivered = False
+        super().__init__(name, job, parent)
         self._running = False
 
     def start(self) -> None:
-        runner = _Runner(self._job, self.token)
-        runner.progress.connect(self.progress)
-        for signal in (runner.finished, runner.failed, runner.cancelled):
-            signal.connect(self._mark_delivered)
-        runner.finished.connect(self.finished)
-        runner.failed.connect(self.failed)
-        runner.cancelled.connect(self.cancelled)
         self._running = True
         try:
-            runner.run()
+            self._runner.run()
         finally:
             self._running = False
             self.done.emit()
-
-    def _mark_delivered(self, *_: object) -> None:
-        self.delivered = True
 
     def is_busy(self) -> bool:
         return self._running and not self.delivered
 
     def is_running(self) -> bool:
         return self._running
-
-    def cancel(self) -> None:
-        self.token.cancel()
 
     def wait(self, milliseconds: int = 30_000) -> bool:
         return True
@@ -170,10 +153,10 @@ class TaskRunner:
     (:class:`ImmediateTaskRunner`).
     """
 
-    def create(self, name: str, job: Job, parent: QObject | None = None) -> BackgroundTask | ImmediateTask:
+    def create(self, name: str, job: Job, parent: QObject | None = None) -> Task:
         return BackgroundTask(name, job, parent)
 
 
 class ImmediateTaskRunner(TaskRunner):
-    def create(self, name: str, job: Job, parent: QObject | None = None) -> BackgroundTask | ImmediateTask:
+    def create(self, name: str, job: Job, parent: QObject | None = None) -> Task:
         return ImmediateTask(name, job, parent)
