@@ -35,24 +35,48 @@ ENOUGH_RATINGS = 100
 
 @dataclass
 class RatingReadiness:
+    """What the user has told the app so far: stars and answered comparisons, and whether that is enough."""
+
     rated: int  # photos whose rating counts for personalization
     distinct: int  # different rating values among them
+    comparisons: int = 0  # decided "A or B?" answers whose photos are both in the album
+    photos: int = 0  # different photos judged (rated, compared or both)
+
+    @property
+    def answers(self) -> int:
+        return self.rated + self.comparisons
 
     @property
     def ready(self) -> bool:
-        return self.rated >= MIN_RATINGS and self.distinct >= 2
+        return self.answers >= MIN_RATINGS and (self.distinct >= 2 or self.comparisons > 0)
 
     def explain(self) -> str:
-        if self.rated < MIN_RATINGS:
-            return f"rate at least {MIN_RATINGS - self.rated} more photo(s) to personalize ({self.rated}/{MIN_RATINGS})"
-        if self.distinct < 2:
-            return "all your ratings are equal: give some photos a different number of stars (or reject some)"
-        return f"{self.rated} ratings: ready to personalize"
+        if self.answers < MIN_RATINGS:
+            more = MIN_RATINGS - self.answers
+            return f"rate or compare {more} more photo(s) to personalize ({self.answers}/{MIN_RATINGS})"
+        if not self.ready:
+            return (
+                "all your ratings are equal: give some photos a different number of stars, reject some, "
+                "or answer a comparison"
+            )
+        told = [f"{self.rated} ratings"] if self.rated else []
+        told += [f"{self.comparisons} comparisons"] if self.comparisons else []
+        return f"{' and '.join(told)}: ready to personalize"
 
 
 def rating_readiness(library: Library) -> RatingReadiness:
-    values = [rating for _, rating in library.training_ratings()]
-    return RatingReadiness(len(values), len(set(values)))
+    rated = library.training_ratings()
+    pairs = library.training_pairs()
+    photos = {path for path, _ in rated} | {path for pair in pairs for path in pair}
+    return RatingReadiness(len(rated), len({rating for _, rating in rated}), len(pairs), len(photos))
+
+
+def judged_photos(library: Library) -> list[Path]:
+    """Every photo personalization learns from, in the order it loads them: rated first, then compared."""
+    rated = [path for path, _ in library.training_ratings()]
+    known = set(rated)
+    compared = [path for pair in library.training_pairs() for path in pair if path not in known]
+    return rated + list(dict.fromkeys(compared))
 
 
 @dataclass
@@ -105,7 +129,7 @@ def personalize_album(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> PersonalizedProfile:
-    """Learn a profile from the album's ratings and store it in the library under ``name``."""
+    """Learn a profile from the album's ratings and answered comparisons; store it under ``name``."""
     from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
     readiness = rating_readiness(library)
@@ -113,7 +137,7 @@ def personalize_album(
         raise RatingsError(readiness.explain())
     model.prepare(progress, cancel)  # first use: fetch with byte progress; else a no-op
     config = PersonalizeConfig(solver=solver, seed=seed) if solver else PersonalizeConfig(seed=seed)
-    result = model.personalize(library.training_ratings(), config, progress, cancel)
+    result = model.personalize(library.training_ratings(), config, progress, cancel, pairs=library.training_pairs())
     check(cancel)
     profile = model.profile_from(result, name)
     profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, profile.metadata())
@@ -167,9 +191,9 @@ def rank_album(
 
 
 def score_rated_photos_ahead(library: Library, model: ModelSession, cancel: CancelToken | None = None) -> int:
-    """Each task's scores of the album's rated photos, computed now so Personalize need not (see
-    :mod:`engine.zero_shot_cache`); returns how many photos were scored."""
-    return model.prefetch_task_scores([path for path, _ in library.training_ratings()], cancel)
+    """Each task's scores of the album's rated and compared photos, computed now so Personalize need
+    not (see :mod:`engine.zero_shot_cache`); returns how many photos were scored."""
+    return model.prefetch_task_scores(judged_photos(library), cancel)
 
 
 def album_ranking(library: Library, profile_id: int | None) -> list[RankedPhoto]:

@@ -223,3 +223,81 @@ def test_ranking_can_be_cancelled(test_bundle, livec):
     with pytest.raises(Cancelled):
         rank_paths(scorer, paths, batch_size=16, progress=cancel_after_first_batch, cancel=token)
     assert seen == [16]
+
+
+def _livec_pairs(livec: Path, out: Path, rows: list[tuple[str, str]] | None = None, count: int = 40) -> Path:
+    """Answered comparisons: each of ``count`` photos against the next two, the higher MOS wins."""
+    with (livec / "scores.csv").open() as fh:
+        scored = [(row["image"], float(row["mos"])) for row in list(csv.DictReader(fh))[:count]]
+    if rows is None:
+        rows = []
+        for i, (a, score_a) in enumerate(scored):
+            for b, score_b in scored[i + 1 : i + 3]:
+                rows.append((a, b) if score_a > score_b else (b, a))
+    with out.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["better", "worse"])
+        writer.writerows(rows)
+    return out
+
+
+def _personalize_args(test_bundle, livec: Path, tmp_path: Path) -> list[str]:
+    images = livec / "images"
+    return ["personalize", "--bundle", str(test_bundle.path), "--images", str(images), "--out", str(tmp_path / "p")]
+
+
+def test_personalize_from_comparisons_alone_and_with_equal_stars(test_bundle, livec, tmp_path, capsys):
+    pairs = _livec_pairs(livec, tmp_path / "pairs.csv")
+    assert main([*_personalize_args(test_bundle, livec, tmp_path), "--pairs", str(pairs)]) == 0
+    out = capsys.readouterr().err
+    assert "77 comparisons" in out and "training agreement" in out
+    profile = Profile.load(tmp_path / "p")
+    assert profile.k == 40 and profile.extra["comparisons"] == 77
+    # Stars that are all equal teach nothing alone, but are fine next to comparisons.
+    with (livec / "scores.csv").open() as fh:
+        first = [row["image"] for row in list(csv.DictReader(fh))[:5]]
+    (tmp_path / "r.csv").write_text("image,rating\n" + "".join(f"{name},3\n" for name in first))
+    args = [*_personalize_args(test_bundle, livec, tmp_path), "--ratings", str(tmp_path / "r.csv")]
+    assert main([*args, "-q"]) == 2
+    assert "two different rating values" in capsys.readouterr().err
+    assert main([*args, "--pairs", str(pairs)]) == 0
+    assert "5 rated photos and 77 comparisons" in capsys.readouterr().err
+
+
+def test_repeated_and_contradicting_comparisons_are_counted_and_reported(test_bundle, livec, tmp_path, capsys):
+    with (livec / "scores.csv").open() as fh:
+        a, b, c, d = (row["image"] for row in list(csv.DictReader(fh))[:4])
+    rows = [(a, b), (b, c), (c, a), (a, b), (d, a), (d, b)]  # a > b > c > a is a cycle; (a, b) twice
+    pairs = _livec_pairs(livec, tmp_path / "pairs.csv", rows)
+    assert main([*_personalize_args(test_bundle, livec, tmp_path), "--pairs", str(pairs)]) == 0
+    out = capsys.readouterr().err
+    assert "1 repeated pair(s) in pairs.csv counted once" in out
+    assert "3 pair(s) in pairs.csv contradict each other in a cycle (kept)" in out
+    assert Profile.load(tmp_path / "p").extra["comparisons"] == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("better,worse\n{a},{a}\n", "compared with itself"),
+        ("better,worse\n{a},nowhere.jpg\n", "1 compared image(s) not found"),
+        ("better,worse\n{a},../{a}\n", "is not a photo inside"),
+        ("winner,loser\n{a},{b}\n", "columns 'better' and 'worse'"),
+        ("better,worse\n{a},\n", "needs both a 'better' and a 'worse' photo"),
+        ("better,worse\n", "no pairs in the file"),
+    ],
+)
+def test_bad_pair_files_fail_with_one_clear_line(test_bundle, livec, tmp_path, capsys, text, message):
+    with (livec / "scores.csv").open() as fh:
+        a, b = (row["image"] for row in list(csv.DictReader(fh))[:2])
+    (tmp_path / "pairs.csv").write_text(text.format(a=a, b=b))
+    code = main([*_personalize_args(test_bundle, livec, tmp_path), "--pairs", str(tmp_path / "pairs.csv")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("aesthetic-curator: error:") and message in err[0], err
+    assert not (tmp_path / "p").exists()
+
+
+def test_personalize_without_ratings_or_pairs_says_what_it_needs(test_bundle, livec, tmp_path, capsys):
+    assert main(_personalize_args(test_bundle, livec, tmp_path)) == 2
+    assert "needs --ratings, --pairs or both" in capsys.readouterr().err

@@ -81,3 +81,37 @@ def test_profile_bytes_round_trip(test_bundle):
 
     with pytest.raises(ProfileError, match="stored profile"):
         Profile.from_bytes(b"not a profile")
+
+
+def test_comparisons_alone_make_an_album_ready_and_personalize_it(library, test_bundle):
+    """Ten answered "A or B?" questions and no stars: ready, learned from, stored; ties count for nothing."""
+    lib, _ = library
+    photos = lib.photos()
+    lib.add_comparison(photos[0].id, photos[1].id, "tie")
+    assert curation.rating_readiness(lib).comparisons == 0  # "can't decide" teaches no order
+    for i in range(10):
+        lib.add_comparison(photos[2 * i].id, photos[2 * i + 1].id, "a" if i % 3 else "b")
+    readiness = curation.rating_readiness(lib)
+    assert readiness.ready and (readiness.rated, readiness.comparisons, readiness.photos) == (0, 10, 20)
+    assert readiness.explain() == "10 comparisons: ready to personalize"
+    model = curation.open_model(test_bundle.path, "cpu")
+    result = curation.personalize_album(lib, model, "pairs only")
+    assert result.k == 20
+    stored = Profile.from_bytes(lib.profile_data(result.profile_id))
+    assert stored.extra["comparisons"] == 10
+    # Scoring ahead covers compared photos too, so the next Personalize has no zero-shot passes.
+    assert curation.score_rated_photos_ahead(lib, model) == 20
+    assert set(curation.judged_photos(lib)) == {lib.absolute_path(photo) for photo in photos[:20]}
+
+
+def test_stars_and_comparisons_count_together(library):
+    lib, _ = library
+    photos = lib.photos()
+    for photo in photos[:6]:
+        lib.set_rating(photo.id, stars=3)
+    assert not curation.rating_readiness(lib).ready and "4 more" in curation.rating_readiness(lib).explain()
+    for i in range(4):
+        lib.add_comparison(photos[10 + i].id, photos[20 + i].id, "a")
+    readiness = curation.rating_readiness(lib)
+    assert readiness.ready and readiness.explain() == "6 ratings and 4 comparisons: ready to personalize"
+    assert readiness.photos == 14

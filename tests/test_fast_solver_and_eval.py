@@ -18,6 +18,7 @@ from aesthetic_curator.engine.personalize import (
     personalize,
     planned_passes,
     score_images,
+    Judgements,
     zero_shot_srocc,
     zero_shot_subset,
 )
@@ -104,10 +105,11 @@ def test_zero_shot_uses_a_screened_sample_at_large_k(merged, photos):
 def test_zero_shot_screening_refines_only_the_best_tasks(merged, photos):
     """The screened SROCCs are exact: the best tasks' on all photos, the others' on the screen."""
     ratings = torch.tensor([float(i % 5) for i in range(30)])  # sorted by nothing useful: 0 1 2 3 4 0 1 ...
-    order = zero_shot_subset(ratings, None, seed=7)
+    judgements = Judgements.from_ratings(ratings.tolist())
+    order = zero_shot_subset(judgements, None, seed=7)
     assert sorted(order.tolist()) == list(range(30)) and order.tolist() != list(range(30))  # all, shuffled
     counter = PassCounter()
-    values = zero_shot_srocc(merged, photos[order], ratings[order], counter, screen=10, refine=2)
+    values = zero_shot_srocc(merged, photos[order], judgements.restricted(order), counter, screen=10, refine=2)
     assert counter.forward == merged.n_tasks * 10 + 2 * 20
     screen = order[:10]
     tasks = range(merged.n_tasks)

@@ -26,27 +26,39 @@ def _personalize_config(args: argparse.Namespace, solver: str):
 
 def cmd_personalize(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.session import ModelSession
-    from aesthetic_curator.ratings_file import read_ratings_csv
+    from aesthetic_curator.ratings_file import read_pairs_csv, read_ratings_csv
 
+    if args.ratings is None and args.pairs is None:
+        raise CuratorError("personalize needs --ratings, --pairs or both: what you think of some photos")
     model = ModelSession(bundle_path_from(args), args.device)
     bundle, _ = model.bundle, model.device  # a bad bundle or device is reported before anything else
     images_root = existing_dir(args.images, "--images")
-    rated = read_ratings_csv(args.ratings, images_root, args.rating_column)
+    pairs: list[tuple[Path, Path]] = []
+    if args.pairs is not None:
+        compared = read_pairs_csv(args.pairs, images_root)
+        pairs = compared.pairs
+        for note in compared.notes:
+            say(f"note: {note}")
+    rated = []
+    if args.ratings is not None:
+        rated = read_ratings_csv(args.ratings, images_root, args.rating_column, require_order=not pairs)
     config = _personalize_config(args, args.solver)
-    say(f"personalizing on {len(rated)} rated photos with {len(bundle.tasks)} tasks on {model.device}")
+    told = ([f"{len(rated)} rated photos"] if rated else []) + ([f"{len(pairs)} comparisons"] if pairs else [])
+    say(f"personalizing on {' and '.join(told)} with {len(bundle.tasks)} tasks on {model.device}")
     bars = BarProgress(not args.quiet)
     try:
         model.prepare(bars)
-        result = model.personalize(rated, config, progress=bars)
+        result = model.personalize(rated, config, progress=bars, pairs=pairs)
     finally:
         bars.close()
     for item in result.skipped:
         print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
     model.profile_from(result, args.name).save(args.out)
+    measure = "agreement" if result.comparisons else "SROCC"
     zero_shot = ", ".join(f"{k} {v:+.3f}" for k, v in result.zero_shot_srocc.items())
-    say(f"zero-shot SROCC per task: {zero_shot}")
+    say(f"zero-shot {measure} per task: {zero_shot}")
     say(
-        f"training SROCC {result.train_srocc:.3f} after {result.steps} steps, "
+        f"training {measure} {result.train_srocc:.3f} after {result.steps} steps, "
         f"{result.passes.total} image passes, {result.seconds:.1f}s"
     )
     say(f"wrote profile {args.out}")

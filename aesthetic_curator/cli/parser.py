@@ -132,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     pers = commands.add_parser("personalize", parents=[common, device], help="learn a profile from rated photos")
     pers.add_argument("--bundle", type=Path, help="bundle folder (default: the built-in model)")
     pers.add_argument("--images", type=Path, required=True, help="folder the ratings' image paths are relative to")
-    pers.add_argument("--ratings", type=Path, required=True, help="CSV with columns image,rating")
+    pers.add_argument("--ratings", type=Path, help="CSV with columns image,rating")
+    pers.add_argument(
+        "--pairs", type=Path, help="CSV with columns better,worse: answered comparisons (with or instead of --ratings)"
+    )
     pers.add_argument("--rating-column", default="rating", help="name of the rating column (default: rating)")
     pers.add_argument("--out", type=Path, required=True, help="profile file to write")
     pers.add_argument("--name", default="default", help="profile name stored in the file")

@@ -15,12 +15,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
+from aesthetic_curator.engine.judgements import MIN_RATED, Judgements
 from aesthetic_curator.engine.loading import SkippedImage
 from aesthetic_curator.engine.merge import MergedScorer
-from aesthetic_curator.engine.metrics import srocc
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, get_solver, solver_names
 from aesthetic_curator.engine.solvers.base import PassCounter, PersonalizeConfig, SolverRun, score_images
 from aesthetic_curator.errors import RatingsError
@@ -28,6 +27,8 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 
 __all__ = [
     "DEFAULT_SOLVER",
+    "MIN_RATED",
+    "Judgements",
     "PassCounter",
     "PersonalizationResult",
     "PersonalizeConfig",
@@ -43,10 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Fewest rated photos the app accepts; the method is designed for 10-100.
-MIN_RATED = 2
-
-
 @dataclass
 class PersonalizationResult:
     """The learned coefficients and what it took to learn them."""
@@ -55,12 +52,13 @@ class PersonalizationResult:
     init_alpha: torch.Tensor
     task_names: list[str]
     zero_shot_srocc: dict[str, float]  # each task model alone on the rated photos
-    train_srocc: float  # final model on the rated photos (no test labels exist in an app)
+    train_srocc: float  # final model's agreement with the judgements it learned from (Judgements.agreement)
     final_loss: float | None
     steps: int
     passes: PassCounter
     seconds: float
-    k: int
+    k: int  # photos judged (rated, compared or both)
+    comparisons: int = 0  # decided comparisons among them
     config: PersonalizeConfig = field(default_factory=PersonalizeConfig)
     skipped: list[SkippedImage] = field(default_factory=list)  # rated photos that could not be decoded
 
@@ -69,21 +67,8 @@ class PersonalizationResult:
 
 
 def validate_ratings(ratings: Sequence[float]) -> torch.Tensor:
-    """The ratings as dense ranks (0 = lowest), float32.
-
-    Only their order is ever used (pairs and rank correlations), and ranks keep it exactly where
-    float32 would not: ratings near ±1e308 overflow it, and close values such as 1e9 and 1e9 + 1
-    would become ties.
-    """
-    values = np.asarray([float(r) for r in ratings], dtype=np.float64)
-    if values.size < MIN_RATED:
-        raise RatingsError(f"need at least {MIN_RATED} rated photos, got {values.size}")
-    if not np.isfinite(values).all():
-        raise RatingsError("ratings must be finite numbers")
-    distinct, ranks = np.unique(values, return_inverse=True)
-    if distinct.size < 2:
-        raise RatingsError("all ratings are equal: give at least two different ratings so there is an order to learn")
-    return torch.from_numpy(ranks.reshape(-1).astype(np.float32))
+    """The ratings as dense ranks (0 = lowest), float32; a :class:`RatingsError` when nothing is ordered."""
+    return Judgements.from_ratings(ratings).ratings
 
 
 def adaptive_init(task_srocc: Sequence[float], n_layers: int, temperature: float) -> torch.Tensor:
@@ -97,7 +82,7 @@ def adaptive_init(task_srocc: Sequence[float], n_layers: int, temperature: float
 def zero_shot_srocc(
     model: MergedScorer,
     images: torch.Tensor,
-    ratings: torch.Tensor,
+    judgements: Judgements,
     counter: PassCounter,
     batch_size: int = 64,
     progress: ProgressCallback | None = None,
@@ -105,27 +90,28 @@ def zero_shot_srocc(
     screen: int | None = None,
     refine: int = 2,
 ) -> list[float]:
-    """SROCC of each task model alone against the user's ratings.
+    """Agreement of each task model alone with the user's judgements (SROCC with stars alone).
 
     With ``screen`` (the fast solver's default, ``Solver.zero_shot_screen_size``), every task
     is scored on the first ``screen`` photos and only the ``refine`` best on all of them: the softmax
     init gives the others almost no weight, and the passes saved buy a solver step. The photos must
     then come in a random order, as :func:`zero_shot_subset` gives them.
     """
-    if screen is None or screen >= ratings.numel() or torch.unique(ratings[:screen]).numel() < 2:
-        screen = ratings.numel()
+    k = judgements.n_photos
+    if screen is None or screen >= k or not judgements.restricted(torch.arange(screen)).has_pairs:
+        screen = k
+    first = judgements.restricted(torch.arange(screen))
     values, screened = [], []
     for task in range(model.n_tasks):
         check(cancel)
         scores = score_images(model, images[:screen], model.one_hot(task), counter, batch_size, cancel)
         screened.append(scores)
-        values.append(srocc(scores.cpu().numpy(), ratings[:screen].cpu().numpy()))
+        values.append(first.agreement(scores))
         report(progress, "zero-shot", task + 1, model.n_tasks)
-    if screen < ratings.numel():
+    if screen < k:
         for task in sorted(range(model.n_tasks), key=values.__getitem__, reverse=True)[:refine]:
             rest = score_images(model, images[screen:], model.one_hot(task), counter, batch_size, cancel)
-            scores = torch.cat([screened[task], rest])
-            values[task] = srocc(scores.cpu().numpy(), ratings.cpu().numpy())
+            values[task] = judgements.agreement(torch.cat([screened[task], rest]))
     return values
 
 
@@ -134,17 +120,17 @@ def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
     return get_solver(config.solver).planned_passes(k, n_tasks, config)
 
 
-def zero_shot_subset(ratings: torch.Tensor, limit: int | None, seed: int) -> torch.Tensor:
-    """Indices of the rated photos the zero-shot SROCC is measured on: all, or a seeded sample of ``limit``.
+def zero_shot_subset(judgements: Judgements, limit: int | None, seed: int) -> torch.Tensor:
+    """Indices of the photos the zero-shot agreement is measured on: all, or a seeded sample of ``limit``.
 
     Always in a seeded random order, because screening scores every task on the first few only (the
     rated photos themselves may come sorted by name or by stars). The init only needs a rough ranking
     of the tasks, and the solver corrects it; at K = 100 a sample of 48 saves over half the zero-shot
-    passes. A sample with a single distinct rating would say nothing, so then every photo is used.
+    passes. A sample without an ordered pair would say nothing, so then every photo is used.
     """
-    k = ratings.numel()
-    order = torch.randperm(k, generator=torch.Generator().manual_seed(seed)).to(ratings.device)
-    if limit is None or limit >= k or torch.unique(ratings[order[:limit]]).numel() < 2:
+    k = judgements.n_photos
+    order = torch.randperm(k, generator=torch.Generator().manual_seed(seed))
+    if limit is None or limit >= k or not judgements.restricted(order[:limit]).has_pairs:
         return order
     return order[:limit]
 
@@ -152,14 +138,15 @@ def zero_shot_subset(ratings: torch.Tensor, limit: int | None, seed: int) -> tor
 def personalize(
     model: MergedScorer,
     images: torch.Tensor,
-    ratings: Sequence[float],
+    judgements: Judgements | Sequence[float],
     config: PersonalizeConfig | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     task_scores: torch.Tensor | None = None,
 ) -> PersonalizationResult:
-    """Fit ``model.alpha`` to ``ratings`` of the preprocessed ``images`` and return the result.
+    """Fit ``model.alpha`` to the user's ``judgements`` of the preprocessed ``images`` and return the result.
 
+    ``judgements`` are stars and comparisons (:class:`Judgements`), or plain ratings, one per photo.
     ``images`` is a [K, 3, H, W] tensor made by the scorer's :class:`Preprocessor`. The model's
     coefficients are set to the learned values on success and left unchanged on cancellation.
     ``task_scores`` [K, tasks], when given, are each task model's scores of the rated photos, computed
@@ -168,25 +155,25 @@ def personalize(
     """
     config = config or PersonalizeConfig()
     solver = get_solver(config.solver)
-    y = validate_ratings(ratings)
-    if images.shape[0] != y.numel():
-        raise RatingsError(f"{images.shape[0]} images but {y.numel()} ratings")
+    if not isinstance(judgements, Judgements):
+        judgements = Judgements.from_ratings(judgements)
+    k = judgements.n_photos
+    if images.shape[0] != k:
+        raise RatingsError(f"{images.shape[0]} images but {k} judged photos")
     started = time.perf_counter()
     images = images.to(model.device)
-    y = y.to(model.device)
     counter = PassCounter()
     score_batch = config.score_batch(model.device)
     if task_scores is not None:
-        if tuple(task_scores.shape) != (y.numel(), model.n_tasks):
-            raise RatingsError(f"task scores of shape {tuple(task_scores.shape)} do not fit {y.numel()} photos")
-        ranks = y.cpu().numpy()
-        zero_shot = [srocc(task_scores[:, t].cpu().numpy(), ranks) for t in range(model.n_tasks)]
+        if tuple(task_scores.shape) != (k, model.n_tasks):
+            raise RatingsError(f"task scores of shape {tuple(task_scores.shape)} do not fit {k} photos")
+        zero_shot = [judgements.agreement(task_scores[:, t]) for t in range(model.n_tasks)]
     else:
-        subset = zero_shot_subset(y, solver.zero_shot_limit(config), config.seed)
+        subset = zero_shot_subset(judgements, solver.zero_shot_limit(config), config.seed)
         zero_shot = zero_shot_srocc(
             model,
-            images[subset],
-            y[subset],
+            images[subset.to(model.device)],
+            judgements.restricted(subset),
             counter,
             score_batch,
             progress,
@@ -196,7 +183,7 @@ def personalize(
         )
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
-    output = solver.solve(SolverRun(model, images, y, init, config, counter, progress, cancel))
+    output = solver.solve(SolverRun(model, images, judgements, init, config, counter, progress, cancel))
     if output.final_loss is not None and not math.isfinite(output.final_loss):
         raise RatingsError("personalization diverged (non-finite loss); try a lower learning rate")
     with torch.no_grad():
@@ -204,9 +191,9 @@ def personalize(
     final_scores = output.final_scores
     if final_scores is None:
         final_scores = score_images(model, images, None, counter, score_batch, cancel)
-    train = srocc(final_scores.cpu().numpy(), y.cpu().numpy())
+    train = judgements.agreement(final_scores)
     seconds = time.perf_counter() - started
-    log.debug("personalized on %d photos in %.1fs: train SROCC %.3f", y.numel(), seconds, train)
+    log.debug("personalized on %d photos in %.1fs: train agreement %.3f", k, seconds, train)
     return PersonalizationResult(
         alpha=output.alpha.cpu(),
         init_alpha=init.cpu(),
@@ -217,6 +204,7 @@ def personalize(
         steps=output.steps,
         passes=counter,
         seconds=seconds,
-        k=int(y.numel()),
+        k=k,
+        comparisons=int(judgements.comparisons.sum()),
         config=config,
     )

@@ -63,6 +63,7 @@ class Profile:
             extra={
                 "config": result.config_dict(),
                 "steps": result.steps,
+                "comparisons": result.comparisons,
                 "final_loss": result.final_loss,
                 "forward_passes": result.passes.forward,
                 "backward_passes": result.passes.backward,

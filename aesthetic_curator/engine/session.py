@@ -23,6 +23,7 @@ from aesthetic_curator.engine.base_weights import download_base_weights
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.devices import resolve_device
 from aesthetic_curator.engine.inference import speed_up_for_cpu
+from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.loading import load_images
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.personalize import (
@@ -125,27 +126,33 @@ class ModelSession:
         config: PersonalizeConfig | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        pairs: Sequence[tuple[Path, Path]] = (),
     ) -> PersonalizationResult:
-        """Decode the rated photos and learn the coefficients (``Profile.from_result`` keeps them).
+        """Decode the judged photos and learn the coefficients (``Profile.from_result`` keeps them).
 
-        Task scores already computed in the background (:meth:`prefetch_task_scores`) replace the
-        zero-shot passes when they cover every rated photo.
+        ``rated`` are (photo, stars) and ``pairs`` (better photo, worse photo) answers to "A or B?";
+        either may be empty. A photo that cannot be decoded is reported in ``skipped`` and its stars
+        and comparisons are left out. Task scores already computed in the background
+        (:meth:`prefetch_task_scores`) replace the zero-shot passes when they cover every judged photo.
         """
+        ratings = dict(rated)
+        photos = list(ratings) + list(dict.fromkeys(p for pair in pairs for p in pair if p not in ratings))
         with self.lock:
             model = self.merged_model()
             check(cancel)
-            ratings = dict(rated)
-            kept, images, skipped = load_images(
-                list(ratings), Preprocessor.for_scorer(model.base), progress=progress, cancel=cancel
-            )
+            preprocessor = Preprocessor.for_scorer(model.base)
+            kept, images, skipped = load_images(photos, preprocessor, progress=progress, cancel=cancel)
             for item in skipped:
-                log.warning("rated photo skipped: %s", item.reason)
+                log.warning("judged photo skipped: %s", item.reason)
             if images is None:
-                raise RatingsError("none of the rated photos could be read")
+                raise RatingsError("none of the rated or compared photos could be read")
+            index = {path: i for i, path in enumerate(kept)}
+            choices = [(index[a], index[b]) for a, b in pairs if a in index and b in index]
+            judgements = Judgements.build([ratings.get(p) for p in kept], choices)
             cached = self.task_scores.lookup(kept)
             if cached is not None:
-                log.debug("task scores of all %d rated photos were computed in the background", len(kept))
-            result = personalize(model, images, [ratings[p] for p in kept], config, progress, cancel, cached)
+                log.debug("task scores of all %d judged photos were computed in the background", len(kept))
+            result = personalize(model, images, judgements, config, progress, cancel, cached)
             result.skipped = skipped
             return result
 

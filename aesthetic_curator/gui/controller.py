@@ -162,8 +162,8 @@ class AlbumController(QObject):
         library, model, solver = self.library, self.model(), self.preferences.solver
         if library is None or model is None:
             return
-        k = curation.rating_readiness(library).rated
-        rated = [path for path, _ in library.training_ratings()]
+        k = curation.rating_readiness(library).photos
+        rated = curation.judged_photos(library)
 
         def estimate(progress, cancel):
             return curation.estimate_personalization(model, k, solver, rated, progress, cancel)

@@ -218,7 +218,9 @@ class MainWindow(WindowViews, QMainWindow):
             return
         enough = curation.ENOUGH_RATINGS
         self.counter_label.setText(
-            f"Rated {readiness.rated} (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — "
+            f"Rated {readiness.rated}"
+            + (f", compared {readiness.comparisons}" if readiness.comparisons else "")
+            + f" (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — "
             + readiness.explain()
         )
 

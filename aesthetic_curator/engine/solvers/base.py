@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check
@@ -58,11 +59,11 @@ class PersonalizeConfig:
 
 @dataclass
 class SolverRun:
-    """What a solver works on: the merged model, the rated photos, their ranks and the start."""
+    """What a solver works on: the merged model, the judged photos, the judgements and the start."""
 
     model: MergedScorer
     images: torch.Tensor  # [K, 3, H, W], preprocessed
-    ratings: torch.Tensor  # [K] dense ranks (0 = lowest)
+    judgements: Judgements  # stars and comparisons over the K photos, on the CPU
     init: torch.Tensor  # [tasks, layers] the adaptive init
     config: PersonalizeConfig
     counter: PassCounter  # every pass through the network is counted here
@@ -71,7 +72,7 @@ class SolverRun:
 
 
 class Solver(ABC):
-    """One way to fit the (tasks x layers) coefficients to a user's ratings, from the adaptive init."""
+    """One way to fit the (tasks x layers) coefficients to a user's judgements, from the adaptive init."""
 
     name: ClassVar[str]
     Options: ClassVar[type]  # the solver's own options dataclass
@@ -85,7 +86,7 @@ class Solver(ABC):
 
     @abstractmethod
     def solve(self, run: SolverRun) -> SolverOutput:
-        """Coefficients fitted to ``ratings`` (dense ranks) of ``images``, starting from ``init``."""
+        """Coefficients fitted to the ``judgements`` of ``images``, starting from ``init``."""
 
     @abstractmethod
     def solver_passes(self, k: int, config: PersonalizeConfig) -> int:

@@ -76,13 +76,13 @@ class GaussNewtonSolver(Solver):
         return 2 * k + evaluations * k + (evaluations - 1) * k
 
     def solve(self, run: SolverRun) -> SolverOutput:
-        model, images, ratings, init, config = run.model, run.images, run.ratings, run.init, run.config
+        model, images, init, config = run.model, run.images, run.init, run.config
         counter, progress, cancel = run.counter, run.progress, run.cancel
         options: FastOptions = self.options(config)
         k = images.shape[0]
         evaluations = max(1, options.evaluations)
         tracker = PassProgress(progress, self.solver_passes(k, config))
-        hi, lo = ordered_pairs(ratings, config.seed)
+        hi, lo = ordered_pairs(run.judgements, config.seed)
         prior = init.detach().cpu().double().reshape(-1)
         alpha = prior.clone()
 

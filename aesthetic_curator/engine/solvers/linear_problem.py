@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from aesthetic_curator.engine.rank_loss import cross_validated_choice, held_out_pair_splits, preference_pairs
+from aesthetic_curator.engine.judgements import Judgements
+from aesthetic_curator.engine.rank_loss import cross_validated_choice, held_out_pair_splits
 
 #: Candidate ridge strengths (per unit of squared coefficient change) tried by cross-validation.
 RIDGE_GRID = tuple(10.0**e for e in (-6, -5, -4, -3.5, -3, -2.5, -2, -1.5, -1, 0))
@@ -69,9 +70,9 @@ class LinearProblem:
         return d.detach()
 
 
-def ordered_pairs(ratings: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(better, worse) photo indices of every strictly ordered pair, a seeded sample above MAX_PAIRS."""
-    hi, lo = preference_pairs(ratings.cpu()).nonzero(as_tuple=True)
+def ordered_pairs(judgements: Judgements, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(better, worse) photo indices of every ordered pair (stars and choices), a seeded sample above MAX_PAIRS."""
+    hi, lo = judgements.pairs()
     if hi.numel() > MAX_PAIRS:
         keep = torch.randperm(hi.numel(), generator=torch.Generator().manual_seed(seed))[:MAX_PAIRS]
         hi, lo = hi[keep], lo[keep]

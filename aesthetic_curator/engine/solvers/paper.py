@@ -17,7 +17,8 @@ from typing import ClassVar
 import torch
 
 from aesthetic_curator.engine.devices import mixed_precision
-from aesthetic_curator.engine.rank_loss import masked_pair_loss, preference_pairs
+from aesthetic_curator.engine.judgements import Judgements
+from aesthetic_curator.engine.rank_loss import masked_pair_loss
 from aesthetic_curator.engine.solvers.base import PersonalizeConfig, Solver, SolverOutput, SolverRun
 from aesthetic_curator.progress import check, report
 
@@ -62,14 +63,16 @@ class _Step:
     learns: bool  # whether the batch holds an ordered pair (a batch of ties gives no update)
 
 
-def _schedule(ratings: torch.Tensor, options: PaperOptions, seed: int, device: torch.device) -> list[_Step]:
-    """Every step's batch, drawn up front from the seed (the same draws as a step-by-step loop)."""
+def _schedule(judgements: Judgements, options: PaperOptions, seed: int, device: torch.device) -> list[_Step]:
+    """Every step's batch, drawn up front from the seed (the same draws as a step-by-step loop).
+
+    A batch learns from every judged pair inside it: star pairs and the user's choices alike.
+    """
     generator = torch.Generator().manual_seed(seed)
-    ratings = ratings.cpu()
     steps = []
-    for idx in _batches(ratings.numel(), options.batch_size, options.steps, generator):
+    for idx in _batches(judgements.n_photos, options.batch_size, options.steps, generator):
         flips = (torch.rand(len(idx), generator=generator) < 0.5) if options.flip else None
-        pairs = preference_pairs(ratings[idx])
+        pairs = judgements.matrix(idx)
         steps.append(
             _Step(
                 idx.to(device, non_blocking=True),
@@ -96,7 +99,7 @@ class PaperSolver(Solver):
         return 2 * options.steps * min(k, options.batch_size) + k
 
     def solve(self, run: SolverRun) -> SolverOutput:
-        model, images, ratings, init, config = run.model, run.images, run.ratings, run.init, run.config
+        model, images, init, config = run.model, run.images, run.init, run.config
         counter, progress, cancel = run.counter, run.progress, run.cancel
         options = self.options(config)
         alpha = torch.nn.Parameter(init.clone().to(model.device))
@@ -107,7 +110,7 @@ class PaperSolver(Solver):
         amp = mixed_precision(model.device)
         loss_value: float | None = None
         last_loss: torch.Tensor | None = None
-        schedule = _schedule(ratings, options, config.seed, images.device)
+        schedule = _schedule(run.judgements, options, config.seed, images.device)
         loss_every = 1 if model.device.type == "cpu" else LOSS_EVERY
         for step, planned in enumerate(schedule, start=1):
             check(cancel)
