@@ -18,7 +18,7 @@ from PIL import Image
 
 from aesthetic_curator.errors import CuratorError, RatingsError
 from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_photos
-from aesthetic_curator.library.store import REJECTED, Library
+from aesthetic_curator.library.store import REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -285,24 +285,10 @@ def suggest_photos_to_rate(
         return []
     rng = random.Random(seed)
     candidates = unrated if len(unrated) <= pool else rng.sample(unrated, pool)
-    position = {p.id: i / max(1, len(photos) - 1) for i, p in enumerate(photos)}
-
-    def feature(photo) -> np.ndarray:
-        request = ThumbnailRequest(library.absolute_path(photo), photo.content_hash, photo.size, photo.mtime_ns)
-        cached = thumbnails.lookup(request)
-        colours = _appearance(cached.path) if cached is not None and cached.ok else None
-        layout = colours / 255.0 if colours is not None else np.full(48, 0.5, dtype=np.float32)
-        return np.concatenate([layout, [position[photo.id] * 4.0]])  # album position weighs like a few colours
-
-    features = []
-    for index, photo in enumerate(candidates, start=1):
-        check(cancel)
-        features.append(feature(photo))
-        report(progress, "choosing photos", index, len(candidates))
-    matrix = np.stack(features)
+    matrix = appearance_features(library, thumbnails, candidates, progress, cancel)
     rated = [p for p in photos if p.id in ratings]
     if rated:
-        anchors = np.stack([feature(p) for p in rng.sample(rated, min(len(rated), 200))])
+        anchors = appearance_features(library, thumbnails, rng.sample(rated, min(len(rated), 200)))
         nearest = np.min(((matrix[:, None, :] - anchors[None]) ** 2).sum(-1), axis=1)
     else:
         nearest = np.full(len(candidates), np.inf)
@@ -318,3 +304,75 @@ def suggest_photos_to_rate(
         nearest = np.minimum(nearest, ((matrix - matrix[pick]) ** 2).sum(-1))
         nearest[chosen] = -1.0
     return [candidates[i].id for i in chosen]
+
+
+def appearance_features(
+    library: Library,
+    thumbnails: ThumbnailCache,
+    photos: list[Photo],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """[N, 49] per photo: its thumbnail's 4x4 colour layout and its place in the album (folder and name order).
+
+    Photos without a cached thumbnail get a neutral layout, so their album position still spreads them.
+    """
+    album = library.photos()
+    position = {p.id: i / max(1, len(album) - 1) for i, p in enumerate(album)}
+    rows = []
+    for index, photo in enumerate(photos, start=1):
+        check(cancel)
+        request = ThumbnailRequest(library.absolute_path(photo), photo.content_hash, photo.size, photo.mtime_ns)
+        cached = thumbnails.lookup(request)
+        colours = _appearance(cached.path) if cached is not None and cached.ok else None
+        layout = colours / 255.0 if colours is not None else np.full(48, 0.5, dtype=np.float32)
+        rows.append(np.concatenate([layout, [position.get(photo.id, 0.5) * 4.0]]))  # position weighs like a few colours
+        report(progress, "choosing photos", index, len(photos))
+    return np.stack(rows) if rows else np.zeros((0, 49), dtype=np.float32)
+
+
+def comparisons_to_ask(
+    library: Library,
+    thumbnails: ThumbnailCache,
+    model: ModelSession | None,
+    profile_id: int | None,
+    count: int = 10,
+    *,
+    pool: int = 48,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[tuple[int, int]]:
+    """Photo id pairs to ask "A or B?" about next, by the rule of :mod:`pair_selection`.
+
+    A seeded pool of ``pool`` album photos; the profile's stored scores say how unsure it is, and
+    without them each task model's scores of the pool (computed here once, then cached by the
+    session) say where the tasks disagree; without a model only the spread over the album counts.
+    """
+    from aesthetic_curator import pair_selection
+
+    photos = library.photos()
+    if len(photos) < 2:
+        return []
+    members = photos if len(photos) <= pool else random.Random(seed).sample(photos, pool)
+    appearance = appearance_features(library, thumbnails, members, progress, cancel)
+    scores = library.scores(profile_id) if profile_id is not None else {}
+    if scores and all(p.id in scores for p in members):
+        information = pair_selection.profile_uncertainty(np.array([scores[p.id][0] for p in members]))
+    elif model is not None:
+        paths = [library.absolute_path(p) for p in members]
+        model.prefetch_task_scores(paths, cancel)
+        unreadable = set(model.task_scores.missing(paths))  # photos that could not be decoded
+        readable = [i for i, path in enumerate(paths) if path not in unreadable]
+        members, appearance = [members[i] for i in readable], appearance[readable]
+        task_scores = model.task_scores.lookup([paths[i] for i in readable])
+        if task_scores is None:
+            return []
+        information = pair_selection.task_disagreement(task_scores.numpy())
+    else:
+        information = np.ones((len(members), len(members)))
+    where = {p.id: i for i, p in enumerate(members)}
+    answered = library.comparisons()
+    asked = [(where[c.photo_a], where[c.photo_b]) for c in answered if c.photo_a in where and c.photo_b in where]
+    chosen = pair_selection.choose_pairs(information, appearance, count, asked)
+    return [(members[i].id, members[j].id) for i, j in chosen]

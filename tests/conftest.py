@@ -8,11 +8,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from aesthetic_curator.cli import main
 from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.library.album import index_album
+from aesthetic_curator.library.store import Library
+from aesthetic_curator.library.thumbnails import ThumbnailCache
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -50,3 +55,21 @@ def livec() -> Path:
     if not (LIVEC / "scores.csv").is_file():
         pytest.skip(f"the LIVE-C sample is not at {LIVEC}")
     return LIVEC
+
+
+@pytest.fixture
+def scenes_library(tmp_path: Path):
+    """Three scenes (red, green, blue), 10 photos each, with thumbnails made."""
+    album = tmp_path / "album"
+    album.mkdir()
+    rng = np.random.default_rng(0)
+    for scene, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        for n in range(10):
+            noise = rng.integers(-10, 10, (48, 64, 3))
+            pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(album / f"s{scene}_{n:02d}.jpg")
+    lib = Library.open_for_album(album)
+    cache = ThumbnailCache(tmp_path / "thumbs")
+    index_album(lib, thumbnails=cache)
+    yield lib, cache
+    lib.close()

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
-from PIL import Image
 
 from aesthetic_curator import curation
 from aesthetic_curator.engine.profile import Profile
-from aesthetic_curator.library.album import index_album
-from aesthetic_curator.library.store import REJECTED, Library
-from aesthetic_curator.library.thumbnails import ThumbnailCache
+from aesthetic_curator.library.store import REJECTED
 
 
-@pytest.fixture
-def library(tmp_path: Path):
-    """Three scenes (red, green, blue), 10 photos each, with thumbnails made."""
-    album = tmp_path / "album"
-    album.mkdir()
-    rng = np.random.default_rng(0)
-    for scene, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
-        for n in range(10):
-            noise = rng.integers(-10, 10, (48, 64, 3))
-            pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(album / f"s{scene}_{n:02d}.jpg")
-    lib = Library.open_for_album(album)
-    cache = ThumbnailCache(tmp_path / "thumbs")
-    index_album(lib, thumbnails=cache)
-    yield lib, cache
-    lib.close()
-
-
-def test_suggestions_are_unrated_and_cover_every_scene(library):
-    lib, cache = library
+def test_suggestions_are_unrated_and_cover_every_scene(scenes_library):
+    lib, cache = scenes_library
     photos = lib.photos()
     lib.set_rating(photos[0].id, stars=4)  # a red photo is already rated
     ids = curation.suggest_photos_to_rate(lib, cache, 3)
@@ -44,8 +20,8 @@ def test_suggestions_are_unrated_and_cover_every_scene(library):
     assert len(set(curation.suggest_photos_to_rate(lib, cache, 50))) == 29  # never more than the unrated
 
 
-def test_readiness_and_star_ranking(library):
-    lib, _ = library
+def test_readiness_and_star_ranking(scenes_library):
+    lib, _ = scenes_library
     photos = lib.photos()
     assert not curation.rating_readiness(lib).ready
     for photo in photos[:10]:
@@ -83,9 +59,9 @@ def test_profile_bytes_round_trip(test_bundle):
         Profile.from_bytes(b"not a profile")
 
 
-def test_comparisons_alone_make_an_album_ready_and_personalize_it(library, test_bundle):
+def test_comparisons_alone_make_an_album_ready_and_personalize_it(scenes_library, test_bundle):
     """Ten answered "A or B?" questions and no stars: ready, learned from, stored; ties count for nothing."""
-    lib, _ = library
+    lib, _ = scenes_library
     photos = lib.photos()
     lib.add_comparison(photos[0].id, photos[1].id, "tie")
     assert curation.rating_readiness(lib).comparisons == 0  # "can't decide" teaches no order
@@ -104,8 +80,8 @@ def test_comparisons_alone_make_an_album_ready_and_personalize_it(library, test_
     assert set(curation.judged_photos(lib)) == {lib.absolute_path(photo) for photo in photos[:20]}
 
 
-def test_stars_and_comparisons_count_together(library):
-    lib, _ = library
+def test_stars_and_comparisons_count_together(scenes_library):
+    lib, _ = scenes_library
     photos = lib.photos()
     for photo in photos[:6]:
         lib.set_rating(photo.id, stars=3)

@@ -13,12 +13,12 @@ import torch
 from aesthetic_curator.cli import SOLVER_CHOICES, main
 from aesthetic_curator.engine.metrics import srocc
 from aesthetic_curator.engine.personalize import (
+    Judgements,
     PassCounter,
     PersonalizeConfig,
     personalize,
     planned_passes,
     score_images,
-    Judgements,
     zero_shot_srocc,
     zero_shot_subset,
 )

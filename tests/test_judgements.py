@@ -28,7 +28,8 @@ def test_stars_and_choices_make_one_set_of_ordered_pairs():
     sub = judgements.matrix(torch.tensor([3, 0, 2]))
     assert sub.nonzero().tolist() == [[0, 1], [1, 2], [2, 0]]  # 3>0, 0>2, 2>3
     # Stars alone give exactly the old star pairs.
-    assert torch.equal(Judgements.from_ratings([2, 5, 2]).matrix(), torch.tensor([2, 5, 2])[:, None] > torch.tensor([2, 5, 2]))
+    stars = torch.tensor([2, 5, 2])
+    assert torch.equal(Judgements.from_ratings(stars.tolist()).matrix(), stars[:, None] > stars[None, :])
 
 
 @pytest.mark.parametrize(
