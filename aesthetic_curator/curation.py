@@ -20,6 +20,7 @@ from aesthetic_curator.errors import CuratorError, RatingsError
 from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_photos
 from aesthetic_curator.library.store import REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
+from aesthetic_curator.profile_progress import ProfileProgress, previous_top, record_top_movement
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class PersonalizedProfile:
     seconds: float
     passes: int
     skipped: list[str]  # rated photos that could not be read
+    comparisons: int = 0  # answered comparisons it learned from, beside the ratings
+    progress: ProfileProgress | None = None  # its agreement (the top's movement comes with the ranking)
 
 
 def open_model(bundle_path: Path, device: str = "auto") -> ModelSession:
@@ -140,7 +143,10 @@ def personalize_album(
     result = model.personalize(library.training_ratings(), config, progress, cancel, pairs=library.training_pairs())
     check(cancel)
     profile = model.profile_from(result, name)
-    profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, profile.metadata())
+    metadata = {**profile.metadata(), **previous_top(library)}
+    if result.agreement is not None:
+        metadata["agreement"] = result.agreement.as_dict()
+    profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, metadata)
     return PersonalizedProfile(
         profile_id,
         name,
@@ -149,6 +155,8 @@ def personalize_album(
         result.seconds,
         result.passes.total,
         [f"{item.path}: {item.reason}" for item in result.skipped],
+        result.comparisons,
+        ProfileProgress.from_metadata(metadata),
     )
 
 
@@ -159,6 +167,7 @@ class AlbumRanking:
     skipped: list[str]
     seconds: float
     photos_per_second: float
+    progress: ProfileProgress | None = None  # the profile's agreement and how far the album's top moved
 
 
 def rank_album(
@@ -187,6 +196,7 @@ def rank_album(
         [f"{item.path}: {item.reason}" for item in result.skipped],
         result.seconds,
         result.images_per_second,
+        record_top_movement(library, profile_id),
     )
 
 

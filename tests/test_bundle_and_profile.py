@@ -184,7 +184,8 @@ def test_profile_round_trip(profile: Profile, test_bundle: Bundle, tmp_path):
     assert torch.equal(loaded.alpha, profile.alpha)
     assert loaded.name == "portraits" and loaded.k == 10 and loaded.temperature == 0.1
     assert loaded.zero_shot_srocc.keys() == set(test_bundle.task_names)
-    assert loaded.extra["backward_passes"] == 50
+    assert loaded.extra["backward_passes"] == 50 + 10  # 5 steps, and the agreement's Jacobian
+    assert loaded.extra["agreement"] == profile.extra["agreement"] and loaded.extra["comparisons"] == 0
     loaded.check_bundle(test_bundle)
 
 

@@ -91,3 +91,35 @@ def test_stars_and_comparisons_count_together(scenes_library):
     readiness = curation.rating_readiness(lib)
     assert readiness.ready and readiness.explain() == "6 ratings and 4 comparisons: ready to personalize"
     assert readiness.photos == 14
+
+
+def test_each_profile_knows_its_agreement_and_how_far_the_top_moved(scenes_library, test_bundle):
+    from aesthetic_curator.profile_progress import ProfileProgress
+
+    lib, _ = scenes_library
+    photos = lib.photos()
+    for photo, stars in zip(photos[:15], [1, 2, 3, 4, 5] * 3):
+        lib.set_rating(photo.id, stars=stars)
+    model = curation.open_model(test_bundle.path, "cpu")
+    first = curation.personalize_album(lib, model, "first")
+    assert first.progress.agreement is not None and 0 <= first.progress.agreement <= 1
+    ranked = curation.rank_album(lib, model, first.profile_id)
+    assert ranked.progress.top_moved is None  # nothing before it
+    for i in range(10):  # answers that reverse the stars of some photos
+        lib.add_comparison(photos[i].id, photos[i + 5].id, "a")
+    second = curation.personalize_album(lib, model, "second")
+    ranked = curation.rank_album(lib, model, second.profile_id)
+    progress = ranked.progress
+    assert progress.previous == "first" and 0 <= progress.top_moved <= 1
+    stored = next(p for p in lib.profiles() if p.id == second.profile_id).metadata
+    assert stored["top_moved"] == pytest.approx(progress.top_moved, abs=1e-4)
+    assert ProfileProgress.from_metadata(stored) == progress  # shown again later from the library
+    line = progress.describe()
+    assert line.startswith(f"predicts {100 * progress.agreement:.0f} % of your choices (± ")
+    assert "since “first”" in line
+    settled = ProfileProgress(0.8, 0.03, 0.04, "first")
+    assert settled.settled and settled.describe().endswith("more answers will change little")
+    assert not ProfileProgress(0.8, 0.09, 0.04, "first").settled and not ProfileProgress(0.8, 0.03, 0.3, "a").settled
+    assert ProfileProgress.from_metadata({"agreement": "damaged", "top_moved": "x"}) == ProfileProgress(
+        None, None, None, None
+    )

@@ -224,7 +224,8 @@ def test_harness_is_deterministic_and_complete(merged):
         assert len(result.per_trial) == 2
         assert set(result.per_user) == {u.name for u in users}
         assert result.per_trial == second.results[10][name].per_trial
-    assert methods["paper"].mean_passes == merged.n_tasks * 10 + 5 * 2 * 10 + 10
+    # zero-shot, 5 steps of forward + backward, the final scoring, the agreement's Jacobian
+    assert methods["paper"].mean_passes == merged.n_tasks * 10 + 5 * 2 * 10 + 10 + 2 * 10
     assert methods["fast"].mean_passes == merged.n_tasks * 10 + 5 * 10
     json.dumps(first.to_json())  # serialisable
     assert "| 10 | fast |" in first.table()

@@ -9,7 +9,7 @@ import torch
 
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.metrics import srocc
-from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize, score_images
+from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize, planned_passes, score_images
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.errors import Cancelled
@@ -86,16 +86,19 @@ def test_pass_counting(merged, photos):
     result = personalize(
         merged, photos[:k], [float(i % 4) for i in range(k)], PersonalizeConfig.for_solver("paper", steps=steps)
     )
-    # zero-shot: every task scores every photo; training: K forwards + K backwards per step; final scoring: K.
-    assert result.passes.forward == merged.n_tasks * k + steps * k + k
-    assert result.passes.backward == steps * k
+    # zero-shot: every task scores every photo; training: K forwards + K backwards per step; final scoring: K;
+    # the cross-validated agreement: a Jacobian at the init (K forwards + K backwards).
+    assert result.passes.forward == merged.n_tasks * k + steps * k + k + k
+    assert result.passes.backward == steps * k + k
+    assert result.passes.total == planned_passes(k, merged.n_tasks, PersonalizeConfig.for_solver("paper", steps=steps))
+    assert result.agreement is not None and 0 <= result.agreement.value <= 1
 
 
 def test_batches_of_32_when_more_photos_are_rated(merged, photos):
     result = personalize(
         merged, photos[:50], [float(i % 5) for i in range(50)], PersonalizeConfig.for_solver("paper", steps=4)
     )
-    assert result.passes.backward == 4 * 32
+    assert result.passes.backward == 4 * 32 + 50  # the steps, and the agreement's Jacobian of all 50
 
 
 def test_cancel_stops_and_leaves_coefficients_unchanged(merged, photos):

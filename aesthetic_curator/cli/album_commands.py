@@ -61,6 +61,9 @@ def cmd_personalize(args: argparse.Namespace) -> int:
         f"training {measure} {result.train_srocc:.3f} after {result.steps} steps, "
         f"{result.passes.total} image passes, {result.seconds:.1f}s"
     )
+    if result.agreement is not None:
+        value, error = 100 * result.agreement.value, 100 * result.agreement.error
+        say(f"cross-validated: predicts {value:.0f} % (± {error:.0f} %) of your judgements")
     say(f"wrote profile {args.out}")
     return 0
 

@@ -17,11 +17,14 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from aesthetic_curator.engine.agreement import Agreement, cross_validated_agreement
 from aesthetic_curator.engine.judgements import MIN_RATED, Judgements
 from aesthetic_curator.engine.loading import SkippedImage
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, get_solver, solver_names
 from aesthetic_curator.engine.solvers.base import PassCounter, PersonalizeConfig, SolverRun, score_images
+from aesthetic_curator.engine.solvers.jacobian import scores_and_jacobian
+from aesthetic_curator.engine.solvers.linear_problem import LinearProblem, choose_ridge, ordered_pairs
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -59,6 +62,7 @@ class PersonalizationResult:
     seconds: float
     k: int  # photos judged (rated, compared or both)
     comparisons: int = 0  # decided comparisons among them
+    agreement: Agreement | None = None  # cross-validated share of the judgements it predicts (engine.agreement)
     config: PersonalizeConfig = field(default_factory=PersonalizeConfig)
     skipped: list[SkippedImage] = field(default_factory=list)  # rated photos that could not be decoded
 
@@ -113,6 +117,27 @@ def zero_shot_srocc(
             rest = score_images(model, images[screen:], model.one_hot(task), counter, batch_size, cancel)
             values[task] = judgements.agreement(torch.cat([screened[task], rest]))
     return values
+
+
+def measure_agreement(
+    model: MergedScorer,
+    images: torch.Tensor,
+    judgements: Judgements,
+    alpha: torch.Tensor,
+    config: PersonalizeConfig,
+    counter: PassCounter,
+    cancel: CancelToken | None = None,
+) -> Agreement | None:
+    """Cross-validated agreement for a solver that did not measure it: a Jacobian at ``alpha`` (2 passes per
+    photo, a small share of the paper recipe's), then the same linear fits the fast solver makes."""
+    from aesthetic_curator.engine.solvers.gauss_newton import FastOptions
+
+    options = FastOptions()
+    scores, jacobian, _ = scores_and_jacobian(model, images, alpha, counter, options.chunk(model.device), cancel)
+    hi, lo = ordered_pairs(judgements, config.seed)
+    problem = LinearProblem(scores, jacobian, hi, lo)
+    ridge = choose_ridge(problem, judgements.n_photos, options.cv_folds, config.seed)
+    return cross_validated_agreement(problem, judgements.n_photos, options.cv_folds, config.seed, ridge)
 
 
 def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
@@ -191,6 +216,7 @@ def personalize(
     final_scores = output.final_scores
     if final_scores is None:
         final_scores = score_images(model, images, None, counter, score_batch, cancel)
+    agreement = output.agreement or measure_agreement(model, images, judgements, init, config, counter, cancel)
     train = judgements.agreement(final_scores)
     seconds = time.perf_counter() - started
     log.debug("personalized on %d photos in %.1fs: train agreement %.3f", k, seconds, train)
@@ -206,5 +232,6 @@ def personalize(
         seconds=seconds,
         k=k,
         comparisons=int(judgements.comparisons.sum()),
+        agreement=agreement,
         config=config,
     )

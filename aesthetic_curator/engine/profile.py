@@ -64,6 +64,7 @@ class Profile:
                 "config": result.config_dict(),
                 "steps": result.steps,
                 "comparisons": result.comparisons,
+                "agreement": result.agreement.as_dict() if result.agreement is not None else None,
                 "final_loss": result.final_loss,
                 "forward_passes": result.passes.forward,
                 "backward_passes": result.passes.backward,

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.profile_store import ProfileStore
 from aesthetic_curator.library.scanner import ScanResult
 from aesthetic_curator.library.schema import EXPECTED_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 from aesthetic_curator.paths import data_dir
@@ -70,15 +70,6 @@ class SyncReport:
     unchanged: int
 
 
-@dataclass(frozen=True)
-class StoredProfile:
-    id: int
-    name: str
-    bundle_id: str
-    metadata: dict
-    created_at: float
-
-
 #: Longest album-name part of a library file name, in bytes: the rest of the name (key, suffixes,
 #: SQLite's "-wal"/"-shm") must still fit the 255-byte limit of common file systems.
 _LIBRARY_LABEL_BYTES = 120
@@ -102,15 +93,6 @@ def _from_db(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
-def _metadata(text: str) -> dict:
-    """A profile's stored metadata; damaged JSON costs the details shown, not the profile."""
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _short_label(name: str) -> str:
     raw = os.fsencode(name or "album")[:_LIBRARY_LABEL_BYTES]
     return raw.decode("utf-8", "ignore") or "album"
@@ -127,7 +109,7 @@ def library_path_for(album: Path) -> Path:
     return data_dir() / "libraries" / f"{_short_label(resolved.name)}-{key}.sqlite3"
 
 
-class Library:
+class Library(ProfileStore):
     """All persistent state of one album. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, db_path: Path, album: Path) -> None:
@@ -403,48 +385,3 @@ class Library:
             a, b = self.album / _from_db(stored_a), self.album / _from_db(stored_b)
             pairs.append((a, b) if outcome == "a" else (b, a))
         return pairs
-
-    # -- profiles and scores ----------------------------------------------------------------------------
-    def save_profile(self, name: str, data: bytes, bundle_id: str, metadata: dict | None = None) -> int:
-        """Store a profile file's bytes under ``name`` (replacing one of that name and its scores)."""
-        with self.transaction() as db:
-            db.execute("DELETE FROM profiles WHERE name = ?", (name,))
-            cursor = db.execute(
-                "INSERT INTO profiles (name, bundle_id, data, metadata, created_at) VALUES (?, ?, ?, ?, ?)",
-                (name, bundle_id, data, json.dumps(metadata or {}), time.time()),
-            )
-            return int(cursor.lastrowid)
-
-    def profiles(self) -> list[StoredProfile]:
-        rows = self._query("SELECT id, name, bundle_id, metadata, created_at FROM profiles ORDER BY name")
-        return [StoredProfile(r[0], r[1], r[2], _metadata(r[3]), r[4]) for r in rows]
-
-    def profile_data(self, profile_id: int) -> bytes:
-        rows = self._query("SELECT data FROM profiles WHERE id = ?", (profile_id,))
-        if not rows:
-            raise CuratorError(f"no profile with id {profile_id}")
-        return bytes(rows[0][0])
-
-    def rename_profile(self, profile_id: int, name: str) -> None:
-        try:
-            with self.transaction() as db:
-                db.execute("UPDATE profiles SET name = ? WHERE id = ?", (name, profile_id))
-        except sqlite3.IntegrityError as exc:
-            raise CuratorError(f"a profile named '{name}' already exists") from exc
-
-    def delete_profile(self, profile_id: int) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM profiles WHERE id = ?", (profile_id,))
-
-    def store_scores(self, profile_id: int, scores: Iterable[tuple[int, float, int]]) -> None:
-        """Replace a profile's (photo id, score, rank) rows in one transaction."""
-        with self.transaction() as db:
-            db.execute("DELETE FROM scores WHERE profile_id = ?", (profile_id,))
-            db.executemany(
-                "INSERT INTO scores (profile_id, photo_id, score, rank) VALUES (?, ?, ?, ?)",
-                ((profile_id, pid, score, rank) for pid, score, rank in scores),
-            )
-
-    def scores(self, profile_id: int) -> dict[int, tuple[float, int]]:
-        rows = self._query("SELECT photo_id, score, rank FROM scores WHERE profile_id = ?", (profile_id,))
-        return {r[0]: (r[1], r[2]) for r in rows}

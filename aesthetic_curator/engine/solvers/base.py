@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from aesthetic_curator.engine.agreement import Agreement
 from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
@@ -138,6 +139,8 @@ class SolverOutput:
     final_loss: float | None
     #: Scores of the rated photos under ``alpha`` when the solver already computed them (saves a pass).
     final_scores: torch.Tensor | None = None
+    #: Cross-validated agreement with the judgements, when the solver measured it on its way (engine.agreement).
+    agreement: Agreement | None = None
 
 
 @torch.no_grad()

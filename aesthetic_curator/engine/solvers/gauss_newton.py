@@ -30,6 +30,7 @@ from typing import ClassVar
 
 import torch
 
+from aesthetic_curator.engine.agreement import cross_validated_agreement
 from aesthetic_curator.engine.rank_loss import indexed_pair_loss
 from aesthetic_curator.engine.solvers.base import (
     PersonalizeConfig,
@@ -94,6 +95,7 @@ class GaussNewtonSolver(Solver):
         scores, jacobian, embeddings = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
         problem = LinearProblem(scores, jacobian, hi, lo)
         ridge = choose_ridge(problem, k, options.cv_folds, config.seed)
+        agreement = cross_validated_agreement(problem, k, options.cv_folds, config.seed, ridge)
         current = objective(scores, alpha, ridge)
         tracker.loss = float(problem.loss(torch.zeros_like(alpha)))
         damping = options.damping * problem.curvature_scale()
@@ -142,7 +144,7 @@ class GaussNewtonSolver(Solver):
             if refit is not None:
                 final, scores = refit.alpha, refit.scores
                 tracker.loss = float(indexed_pair_loss(scores, hi, lo))
-        return SolverOutput(final.to(model.device), evaluations, tracker.loss, final_scores=scores)
+        return SolverOutput(final.to(model.device), evaluations, tracker.loss, final_scores=scores, agreement=agreement)
 
 
 SOLVER = GaussNewtonSolver()

@@ -96,7 +96,8 @@ class PaperSolver(Solver):
 
     def solver_passes(self, k: int, config: PersonalizeConfig) -> int:
         options = self.options(config)
-        return 2 * options.steps * min(k, options.batch_size) + k
+        # The steps, the final scoring, and a Jacobian for the cross-validated agreement (engine.agreement).
+        return 2 * options.steps * min(k, options.batch_size) + k + 2 * k
 
     def solve(self, run: SolverRun) -> SolverOutput:
         model, images, init, config = run.model, run.images, run.init, run.config

@@ -1,0 +1,87 @@
+"""How well the app knows the user, after each personalization: stored with the profile, shown in the app.
+
+Two numbers answer "have I rated enough?":
+
+- the profile's **agreement**: the cross-validated share of the user's own judgements (star pairs and
+  answered comparisons) it predicts, with its ± (``engine.agreement``);
+- how much the album's **top 50 moved** since the profile before it: the share of the previous top 50
+  that is no longer in the new one.
+
+When the ± is small and the top 50 barely moves, more answers will change little, and the app says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aesthetic_curator.library.store import Library
+
+#: The size of "the album's top" whose movement is reported.
+TOP = 50
+#: Settled: the agreement is known to within this ...
+SETTLED_ERROR = 0.05
+#: ... and at most this share of the top moved since the previous profile.
+SETTLED_MOVEMENT = 0.10
+
+
+@dataclass(frozen=True)
+class ProfileProgress:
+    agreement: float | None  # share of held-out judgements predicted right
+    error: float | None  # its standard error
+    top_moved: float | None  # share of the previous top 50 no longer in the top 50
+    previous: str | None  # the profile it is compared with
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> ProfileProgress:
+        agreement = metadata.get("agreement") if isinstance(metadata.get("agreement"), dict) else {}
+        value, error = _number(agreement.get("value")), _number(agreement.get("error"))
+        previous = metadata.get("previous_profile")
+        return cls(value, error, _number(metadata.get("top_moved")), previous if isinstance(previous, str) else None)
+
+    @property
+    def settled(self) -> bool:
+        return (
+            self.error is not None
+            and self.error <= SETTLED_ERROR
+            and self.top_moved is not None
+            and self.top_moved <= SETTLED_MOVEMENT
+        )
+
+    def describe(self) -> str:
+        """One line for the status bar: "predicts 78 % of your choices (± 5 %); top 50 moved 12 % since …"."""
+        parts = []
+        if self.agreement is not None:
+            spread = f" (± {100 * self.error:.0f} %)" if self.error is not None else ""
+            parts.append(f"predicts {100 * self.agreement:.0f} % of your choices{spread}")
+        if self.top_moved is not None and self.previous:
+            parts.append(f"top {TOP} moved {100 * self.top_moved:.0f} % since “{self.previous}”")
+        if self.settled:
+            parts.append("more answers will change little")
+        return "; ".join(parts)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def previous_top(library: Library) -> dict:
+    """Metadata a new profile keeps of the latest one before it: its name and its top photos."""
+    profiles = sorted(library.profiles(), key=lambda p: p.created_at)
+    if not profiles:
+        return {}
+    latest = profiles[-1]
+    top = library.top_photos(latest.id, TOP)
+    return {"previous_profile": latest.name, "previous_top": top} if top else {}
+
+
+def record_top_movement(library: Library, profile_id: int) -> ProfileProgress:
+    """After ranking: how much the top moved against the previous profile's top, stored with the profile."""
+    stored = next((p for p in library.profiles() if p.id == profile_id), None)
+    metadata = stored.metadata if stored is not None else {}
+    before = metadata.get("previous_top")
+    if isinstance(before, list) and before and "top_moved" not in metadata:
+        now = set(library.top_photos(profile_id, TOP))
+        moved = sum(1 for photo in before if photo not in now) / len(before)
+        library.update_profile_metadata(profile_id, {"top_moved": round(moved, 4)})
+        metadata = {**metadata, "top_moved": moved}
+    return ProfileProgress.from_metadata(metadata)
