@@ -42,6 +42,7 @@ class AlbumController(QObject):
     personalized = Signal(object)  # curation.PersonalizedProfile
     ranked = Signal(object)  # curation.AlbumRanking
     exported = Signal(object)  # library.export.ExportReport
+    comparisons_chosen = Signal(object)  # list of (photo id, photo id) to ask "A or B?" about
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class AlbumController(QObject):
         #: Scoring newly rated photos with every task ahead of Personalize, on its own task, a moment
         #: after the last rating (it waits for, and is waited for by, the main task's model work).
         self.score_ahead_task: Task | None = None
+        self.compare_task: Task | None = None  # choosing the next "A or B?" pairs
         self._score_ahead_timer = QTimer(self, singleShot=True, interval=SCORE_AHEAD_DELAY_MS)
         self._score_ahead_timer.timeout.connect(self.score_ahead)
 
@@ -130,9 +132,10 @@ class AlbumController(QObject):
 
     def _stop_score_ahead(self) -> None:
         self._score_ahead_timer.stop()
-        if self.score_ahead_task is not None and self.score_ahead_task.is_running():
-            self.score_ahead_task.cancel()
-            self.score_ahead_task.wait()
+        for task in (self.score_ahead_task, self.compare_task):
+            if task is not None and task.is_running():
+                task.cancel()
+                task.wait()
 
     # -- actions ----------------------------------------------------------------------------------------
     def suggest(self, count: int) -> None:
@@ -144,6 +147,33 @@ class AlbumController(QObject):
             return curation.suggest_photos_to_rate(library, cache, count, progress=progress, cancel=cancel)
 
         self.run("suggest", job, self.suggested.emit)
+
+    # -- comparisons ------------------------------------------------------------------------------------
+    def choose_comparisons(self, count: int, profile_id: int | None) -> None:
+        """Pick the next pairs to ask about (curation.comparisons_to_ask) on a task of their own, so the
+        compare view keeps asking while a personalization or ranking runs."""
+        library, model, cache = self.library, self.model(), self.thumbnails
+        if library is None or (self.compare_task is not None and self.compare_task.is_busy()):
+            return
+        seed = len(library.comparisons())
+
+        def job(progress, cancel):
+            return curation.comparisons_to_ask(library, cache, model, profile_id, count, seed=seed, cancel=cancel)
+
+        task = self.runner.create("choose comparisons", job, self)
+        task.finished.connect(self.comparisons_chosen.emit)
+        task.failed.connect(lambda message: self.failed.emit("Choosing photos to compare failed", message))
+        self.compare_task = task
+        task.start()
+
+    def record_comparison(self, photo_a: int, photo_b: int, outcome: str) -> None:
+        if self.library is not None:
+            self.library.add_comparison(photo_a, photo_b, outcome)
+            self.ratings_changed()
+
+    def undo_comparison(self):
+        """Take back the latest answer; returns it (a library Comparison) or None."""
+        return self.library.undo_comparison() if self.library is not None else None
 
     def import_xmp(self) -> None:
         library = self.library

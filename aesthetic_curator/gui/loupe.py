@@ -1,41 +1,18 @@
 """The loupe: one photo large, with the grid's rating keys and next/previous.
 
-The full photo is decoded on a worker thread (reduced-scale JPEG decode to the screen size), so
-flipping through photos never blocks the window.
+The full photo is decoded on a worker thread (:mod:`photo_decoder`), so flipping through photos never
+blocks the window.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
-from aesthetic_curator.errors import ImageDecodeError
+from aesthetic_curator.gui.photo_decoder import PhotoDecoder
 from aesthetic_curator.gui.photo_model import PhotoItem
-from aesthetic_curator.images import decode_image
 from aesthetic_curator.paths import display_path
-
-
-class _Decoded(QObject):
-    ready = Signal(str, QImage, str)  # path, image, error
-
-
-class _DecodeJob(QRunnable):
-    def __init__(self, path: Path, min_size: int, signals: _Decoded) -> None:
-        super().__init__()
-        self.path, self.min_size, self.signals = path, min_size, signals
-
-    def run(self) -> None:
-        try:
-            image = decode_image(self.path, min_size=self.min_size)
-        except ImageDecodeError as exc:
-            self.signals.ready.emit(str(self.path), QImage(), str(exc))
-            return
-        data = image.tobytes("raw", "RGB")
-        qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
-        self.signals.ready.emit(str(self.path), qimage, "")
 
 
 class LoupeDialog(QDialog):
@@ -57,17 +34,14 @@ class LoupeDialog(QDialog):
         layout.addWidget(self.caption)
         self._pixmap = QPixmap()
         self._item: PhotoItem | None = None
-        self._signals = _Decoded()
-        self._signals.ready.connect(self._on_decoded)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._decoder = PhotoDecoder(1, self)
+        self._decoder.decoded.connect(self._on_decoded)
 
     def show_item(self, item: PhotoItem) -> None:
         self._item = item
         self.update_caption(item)
-        self._pool.clear()
-        size = max(self.image_label.width(), self.image_label.height(), 800)
-        self._pool.start(_DecodeJob(item.path, size, self._signals))
+        self._decoder.drop_pending()
+        self._decoder.request(item.path, max(self.image_label.width(), self.image_label.height(), 800))
 
     def update_caption(self, item: PhotoItem) -> None:
         if self._item is None or item.id != self._item.id:
@@ -113,6 +87,5 @@ class LoupeDialog(QDialog):
             self.key_rating.emit(event)
 
     def done(self, result: int) -> None:
-        self._pool.clear()
-        self._pool.waitForDone(5000)
+        self._decoder.wait()
         super().done(result)

@@ -29,6 +29,7 @@ from aesthetic_curator.gui.settings_dialog import SettingsDialog
 from aesthetic_curator.gui.task_status import TaskStatus
 from aesthetic_curator.gui.tasks import TaskRunner
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
+from aesthetic_curator.gui.window_compare import WindowCompare
 from aesthetic_curator.gui.window_views import WindowViews
 from aesthetic_curator.library.store import KEEP
 from aesthetic_curator.library.thumbnails import ThumbnailCache
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 30.0
 
 
-class MainWindow(WindowViews, QMainWindow):
+class MainWindow(WindowViews, WindowCompare, QMainWindow):
     album_loaded = Signal()
     personalized = Signal(int)  # profile id
     ranked = Signal(int)  # profile id
@@ -212,18 +213,6 @@ class MainWindow(WindowViews, QMainWindow):
         self.controller.ratings_changed()
         self._update_actions()
 
-    def _update_counter(self, readiness: curation.RatingReadiness | None) -> None:
-        if readiness is None:
-            self.counter_label.setText("Open a folder of photos to start (File → Open Folder, or drop a folder here)")
-            return
-        enough = curation.ENOUGH_RATINGS
-        self.counter_label.setText(
-            f"Rated {readiness.rated}"
-            + (f", compared {readiness.comparisons}" if readiness.comparisons else "")
-            + f" (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — "
-            + readiness.explain()
-        )
-
     def _update_selection_status(self) -> None:
         item = self.current_item()
         if item is None:
@@ -307,11 +296,11 @@ class MainWindow(WindowViews, QMainWindow):
 
     def _personalized(self, result: curation.PersonalizedProfile) -> None:
         self._reload_profiles(select=result.profile_id)
-        skipped = f"; {len(result.skipped)} unreadable rated photo(s) skipped" if result.skipped else ""
+        skipped = f"; {len(result.skipped)} unreadable photo(s) skipped" if result.skipped else ""
+        told = f"{result.k} photos" + (f" and {result.comparisons} comparisons" if result.comparisons else "")
+        knows = f" — {result.progress.describe()}" if result.progress and result.progress.describe() else ""
         self.statusBar().showMessage(
-            f"Profile “{result.name}” learned from {result.k} ratings in {result.seconds:.1f}s "
-            f"(agreement with your ratings: {result.train_srocc:.2f}){skipped}; ranking the album…",
-            15_000,
+            f"Profile “{result.name}” learned from {told} in {result.seconds:.1f}s{knows}{skipped}; ranking…", 15_000
         )
         self.personalized.emit(result.profile_id)
 
@@ -338,9 +327,11 @@ class MainWindow(WindowViews, QMainWindow):
             self.grid.setCurrentIndex(self.model.index(0))
             self.grid.scrollToTop()
         skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
+        knows = f" — {result.progress.describe()}" if result.progress and result.progress.describe() else ""
         self.statusBar().showMessage(
-            f"Ranked {result.ranked} photos in {result.seconds:.1f}s ({result.photos_per_second:.1f}/s){skipped}",
-            15_000,
+            f"Ranked {result.ranked} photos in {result.seconds:.1f}s ({result.photos_per_second:.1f}/s)"
+            f"{skipped}{knows}",
+            30_000,
         )
         self._update_actions()
         self.ranked.emit(profile_id)
@@ -404,7 +395,7 @@ class MainWindow(WindowViews, QMainWindow):
         self.personalize_action.setToolTip(readiness.explain() if readiness else "open a folder first")
         has_profile = self.current_profile_id() is not None
         self.rank_action.setEnabled(has_album and not busy and has_profile)
-        for action in (self.suggest_action, self.import_xmp_action, self.export_action):
+        for action in (self.suggest_action, self.compare_action, self.import_xmp_action, self.export_action):
             action.setEnabled(has_album and not busy)
         self.rename_profile_action.setEnabled(has_profile)
         self.delete_profile_action.setEnabled(has_profile and not busy)

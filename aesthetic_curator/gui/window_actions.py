@@ -30,6 +30,9 @@ def build_actions(w: MainWindow) -> None:
         w, "Open…", w.open_clicked, QKeySequence.StandardKey.Open, "open a folder of photos (or drop one here)"
     )
     w.suggest_action = _action(w, "Suggest", w.suggest_clicked, "Ctrl+G", "suggest a varied set of unrated photos")
+    w.compare_action = _action(
+        w, "Compare", w.compare_clicked, "Ctrl+B", "which of two photos do you prefer? (answers teach the most)"
+    )
     w.import_xmp_action = _action(w, "Import Ratings from XMP", w.import_xmp_clicked)
     w.personalize_action = _action(
         w, "Personalize", w.personalize_clicked, "Ctrl+L", "learn your taste from your ratings"
@@ -47,7 +50,8 @@ def build_toolbar(w: MainWindow) -> None:
     bar = QToolBar("Main", objectName="main-toolbar")
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
     w.addToolBar(bar)
-    for action in (w.open_action, w.suggest_action, w.personalize_action, w.rank_action, w.export_action):
+    main = (w.open_action, w.suggest_action, w.compare_action, w.personalize_action, w.rank_action, w.export_action)
+    for action in main:
         bar.addAction(action)
     bar.addSeparator()
     bar.addWidget(QLabel(" Profile "))
@@ -84,7 +88,7 @@ def build_menus(w: MainWindow) -> None:
     file_menu.addSeparator()
     file_menu.addAction(w.quit_action)
     photo_menu = w.menuBar().addMenu("&Photos")
-    for action in (w.suggest_action, w.loupe_action, w.personalize_action, w.rank_action):
+    for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
         photo_menu.addAction(action)
     profile_menu = w.menuBar().addMenu("P&rofile")
     profile_menu.addAction(w.rename_profile_action)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
+from aesthetic_curator import curation
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
+from aesthetic_curator.profile_progress import ProfileProgress
 
 
 class WindowViews:
@@ -40,6 +42,19 @@ class WindowViews:
         if is_rating_key(event):
             self.handle_rating_key(event)
 
+    # -- what the user has told the app ---------------------------------------------------------------------
+    def _update_counter(self, readiness: curation.RatingReadiness | None) -> None:
+        if readiness is None:
+            self.counter_label.setText("Open a folder of photos to start (File → Open Folder, or drop a folder here)")
+            return
+        enough = curation.ENOUGH_RATINGS
+        self.counter_label.setText(
+            f"Rated {readiness.rated}"
+            + (f", compared {readiness.comparisons}" if readiness.comparisons else "")
+            + f" (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — "
+            + readiness.explain()
+        )
+
     # -- profiles -------------------------------------------------------------------------------------------
     def current_profile_id(self) -> int | None:
         data = self.profile_box.currentData()
@@ -60,6 +75,7 @@ class WindowViews:
         if wanted is not None:
             self.profile_box.setCurrentIndex(max(0, self.profile_box.findData(wanted)))
         self.profile_box.blockSignals(False)
+        self.profile_box.setToolTip(self._profile_details(self.current_profile_id()))
 
     def profile_changed(self) -> None:
         """Scores are stored per profile, so switching re-sorts at once, without any model work."""
@@ -69,7 +85,21 @@ class WindowViews:
         if profile_id is not None:
             self.preferences.set_profile_for(self.library.album, self.profile_box.currentText())
         self.model.set_scores(self.library.scores(profile_id) if profile_id is not None else {})
+        self.profile_box.setToolTip(self._profile_details(profile_id))
         self._update_actions()
+
+    def _profile_details(self, profile_id: int | None) -> str:
+        """The profile's details (shown on the profile box): what it learned from and how well it knows you."""
+        stored = next((p for p in self.library.profiles() if p.id == profile_id), None) if self.library else None
+        if stored is None:
+            return "no profile yet: rate or compare some photos and press Personalize"
+        meta, extra = stored.metadata, stored.metadata.get("extra") or {}
+        comparisons = extra.get("comparisons") or 0
+        learned = f"“{stored.name}”: learned from {meta.get('k', '?')} photos"
+        lines = [learned + (f", {comparisons} comparisons" if comparisons else "")]
+        lines.append(ProfileProgress.from_metadata(meta).describe())
+        lines.append(f"solver {meta.get('solver', '?')}, created {meta.get('created', '?')}")
+        return "\n".join(line for line in lines if line)
 
     def rename_profile_clicked(self) -> None:
         profile_id = self.current_profile_id()

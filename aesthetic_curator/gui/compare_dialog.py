@@ -1,0 +1,257 @@
+"""The compare view: two photos large, side by side, and one question: which do you prefer?
+
+Keys: ← or 1 picks the left photo, → or 2 the right, = says "can't decide", Space skips the pair,
+Backspace undoes the last answer, Z zooms both photos to 1:1 at the same spot (the pointer pans both),
+Esc leaves. The window supplies the pairs (``add_pairs``) and records the answers (``answered``); the
+next pairs' photos are decoded ahead, so the next question shows at once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap
+from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QSizePolicy, QWidget
+
+from aesthetic_curator.gui.photo_decoder import PhotoDecoder
+
+#: Pairs decoded ahead of the one shown.
+PREFETCH_PAIRS = 2
+#: When fewer pairs than this are left, the dialog asks for more.
+LOW_WATER = 3
+#: Decoded photos kept (the shown pair, the prefetched ones, and the last few for undo).
+KEEP_DECODED = 12
+
+
+@dataclass(frozen=True)
+class ComparePair:
+    """Two photos to ask about: ids, files and the caption under each."""
+
+    a_id: int
+    a_path: Path
+    a_caption: str
+    b_id: int
+    b_path: Path
+    b_caption: str
+
+    @property
+    def key(self) -> frozenset[int]:
+        return frozenset((self.a_id, self.b_id))
+
+
+class ZoomView(QWidget):
+    """One photo, fitted to the view or at 1:1 around a shared centre (0..1 of the photo)."""
+
+    pointer_moved = Signal(QPointF)  # the centre wanted, as a share of the photo
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(240, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+        self.pixmap = QPixmap()
+        self.message = ""
+        self.zoomed = False
+        self.centre = QPointF(0.5, 0.5)
+
+    def show_pixmap(self, pixmap: QPixmap, message: str = "") -> None:
+        self.pixmap, self.message = pixmap, message
+        self.update()
+
+    def source_rect(self) -> QRectF:
+        """The part of the photo drawn: all of it, or a view-sized window at 1:1 around the centre."""
+        full = QRectF(self.pixmap.rect())
+        if not self.zoomed:
+            return full
+        width, height = min(self.width(), full.width()), min(self.height(), full.height())
+        left = min(max(0.0, self.centre.x() * full.width() - width / 2), full.width() - width)
+        top = min(max(0.0, self.centre.y() * full.height() - height / 2), full.height() - height)
+        return QRectF(left, top, width, height)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), Qt.GlobalColor.black)
+        if self.pixmap.isNull():
+            painter.setPen(Qt.GlobalColor.lightGray)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message or "Loading…")
+            return
+        source = self.source_rect()
+        scale = min(self.width() / source.width(), self.height() / source.height())
+        size = source.size() * scale
+        corner = QPointF((self.width() - size.width()) / 2, (self.height() - size.height()) / 2)
+        target = QRectF(corner, size)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(target, self.pixmap, source)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self.zoomed and self.width() and self.height():
+            position = event.position()
+            self.pointer_moved.emit(QPointF(position.x() / self.width(), position.y() / self.height()))
+
+
+class CompareDialog(QDialog):
+    answered = Signal(int, int, str)  # photo a (left), photo b (right), "a", "b" or "tie"
+    undo_requested = Signal()
+    wants_more = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Which do you prefer?")
+        self.setObjectName("compare")
+        self.resize(1400, 820)
+        self.views = (ZoomView(self), ZoomView(self))
+        self.captions = (QLabel(alignment=Qt.AlignmentFlag.AlignCenter), QLabel(alignment=Qt.AlignmentFlag.AlignCenter))
+        self.help = QLabel(
+            "← or 1: left   ·   → or 2: right   ·   =: can't decide   ·   Space: skip   ·   "
+            "Backspace: undo   ·   Z: zoom both   ·   Esc: done",
+            alignment=Qt.AlignmentFlag.AlignCenter,
+        )
+        self.status = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        layout = QGridLayout(self)
+        for column, (view, caption) in enumerate(zip(self.views, self.captions)):
+            layout.addWidget(view, 0, column)
+            layout.addWidget(caption, 1, column)
+            view.pointer_moved.connect(self._pan)
+        layout.addWidget(self.help, 2, 0, 1, 2)
+        layout.addWidget(self.status, 3, 0, 1, 2)
+        layout.setRowStretch(0, 1)
+        self.queue: deque[ComparePair] = deque()
+        self.current: ComparePair | None = None
+        self.seen: set[frozenset[int]] = set()  # asked, answered or skipped in this session: not asked again
+        self.answers = 0
+        self._waiting_for_more = False
+        self._decoded: dict[str, QPixmap | str] = {}  # path -> pixmap, or the reason it cannot be shown
+        self._requested: set[str] = set()
+        self._decoder = PhotoDecoder(2, self)
+        self._decoder.decoded.connect(self._on_decoded)
+
+    # -- the questions -------------------------------------------------------------------------------
+    def add_pairs(self, pairs: list[ComparePair]) -> None:
+        """Queue new questions (ones already seen this session are dropped) and show one if none is."""
+        self._waiting_for_more = False
+        for pair in pairs:
+            if pair.key not in self.seen and all(pair.key != queued.key for queued in self.queue):
+                self.queue.append(pair)
+        if self.current is None:
+            self._next()
+        elif not pairs and not self.queue:
+            self.status.setText("No more pairs to ask for now.")
+        self._prefetch()
+
+    def push_front(self, pair: ComparePair) -> None:
+        """Ask ``pair`` again now (after an undo), keeping the question on screen for later."""
+        if self.current is not None:
+            self.queue.appendleft(self.current)
+        self.seen.discard(pair.key)
+        self.current = None
+        self.queue.appendleft(pair)
+        self._next()
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _next(self) -> None:
+        self.current = self.queue.popleft() if self.queue else None
+        if self.current is None:
+            for view in self.views:
+                view.show_pixmap(QPixmap(), "No pair to ask yet: choosing photos…")
+            for caption in self.captions:
+                caption.setText("")
+        else:
+            self.seen.add(self.current.key)
+            pair = self.current
+            for view, caption, path, text in zip(
+                self.views, self.captions, (pair.a_path, pair.b_path), (pair.a_caption, pair.b_caption)
+            ):
+                caption.setText(text)
+                self._show(view, path)
+        if len(self.queue) < LOW_WATER and not self._waiting_for_more:
+            self._waiting_for_more = True
+            self.wants_more.emit()
+        self._prefetch()
+
+    def _answer(self, outcome: str) -> None:
+        pair = self.current
+        if pair is None:
+            return
+        self.answers += 1
+        self.answered.emit(pair.a_id, pair.b_id, outcome)
+        self._next()
+
+    # -- photos ----------------------------------------------------------------------------------------
+    def _show(self, view: ZoomView, path: Path) -> None:
+        shown = self._decoded.get(str(path))
+        if isinstance(shown, QPixmap):
+            view.show_pixmap(shown)
+        else:
+            view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{shown}" if isinstance(shown, str) else "")
+            self._request(path)
+
+    def _request(self, path: Path) -> None:
+        if str(path) not in self._requested and str(path) not in self._decoded:
+            self._requested.add(str(path))
+            self._decoder.request(path, max(self.views[0].width(), self.views[0].height(), 1200))
+
+    def _prefetch(self) -> None:
+        for pair in list(self.queue)[:PREFETCH_PAIRS]:
+            self._request(pair.a_path)
+            self._request(pair.b_path)
+
+    def _on_decoded(self, path: str, image: QImage, error: str) -> None:
+        self._requested.discard(path)
+        self._decoded[path] = error or QPixmap.fromImage(image)
+        wanted: set[str] = set()
+        for pair in (self.current, *self.queue):
+            if pair is not None:
+                wanted |= {str(pair.a_path), str(pair.b_path)}
+        stale = [key for key in self._decoded if key not in wanted]  # oldest first
+        for key in stale[: max(0, len(self._decoded) - KEEP_DECODED)]:
+            del self._decoded[key]
+        if self.current is not None:
+            for view, shown in zip(self.views, (self.current.a_path, self.current.b_path)):
+                if str(shown) == path:
+                    self._show(view, shown)
+
+    def is_ready(self, pair: ComparePair) -> bool:
+        """Both photos of ``pair`` are decoded (so showing it is instant)."""
+        return all(isinstance(self._decoded.get(str(p)), QPixmap) for p in (pair.a_path, pair.b_path))
+
+    # -- zoom ------------------------------------------------------------------------------------------
+    def toggle_zoom(self) -> None:
+        zoomed = not self.views[0].zoomed
+        for view in self.views:
+            view.zoomed = zoomed
+            view.centre = QPointF(0.5, 0.5)
+            view.update()
+
+    def _pan(self, centre: QPointF) -> None:
+        for view in self.views:  # both photos show the same spot
+            view.centre = centre
+            view.update()
+
+    # -- keys ------------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_1):
+            self._answer("a")
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_2):
+            self._answer("b")
+        elif key == Qt.Key.Key_Equal:
+            self._answer("tie")
+        elif key == Qt.Key.Key_Space:
+            self._next()
+        elif key == Qt.Key.Key_Backspace:
+            self.undo_requested.emit()
+        elif key == Qt.Key.Key_Z:
+            self.toggle_zoom()
+        elif key == Qt.Key.Key_Escape:
+            self.accept()
+        else:
+            super().keyPressEvent(event)
+
+    def done(self, result: int) -> None:
+        self._decoder.wait()
+        super().done(result)

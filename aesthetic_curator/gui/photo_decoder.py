@@ -1,0 +1,60 @@
+"""Full photos decoded off the UI thread, for the views that show them large (loupe, compare).
+
+Decoding a camera JPEG takes a noticeable fraction of a second, so it happens on a small thread pool
+(reduced-scale decode to about the screen size) and the result arrives as a signal with a QImage,
+which, unlike a QPixmap, may be made outside the UI thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from aesthetic_curator.errors import ImageDecodeError
+from aesthetic_curator.images import decode_image
+
+
+class _Signals(QObject):
+    ready = Signal(str, QImage, str)  # path, image, error
+
+
+class _DecodeJob(QRunnable):
+    def __init__(self, path: Path, min_size: int, signals: _Signals) -> None:
+        super().__init__()
+        self.path, self.min_size, self.signals = path, min_size, signals
+
+    def run(self) -> None:
+        try:
+            image = decode_image(self.path, min_size=self.min_size)
+        except ImageDecodeError as exc:
+            self.signals.ready.emit(str(self.path), QImage(), str(exc))
+            return
+        data = image.tobytes("raw", "RGB")
+        qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
+        self.signals.ready.emit(str(self.path), qimage, "")
+
+
+class PhotoDecoder(QObject):
+    """``request(path, size)``; ``decoded(path, image, error)`` follows on the UI thread."""
+
+    decoded = Signal(str, QImage, str)
+
+    def __init__(self, threads: int = 1, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._signals = _Signals()
+        self._signals.ready.connect(self.decoded)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+
+    def request(self, path: Path, min_size: int) -> None:
+        self._pool.start(_DecodeJob(path, min_size, self._signals))
+
+    def drop_pending(self) -> None:
+        """Forget requests not started yet (the user moved on)."""
+        self._pool.clear()
+
+    def wait(self, msecs: int = 5000) -> None:
+        self._pool.clear()
+        self._pool.waitForDone(msecs)
