@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from aesthetic_curator import pair_selection
 from aesthetic_curator.errors import CuratorError, RatingsError
 from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_photos
 from aesthetic_curator.library.store import REJECTED, Library, Photo
@@ -297,22 +298,8 @@ def suggest_photos_to_rate(
     candidates = unrated if len(unrated) <= pool else rng.sample(unrated, pool)
     matrix = appearance_features(library, thumbnails, candidates, progress, cancel)
     rated = [p for p in photos if p.id in ratings]
-    if rated:
-        anchors = appearance_features(library, thumbnails, rng.sample(rated, min(len(rated), 200)))
-        nearest = np.min(((matrix[:, None, :] - anchors[None]) ** 2).sum(-1), axis=1)
-    else:
-        nearest = np.full(len(candidates), np.inf)
-        first = rng.randrange(len(candidates))
-        nearest = np.minimum(nearest, ((matrix - matrix[first]) ** 2).sum(-1))
-        nearest[first] = -1.0
-    chosen: list[int] = [] if rated else [first]
-    while len(chosen) < min(count, len(candidates)):
-        pick = int(np.argmax(nearest))
-        if nearest[pick] < 0:
-            break
-        chosen.append(pick)
-        nearest = np.minimum(nearest, ((matrix - matrix[pick]) ** 2).sum(-1))
-        nearest[chosen] = -1.0
+    anchors = appearance_features(library, thumbnails, rng.sample(rated, min(len(rated), 200))) if rated else None
+    chosen = pair_selection.spread_out(matrix, count, first=rng.randrange(len(candidates)), anchors=anchors)
     return [candidates[i].id for i in chosen]
 
 
@@ -359,8 +346,6 @@ def comparisons_to_ask(
     without them each task model's scores of the pool (computed here once, then cached by the
     session) say where the tasks disagree; without a model only the spread over the album counts.
     """
-    from aesthetic_curator import pair_selection
-
     photos = library.photos()
     if len(photos) < 2:
         return []

@@ -87,3 +87,32 @@ def choose_pairs(
             value[:, photo] = -np.inf
             nearest = np.minimum(nearest, distance[photo])
     return chosen
+
+
+def spread_out(
+    features: np.ndarray, count: int, first: int | None = None, anchors: np.ndarray | None = None
+) -> list[int]:
+    """Up to ``count`` rows of ``features`` in farthest-point order (what Suggest offers to rate).
+
+    Each next photo is the one farthest from every photo picked so far and from the ``anchors`` (the
+    photos already rated); without anchors the order starts at ``first``.
+    """
+    n = features.shape[0]
+    if n == 0 or count <= 0:
+        return []
+    chosen: list[int] = []
+    if anchors is not None and len(anchors):
+        nearest = np.min(((features[:, None, :] - anchors[None]) ** 2).sum(-1), axis=1)
+    else:
+        start = first if first is not None else 0
+        chosen.append(start)
+        nearest = ((features - features[start]) ** 2).sum(-1)
+        nearest[start] = -1.0
+    while len(chosen) < min(count, n):
+        pick = int(np.argmax(nearest))
+        if nearest[pick] < 0:
+            break
+        chosen.append(pick)
+        nearest = np.minimum(nearest, ((features - features[pick]) ** 2).sum(-1))
+        nearest[chosen] = -1.0
+    return chosen

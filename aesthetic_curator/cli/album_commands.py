@@ -108,6 +108,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from aesthetic_curator.evaluation.harness import evaluate
     from aesthetic_curator.evaluation.users import dataset_users, synthetic_eval_users
 
+    if args.protocol == "learning-curve":
+        return _eval_learning_curves(args)
     if (args.dataset is None) == (args.synthetic_users is None):
         raise CuratorError("give exactly one of --dataset KIND:PATH or --synthetic-users N")
     session = ModelSession(bundle_path_from(args), args.device)
@@ -153,6 +155,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print("Each task alone (zero-shot SROCC over all of each user's photos):")
     print(report.zero_shot_table())
     out = args.json or Path("evaluation.json")
+    atomic_write_text(out, json.dumps(report.to_json(), indent=1))
+    say(f"{len(users)} users; wrote {out}")
+    return 0
+
+
+def _eval_learning_curves(args: argparse.Namespace) -> int:
+    """``eval --protocol learning-curve``: test SROCC against the number of answers, per way of asking."""
+    from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.evaluation.learning_curves import learning_curves
+    from aesthetic_curator.evaluation.users import curve_users, dataset_users
+
+    if args.dataset is None and not args.synthetic_users:
+        raise CuratorError("give --dataset KIND:PATH, --synthetic-users N, or both")
+    session = ModelSession(bundle_path_from(args), args.device)
+    session.prepare()
+    model = session.merged_model()
+    bars = BarProgress(not args.quiet)
+    try:
+        real = []
+        if args.dataset is not None:
+            real = dataset_users(
+                model, args.dataset, args.labels, args.max_users, bars, max_photos=args.max_photos, seed=args.seed
+            )
+        users = curve_users(model, real, args.synthetic_users or 0, args.photos_per_user, args.seed, progress=bars)
+        if not users:
+            raise CuratorError("no user with readable photos")
+        config = _personalize_config(args, args.solver[0])
+        report = learning_curves(
+            model, users, args.answers, max(1, args.trials), args.strategy, config, args.seed, progress=bars
+        )
+    finally:
+        bars.close()
+    for group in ("real", "synthetic"):
+        if group in report.users.values():
+            print(f"Test SROCC ({group} users; mean over users ± std over trials):")
+            print(report.table(group))
+            print()
+    print("Calibration of the agreement estimate:")
+    print(report.calibration_table())
+    out = args.json or Path("learning-curves.json")
     atomic_write_text(out, json.dumps(report.to_json(), indent=1))
     say(f"{len(users)} users; wrote {out}")
     return 0

@@ -16,6 +16,7 @@ from aesthetic_curator.cli.bundle_commands import (
     cmd_bundle_recode,
 )
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, solver_names
+from aesthetic_curator.evaluation import CURVE_STRATEGIES
 
 #: Solver names offered on the command line: the engine's registry (which imports no torch).
 SOLVER_CHOICES = solver_names()
@@ -195,6 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="evaluate users in N CPU processes at once (same results; each gets 1/N of the torch threads)",
+    )
+    ev.add_argument(
+        "--protocol",
+        choices=("few-shot", "learning-curve"),
+        default="few-shot",
+        help="few-shot: the paper's K-shot table (default); learning-curve: test SROCC against the number of "
+        "simulated answers for each way of asking (stars, suggested stars, active pairs), docs/comparisons.md",
+    )
+    ev.add_argument(
+        "--answers", type=int, nargs="+", default=[10, 20, 50, 100], help="learning-curve points (default 10 20 50 100)"
+    )
+    ev.add_argument(
+        "--strategy",
+        nargs="+",
+        default=list(CURVE_STRATEGIES),
+        choices=CURVE_STRATEGIES,
+        help="learning-curve ways of asking (default: all)",
     )
     ev.add_argument("--json", type=Path, help="where to write the full results (default: evaluation.json)")
     ev.set_defaults(func=cmd_eval)

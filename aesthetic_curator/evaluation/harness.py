@@ -49,6 +49,7 @@ class EvalUser:
     name: str
     images: torch.Tensor  # preprocessed [N, 3, H, W]
     ratings: torch.Tensor  # [N]
+    noise: torch.Tensor | None = None  # [N] per-image sd of one rater's opinion, where the data has it
 
 
 @dataclass

@@ -26,6 +26,8 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 #: Share of photos at or below 1, 2, 3 and 4 stars (the rest get 5): a typical photographer's spread.
 STAR_QUANTILES = (0.10, 0.30, 0.65, 0.90)
 KINDS = ("merged", "nonlinear")
+#: Standard deviation of a synthetic user's answers around their standardised taste.
+SYNTHETIC_NOISE = 0.2
 
 
 @dataclass
@@ -52,7 +54,7 @@ def make_synthetic_users(
     count: int,
     photos_per_user: int = 200,
     seed: int = 0,
-    noise: float = 0.2,
+    noise: float = SYNTHETIC_NOISE,
     deviation: float = 0.3,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,

@@ -26,6 +26,8 @@ from aesthetic_curator.errors import RatingsError
 class UserRatings:
     user: str
     items: list[tuple[Path, float]]  # (image path, that user's score)
+    #: Per image, the standard deviation of one rater's opinion around the score, where the data publishes it.
+    noise: dict[Path, float] | None = None
 
 
 def _realcur_image(root: Path, user: str, name: str, score: float) -> Path:
@@ -90,7 +92,11 @@ def read_para_columns(root: Path) -> list[UserRatings]:
         rows = _dict_rows(attributes_path)
         paths = [root / "images" / r["image"] for r in rows]
         for column, name in PARA_ATTRIBUTE_COLUMNS.items():
-            users.append(UserRatings(name, [(p, _number(r, column, attributes_path)) for p, r in zip(paths, rows)]))
+            spread = column.replace("_mean", "_std")
+            noise = {p: _number(r, spread, attributes_path) for p, r in zip(paths, rows)} if spread in rows[0] else None
+            users.append(
+                UserRatings(name, [(p, _number(r, column, attributes_path)) for p, r in zip(paths, rows)], noise)
+            )
         for name, column, category, weight in PARA_MIXES:
             base = _percentiles([_number(r, column, attributes_path) for r in rows])
             mixed = [b + (weight if r.get("semantic") == category else 0.0) for b, r in zip(base, rows)]
@@ -139,9 +145,11 @@ def read_user_dataset(spec: str, labels: Path | None = None) -> list[UserRatings
         root, labels_path = path, _find_labels(path, labels)
     image_of = LAYOUTS[kind][1]
     users: dict[str, list[tuple[Path, float]]] = defaultdict(list)
+    noise: dict[str, dict[Path, float]] = defaultdict(dict)
     with labels_path.open(newline="", encoding="utf-8-sig") as handle:
         rows = csv.reader(handle)
-        next(rows, None)  # header
+        header = next(rows, None) or []
+        with_std = len(header) > 3 and header[3].strip().lower() == "std"  # optional: user,image,score,std
         for line_no, row in enumerate(rows, start=2):
             if not row or not "".join(row).strip():
                 continue
@@ -152,7 +160,13 @@ def read_user_dataset(spec: str, labels: Path | None = None) -> list[UserRatings
                 score = float(row[2])
             except ValueError:
                 raise RatingsError(f"{labels_path}:{line_no}: score '{row[2]}' is not a number") from None
-            users[user].append((image_of(root, user, name, score), score))
+            image = image_of(root, user, name, score)
+            users[user].append((image, score))
+            if with_std and len(row) > 3 and row[3].strip():
+                try:
+                    noise[user][image] = float(row[3])
+                except ValueError:
+                    raise RatingsError(f"{labels_path}:{line_no}: std '{row[3]}' is not a number") from None
     if not users:
         raise RatingsError(f"{labels_path} has no ratings")
-    return [UserRatings(user, items) for user, items in sorted(users.items())]
+    return [UserRatings(user, items, noise.get(user)) for user, items in sorted(users.items())]

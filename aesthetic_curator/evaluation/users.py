@@ -12,7 +12,8 @@ from aesthetic_curator.engine.loading import load_images
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.evaluation.harness import EvalUser
-from aesthetic_curator.evaluation.synthetic_users import make_synthetic_users
+from aesthetic_curator.evaluation.learning_curves import CurveUser
+from aesthetic_curator.evaluation.synthetic_users import SYNTHETIC_NOISE, make_synthetic_users
 from aesthetic_curator.evaluation.user_datasets import read_user_dataset
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check
 
@@ -53,7 +54,8 @@ def dataset_users(
         if images is None:
             log.warning("user %s: no readable photo, left out", entry.user)
             continue
-        users.append(EvalUser(entry.user, images, torch.tensor([scores[p] for p in kept])))
+        noise = torch.tensor([entry.noise.get(p, 0.0) for p in kept]) if entry.noise else None
+        users.append(EvalUser(entry.user, images, torch.tensor([scores[p] for p in kept]), noise))
     return users
 
 
@@ -71,3 +73,25 @@ def synthetic_eval_users(
 ) -> list[EvalUser]:
     users = make_synthetic_users(model, count, photos_per_user, seed, progress=progress, cancel=cancel)
     return [EvalUser(u.name, u.images, u.ratings) for u in users]
+
+
+def curve_users(
+    model: MergedScorer,
+    dataset_users_: list[EvalUser],
+    synthetic: int = 0,
+    photos_per_user: int = 200,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[CurveUser]:
+    """Users of the learning-curve protocol: dataset users answer around their scores with the data's
+    noise (none where unpublished); synthetic users around their hidden taste with their own noise."""
+    users = [
+        CurveUser(u.name, u.images, u.ratings.double(), u.noise if u.noise is not None else torch.zeros(len(u.ratings)))
+        for u in dataset_users_
+    ]
+    for user in make_synthetic_users(model, synthetic, photos_per_user, seed, progress=progress, cancel=cancel):
+        taste = (user.taste - user.taste.mean()) / user.taste.std().clamp_min(1e-8)
+        noise = torch.full_like(taste, SYNTHETIC_NOISE)
+        users.append(CurveUser(user.name, user.images, taste.double(), noise, "synthetic"))
+    return users

@@ -1,0 +1,313 @@
+"""Learning curves: how fast each way of asking the user teaches the app their taste.
+
+``aesthetic-curator eval --protocol learning-curve``. For every user and trial, a seeded 30 % of the
+user's photos is held out as the test set and the rest is the "album". A simulated person answers from
+the user's hidden scores (a dataset's mean opinion scores, or a synthetic user's taste) with the noise of
+the real data where it is known: every answer perceives photo i as ``hidden_i + sd_i * N(0, 1)``, drawn
+afresh per answer, where ``sd_i`` is the published per-image standard deviation of the raters (LIVE-C,
+PARA's attributes); where none is published the answers are noiseless. Stars are the perceived score cut
+at the album's star quantiles (10/30/65/90 %: most photos in the middle).
+
+Strategies, each at 10, 20, 50, 100 answers (an answer is one star rating or one comparison):
+
+- ``random stars``: photos drawn at random, rated with stars;
+- ``suggested stars``: the photos the app's Suggest would pick (farthest-point on appearance);
+- ``active pairs``: "A or B?" questions chosen by :mod:`pair_selection`, in batches: the first from the
+  tasks' disagreement, each later batch from the uncertainty of the profile learned from the answers so
+  far (re-learned at every point of the curve);
+- ``half stars then active pairs``: half the answers random stars, then the other half active pairs chosen
+  with the profile learned from those stars.
+
+Measured at each point: the test SROCC of the learned profile against the hidden scores, and the
+calibration of the profile's own agreement estimate (engine.agreement) against its measured agreement
+with fresh noisy answers about test photos.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aesthetic_curator import pair_selection
+from aesthetic_curator.engine.judgements import Judgements
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.metrics import srocc
+from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize, score_images
+from aesthetic_curator.errors import RatingsError
+from aesthetic_curator.evaluation import CURVE_STRATEGIES
+from aesthetic_curator.evaluation.synthetic_users import STAR_QUANTILES
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = CURVE_STRATEGIES
+DEFAULT_ANSWERS = (10, 20, 50, 100)
+#: Share of each user's photos held out as the test set.
+TEST_SHARE = 0.3
+#: Fresh noisy test pairs the measured agreement is computed on.
+TEST_PAIRS = 2000
+#: Photos in each pool active pairs are chosen from.
+POOL = 48
+
+
+@dataclass
+class CurveUser:
+    """A user as the simulation sees them: photos, hidden scores, and the noise of each answer."""
+
+    name: str
+    images: torch.Tensor  # preprocessed [N, 3, H, W]
+    hidden: torch.Tensor  # [N] the user's true scores
+    noise: torch.Tensor  # [N] per-image standard deviation of one answer (0: noiseless)
+    group: str = "real"  # "real" (human judgements) or "synthetic"
+
+
+@dataclass
+class CurvePoint:
+    """One strategy at one number of answers, over users and trials."""
+
+    strategy: str
+    answers: int
+    srocc: dict[str, list[float]] = field(default_factory=dict)  # user -> test SROCC per trial
+    estimated: list[float] = field(default_factory=list)  # the profile's agreement estimate, per run
+    error: list[float] = field(default_factory=list)  # its ±
+    measured: list[float] = field(default_factory=list)  # agreement with fresh answers on test photos
+
+    def mean(self, users: Sequence[str]) -> float:
+        """Mean over the users of their mean over trials."""
+        values = [statistics.fmean(self.srocc[u]) for u in users if self.srocc.get(u)]
+        return statistics.fmean(values) if values else math.nan
+
+    def spread(self, users: Sequence[str]) -> float:
+        """Standard deviation over trials of the mean over ``users``."""
+        per_trial = [v for v in zip(*(self.srocc[u] for u in users if self.srocc.get(u)))]
+        means = [statistics.fmean(t) for t in per_trial]
+        return statistics.pstdev(means) if len(means) > 1 else 0.0
+
+    def calibration(self) -> dict[str, float]:
+        """Mean estimate, measured value, |difference|, ± and the share of runs within their ±."""
+        if not self.estimated:
+            return {}
+        gaps = [abs(e - m) for e, m in zip(self.estimated, self.measured)]
+        within = [g <= s for g, s in zip(gaps, self.error)]
+        return {
+            "estimated": statistics.fmean(self.estimated),
+            "measured": statistics.fmean(self.measured),
+            "gap": statistics.fmean(gaps),
+            "error": statistics.fmean(self.error),
+            "within": sum(within) / len(within),
+        }
+
+
+@dataclass
+class CurveReport:
+    answers: list[int]
+    trials: int
+    strategies: list[str]
+    users: dict[str, str]  # name -> group
+    points: dict[str, dict[int, CurvePoint]]  # strategy -> answers -> point
+
+    def table(self, group: str | None = None) -> str:
+        names = [u for u, g in self.users.items() if group is None or g == group]
+        header = "| strategy | " + " | ".join(f"{n} answers" for n in self.answers) + " |"
+        lines = [header, "|---|" + "---|" * len(self.answers)]
+        for strategy in self.strategies:
+            cells = []
+            for n in self.answers:
+                point = self.points[strategy][n]
+                cells.append(f"{point.mean(names):.3f} ± {point.spread(names):.3f}")
+            lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def calibration_table(self) -> str:
+        lines = [
+            "| strategy | answers | estimated agreement | measured on test photos | mean gap | mean ± "
+            "| runs within ± |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for strategy in self.strategies:
+            for n in self.answers:
+                c = self.points[strategy][n].calibration()
+                if c:
+                    lines.append(
+                        f"| {strategy} | {n} | {c['estimated']:.3f} | {c['measured']:.3f} | {c['gap']:.3f} | "
+                        f"{c['error']:.3f} | {100 * c['within']:.0f} % |"
+                    )
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {
+            "answers": self.answers,
+            "trials": self.trials,
+            "strategies": self.strategies,
+            "users": self.users,
+            "points": {s: {str(n): asdict(p) for n, p in by_n.items()} for s, by_n in self.points.items()},
+        }
+
+
+def appearance(images: torch.Tensor) -> np.ndarray:
+    """[N, 48] colour layout of each photo (4 x 4 x RGB), what Suggest and the spread rule compare."""
+    return F.adaptive_avg_pool2d(images.float().cpu(), 4).flatten(1).numpy()
+
+
+class _Person:
+    """Answers as the user would, each answer with fresh noise."""
+
+    def __init__(self, user: CurveUser, album: torch.Tensor, generator: torch.Generator) -> None:
+        self.hidden, self.noise, self.generator = user.hidden.double(), user.noise.double(), generator
+        self.cuts = torch.quantile(self.hidden[album], torch.tensor(STAR_QUANTILES, dtype=torch.float64))
+
+    def perceive(self, photos: torch.Tensor) -> torch.Tensor:
+        return self.hidden[photos] + self.noise[photos] * torch.randn(photos.numel(), generator=self.generator).double()
+
+    def stars(self, photos: torch.Tensor) -> list[float]:
+        return (torch.bucketize(self.perceive(photos), self.cuts, right=True) + 1).double().tolist()
+
+    def choose(self, a: int, b: int) -> tuple[int, int]:
+        """(better, worse) as this person sees them now."""
+        seen = self.perceive(torch.tensor([a, b]))
+        return (a, b) if seen[0] > seen[1] else (b, a)
+
+
+class _Trial:
+    """One user, one trial: the album/test split, the person, and learning from what was answered."""
+
+    def __init__(self, model, user, task_scores, config, trial, seed, cancel) -> None:
+        self.model, self.user, self.task_scores, self.config, self.cancel = model, user, task_scores, config, cancel
+        n = user.hidden.numel()
+        self.generator = torch.Generator().manual_seed(seed * 1_000_003 + trial)
+        order = torch.randperm(n, generator=self.generator)
+        n_test = max(10, int(TEST_SHARE * n))
+        self.test, self.album = order[:n_test], order[n_test:]
+        self.person = _Person(user, self.album, self.generator)
+        self.features = appearance(user.images)
+        self.random_order = self.album[torch.randperm(self.album.numel(), generator=self.generator)]
+        first = int(torch.randint(self.album.numel(), (), generator=self.generator))
+        spread = pair_selection.spread_out(self.features[self.album.numpy()], self.album.numel(), first=first)
+        self.suggested_order = self.album[torch.tensor(spread)]
+        a, b = self.test[torch.randint(n_test, (2, TEST_PAIRS), generator=self.generator)]
+        a, b = a[a != b], b[a != b]
+        first_wins = self.person.perceive(a) > self.person.perceive(b)
+        self.test_better, self.test_worse = torch.where(first_wins, a, b), torch.where(first_wins, b, a)
+
+    def learn(self, stars: dict[int, float], pairs: list[tuple[int, int]]):
+        """Personalize on the answers (photo indices of the user) and return the result."""
+        photos = list(stars) + list(dict.fromkeys(p for pair in pairs for p in pair if p not in stars))
+        index = {p: i for i, p in enumerate(photos)}
+        judgements = Judgements.build([stars.get(p) for p in photos], [(index[a], index[b]) for a, b in pairs])
+        chosen = torch.tensor(photos)
+        result = personalize(
+            self.model, self.user.images[chosen], judgements, self.config, cancel=self.cancel,
+            task_scores=self.task_scores[chosen],
+        )  # fmt: skip
+        return result
+
+    def scores(self, alpha: torch.Tensor, photos: torch.Tensor) -> torch.Tensor:
+        return score_images(self.model, self.user.images[photos], alpha.to(self.model.device), cancel=self.cancel).cpu()
+
+    def measure(self, point: CurvePoint, result) -> None:
+        scores = torch.zeros(self.user.hidden.numel(), dtype=torch.float64)
+        scores[self.test] = self.scores(result.alpha, self.test).double()
+        value = srocc(scores[self.test].numpy(), self.user.hidden[self.test].numpy())
+        point.srocc.setdefault(self.user.name, []).append(value)
+        if result.agreement is not None:
+            right = scores[self.test_better] - scores[self.test_worse]
+            point.estimated.append(result.agreement.value)
+            point.error.append(result.agreement.error)
+            point.measured.append(float(((right > 0).double() + 0.5 * (right == 0).double()).mean()))
+
+    def ask_pairs(self, count: int, alpha: torch.Tensor | None, asked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``count`` more answered pairs by the active rule, from fresh pools of the album until there are enough."""
+        answered: list[tuple[int, int]] = []
+        known = list(asked)
+        for _ in range(20):  # each pool gives at most POOL / 2 questions
+            if len(answered) >= count:
+                break
+            pool = self.album[torch.randperm(self.album.numel(), generator=self.generator)[:POOL]]
+            if alpha is None:
+                information = pair_selection.task_disagreement(self.task_scores[pool].numpy())
+            else:
+                information = pair_selection.profile_uncertainty(self.scores(alpha, pool).double().numpy())
+            where = {int(p): i for i, p in enumerate(pool)}
+            seen = [(where[a], where[b]) for a, b in known if a in where and b in where]
+            chosen = pair_selection.choose_pairs(information, self.features[pool.numpy()], count - len(answered), seen)
+            for i, j in chosen:
+                pair = self.person.choose(int(pool[i]), int(pool[j]))
+                answered.append(pair)
+                known.append(pair)
+        return answered
+
+
+def learning_curves(
+    model: MergedScorer,
+    users: Sequence[CurveUser],
+    answers: Sequence[int] = DEFAULT_ANSWERS,
+    trials: int = 3,
+    strategies: Sequence[str] = STRATEGIES,
+    config: PersonalizeConfig | None = None,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> CurveReport:
+    """Every strategy at every number of ``answers``, for every user and trial (same splits and person per trial)."""
+    config = config or PersonalizeConfig(seed=seed)
+    answers = sorted(answers)
+    points = {s: {n: CurvePoint(s, n) for n in answers} for s in strategies}
+    total, done = len(users) * trials * len(strategies), 0
+    for user_index, user in enumerate(users):
+        on_device = user.images.to(model.device)
+        task_scores = torch.stack(
+            [score_images(model, on_device, model.one_hot(t), cancel=cancel).cpu() for t in range(model.n_tasks)], 1
+        )
+        for trial in range(trials):
+            for strategy in strategies:
+                check(cancel)
+                run = _Trial(model, user, task_scores, config, trial, seed + 101 * user_index, cancel)
+                _run_strategy(run, strategy, answers, points[strategy])
+                done += 1
+                report(progress, "learning curves", done, total)
+    return CurveReport(answers, trials, list(strategies), {u.name: u.group for u in users}, points)
+
+
+def _run_strategy(run: _Trial, strategy: str, answers: Sequence[int], points: dict[int, CurvePoint]) -> None:
+    """Ask and learn as ``strategy`` does, measuring at each number of answers the album allows."""
+    limit = run.album.numel()
+    if strategy in ("random stars", "suggested stars"):
+        order = run.random_order if strategy == "random stars" else run.suggested_order
+        ratings = dict(zip(order.tolist(), run.person.stars(order)))
+        for n in (n for n in answers if n <= limit):
+            _learn_and_measure(run, points[n], {p: ratings[p] for p in order[:n].tolist()}, [])
+    elif strategy == "active pairs":
+        pairs: list[tuple[int, int]] = []
+        alpha = None
+        for n in answers:
+            pairs += run.ask_pairs(n - len(pairs), alpha, pairs)
+            result = _learn_and_measure(run, points[n], {}, pairs)
+            alpha = result.alpha if result is not None else alpha
+    elif strategy == "half stars then active pairs":
+        ratings = dict(zip(run.random_order.tolist(), run.person.stars(run.random_order)))
+        for n in (n for n in answers if n // 2 <= limit):
+            stars = {p: ratings[p] for p in run.random_order[: n // 2].tolist()}
+            try:
+                alpha = run.learn(stars, []).alpha
+            except RatingsError:  # n/2 stars that are all equal: the pairs start from the tasks instead
+                alpha = None
+            _learn_and_measure(run, points[n], stars, run.ask_pairs(n - n // 2, alpha, []))
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+
+
+def _learn_and_measure(run: _Trial, point: CurvePoint, stars: dict[int, float], pairs: list[tuple[int, int]]):
+    try:
+        result = run.learn(stars, pairs)
+    except RatingsError as exc:  # e.g. ten random stars that are all equal: nothing to learn, as in the app
+        log.warning("%s, %s, %d answers: %s", run.user.name, point.strategy, point.answers, exc)
+        return None
+    run.measure(point, result)
+    return result
