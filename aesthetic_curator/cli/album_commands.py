@@ -139,7 +139,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             users,
             args.shots,
             args.trials,
-            args.solver,
+            args.solver or ["paper", "fast"],
             config,
             args.seed,
             progress=bars,
@@ -163,6 +163,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _eval_learning_curves(args: argparse.Namespace) -> int:
     """``eval --protocol learning-curve``: test SROCC against the number of answers, per way of asking."""
     from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
     from aesthetic_curator.evaluation.learning_curves import learning_curves
     from aesthetic_curator.evaluation.users import curve_users, dataset_users
 
@@ -181,7 +182,7 @@ def _eval_learning_curves(args: argparse.Namespace) -> int:
         users = curve_users(model, real, args.synthetic_users or 0, args.photos_per_user, args.seed, progress=bars)
         if not users:
             raise CuratorError("no user with readable photos")
-        config = _personalize_config(args, args.solver[0])
+        config = _personalize_config(args, args.solver[0] if args.solver else DEFAULT_SOLVER)
         report = learning_curves(
             model, users, args.answers, max(1, args.trials), args.strategy, config, args.seed, progress=bars
         )

@@ -187,7 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=10,
         help="support draws per user (default: 10; 0: only each task's zero-shot SROCC)",
     )
-    ev.add_argument("--solver", nargs="+", choices=SOLVER_CHOICES, default=["paper", "fast"])
+    ev.add_argument(
+        "--solver",
+        nargs="+",
+        choices=SOLVER_CHOICES,
+        default=None,
+        help=f"solvers to compare (default: paper fast); the learning curve uses one (default: {DEFAULT_SOLVER})",
+    )
     ev.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     ev.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
     ev.add_argument("--seed", type=int, default=0)

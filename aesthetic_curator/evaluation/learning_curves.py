@@ -20,7 +20,9 @@ Strategies, each at 10, 20, 50, 100 answers (an answer is one star rating or one
 
 Measured at each point: the test SROCC of the learned profile against the hidden scores, and the
 calibration of the profile's own agreement estimate (engine.agreement) against its measured agreement
-with fresh noisy answers about test photos.
+with fresh noisy judgements of the same kind about the test photos: for stars, every strictly ordered
+pair of fresh star ratings of the test photos; for comparisons, fresh answers to random test pairs; for
+a mix, both weighted by the number of answers of each kind.
 """
 
 from __future__ import annotations
@@ -194,7 +196,10 @@ class _Trial:
         a, b = self.test[torch.randint(n_test, (2, TEST_PAIRS), generator=self.generator)]
         a, b = a[a != b], b[a != b]
         first_wins = self.person.perceive(a) > self.person.perceive(b)
-        self.test_better, self.test_worse = torch.where(first_wins, a, b), torch.where(first_wins, b, a)
+        self.test_choices = (torch.where(first_wins, a, b), torch.where(first_wins, b, a))
+        test_stars = torch.tensor(self.person.stars(self.test))
+        better, worse = (test_stars[:, None] > test_stars[None, :]).nonzero(as_tuple=True)
+        self.test_star_pairs = (self.test[better], self.test[worse])
 
     def learn(self, stars: dict[int, float], pairs: list[tuple[int, int]]):
         """Personalize on the answers (photo indices of the user) and return the result."""
@@ -211,16 +216,24 @@ class _Trial:
     def scores(self, alpha: torch.Tensor, photos: torch.Tensor) -> torch.Tensor:
         return score_images(self.model, self.user.images[photos], alpha.to(self.model.device), cancel=self.cancel).cpu()
 
-    def measure(self, point: CurvePoint, result) -> None:
+    def measure(self, point: CurvePoint, result, stars: int, pairs: int) -> None:
+        """Test SROCC, and the agreement estimate against fresh judgements like the ``stars`` and ``pairs`` given."""
         scores = torch.zeros(self.user.hidden.numel(), dtype=torch.float64)
         scores[self.test] = self.scores(result.alpha, self.test).double()
         value = srocc(scores[self.test].numpy(), self.user.hidden[self.test].numpy())
         point.srocc.setdefault(self.user.name, []).append(value)
         if result.agreement is not None:
-            right = scores[self.test_better] - scores[self.test_worse]
+
+            def share_right(better: torch.Tensor, worse: torch.Tensor) -> float:
+                margin = scores[better] - scores[worse]
+                return float(((margin > 0).double() + 0.5 * (margin == 0).double()).mean()) if margin.numel() else 0.5
+
+            measured = (stars * share_right(*self.test_star_pairs) + pairs * share_right(*self.test_choices)) / (
+                stars + pairs
+            )
             point.estimated.append(result.agreement.value)
             point.error.append(result.agreement.error)
-            point.measured.append(float(((right > 0).double() + 0.5 * (right == 0).double()).mean()))
+            point.measured.append(measured)
 
     def ask_pairs(self, count: int, alpha: torch.Tensor | None, asked: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """``count`` more answered pairs by the active rule, from fresh pools of the album until there are enough."""
@@ -309,5 +322,5 @@ def _learn_and_measure(run: _Trial, point: CurvePoint, stars: dict[int, float], 
     except RatingsError as exc:  # e.g. ten random stars that are all equal: nothing to learn, as in the app
         log.warning("%s, %s, %d answers: %s", run.user.name, point.strategy, point.answers, exc)
         return None
-    run.measure(point, result)
+    run.measure(point, result, len(stars), len(pairs))
     return result
