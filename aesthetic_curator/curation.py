@@ -336,6 +336,7 @@ def comparisons_to_ask(
     count: int = 10,
     *,
     pool: int = 48,
+    new_scores: int = 16,
     seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -343,29 +344,38 @@ def comparisons_to_ask(
     """Photo id pairs to ask "A or B?" about next, by the rule of :mod:`pair_selection`.
 
     A seeded pool of ``pool`` album photos; the profile's stored scores say how unsure it is, and
-    without them each task model's scores of the pool (computed here once, then cached by the
-    session) say where the tasks disagree; without a model only the spread over the album counts.
+    without them each task model's scores of the pool say where the tasks disagree; without a model
+    only the spread over the album counts. Task scores are cached by the session, and each call scores
+    at most ``new_scores`` photos not yet scored (the rest of the pool are photos already scored), so the
+    first questions come within seconds on a CPU and later pools grow from the cache.
     """
     photos = library.photos()
     if len(photos) < 2:
         return []
-    members = photos if len(photos) <= pool else random.Random(seed).sample(photos, pool)
-    appearance = appearance_features(library, thumbnails, members, progress, cancel)
+    rng = random.Random(seed)
     scores = library.scores(profile_id) if profile_id is not None else {}
-    if scores and all(p.id in scores for p in members):
+    ranked = [p for p in photos if p.id in scores]  # photos that could not be read have no score
+    if len(ranked) >= 2:
+        members = ranked if len(ranked) <= pool else rng.sample(ranked, pool)
         information = pair_selection.profile_uncertainty(np.array([scores[p.id][0] for p in members]))
     elif model is not None:
-        paths = [library.absolute_path(p) for p in members]
-        model.prefetch_task_scores(paths, cancel)
-        unreadable = set(model.task_scores.missing(paths))  # photos that could not be decoded
-        readable = [i for i, path in enumerate(paths) if path not in unreadable]
-        members, appearance = [members[i] for i in readable], appearance[readable]
-        task_scores = model.task_scores.lookup([paths[i] for i in readable])
-        if task_scores is None:
+        path_of = {p.id: library.absolute_path(p) for p in photos}
+        unscored = set(model.task_scores.missing(list(path_of.values())))
+        known = [p for p in photos if path_of[p.id] not in unscored]
+        fresh = [p for p in photos if path_of[p.id] in unscored]
+        fresh = rng.sample(fresh, min(len(fresh), new_scores, pool))
+        members = rng.sample(known, min(len(known), pool - len(fresh))) + fresh
+        model.prefetch_task_scores([path_of[p.id] for p in fresh], cancel)
+        unreadable = set(model.task_scores.missing([path_of[p.id] for p in members]))  # could not be decoded
+        members = [p for p in members if path_of[p.id] not in unreadable]
+        task_scores = model.task_scores.lookup([path_of[p.id] for p in members])
+        if task_scores is None or len(members) < 2:
             return []
         information = pair_selection.task_disagreement(task_scores.numpy())
     else:
+        members = photos if len(photos) <= pool else rng.sample(photos, pool)
         information = np.ones((len(members), len(members)))
+    appearance = appearance_features(library, thumbnails, members, progress, cancel)
     where = {p.id: i for i, p in enumerate(members)}
     answered = library.comparisons()
     asked = [(where[c.photo_a], where[c.photo_b]) for c in answered if c.photo_a in where and c.photo_b in where]

@@ -44,13 +44,14 @@ def test_album_questions_before_and_after_a_profile(scenes_library, test_bundle)
     model = curation.open_model(test_bundle.path, "cpu")
     first = curation.comparisons_to_ask(lib, thumbnails, model, None, count=5, seed=1)
     assert len(first) == 5 and len({p for pair in first for p in pair}) == 10
-    # Before a profile: the pool's task scores were computed (once) and the pairs are where they disagree.
+    # Before a profile: task scores of at most 16 new photos per call (cached), pairs where the tasks disagree.
     paths = {lib.absolute_path(p): p.id for p in lib.photos()}
-    assert not model.task_scores.missing(list(paths))
+    assert len(model.task_scores.missing(list(paths))) == 30 - 16
     for a, b in first[:3]:
         lib.add_comparison(a, b, "a")
     again = curation.comparisons_to_ask(lib, thumbnails, model, None, count=5, seed=1)
     assert not {frozenset(p) for p in first[:3]} & {frozenset(p) for p in again}  # answered: not asked again
+    assert not model.task_scores.missing(list(paths))  # the pool grew from the cache
     # With a profile: its stored scores decide, and the surest pairs (far apart in score) are asked last.
     for photo, stars in zip(lib.photos()[:12], [1, 2, 3, 4, 5] * 3):
         lib.set_rating(photo.id, stars=stars)
