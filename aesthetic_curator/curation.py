@@ -26,6 +26,7 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 
 if TYPE_CHECKING:
     from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.engine.taste import TasteSummary
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,16 @@ def rank_album(
         result.images_per_second,
         record_top_movement(library, profile_id),
     )
+
+
+def profile_taste(library: Library, model: ModelSession, profile_id: int) -> TasteSummary:
+    """The stored profile's taste panel numbers (engine.taste): task weights by layer group, one summary line."""
+    from aesthetic_curator.engine.profile import Profile
+    from aesthetic_curator.engine.taste import summarize_taste
+
+    profile = Profile.from_bytes(library.profile_data(profile_id), f"profile {profile_id}")
+    profile.check_bundle(model.bundle)
+    return summarize_taste(profile.alpha, profile.task_names, model.bundle.manifest.layers)
 
 
 def score_rated_photos_ahead(library: Library, model: ModelSession, cancel: CancelToken | None = None) -> int:

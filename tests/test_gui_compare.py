@@ -1,4 +1,4 @@
-"""The compare view, driven from the keyboard as a user would: answer "A or B?", undo, zoom, then personalize."""
+"""The compare view and the taste panel, driven as a user would: answer "A or B?", undo, zoom, personalize."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt
 
+from aesthetic_curator import curation
 from aesthetic_curator.gui.main_window import MainWindow
-from tests.test_gui import TIMEOUT, album, open_album, window  # noqa: F401  (fixtures and helpers)
+from tests.test_gui import TIMEOUT, album, open_album, rate_with_keys, window  # noqa: F401  (fixtures, helpers)
 
 
 def _open_compare(qtbot, window: MainWindow):  # noqa: F811
@@ -81,3 +82,20 @@ def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(qtbot, windo
     assert "20 comparisons" in learned and "of your choices (± " in learned
     assert "predicts" in window.statusBar().currentMessage()
     assert "predicts" in window.profile_box.toolTip() and "20 comparisons" in window.profile_box.toolTip()
+
+
+def test_taste_panel_shows_the_profiles_numbers(qtbot, window: MainWindow, album: Path):  # noqa: F811
+    open_album(qtbot, window, album)
+    assert not window.taste_action.isEnabled()  # no profile yet
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
+        window.start_personalization("mine")
+    window.taste_action.trigger()
+    panel = window.taste_panel
+    assert panel.isVisible() and panel.windowTitle() == "Taste of “mine”"
+    summary = curation.profile_taste(window.library, window.controller.model(), window.current_profile_id())
+    table = panel.table
+    assert table.rowCount() == len(summary.tasks) and table.columnCount() == len(summary.groups) + 1
+    assert table.item(0, 0).text() == f"{summary.weights[0, 0]:+.2f}"
+    assert table.item(0, len(summary.groups)).toolTip().endswith(f"{summary.overall[0]:+.4f}")
+    assert summary.line in panel.summary_label.text()

@@ -397,7 +397,8 @@ class MainWindow(WindowViews, WindowCompare, QMainWindow):
         self.rank_action.setEnabled(has_album and not busy and has_profile)
         for action in (self.suggest_action, self.compare_action, self.import_xmp_action, self.export_action):
             action.setEnabled(has_album and not busy)
-        self.rename_profile_action.setEnabled(has_profile)
+        for action in (self.rename_profile_action, self.taste_action):
+            action.setEnabled(has_profile)
         self.delete_profile_action.setEnabled(has_profile and not busy)
         self._update_counter(readiness)
 

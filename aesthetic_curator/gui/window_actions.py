@@ -41,6 +41,7 @@ def build_actions(w: MainWindow) -> None:
     w.export_action = _action(w, "Export…", w.export_clicked, "Ctrl+E", "copy the top photos")
     w.settings_action = _action(w, "Model…", w.settings_clicked, "Ctrl+,", "model setup: bundle, device and solver")
     w.rename_profile_action = _action(w, "Rename Profile…", w.rename_profile_clicked)
+    w.taste_action = _action(w, "Taste Panel…", w.taste_clicked, "Ctrl+T", "what the profile weighs, task by task")
     w.delete_profile_action = _action(w, "Delete Profile…", w.delete_profile_clicked)
     w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
     w.quit_action = _action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
@@ -91,6 +92,7 @@ def build_menus(w: MainWindow) -> None:
     for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
         photo_menu.addAction(action)
     profile_menu = w.menuBar().addMenu("P&rofile")
+    profile_menu.addAction(w.taste_action)
     profile_menu.addAction(w.rename_profile_action)
     profile_menu.addAction(w.delete_profile_action)
     w.menuBar().addMenu("&Settings").addAction(w.settings_action)

@@ -14,6 +14,7 @@ from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
+from aesthetic_curator.gui.taste_panel import TastePanel
 from aesthetic_curator.profile_progress import ProfileProgress
 
 
@@ -100,6 +101,22 @@ class WindowViews:
         lines.append(ProfileProgress.from_metadata(meta).describe())
         lines.append(f"solver {meta.get('solver', '?')}, created {meta.get('created', '?')}")
         return "\n".join(line for line in lines if line)
+
+    def taste_clicked(self) -> None:
+        """The taste panel of the current profile (its numbers come from the coefficients, no model pass)."""
+        profile_id, model = self.current_profile_id(), self.controller.model()
+        if self.library is None or profile_id is None:
+            return
+        if model is None:
+            self.show_error("Taste panel", "No model bundle is set up: choose one in Model….")
+            return
+        try:
+            summary = curation.profile_taste(self.library, model, profile_id)
+        except CuratorError as exc:
+            self.show_error("Taste panel", str(exc))
+            return
+        self.taste_panel = TastePanel(self.profile_box.currentText(), summary, self)
+        self.taste_panel.show()
 
     def rename_profile_clicked(self) -> None:
         profile_id = self.current_profile_id()
