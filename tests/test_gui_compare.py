@@ -68,7 +68,7 @@ def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(qtbot, windo
         qtbot.waitUntil(lambda: dialog.current is not None, timeout=TIMEOUT)  # more pairs come in batches
         qtbot.keyClick(dialog, Qt.Key.Key_Left if answer % 3 else Qt.Key.Key_Right)
     assert len(window.library.training_pairs()) == 20
-    assert "20 in all" in dialog.status.text() and "ready to personalize" in dialog.status.text()
+    assert "20 decided in all" in dialog.status.text() and "ready to personalize" in dialog.status.text()
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert window.personalize_action.isEnabled()
 

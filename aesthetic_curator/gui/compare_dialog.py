@@ -20,8 +20,9 @@ from aesthetic_curator.gui.photo_decoder import PhotoDecoder
 
 #: Pairs decoded ahead of the one shown.
 PREFETCH_PAIRS = 2
-#: When fewer pairs than this are left, the dialog asks for more.
-LOW_WATER = 3
+#: When fewer pairs than this are left, the dialog asks for more (choosing a batch before any profile scores
+#: up to 16 new photos with every task: a few seconds on a CPU, about as long as answering six questions).
+LOW_WATER = 6
 #: Decoded photos kept (the shown pair, the prefetched ones, and the last few for undo).
 KEEP_DECODED = 12
 

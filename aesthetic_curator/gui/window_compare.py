@@ -68,5 +68,5 @@ class WindowCompare:
         if self.compare is not None and self.library is not None:
             readiness = curation.rating_readiness(self.library)
             self.compare.set_status(
-                f"{self.compare.answers} answered now, {readiness.comparisons} in all — {readiness.explain()}"
+                f"{self.compare.answers} answered now, {readiness.comparisons} decided in all — {readiness.explain()}"
             )
