@@ -36,8 +36,12 @@ class WindowCompare:
     def _ask_for_pairs(self) -> None:
         self.controller.choose_comparisons(PAIRS_PER_BATCH, self.current_profile_id())
 
-    def _compare_pair(self, photo_a: int, photo_b: int) -> ComparePair | None:
+    def _compare_pairs(self, pairs: list[tuple[int, int]]) -> list[ComparePair]:
+        """The pairs as the dialog shows them (one read of the album's photos for the whole batch)."""
         photos = {p.id: p for p in self.library.photos()} if self.library is not None else {}
+        return [pair for a, b in pairs if (pair := self._compare_pair(a, b, photos)) is not None]
+
+    def _compare_pair(self, photo_a: int, photo_b: int, photos: dict) -> ComparePair | None:
         if photo_a not in photos or photo_b not in photos:
             return None
         a, b = photos[photo_a], photos[photo_b]
@@ -48,7 +52,7 @@ class WindowCompare:
 
     def _comparisons_chosen(self, pairs: list[tuple[int, int]]) -> None:
         if self.compare is not None:
-            self.compare.add_pairs([pair for a, b in pairs if (pair := self._compare_pair(a, b)) is not None])
+            self.compare.add_pairs(self._compare_pairs(pairs))
 
     def _compare_answered(self, photo_a: int, photo_b: int, outcome: str) -> None:
         self.controller.record_comparison(photo_a, photo_b, outcome)
@@ -57,9 +61,9 @@ class WindowCompare:
 
     def _compare_undo(self) -> None:
         undone = self.controller.undo_comparison()
-        pair = self._compare_pair(undone.photo_a, undone.photo_b) if undone is not None else None
-        if pair is not None and self.compare is not None:
-            self.compare.push_front(pair)
+        pairs = self._compare_pairs([(undone.photo_a, undone.photo_b)]) if undone is not None else []
+        if pairs and self.compare is not None:
+            self.compare.push_front(pairs[0])
             self.statusBar().showMessage("Last answer taken back", 5_000)
         self._update_compare_status()
         self._update_actions()
