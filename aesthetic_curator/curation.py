@@ -25,6 +25,8 @@ from aesthetic_curator.profile_progress import ProfileProgress, previous_top, re
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 if TYPE_CHECKING:
+    from aesthetic_curator.engine.profile import Profile
+    from aesthetic_curator.engine.ranking import RankingResult
     from aesthetic_curator.engine.session import ModelSession
     from aesthetic_curator.engine.taste import TasteSummary
 
@@ -181,33 +183,56 @@ def rank_album(
     cancel: CancelToken | None = None,
 ) -> AlbumRanking:
     """Score every photo of the album with a stored profile and keep the scores in the library."""
+    profile = stored_profile(library, profile_id)
+    rows, result = score_album(library, model, profile, progress, cancel)
+    library.store_scores(profile_id, rows)
+    return ranking_report(profile_id, result, record_top_movement(library, profile_id))
+
+
+def stored_profile(library: Library, profile_id: int) -> Profile:
+    """A profile of the library, read back from its stored file (refused if damaged)."""
     from aesthetic_curator.engine.profile import Profile
 
+    return Profile.from_bytes(library.profile_data(profile_id), f"profile {profile_id}")
+
+
+def score_album(
+    library: Library,
+    model: ModelSession,
+    profile: Profile,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[tuple[int, float, int]], RankingResult]:
+    """Every album photo scored by ``profile``: (photo id, score, rank) rows to store, and the engine's result.
+
+    Nothing is stored here, so a caller can keep a cancelled or failed run from touching the library.
+    """
     model.prepare(progress, cancel)
-    profile = Profile.from_bytes(library.profile_data(profile_id), f"profile {profile_id}")
     photos = library.photos()
     if not photos:
         raise CuratorError("the album has no photos to rank")
     by_path = {library.absolute_path(p): p.id for p in photos}
     result = model.rank(profile, list(by_path), progress=progress, cancel=cancel)
     check(cancel)
-    library.store_scores(profile_id, [(by_path[item.path], item.score, item.rank) for item in result.ranked])
+    return [(by_path[item.path], item.score, item.rank) for item in result.ranked], result
+
+
+def ranking_report(profile_id: int, result: RankingResult, progress: ProfileProgress | None = None) -> AlbumRanking:
     return AlbumRanking(
         profile_id,
         len(result.ranked),
         [f"{item.path}: {item.reason}" for item in result.skipped],
         result.seconds,
         result.images_per_second,
-        record_top_movement(library, profile_id),
+        progress,
     )
 
 
 def profile_taste(library: Library, model: ModelSession, profile_id: int) -> TasteSummary:
     """The stored profile's taste panel numbers (engine.taste): task weights by layer group, one summary line."""
-    from aesthetic_curator.engine.profile import Profile
     from aesthetic_curator.engine.taste import summarize_taste
 
-    profile = Profile.from_bytes(library.profile_data(profile_id), f"profile {profile_id}")
+    profile = stored_profile(library, profile_id)
     profile.check_bundle(model.bundle)
     return summarize_taste(profile.alpha, profile.task_names, model.bundle.manifest.layers)
 

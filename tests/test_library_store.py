@@ -155,7 +155,7 @@ def test_comparisons_are_stored_undone_and_survive_a_move(tmp_path):
         assert len(library.comparisons()) == 1
 
 
-def test_a_version_1_library_gains_the_comparisons_table(tmp_path):
+def test_a_version_1_library_gains_the_later_tables(tmp_path):
     from aesthetic_curator.library.schema import MIGRATIONS, SCHEMA_VERSION
 
     db = tmp_path / "old.sqlite3"
@@ -167,5 +167,5 @@ def test_a_version_1_library_gains_the_comparisons_table(tmp_path):
     album = tmp_path / "album"
     album.mkdir()
     with Library(db, album) as library:
-        assert library.schema_version == SCHEMA_VERSION == 2
-        assert library.comparisons() == []
+        assert library.schema_version == SCHEMA_VERSION == 3
+        assert library.comparisons() == [] and library.profile_version_count(1) == 0

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from aesthetic_curator.errors import CuratorError
 
+#: Earlier versions of a hand-shaped profile kept for undo.
+KEPT_VERSIONS = 20
+
 
 @dataclass(frozen=True)
 class StoredProfile:
@@ -94,3 +97,72 @@ class ProfileStore:
         query = "SELECT photo_id FROM scores WHERE profile_id = ? ORDER BY rank LIMIT ?"
         rows = self._query(query, (profile_id, count))
         return [row[0] for row in rows]
+
+    # -- hand-shaped versions ----------------------------------------------------------------------------
+    def replace_profile(
+        self, profile_id: int, data: bytes, metadata: dict, scores: Iterable[tuple[int, float, int]]
+    ) -> None:
+        """Make ``data`` (with its scores) the profile's current version in one transaction, keeping the
+        version it replaces, and its scores, for :meth:`undo_profile_change`."""
+        with self.transaction() as db:
+            row = db.execute("SELECT data, metadata FROM profiles WHERE id = ?", (profile_id,)).fetchone()
+            if row is None:
+                raise CuratorError(f"no profile with id {profile_id}")
+            version = db.execute(
+                "INSERT INTO profile_versions (profile_id, data, metadata, saved_at) VALUES (?, ?, ?, ?)",
+                (profile_id, row[0], row[1], time.time()),
+            ).lastrowid
+            db.execute(
+                "INSERT INTO version_scores (version_id, photo_id, score, rank) "
+                "SELECT ?, photo_id, score, rank FROM scores WHERE profile_id = ?",
+                (version, profile_id),
+            )
+            db.execute(
+                "DELETE FROM profile_versions WHERE profile_id = ? AND id NOT IN "
+                "(SELECT id FROM profile_versions WHERE profile_id = ? ORDER BY id DESC LIMIT ?)",
+                (profile_id, profile_id, KEPT_VERSIONS),
+            )
+            db.execute("UPDATE profiles SET data = ?, metadata = ? WHERE id = ?", (data, json.dumps(metadata), profile_id))
+            db.execute("DELETE FROM scores WHERE profile_id = ?", (profile_id,))
+            db.executemany(
+                "INSERT INTO scores (profile_id, photo_id, score, rank) VALUES (?, ?, ?, ?)",
+                ((profile_id, pid, score, rank) for pid, score, rank in scores),
+            )
+
+    def profile_version_count(self, profile_id: int) -> int:
+        """How many earlier versions undo can go back through."""
+        return int(self._query("SELECT COUNT(*) FROM profile_versions WHERE profile_id = ?", (profile_id,))[0][0])
+
+    def undo_profile_change(self, profile_id: int) -> bool:
+        """Return the profile, and its scores, to the version before its latest change; False when none."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id, data, metadata FROM profile_versions WHERE profile_id = ? ORDER BY id DESC LIMIT 1",
+                (profile_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            version, data, metadata = row
+            db.execute("UPDATE profiles SET data = ?, metadata = ? WHERE id = ?", (data, metadata, profile_id))
+            db.execute("DELETE FROM scores WHERE profile_id = ?", (profile_id,))
+            db.execute(
+                "INSERT INTO scores (profile_id, photo_id, score, rank) "
+                "SELECT ?, photo_id, score, rank FROM version_scores WHERE version_id = ?",
+                (profile_id, version),
+            )
+            db.execute("DELETE FROM profile_versions WHERE id = ?", (version,))
+            return True
+
+    # -- the plain average's scores, per bundle ---------------------------------------------------------
+    def store_reference_scores(self, bundle_id: str, scores: Iterable[tuple[int, float, int]]) -> None:
+        """Replace the (photo id, score, rank) rows of the bundle's all-tasks-equal profile."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM reference_scores WHERE bundle_id = ?", (bundle_id,))
+            db.executemany(
+                "INSERT INTO reference_scores (bundle_id, photo_id, score, rank) VALUES (?, ?, ?, ?)",
+                ((bundle_id, pid, score, rank) for pid, score, rank in scores),
+            )
+
+    def reference_scores(self, bundle_id: str) -> dict[int, tuple[float, int]]:
+        rows = self._query("SELECT photo_id, score, rank FROM reference_scores WHERE bundle_id = ?", (bundle_id,))
+        return {r[0]: (r[1], r[2]) for r in rows}

@@ -54,6 +54,38 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX comparisons_photos ON comparisons (photo_a, photo_b);
     """,
+    # 3: earlier versions of hand-shaped profiles (with their scores, so undo is instant), the plain
+    # average's scores per bundle (for "hidden gems"), and what burst grouping reads from each photo.
+    """
+    CREATE TABLE profile_versions (
+        id INTEGER PRIMARY KEY,
+        profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+        data BLOB NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        saved_at REAL NOT NULL
+    );
+    CREATE TABLE version_scores (
+        version_id INTEGER NOT NULL REFERENCES profile_versions (id) ON DELETE CASCADE,
+        photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (version_id, photo_id)
+    );
+    CREATE TABLE reference_scores (
+        bundle_id TEXT NOT NULL,
+        photo_id INTEGER NOT NULL REFERENCES photos (id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (bundle_id, photo_id)
+    );
+    CREATE TABLE photo_features (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE,
+        content_hash TEXT NOT NULL,
+        taken REAL,
+        taken_source TEXT NOT NULL,
+        phash TEXT
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -65,4 +97,8 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "profiles": ("id", "name", "bundle_id", "data", "metadata", "created_at"),
     "scores": ("profile_id", "photo_id", "score", "rank"),
     "comparisons": ("id", "photo_a", "photo_b", "outcome", "answered_at"),
+    "profile_versions": ("id", "profile_id", "data", "metadata", "saved_at"),
+    "version_scores": ("version_id", "photo_id", "score", "rank"),
+    "reference_scores": ("bundle_id", "photo_id", "score", "rank"),
+    "photo_features": ("photo_id", "content_hash", "taken", "taken_source", "phash"),
 }
