@@ -57,7 +57,7 @@ def test_the_plain_average_weighs_every_task_equally(test_bundle):
 
 @pytest.fixture
 def ranked_album(scenes_library, test_bundle):
-    lib, cache = scenes_library
+    lib, _ = scenes_library
     for photo, stars in zip(lib.photos()[:12], [1, 2, 3, 4, 5, 3] * 2):
         lib.set_rating(photo.id, stars=stars)
     model = curation.open_model(test_bundle.path, "cpu")

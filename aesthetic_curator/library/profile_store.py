@@ -122,7 +122,8 @@ class ProfileStore:
                 "(SELECT id FROM profile_versions WHERE profile_id = ? ORDER BY id DESC LIMIT ?)",
                 (profile_id, profile_id, KEPT_VERSIONS),
             )
-            db.execute("UPDATE profiles SET data = ?, metadata = ? WHERE id = ?", (data, json.dumps(metadata), profile_id))
+            update = "UPDATE profiles SET data = ?, metadata = ? WHERE id = ?"
+            db.execute(update, (data, json.dumps(metadata), profile_id))
             db.execute("DELETE FROM scores WHERE profile_id = ?", (profile_id,))
             db.executemany(
                 "INSERT INTO scores (profile_id, photo_id, score, rank) VALUES (?, ?, ?, ?)",
