@@ -45,6 +45,14 @@ class TasteSummary:
     def weight(self, task: str, group: str) -> float:
         return float(self.weights[self.tasks.index(task), self.groups.index(group)])
 
+    def scaled(self, scales: dict[str, float]) -> TasteSummary:
+        """The summary of the profile with each named task's coefficients multiplied by its scale (what the
+        taste panel previews while a slider moves: every weight is linear in its task's coefficients)."""
+        factors = np.array([float(scales.get(task, 1.0)) for task in self.tasks])
+        overall = self.overall * factors
+        line = summary_line(self.tasks, overall)
+        return TasteSummary(self.tasks, self.groups, self.weights * factors[:, None], overall, line)
+
 
 def layer_groups(layers: dict[str, list[int]]) -> dict[str, list[int]]:
     """Group name -> layer indices (in ``layers`` order); groups the network lacks are left out."""
@@ -102,3 +110,4 @@ def summary_line(tasks: list[str], overall: np.ndarray) -> str:
 
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+

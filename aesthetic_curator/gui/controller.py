@@ -15,7 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from aesthetic_curator import curation
+from aesthetic_curator import curation, profile_editing
+from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.tasks import Job, Task, TaskRunner
 from aesthetic_curator.library.store import Library
@@ -43,6 +44,7 @@ class AlbumController(QObject):
     ranked = Signal(object)  # curation.AlbumRanking
     exported = Signal(object)  # library.export.ExportReport
     comparisons_chosen = Signal(object)  # list of (photo id, photo id) to ask "A or B?" about
+    gems_found = Signal(int, object)  # profile id, set of photo ids (profile_editing.hidden_gems)
 
     def __init__(
         self,
@@ -221,11 +223,83 @@ class AlbumController(QObject):
         def job(progress, cancel):
             return curation.rank_album(library, model, profile_id, progress=progress, cancel=cancel)
 
-        def done(result: curation.AlbumRanking) -> None:
-            model.release_task_vectors()  # memory back until the next personalization
-            self.ranked.emit(result)
+        self.run("rank", job, self._ranked_done)
 
-        self.run("rank", job, done)
+    # -- shaping profiles (profile_editing) --------------------------------------------------------------
+    def profile_taste(self, profile_id: int):
+        """(taste summary, number of earlier versions undo can return to); raises CuratorError."""
+        library, model = self.library, self.model()
+        if library is None or model is None:
+            raise CuratorError("open an album and choose a model bundle first")
+        return curation.profile_taste(library, model, profile_id), library.profile_version_count(profile_id)
+
+    def reshape_profile(self, profile_id: int, scales: dict[str, float]) -> None:
+        """Scale tasks, re-rank, store as the profile's new version; ends with ``ranked``."""
+        library, model = self.library, self.model()
+        if library is None or model is None:
+            return
+
+        def job(progress, cancel):
+            return profile_editing.reshape_profile(library, model, profile_id, scales, progress=progress, cancel=cancel)
+
+        self.run("apply", job, self._ranked_done)
+
+    def undo_profile_change(self, profile_id: int) -> bool:
+        """Back to the profile's previous version and its scores (instant: no model work)."""
+        if self.library is None or self.is_busy():
+            return False
+        return profile_editing.undo_profile_change(self.library, profile_id)
+
+    def blend_profiles(self, a_id: int, b_id: int, weight: float, name: str) -> None:
+        """Store the blend as a new profile, then rank the album with it."""
+        library, model = self.library, self.model()
+        if library is None or model is None:
+            return
+
+        def job(progress, cancel):
+            return profile_editing.blend_profiles(library, model, a_id, b_id, weight, name)
+
+        self.run("blend", job, self._new_profile)
+
+    def import_profile(self, path: Path) -> None:
+        """Store a profile file (refused when made for another bundle), then rank the album with it."""
+        library, model = self.library, self.model()
+        if library is None or model is None:
+            return
+
+        def job(progress, cancel):
+            return profile_editing.import_profile(library, model, path)
+
+        self.run("import profile", job, self._new_profile)
+
+    def export_profile(self, profile_id: int, path: Path) -> Path | None:
+        """Write the profile's file (small: written at once); raises CuratorError."""
+        return profile_editing.export_profile(self.library, profile_id, path) if self.library is not None else None
+
+    def find_hidden_gems(self, profile_id: int) -> None:
+        """Score the album with the plain average once per bundle (kept), then pick the profile's hidden gems."""
+        library, model = self.library, self.model()
+        if library is None or model is None:
+            return
+
+        def job(progress, cancel):
+            plain = profile_editing.plain_average_scores(library, model, profile_id, progress=progress, cancel=cancel)
+            return profile_editing.hidden_gems(library.scores(profile_id), plain.scores)
+
+        self.run("find hidden gems", job, lambda gems: self.gems_found.emit(profile_id, gems))
+
+    def _new_profile(self, profile_id: int) -> None:
+        if self.library is not None:
+            name = next((p.name for p in self.library.profiles() if p.id == profile_id), None)
+            if name is not None:
+                self.preferences.set_profile_for(self.library.album, name)
+        self.rank(profile_id)
+
+    def _ranked_done(self, result: curation.AlbumRanking) -> None:
+        model = self._model
+        if model is not None:
+            model.release_task_vectors()  # memory back until the next personalization
+        self.ranked.emit(result)
 
     def export(self, profile_id: int | None, dest: Path, **choice: Any) -> None:
         library = self.library

@@ -30,6 +30,7 @@ from aesthetic_curator.gui.task_status import TaskStatus
 from aesthetic_curator.gui.tasks import TaskRunner
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.gui.window_compare import WindowCompare
+from aesthetic_curator.gui.window_profiles import WindowProfiles
 from aesthetic_curator.gui.window_views import WindowViews
 from aesthetic_curator.library.store import KEEP
 from aesthetic_curator.library.thumbnails import ThumbnailCache
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 30.0
 
 
-class MainWindow(WindowViews, WindowCompare, QMainWindow):
+class MainWindow(WindowViews, WindowCompare, WindowProfiles, QMainWindow):
     album_loaded = Signal()
     personalized = Signal(int)  # profile id
     ranked = Signal(int)  # profile id
@@ -98,6 +99,7 @@ class MainWindow(WindowViews, WindowCompare, QMainWindow):
         c.personalized.connect(self._personalized)
         c.ranked.connect(self._ranked)
         c.exported.connect(self._exported)
+        self._connect_profile_views()
 
     @property
     def library(self):
@@ -397,9 +399,7 @@ class MainWindow(WindowViews, WindowCompare, QMainWindow):
         self.rank_action.setEnabled(has_album and not busy and has_profile)
         for action in (self.suggest_action, self.compare_action, self.import_xmp_action, self.export_action):
             action.setEnabled(has_album and not busy)
-        for action in (self.rename_profile_action, self.taste_action):
-            action.setEnabled(has_profile)
-        self.delete_profile_action.setEnabled(has_profile and not busy)
+        self._update_profile_actions(has_profile, busy)
         self._update_counter(readiness)
 
     # -- messages ----------------------------------------------------------------------------------------------

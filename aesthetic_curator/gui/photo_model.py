@@ -53,6 +53,7 @@ class Filter(enum.Enum):
     UNRATED = "Unrated"
     RATED = "Rated"
     SUGGESTED = "Suggested to rate"
+    HIDDEN_GEMS = "Hidden gems"
 
 
 class PhotoListModel(QAbstractListModel):
@@ -66,6 +67,8 @@ class PhotoListModel(QAbstractListModel):
         self.filter = Filter.ALL
         self.filter_value = 0.0
         self.suggested: list[int] = []
+        #: (profile id, photo ids) of the "Hidden gems" filter (profile_editing.hidden_gems); None: not found yet
+        self.hidden_gems: tuple[int | None, set[int]] = (None, set())
 
     # -- content ----------------------------------------------------------------------------------------
     def set_loader(self, loader: ThumbnailLoader) -> None:
@@ -130,6 +133,8 @@ class PhotoListModel(QAbstractListModel):
         if self.filter is Filter.SUGGESTED:
             wanted = {pid: n for n, pid in enumerate(self.suggested)}
             return sorted((i for i in items if i.id in wanted), key=lambda i: wanted[i.id])
+        if self.filter is Filter.HIDDEN_GEMS:
+            return [i for i in items if i.id in self.hidden_gems[1]]
         scored = [i for i in items if i.rank is not None]
         if self.filter is Filter.TOP_N:
             return [i for i in items if i.rank is not None and i.rank <= int(value)]

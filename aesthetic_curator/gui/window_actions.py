@@ -43,6 +43,13 @@ def build_actions(w: MainWindow) -> None:
     w.rename_profile_action = _action(w, "Rename Profile…", w.rename_profile_clicked)
     w.taste_action = _action(w, "Taste Panel…", w.taste_clicked, "Ctrl+T", "what the profile weighs, task by task")
     w.delete_profile_action = _action(w, "Delete Profile…", w.delete_profile_clicked)
+    w.blend_action = _action(w, "Blend Profiles…", w.blend_clicked, None, "a new profile between two others")
+    w.export_profile_action = _action(
+        w, "Export Profile…", w.export_profile_clicked, None, "save the profile's small file (the CLI reads it)"
+    )
+    w.import_profile_action = _action(
+        w, "Import Profile…", w.import_profile_clicked, None, "add a profile file made with the same model"
+    )
     w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
     w.quit_action = _action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
 
@@ -92,7 +99,8 @@ def build_menus(w: MainWindow) -> None:
     for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
         photo_menu.addAction(action)
     profile_menu = w.menuBar().addMenu("P&rofile")
-    profile_menu.addAction(w.taste_action)
+    for action in (w.taste_action, w.blend_action, None, w.import_profile_action, w.export_profile_action, None):
+        profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
     profile_menu.addAction(w.rename_profile_action)
     profile_menu.addAction(w.delete_profile_action)
     w.menuBar().addMenu("&Settings").addAction(w.settings_action)

@@ -14,7 +14,6 @@ from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
-from aesthetic_curator.gui.taste_panel import TastePanel
 from aesthetic_curator.profile_progress import ProfileProgress
 
 
@@ -87,6 +86,7 @@ class WindowViews:
             self.preferences.set_profile_for(self.library.album, self.profile_box.currentText())
         self.model.set_scores(self.library.scores(profile_id) if profile_id is not None else {})
         self.profile_box.setToolTip(self._profile_details(profile_id))
+        self._update_hidden_gems()
         self._update_actions()
 
     def _profile_details(self, profile_id: int | None) -> str:
@@ -101,22 +101,6 @@ class WindowViews:
         lines.append(ProfileProgress.from_metadata(meta).describe())
         lines.append(f"solver {meta.get('solver', '?')}, created {meta.get('created', '?')}")
         return "\n".join(line for line in lines if line)
-
-    def taste_clicked(self) -> None:
-        """The taste panel of the current profile (its numbers come from the coefficients, no model pass)."""
-        profile_id, model = self.current_profile_id(), self.controller.model()
-        if self.library is None or profile_id is None:
-            return
-        if model is None:
-            self.show_error("Taste panel", "No model bundle is set up: choose one in Model….")
-            return
-        try:
-            summary = curation.profile_taste(self.library, model, profile_id)
-        except CuratorError as exc:
-            self.show_error("Taste panel", str(exc))
-            return
-        self.taste_panel = TastePanel(self.profile_box.currentText(), summary, self)
-        self.taste_panel.show()
 
     def rename_profile_clicked(self) -> None:
         profile_id = self.current_profile_id()
@@ -149,6 +133,7 @@ class WindowViews:
         self.filter_value_action.setVisible(filter_ in (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE))
         self.filter_value.setSuffix({Filter.TOP_PERCENT: " %"}.get(filter_, ""))
         self.filter_value.setDecimals(0 if filter_ is Filter.TOP_N else 1)
+        self._update_hidden_gems()
         current = self.current_item()
         self.model.set_view(self.sort_box.currentData(), self.filter_box.currentData(), self.filter_value.value())
         if current is not None:

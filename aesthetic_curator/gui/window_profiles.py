@@ -1,0 +1,158 @@
+"""How the main window lets the user see and shape a profile: the taste panel with its sliders (Apply,
+undo), blending two profiles, importing and exporting profile files, and the "hidden gems" filter.
+
+A mixin of :class:`MainWindow` (it uses the window's controller, boxes, model and messages), kept apart so
+the window module holds the album commands and this one the profile commands. Model work runs on the
+controller's tasks; the window only sends choices and shows results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.gui.blend_dialog import BlendDialog
+from aesthetic_curator.gui.photo_model import Filter
+from aesthetic_curator.gui.taste_panel import TastePanel
+from aesthetic_curator.profile_editing import PROFILE_SUFFIX
+
+PROFILE_FILES = f"Aesthetic Curator profiles (*{PROFILE_SUFFIX});;All files (*)"
+
+
+class WindowProfiles:
+    """The taste panel and its sliders, blends, profile files and hidden gems."""
+
+    taste_panel: TastePanel | None = None
+
+    def _connect_profile_views(self) -> None:
+        self.controller.gems_found.connect(self._gems_found)
+        self.controller.ranked.connect(self._profile_ranked)
+        self.controller.task_ended.connect(self._taste_panel_idle)
+
+    # -- the taste panel ----------------------------------------------------------------------------------
+    def taste_clicked(self) -> None:
+        """The taste panel of the current profile (its numbers come from the coefficients, no model pass)."""
+        profile_id = self.current_profile_id()
+        if self.library is None or profile_id is None:
+            return
+        if self.controller.model() is None:
+            self.show_error("Taste panel", "No model bundle is set up: choose one in Model….")
+            return
+        try:
+            summary, versions = self.controller.profile_taste(profile_id)
+        except CuratorError as exc:
+            self.show_error("Taste panel", str(exc))
+            return
+        if self.taste_panel is not None:
+            self.taste_panel.close()
+        self.taste_panel = TastePanel(self.profile_box.currentText(), summary, self, versions)
+        self.taste_panel.profile_id = profile_id
+        self.taste_panel.apply_requested.connect(self._apply_taste)
+        self.taste_panel.undo_requested.connect(self._undo_taste)
+        self.taste_panel.show()
+
+    def _apply_taste(self, scales: dict[str, float]) -> None:
+        panel = self.taste_panel
+        if panel is None or not scales:
+            return
+        self.controller.reshape_profile(panel.profile_id, scales)
+        panel.set_busy(self.is_busy())  # a refusal (another task runs) comes with a message
+
+    def _undo_taste(self) -> None:
+        panel = self.taste_panel
+        if panel is None or not self.controller.undo_profile_change(panel.profile_id):
+            return
+        if self.model.hidden_gems[0] == panel.profile_id:
+            self.model.hidden_gems = (None, set())
+        if self.current_profile_id() == panel.profile_id:
+            self.profile_changed()  # the previous version's scores re-sort the grid at once
+        self._refresh_taste_panel(panel.profile_id)
+        self.statusBar().showMessage("Back to the profile's previous version and its ranking", 10_000)
+
+    def _profile_ranked(self, result) -> None:
+        """New scores for a profile: its taste panel shows the stored version, its hidden gems are stale."""
+        if self.model.hidden_gems[0] == result.profile_id:
+            self.model.hidden_gems = (None, set())
+        self._refresh_taste_panel(result.profile_id)
+
+    def _refresh_taste_panel(self, profile_id: int) -> None:
+        panel = self.taste_panel
+        if panel is None or panel.profile_id != profile_id or not panel.isVisible():
+            return
+        try:
+            summary, versions = self.controller.profile_taste(profile_id)
+        except CuratorError:
+            return
+        panel.show_summary(summary, versions)
+
+    def _taste_panel_idle(self) -> None:
+        """After an Apply ended (done, failed or cancelled): the panel shows the profile as stored now."""
+        panel = self.taste_panel
+        if panel is not None and panel.busy and not self.is_busy():
+            panel.set_busy(False)
+            self._refresh_taste_panel(panel.profile_id)
+
+    # -- blends and files ---------------------------------------------------------------------------------
+    def blend_clicked(self) -> None:
+        profiles = [(p.id, p.name) for p in self.library.profiles()] if self.library is not None else []
+        if len(profiles) < 2:
+            self.show_info("Blend profiles", "Blending needs two profiles: personalize or import another one first.")
+            return
+        dialog = BlendDialog(profiles, {name for _, name in profiles}, self)
+        if dialog.exec() == BlendDialog.DialogCode.Accepted:
+            choice = dialog.choice()
+            self.controller.blend_profiles(choice.a_id, choice.b_id, choice.weight, choice.name)
+
+    def export_profile_clicked(self) -> None:
+        profile_id = self.current_profile_id()
+        if self.library is None or profile_id is None:
+            return
+        start = str(self.library.album.parent / f"{self.profile_box.currentText()}{PROFILE_SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export profile", start, PROFILE_FILES)
+        if path:
+            self.export_profile_to(Path(path))
+
+    def export_profile_to(self, path: Path) -> None:
+        try:
+            written = self.controller.export_profile(self.current_profile_id(), path)
+        except (CuratorError, OSError) as exc:
+            self.show_error("Export profile", str(exc))
+            return
+        self.statusBar().showMessage(f"Profile written to {written}", 10_000)
+
+    def import_profile_clicked(self) -> None:
+        if self.library is None or self._bundle_or_explain() is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import profile", str(self.library.album.parent), PROFILE_FILES)
+        if path:
+            self.controller.import_profile(Path(path))
+
+    # -- hidden gems ----------------------------------------------------------------------------------------
+    def _update_hidden_gems(self) -> None:
+        """With the "Hidden gems" filter on, find the current profile's gems (once per profile version)."""
+        profile_id = self.current_profile_id()
+        if self.filter_box.currentData() is not Filter.HIDDEN_GEMS or self.library is None:
+            return
+        if profile_id is None or not self.model.has_scores():
+            self.model.hidden_gems = (None, set())
+            self.statusBar().showMessage("Hidden gems need a ranked profile: personalize first", 10_000)
+            return
+        if self.model.hidden_gems[0] != profile_id and self._bundle_or_explain() is not None:
+            self.controller.find_hidden_gems(profile_id)
+
+    def _gems_found(self, profile_id: int, gems: set[int]) -> None:
+        self.model.hidden_gems = (profile_id, gems)
+        self.view_changed()
+        self.statusBar().showMessage(
+            f"{len(gems)} hidden gem(s): in this profile's top 20 % but the plain average's bottom half", 15_000
+        )
+
+    def _update_profile_actions(self, has_profile: bool, busy: bool) -> None:
+        for action in (self.rename_profile_action, self.taste_action, self.export_profile_action):
+            action.setEnabled(has_profile)
+        self.delete_profile_action.setEnabled(has_profile and not busy)
+        free = self.library is not None and not busy
+        self.import_profile_action.setEnabled(free)
+        self.blend_action.setEnabled(free and len(self.library.profiles()) >= 2)

@@ -1,0 +1,143 @@
+"""Shaping taste in the app, as a user would: sliders with Apply and undo, blends, profile files, hidden gems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFileDialog
+
+from aesthetic_curator import profile_editing
+from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.gui.blend_dialog import BlendDialog
+from aesthetic_curator.gui.main_window import MainWindow
+from aesthetic_curator.gui.photo_model import Filter, SortOrder
+from tests.test_gui import TIMEOUT, album, grid_ids, open_album, rate_with_keys, window  # noqa: F401
+
+
+@pytest.fixture
+def personalized(qtbot, window: MainWindow, album: Path) -> MainWindow:  # noqa: F811
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
+        window.start_personalization("mine")
+    return window
+
+
+def _ranked_order(app: MainWindow, profile_id: int) -> list[int]:
+    return [pid for pid, _ in sorted(app.library.scores(profile_id).items(), key=lambda kv: kv[1][1])]
+
+
+def test_sliders_preview_apply_re_ranks_and_undo_restores(qtbot, personalized: MainWindow):
+    app = personalized
+    profile_id = app.current_profile_id()
+    original = _ranked_order(app, profile_id)
+    app.taste_action.trigger()
+    panel = app.taste_panel
+    assert panel.isVisible() and not panel.apply_button.isEnabled() and not panel.undo_button.isEnabled()
+    tasks = panel.summary.tasks
+    learned = panel.summary.overall.tolist()
+    # Switch the strongest task off and double the weakest: the preview follows at once, before Apply.
+    strongest = max(range(len(tasks)), key=learned.__getitem__)
+    weakest = min(range(len(tasks)), key=learned.__getitem__)
+    panel.sliders[tasks[strongest]].setValue(0)
+    panel.sliders[tasks[weakest]].setValue(200)
+    assert panel.percent_labels[tasks[strongest]].text() == "0 %"
+    assert panel.bars[tasks[strongest]].toolTip() == f"{tasks[strongest]}, overall: {0.0:+.4f}"
+    assert "preview" in panel.summary_label.text() and panel.apply_button.isEnabled()
+    assert app.library.profile_version_count(profile_id) == 0  # nothing stored yet
+
+    with qtbot.waitSignal(app.ranked, timeout=TIMEOUT):
+        qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    assert app.library.profile_version_count(profile_id) == 1
+    shaped = Profile.from_bytes(app.library.profile_data(profile_id))
+    assert float(shaped.alpha[strongest].abs().max()) == 0.0
+    reshaped = _ranked_order(app, profile_id)
+    assert reshaped != original  # the shaped taste ranks differently ...
+    assert grid_ids(app)[: len(reshaped)] == reshaped  # ... and the grid shows it
+    assert panel.undo_button.isEnabled() and not panel.busy
+    assert panel.sliders[tasks[strongest]].value() == 100  # the panel now shows the stored version
+    assert panel.summary.overall[strongest] == 0.0
+
+    qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+    assert _ranked_order(app, profile_id) == original
+    assert grid_ids(app)[: len(original)] == original
+    assert not panel.undo_button.isEnabled() and panel.summary.overall.tolist() == pytest.approx(learned)
+
+
+def test_blend_two_profiles_from_the_menu(qtbot, personalized: MainWindow, monkeypatch):
+    app = personalized
+    app.show_view(SortOrder.ALBUM)
+    rate_with_keys(qtbot, app, ["1", "5", "2", "4", "3", "1", "5", "2", "4", "3"])
+    with qtbot.waitSignal(app.ranked, timeout=TIMEOUT):
+        app.start_personalization("reversed")
+    assert app.blend_action.isEnabled()
+    ids = {p.name: p.id for p in app.library.profiles()}
+
+    dialog = BlendDialog([(ids["mine"], "mine"), (ids["reversed"], "reversed")], set(ids))
+    qtbot.addWidget(dialog)
+    assert dialog.name.text() == "mine 50/50 reversed"
+    dialog.weight.setValue(70)
+    assert dialog.name.text() == "mine 70/30 reversed" and "70 % “mine”" in dialog.weight_label.text()
+    dialog.b_box.setCurrentIndex(0)
+    assert dialog.problem.text() == "choose two different profiles"
+    dialog.b_box.setCurrentIndex(1)
+    dialog.name.setText("mine")
+    assert "exists already" in dialog.problem.text()
+
+    def accept(self):
+        self.weight.setValue(25)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(BlendDialog, "exec", accept)
+    with qtbot.waitSignal(app.ranked, timeout=TIMEOUT) as ranked:
+        app.blend_action.trigger()
+    blended_id = ranked.args[0]
+    assert app.profile_box.currentText() == "mine 25/75 reversed"
+    alpha = {name: Profile.from_bytes(app.library.profile_data(pid)).alpha for name, pid in ids.items()}
+    blended = Profile.from_bytes(app.library.profile_data(blended_id)).alpha
+    assert blended.allclose(0.25 * alpha["mine"] + 0.75 * alpha["reversed"])
+    assert len(app.library.scores(blended_id)) == 30
+
+
+def test_export_and_import_profile_files_and_refuse_another_bundle(qtbot, personalized, tmp_path, monkeypatch):
+    app = personalized
+    target = tmp_path / "shared" / "mine.profile"
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    app.export_profile_action.trigger()
+    exported = Profile.load(target)
+    assert exported.name == "mine" and "written" in app.statusBar().currentMessage()
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), ""))
+    with qtbot.waitSignal(app.ranked, timeout=TIMEOUT):
+        app.import_profile_action.trigger()
+    assert app.profile_box.currentText() == "mine (imported)"
+    assert len(app.library.scores(app.current_profile_id())) == 30
+
+    exported.bundle_id = "f" * 64
+    foreign = tmp_path / "shared" / "foreign.profile"
+    exported.save(foreign)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(foreign), ""))
+    with qtbot.waitSignal(app.task_failed, timeout=TIMEOUT):
+        app.import_profile_action.trigger()
+    assert "made for another model bundle" in app.error_box.text()
+    assert len(app.library.profiles()) == 2  # nothing was added
+
+
+def test_hidden_gems_filter_shows_what_the_plain_average_misses(qtbot, personalized: MainWindow):
+    app = personalized
+    profile_id = app.current_profile_id()
+    with qtbot.waitSignal(app.controller.gems_found, timeout=TIMEOUT) as found:
+        app.filter_box.setCurrentIndex(app.filter_box.findData(Filter.HIDDEN_GEMS))
+    gems = found.args[1]
+    reference = app.library.reference_scores(app.controller.model().bundle.bundle_id)
+    assert len(reference) == 30
+    assert gems == profile_editing.hidden_gems(app.library.scores(profile_id), reference)
+    assert set(grid_ids(app)) == gems
+    assert "hidden gem" in app.statusBar().currentMessage()
+    # Choosing the filter again needs no model work: the plain average's scores are kept.
+    app.show_view(SortOrder.SCORE, Filter.ALL)
+    app.show_view(SortOrder.SCORE, Filter.HIDDEN_GEMS)
+    assert not app.is_busy() and set(grid_ids(app)) == gems
