@@ -274,15 +274,19 @@ def export_album(
     min_score: float | None = None,
     mode: str = "copy",
     write_xmp: bool = False,
+    best_of_bursts: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> ExportReport:
-    """Export the best photos by a profile (or by the user's stars when ``profile_id`` is None)."""
+    """Export the best photos by a profile (or by the user's stars when ``profile_id`` is None); with
+    ``best_of_bursts`` only the best-ranked photo of each burst (bursts.py) is a candidate."""
     ranking = album_ranking(library, profile_id)
     if not ranking:
         raise CuratorError(
             "nothing to export: rank the album first" if profile_id is not None else "no starred photos to export"
         )
+    if best_of_bursts:
+        ranking = best_of_each_burst(library, ranking, progress, cancel)
     profile_name = next((p.name for p in library.profiles() if p.id == profile_id), None)
     return export_photos(
         ranking,
@@ -297,6 +301,21 @@ def export_album(
         progress=progress,
         cancel=cancel,
     )
+
+
+def best_of_each_burst(
+    library: Library,
+    ranking: list[RankedPhoto],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[RankedPhoto]:
+    """``ranking`` without the burst members that rank below their burst's best (ranks kept)."""
+    from aesthetic_curator.bursts import album_bursts
+
+    bursts = album_bursts(library, progress, cancel).bursts
+    id_of = {p.relpath: p.id for p in library.photos()}
+    hidden = bursts.hidden_by_best({id_of[r.relpath]: r.rank for r in ranking if r.relpath in id_of})
+    return [r for r in ranking if id_of.get(r.relpath) not in hidden]
 
 
 def _appearance(path: Path) -> np.ndarray | None:

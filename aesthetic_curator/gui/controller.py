@@ -44,6 +44,7 @@ class AlbumController(QObject):
     ranked = Signal(object)  # curation.AlbumRanking
     exported = Signal(object)  # library.export.ExportReport
     comparisons_chosen = Signal(object)  # list of (photo id, photo id) to ask "A or B?" about
+    bursts_found = Signal(object)  # bursts.BurstReport
     gems_found = Signal(int, object)  # profile id, set of photo ids (profile_editing.hidden_gems)
 
     def __init__(
@@ -224,6 +225,19 @@ class AlbumController(QObject):
             return curation.rank_album(library, model, profile_id, progress=progress, cancel=cancel)
 
         self.run("rank", job, self._ranked_done)
+
+    def find_bursts(self) -> None:
+        """Read capture times and perceptual hashes of photos not read before, then group the bursts."""
+        library = self.library
+        if library is None:
+            return
+
+        def job(progress, cancel):
+            from aesthetic_curator.bursts import album_bursts
+
+            return album_bursts(library, progress, cancel)
+
+        self.run("find bursts", job, self.bursts_found.emit)
 
     # -- shaping profiles (profile_editing) --------------------------------------------------------------
     def profile_taste(self, profile_id: int):

@@ -30,6 +30,7 @@ class ExportChoice:
     dest: Path
     mode: str  # copy | hardlink
     write_xmp: bool
+    best_of_bursts: bool = False  # only the best photo of each burst is a candidate
 
 
 class ExportDialog(QDialog):
@@ -65,6 +66,8 @@ class ExportDialog(QDialog):
         form.addRow("How", self.mode)
         self.write_xmp = QCheckBox("Write stars, score and rank to XMP sidecars of the exported copies")
         form.addRow("", self.write_xmp)
+        self.best_of_bursts = QCheckBox("Only the best of each burst (near-identical photos taken seconds apart)")
+        form.addRow("", self.best_of_bursts)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
@@ -100,4 +103,5 @@ class ExportDialog(QDialog):
             dest=Path(self.dest.text()).expanduser(),
             mode=self.mode.currentData(),
             write_xmp=self.write_xmp.isChecked(),
+            best_of_bursts=self.best_of_bursts.isChecked(),
         )

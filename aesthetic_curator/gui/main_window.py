@@ -29,6 +29,7 @@ from aesthetic_curator.gui.settings_dialog import SettingsDialog
 from aesthetic_curator.gui.task_status import TaskStatus
 from aesthetic_curator.gui.tasks import TaskRunner
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
+from aesthetic_curator.gui.window_bursts import WindowBursts
 from aesthetic_curator.gui.window_compare import WindowCompare
 from aesthetic_curator.gui.window_profiles import WindowProfiles
 from aesthetic_curator.gui.window_views import WindowViews
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 30.0
 
 
-class MainWindow(WindowViews, WindowCompare, WindowProfiles, QMainWindow):
+class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMainWindow):
     album_loaded = Signal()
     personalized = Signal(int)  # profile id
     ranked = Signal(int)  # profile id
@@ -100,6 +101,8 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, QMainWindow):
         c.ranked.connect(self._ranked)
         c.exported.connect(self._exported)
         self._connect_profile_views()
+        c.bursts_found.connect(self._bursts_found)
+        self.album_loaded.connect(self._album_scanned_bursts)
 
     @property
     def library(self):
@@ -134,6 +137,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, QMainWindow):
         self.loader.wait()
         self.loader = ThumbnailLoader(self.thumbnails, parent=self)
         self.model.set_loader(self.loader)
+        self.model.forget_album()
         self._fill_recent_menu()
         self.setWindowTitle(f"{folder.name} — Aesthetic Curator")
         self._reload_profiles()
@@ -359,6 +363,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, QMainWindow):
             min_score=choice.min_score,
             mode=choice.mode,
             write_xmp=choice.write_xmp,
+            best_of_bursts=choice.best_of_bursts,
         )
 
     def _exported(self, report) -> None:

@@ -29,6 +29,10 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.save()
         rect = option.rect.adjusted(4, 4, -4, -4)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if item.stacked:  # a collapsed burst: cards peeking out behind the tile
+            for offset, shade in ((6, "#4a4c55"), (3, "#383a41")):
+                painter.fillRect(rect.adjusted(offset, -offset + 3, offset, -offset + 3), QColor(shade))
+            rect = rect.adjusted(0, 3, -6, 0)
         painter.fillRect(rect, QColor("#3d5a80") if selected else QColor("#26272b"))
         image_rect = QRect(rect.left() + 4, rect.top() + 4, rect.width() - 8, rect.height() - 30)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
@@ -63,6 +67,12 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(QColor("#7bd88f") if item.flag == PICKED else QColor("#ff6b6b"))
             label = "PICK" if item.flag == PICKED else "REJECT"
             painter.drawText(footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+        if item.burst_size:
+            text = f"▣ {item.burst_size}" if item.stacked else f"burst of {item.burst_size}"
+            badge = QRect(image_rect.right() - 74, image_rect.top(), 74, 20)
+            painter.fillRect(badge, QColor(40, 90, 160, 210) if item.stacked else QColor(0, 0, 0, 150))
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
         if item.rank is not None and item.score is not None:
             badge = QRect(image_rect.left(), image_rect.top(), 96, 20)
             painter.fillRect(badge, QColor(0, 0, 0, 170))

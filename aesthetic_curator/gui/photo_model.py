@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 
+from aesthetic_curator.bursts import Bursts
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.library.export import percent_cutoff
 from aesthetic_curator.library.store import REJECTED, Library, Photo
@@ -30,6 +31,8 @@ class PhotoItem:
     flag: int = 0
     score: float | None = None
     rank: int | None = None
+    burst_size: int = 0  # photos in its burst (0: in none)
+    stacked: bool = False  # the tile stands for its whole (collapsed) burst
 
     @property
     def id(self) -> int:
@@ -54,6 +57,7 @@ class Filter(enum.Enum):
     RATED = "Rated"
     SUGGESTED = "Suggested to rate"
     HIDDEN_GEMS = "Hidden gems"
+    BEST_OF_BURSTS = "Best of each burst"
 
 
 class PhotoListModel(QAbstractListModel):
@@ -69,6 +73,9 @@ class PhotoListModel(QAbstractListModel):
         self.suggested: list[int] = []
         #: (profile id, photo ids) of the "Hidden gems" filter (profile_editing.hidden_gems); None: not found yet
         self.hidden_gems: tuple[int | None, set[int]] = (None, set())
+        self.bursts: Bursts | None = None  # None: not looked for yet
+        self.stack_bursts = False  # show each burst as one tile, its best photo on top
+        self.expanded: set[int] = set()  # burst indices shown photo by photo
 
     # -- content ----------------------------------------------------------------------------------------
     def set_loader(self, loader: ThumbnailLoader) -> None:
@@ -107,6 +114,49 @@ class PhotoListModel(QAbstractListModel):
         self.sort_order, self.filter, self.filter_value = sort_order, filter_, value
         self.refresh()
 
+    def forget_album(self) -> None:
+        """What belonged to the previous album: suggestions, hidden gems, bursts (stacking stays on or off)."""
+        self.suggested, self.hidden_gems, self.bursts = [], (None, set()), None
+        self.expanded.clear()
+
+    def set_bursts(self, bursts: Bursts | None, stack: bool | None = None) -> None:
+        self.bursts = bursts
+        if stack is not None:
+            self.stack_bursts = stack
+        self.expanded.clear()
+        self.refresh()
+
+    def toggle_stack(self, photo_id: int) -> bool:
+        """Expand a collapsed burst (or collapse an expanded one); False when the photo is in none."""
+        group = self.bursts.group_of.get(photo_id) if self.bursts is not None else None
+        if group is None or not self.stack_bursts:
+            return False
+        self.expanded.symmetric_difference_update({group})
+        self.refresh()
+        return True
+
+    def _best_first(self) -> tuple[dict[int, int], dict[int, float]]:
+        """What picks a burst's best photo: the profile's ranks, then the user's stars."""
+        ranks = {i.id: i.rank for i in self._items.values() if i.rank is not None}
+        return ranks, {i.id: _star_value(i) for i in self._items.values()}
+
+    def _stacked(self, items: list[PhotoItem]) -> list[PhotoItem]:
+        """Collapsed bursts as one tile each (the best of the members shown), where their best one sorts."""
+        bursts = self.bursts
+        shown: dict[int, list[int]] = {}
+        for item in items:
+            if (group := bursts.group_of.get(item.id)) is not None:
+                shown.setdefault(group, []).append(item.id)
+        ranks, stars = self._best_first()
+        tops = {group: bursts.best(ids, ranks, stars) for group, ids in shown.items() if group not in self.expanded}
+        kept = []
+        for item in items:
+            group = bursts.group_of.get(item.id)
+            item.stacked = group is not None and group in tops
+            if group is None or group in self.expanded or tops[group] == item.id:
+                kept.append(item)
+        return kept
+
     def has_scores(self) -> bool:
         return any(item.score is not None for item in self._items.values())
 
@@ -119,8 +169,15 @@ class PhotoListModel(QAbstractListModel):
             items.sort(key=lambda i: (-_star_value(i), i.order))
         else:
             items.sort(key=lambda i: i.order)
+        for item in items:
+            item.burst_size = len(self.bursts.members(item.id)) if self.bursts is not None else 0
+            item.burst_size = item.burst_size if item.burst_size > 1 else 0
+            item.stacked = False
+        visible = self._filtered(items)
+        if self.bursts is not None and self.stack_bursts:
+            visible = self._stacked(visible)
         self.beginResetModel()
-        self._visible = self._filtered(items)
+        self._visible = visible
         self._rows = {item.id: row for row, item in enumerate(self._visible)}
         self.endResetModel()
 
@@ -133,6 +190,9 @@ class PhotoListModel(QAbstractListModel):
         if self.filter is Filter.SUGGESTED:
             wanted = {pid: n for n, pid in enumerate(self.suggested)}
             return sorted((i for i in items if i.id in wanted), key=lambda i: wanted[i.id])
+        if self.filter is Filter.BEST_OF_BURSTS:
+            hidden = self.bursts.hidden_by_best(*self._best_first()) if self.bursts is not None else set()
+            return [i for i in items if i.id not in hidden]
         if self.filter is Filter.HIDDEN_GEMS:
             return [i for i in items if i.id in self.hidden_gems[1]]
         scored = [i for i in items if i.rank is not None]
@@ -161,6 +221,9 @@ class PhotoListModel(QAbstractListModel):
             parts = [display_path(item.photo.relpath)]
             if item.rank is not None:
                 parts.append(f"rank {item.rank}, score {item.score:.2f}")
+            if item.burst_size:
+                how = "press S to show them all" if item.stacked else "press S to stack them"
+                parts.append(f"one of a burst of {item.burst_size} photos ({how})")
             if self.loader is not None and item.id in self.loader.unreadable:
                 parts.append("cannot be decoded: skipped when ranking")
             return "\n".join(parts)

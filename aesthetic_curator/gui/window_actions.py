@@ -50,6 +50,11 @@ def build_actions(w: MainWindow) -> None:
     w.import_profile_action = _action(
         w, "Import Profile…", w.import_profile_clicked, None, "add a profile file made with the same model"
     )
+    w.stack_action = _action(
+        w, "Stack Bursts", w.stack_bursts_toggled, "Ctrl+K", "show each burst as one tile, its best photo on top"
+    )
+    w.stack_action.setCheckable(True)
+    w.expand_stack_action = _action(w, "Expand or Collapse Burst", w.toggle_stack_clicked, "S", "show a burst's photos")
     w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
     w.quit_action = _action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
 
@@ -98,6 +103,9 @@ def build_menus(w: MainWindow) -> None:
     photo_menu = w.menuBar().addMenu("&Photos")
     for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
         photo_menu.addAction(action)
+    photo_menu.addSeparator()
+    photo_menu.addAction(w.stack_action)
+    photo_menu.addAction(w.expand_stack_action)
     profile_menu = w.menuBar().addMenu("P&rofile")
     for action in (w.taste_action, w.blend_action, None, w.import_profile_action, w.export_profile_action, None):
         profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()

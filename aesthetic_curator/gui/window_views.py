@@ -134,6 +134,7 @@ class WindowViews:
         self.filter_value.setSuffix({Filter.TOP_PERCENT: " %"}.get(filter_, ""))
         self.filter_value.setDecimals(0 if filter_ is Filter.TOP_N else 1)
         self._update_hidden_gems()
+        self._update_bursts()
         current = self.current_item()
         self.model.set_view(self.sort_box.currentData(), self.filter_box.currentData(), self.filter_value.value())
         if current is not None:

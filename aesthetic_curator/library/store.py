@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.photo_features import PhotoFeatureStore
 from aesthetic_curator.library.profile_store import ProfileStore
 from aesthetic_curator.library.scanner import ScanResult
 from aesthetic_curator.library.schema import EXPECTED_COLUMNS, MIGRATIONS, SCHEMA_VERSION
@@ -109,7 +110,7 @@ def library_path_for(album: Path) -> Path:
     return data_dir() / "libraries" / f"{_short_label(resolved.name)}-{key}.sqlite3"
 
 
-class Library(ProfileStore):
+class Library(ProfileStore, PhotoFeatureStore):
     """All persistent state of one album. Thread-safe: one connection guarded by a lock."""
 
     def __init__(self, db_path: Path, album: Path) -> None:

@@ -1,0 +1,68 @@
+"""How the main window shows bursts: stacks in the grid (the best photo on top, S expands), and the
+"Best of each burst" filter.
+
+A mixin of :class:`MainWindow`. Bursts are found by the controller's "find bursts" task (bursts.py: each
+photo is read once, then kept in the library); the first stack or burst filter asks for it.
+"""
+
+from __future__ import annotations
+
+from aesthetic_curator.gui.photo_model import Filter
+
+
+class WindowBursts:
+    """Stack Bursts (a checkable action), expanding a stack, and the best-of-burst filter."""
+
+    def stack_bursts_toggled(self, on: bool) -> None:
+        self.model.stack_bursts = on
+        if on and self.model.bursts is None:
+            self.controller.find_bursts()  # the grid stacks when the task ends
+        else:
+            current = self._current_id()
+            self.model.refresh()
+            self._reselect(current)
+
+    def toggle_stack_clicked(self) -> None:
+        """S: show a collapsed burst photo by photo, or stack it again."""
+        item = self.current_item()
+        if item is None:
+            return
+        if not self.model.stack_bursts:
+            self.stack_action.setChecked(True)  # stacking on first; the next S expands
+            self.stack_bursts_toggled(True)
+            return
+        if self.model.toggle_stack(item.id):
+            self._reselect(item.id)
+
+    def _album_scanned_bursts(self) -> None:
+        """After a (re-)scan, bring bursts up to date when they are in use (only new photos are read)."""
+        if self.model.stack_bursts or self.filter_box.currentData() is Filter.BEST_OF_BURSTS:
+            self.controller.find_bursts()
+
+    def _update_bursts(self) -> None:
+        """The burst filter needs the bursts: look for them the first time it is chosen."""
+        if self.filter_box.currentData() is Filter.BEST_OF_BURSTS and self.model.bursts is None and self.library:
+            self.controller.find_bursts()
+
+    def _bursts_found(self, report) -> None:
+        current = self._current_id()
+        self.model.set_bursts(report.bursts)
+        self._reselect(current)
+        grouped = sum(len(group) for group in report.bursts.groups)
+        notes = [f"{len(report.bursts.groups)} burst(s) of {grouped} photos"]
+        if report.from_file_time:
+            notes.append(f"{report.from_file_time} without an EXIF time (placed by file time)")
+        if report.unreadable:
+            notes.append(f"{report.unreadable} unreadable (never grouped)")
+        self.statusBar().showMessage("; ".join(notes), 15_000)
+
+    def _reselect(self, photo_id: int | None) -> None:
+        """Keep the photo selected, or the stack it went into, or else the first tile."""
+        bursts = self.model.bursts
+        candidates = ([photo_id] + (bursts.members(photo_id) if bursts else [])) if photo_id is not None else []
+        if not any(self.select_photo(pid) for pid in candidates) and self.model.rowCount():
+            self.grid.setCurrentIndex(self.model.index(0))
+
+    def _current_id(self) -> int | None:
+        item = self.current_item()
+        return item.id if item is not None else None

@@ -1,0 +1,98 @@
+"""Bursts in the app, as a user meets them: stacks with the best photo on top, S to expand, the Show filter
+and the export option, on made-up bursts of real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
+from aesthetic_curator.gui.main_window import MainWindow
+from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, SortOrder
+from tests.test_bursts import BASE_TIME, _exif, _variants
+from tests.test_gui import TIMEOUT, grid_ids, open_album, rate_with_keys, window  # noqa: F401
+
+
+@pytest.fixture
+def burst_folder(tmp_path: Path, livec: Path) -> Path:
+    """Four 5-frame bursts (10 s apart) and eight single photos."""
+    root = tmp_path / "trip"
+    root.mkdir()
+    sources = sorted((livec / "images").glob("*"))[:12]
+    for n, source in enumerate(sources[:4]):
+        image = Image.open(source).convert("RGB").resize((160, 160))
+        for k, frame in enumerate([image, *_variants(image)]):
+            stamp = f"2024:06:01 12:00:{10 * n:02d}"
+            frame.save(root / f"burst{n}_{k}.jpg", quality=90, exif=_exif(stamp, f"{20 * k:02d}"))
+    for n, source in enumerate(sources[4:]):
+        Image.open(source).convert("RGB").resize((160, 160)).save(root / f"single{n}.jpg", exif=_exif(BASE_TIME))
+    return root
+
+
+def _tiles(app: MainWindow):
+    return [app.model.index(row).data(PHOTO_ROLE) for row in range(app.model.rowCount())]
+
+
+def test_stacks_show_the_best_frame_expand_with_s_and_export_keeps_one_per_burst(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    burst_folder: Path,
+    tmp_path: Path,
+):
+    app = window
+    open_album(qtbot, app, burst_folder)
+    assert app.model.rowCount() == 28
+    with qtbot.waitSignal(app.controller.bursts_found, timeout=TIMEOUT) as found:
+        app.stack_action.trigger()
+    groups = found.args[0].bursts.groups
+    names = {p.id: Path(p.relpath).name for p in app.library.photos()}
+    assert sorted(sorted(names[pid][:6] for pid in g) for g in groups) == [[f"burst{n}"] * 5 for n in range(4)]
+    tiles = _tiles(app)
+    assert len(tiles) == 8 + 4 and sum(t.stacked for t in tiles) == 4
+    assert all(t.burst_size == 5 for t in tiles if t.stacked)
+    stacked = next(t for t in tiles if t.stacked)
+    assert "burst of 5" in app.model.index(app.model.row_of(stacked.id)).data(Qt.ItemDataRole.ToolTipRole)
+
+    # S shows the burst's photos, S again stacks them.
+    app.select_photo(stacked.id)
+    app.grid.setFocus()
+    qtbot.keyClick(app.grid, Qt.Key.Key_S)
+    assert app.model.rowCount() == 12 + 4
+    qtbot.keyClick(app.grid, Qt.Key.Key_S)
+    assert app.model.rowCount() == 12
+
+    # Rate and personalize: each stack's top is its best-ranked frame.
+    app.show_view(SortOrder.ALBUM)
+    app.stack_action.trigger()  # rate photo by photo
+    assert not app.model.stack_bursts and app.model.rowCount() == 28
+    rate_with_keys(qtbot, app, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3", "2", "4"])
+    with qtbot.waitSignal(app.ranked, timeout=TIMEOUT) as ranked:
+        app.start_personalization("mine")
+    scores = app.library.scores(ranked.args[0])
+    app.stack_action.trigger()
+    assert app.model.stack_bursts and app.model.rowCount() == 12  # the bursts were kept: no new task
+    for tile in _tiles(app):
+        if tile.stacked:
+            group = next(g for g in groups if tile.id in g)
+            assert tile.id == min(group, key=lambda pid: scores[pid][1])
+    assert grid_ids(app) == sorted(grid_ids(app), key=lambda pid: scores[pid][1])  # stacks sort by their best
+
+    app.stack_action.trigger()
+    app.show_view(SortOrder.SCORE, Filter.BEST_OF_BURSTS)
+    best = set(grid_ids(app))
+    assert len(best) == 12 and all(sum(pid in best for pid in g) == 1 for g in groups)
+
+    dialog = ExportDialog("mine", tmp_path / "out")
+    qtbot.addWidget(dialog)
+    dialog.how.setCurrentIndex(1)
+    dialog.amount.setValue(100)
+    dialog.best_of_bursts.setChecked(True)
+    choice = dialog.choice()
+    assert choice == ExportChoice(True, None, 100.0, None, tmp_path / "out", "copy", False, best_of_bursts=True)
+    with qtbot.waitSignal(app.exported, timeout=TIMEOUT) as exported:
+        app.start_export(choice)
+    assert exported.args[0].written == 12
+    assert {p.name for p in (tmp_path / "out").glob("*.jpg")} == {names[pid] for pid in best}
