@@ -5,7 +5,7 @@
 It builds a throw-away album from the LIVE-C sample (the README's photos): 40 single photos and 6 made-up
 bursts (each photo plus 4 frames shifted, re-compressed, brighter and turned, 0.2 s apart in EXIF), rates
 20 of the singles from their human scores (1-5 stars), personalizes with the built-in model, opens the
-taste panel and sets one slider to 0 % (the preview), then stacks the bursts in the grid.
+taste panel and moves two sliders (the preview), then stacks the bursts in the grid.
 """
 
 from __future__ import annotations
@@ -107,8 +107,9 @@ def main() -> int:
 
     window.taste_action.trigger()
     panel = window.taste_panel
-    strongest = max(range(len(panel.summary.tasks)), key=lambda i: panel.summary.overall[i])
-    panel.sliders[panel.summary.tasks[strongest]].setValue(0)
+    order = sorted(range(len(panel.summary.tasks)), key=lambda i: -panel.summary.overall[i])
+    panel.sliders[panel.summary.tasks[order[1]]].setValue(300)  # the second strongest task, tripled
+    panel.sliders[panel.summary.tasks[order[-1]]].setValue(0)  # the one most held against, switched off
     settle(5)
     panel.grab().save(str(DOCS / "taste-panel.png"))
     panel.close()

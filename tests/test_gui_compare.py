@@ -96,6 +96,6 @@ def test_taste_panel_shows_the_profiles_numbers(qtbot, window: MainWindow, album
     summary = curation.profile_taste(window.library, window.controller.model(), window.current_profile_id())
     table = panel.table
     assert table.rowCount() == len(summary.tasks) and table.columnCount() == len(summary.groups) + 1
-    assert table.item(0, 0).text() == f"{summary.weights[0, 0]:+.2f}"
+    assert table.item(0, 0).text() == f"{summary.weights[0, 0]:+.3f}"
     assert table.item(0, len(summary.groups)).toolTip().endswith(f"{summary.overall[0]:+.4f}")
     assert summary.line in panel.summary_label.text()

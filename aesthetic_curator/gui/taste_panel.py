@@ -64,12 +64,12 @@ class TastePanel(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Taste of “{profile_name}”")
         self.setObjectName("taste-panel")
-        self.resize(820, 640)
+        self.resize(820, 780)
         self.summary = summary
         self.profile_id: int | None = None  # set by the window: the stored profile shown
         self.busy = False  # an Apply is running
         self.summary_label = QLabel(wordWrap=True)
-        limit = 2 * max((abs(v) for v in summary.overall.tolist()), default=1.0) or 1.0
+        limit = max((abs(v) for v in summary.overall.tolist()), default=1.0) or 1.0  # the largest fills its half
         shape = QGroupBox("Weigh each task (100 % = as learned; Apply re-ranks and keeps the old version for undo)")
         grid = QGridLayout(shape)
         self.bars: dict[str, WeightBar] = {}
@@ -97,6 +97,7 @@ class TastePanel(QDialog):
         self.table.setHorizontalHeaderLabels([*summary.groups, "overall"])
         self.table.setVerticalHeaderLabels(summary.tasks)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setStyleSheet("QHeaderView::section { color: #e6e6e6; background: #2b2d33; padding: 2px 6px; }")
         note = QLabel(
             "Each cell: the task's coefficient averaged over that group of layers, each layer counted by its number "
             "of parameters (1 = the task's fine-tuned change applied in full, 0 = not at all, below 0 = reversed).",
@@ -150,7 +151,7 @@ class TastePanel(QDialog):
         largest = max((abs(v) for row in values for v in row), default=1.0) or 1.0
         for r, (task, row) in enumerate(zip(summary.tasks, values)):
             for c, (column, value) in enumerate(zip(columns, row)):
-                item = QTableWidgetItem(f"{value:+.2f}")
+                item = QTableWidgetItem(f"{value:+.3f}")
                 item.setToolTip(f"{task}, {column}: {value:+.4f}")
                 strength = int(200 * min(1.0, abs(value) / largest))
                 colour = QColor(255 - strength, 255 - strength // 3, 255 - strength) if value >= 0 else QColor(
