@@ -96,3 +96,20 @@ def test_stacks_show_the_best_frame_expand_with_s_and_export_keeps_one_per_burst
         app.start_export(choice)
     assert exported.args[0].written == 12
     assert {p.name for p in (tmp_path / "out").glob("*.jpg")} == {names[pid] for pid in best}
+
+
+def test_stacking_is_kept_between_runs_and_a_new_album_is_stacked_when_scanned(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    burst_folder: Path,
+):
+    app = window
+    assert not app.stack_action.isChecked()
+    app.stack_action.trigger()  # no album yet: only the choice is kept
+    assert app.preferences.stack_bursts
+    later = MainWindow(app.preferences, app.controller.runner)  # the next launch
+    qtbot.addWidget(later)
+    assert later.stack_action.isChecked() and later.model.stack_bursts
+    with qtbot.waitSignal(later.controller.bursts_found, timeout=TIMEOUT):
+        open_album(qtbot, later, burst_folder)
+    assert later.model.rowCount() == 12 and sum(t.stacked for t in _tiles(later)) == 4

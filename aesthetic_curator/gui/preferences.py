@@ -53,6 +53,15 @@ class Preferences:
         self._settings.setValue("model/solver", value)
 
     @property
+    def stack_bursts(self) -> bool:
+        """Whether the grid shows each burst as one stack (Photos → Stack Bursts), kept between runs."""
+        return self._text("view/stack_bursts", "false") == "true"
+
+    @stack_bursts.setter
+    def stack_bursts(self, on: bool) -> None:
+        self._settings.setValue("view/stack_bursts", "true" if on else "false")
+
+    @property
     def recent_folders(self) -> list[Path]:
         raw = self._settings.value("album/recent", [])
         items = [raw] if isinstance(raw, str) else list(raw or [])

@@ -13,8 +13,15 @@ from aesthetic_curator.gui.photo_model import Filter
 class WindowBursts:
     """Stack Bursts (a checkable action), expanding a stack, and the best-of-burst filter."""
 
+    def _restore_stacking(self) -> None:
+        """Stacking as the user left it; the bursts themselves are found when an album is scanned."""
+        self.model.stack_bursts = self.preferences.stack_bursts
+        self.stack_action.setChecked(self.model.stack_bursts)
+
     def stack_bursts_toggled(self, on: bool) -> None:
-        self.model.stack_bursts = on
+        self.model.stack_bursts = self.preferences.stack_bursts = on
+        if self.library is None:
+            return
         if on and self.model.bursts is None:
             self.controller.find_bursts()  # the grid stacks when the task ends
         else:
