@@ -141,3 +141,16 @@ def test_hidden_gems_filter_shows_what_the_plain_average_misses(qtbot, personali
     app.show_view(SortOrder.SCORE, Filter.ALL)
     app.show_view(SortOrder.SCORE, Filter.HIDDEN_GEMS)
     assert not app.is_busy() and set(grid_ids(app)) == gems
+
+
+def test_hidden_gems_follow_a_shaped_profile(qtbot, personalized):
+    app = personalized
+    profile_id = app.current_profile_id()
+    with qtbot.waitSignal(app.controller.gems_found, timeout=TIMEOUT):
+        app.show_view(SortOrder.SCORE, Filter.HIDDEN_GEMS)
+    task = app.controller.model().bundle.task_names[0]
+    with qtbot.waitSignal(app.controller.gems_found, timeout=TIMEOUT) as again:  # the new version's gems
+        app.controller.reshape_profile(profile_id, {task: 0.0})
+    reference = app.library.reference_scores(app.controller.model().bundle.bundle_id)
+    assert again.args[1] == profile_editing.hidden_gems(app.library.scores(profile_id), reference)
+    assert set(grid_ids(app)) == again.args[1]

@@ -57,12 +57,20 @@ class WindowProfiles:
         panel = self.taste_panel
         if panel is None or not scales:
             return
+        if self.is_busy():  # the sliders stay where the user put them
+            self.show_error("Apply", f"Wait for “{self.task.name}” to finish, or cancel it first.")
+            return
         self.controller.reshape_profile(panel.profile_id, scales)
         panel.set_busy(self.is_busy())  # a refusal (another task runs) comes with a message
 
     def _undo_taste(self) -> None:
         panel = self.taste_panel
-        if panel is None or not self.controller.undo_profile_change(panel.profile_id):
+        if panel is None:
+            return
+        if self.is_busy():
+            self.show_error("Undo", f"Wait for “{self.task.name}” to finish, or cancel it first.")
+            return
+        if not self.controller.undo_profile_change(panel.profile_id):
             return
         if self.model.hidden_gems[0] == panel.profile_id:
             self.model.hidden_gems = (None, set())
@@ -75,6 +83,7 @@ class WindowProfiles:
         """New scores for a profile: its taste panel shows the stored version, its hidden gems are stale."""
         if self.model.hidden_gems[0] == result.profile_id:
             self.model.hidden_gems = (None, set())
+            self._update_hidden_gems()  # the filter is on: find this version's gems
         self._refresh_taste_panel(result.profile_id)
 
     def _refresh_taste_panel(self, profile_id: int) -> None:
