@@ -15,9 +15,9 @@ import csv
 import io
 import logging
 import os
-import sys
-import tempfile
 from pathlib import Path
+
+from make_screenshot import settle, start_app, wait_for
 
 log = logging.getLogger("screenshots")
 DOCS = Path(__file__).resolve().parent
@@ -62,37 +62,10 @@ def main() -> int:
     parser.add_argument("sample", type=Path, help="the LIVE-C sample folder (images/ and scores.csv)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    work = Path(tempfile.mkdtemp(prefix="aecur-shots-"))
-    os.environ["AESTHETIC_CURATOR_DATA_DIR"] = str(work / "data")
-    os.environ["AESTHETIC_CURATOR_CACHE_DIR"] = str(work / "cache")
-    album = work / "trip"
+    app, window = start_app("aecur-shots-")
+    album = Path(os.environ["AESTHETIC_CURATOR_DATA_DIR"]).parent / "trip"
     album.mkdir()
     mos = make_album(args.sample, album)
-
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    from aesthetic_curator.gui.app import create_application
-    from aesthetic_curator.gui.main_window import MainWindow
-    from aesthetic_curator.gui.preferences import Preferences
-
-    app = create_application(sys.argv[:1])
-    preferences = Preferences()
-    preferences.device = "cpu"
-    window = MainWindow(preferences)
-    window.resize(1400, 900)
-    window.show()
-
-    def wait_for(signal, timeout_ms: int = 600_000) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
-
-    def settle(rounds: int = 40) -> None:
-        for _ in range(rounds):
-            loop = QEventLoop()
-            QTimer.singleShot(100, loop.quit)
-            loop.exec()
 
     window.open_album(album)
     wait_for(window.album_loaded)
