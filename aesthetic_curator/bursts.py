@@ -167,7 +167,7 @@ def _exif_time(path: Path) -> tuple[float | None, str]:
 
 
 def _parse_exif_time(text: object, subsec: object = None) -> float | None:
-    """"2024:06:01 12:30:05" (+ sub-seconds "25" = .25 s) as seconds; None for an absent or blank time."""
+    """ "2024:06:01 12:30:05" (+ sub-seconds "25" = .25 s) as seconds; None for an absent or blank time."""
     if not isinstance(text, str):
         return None
     try:

@@ -89,7 +89,7 @@ def summarize_taste(alpha: torch.Tensor, task_names: list[str], layers: dict[str
 
 
 def summary_line(tasks: list[str], overall: np.ndarray) -> str:
-    """"mostly sharpness and exposure; least food; against people" from the overall weights."""
+    """ "mostly sharpness and exposure; least food; against people" from the overall weights."""
     order = [int(i) for i in np.argsort(-overall, kind="stable")]  # ties keep the bundle's task order
     positive = [i for i in order if overall[i] > 0]
     total = float(sum(overall[i] for i in positive))
@@ -110,4 +110,3 @@ def summary_line(tasks: list[str], overall: np.ndarray) -> str:
 
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-

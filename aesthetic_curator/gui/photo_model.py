@@ -143,10 +143,11 @@ class PhotoListModel(QAbstractListModel):
     def _stacked(self, items: list[PhotoItem]) -> list[PhotoItem]:
         """Collapsed bursts as one tile each (the best of the members shown), where their best one sorts."""
         bursts = self.bursts
-        shown: dict[int, list[int]] = {}
-        for item in items:
-            if (group := bursts.group_of.get(item.id)) is not None:
-                shown.setdefault(group, []).append(item.id)
+        visible = {item.id for item in items}
+        shown = {
+            group: [pid for pid in bursts.groups[group] if pid in visible]
+            for group in {bursts.group_of[i] for i in visible if i in bursts.group_of}
+        }  # members in shooting order
         ranks, stars = self._best_first()
         tops = {group: bursts.best(ids, ranks, stars) for group, ids in shown.items() if group not in self.expanded}
         kept = []

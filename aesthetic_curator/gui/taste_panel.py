@@ -49,8 +49,10 @@ class WeightBar(QWidget):
         painter = QPainter(self)
         middle, half = self.width() / 2, self.width() / 2 - 2
         length = half * max(-1.0, min(1.0, self.value / self.limit)) if self.limit else 0.0
-        painter.fillRect(QRectF(min(middle, middle + length), 3, abs(length), self.height() - 6),
-                         POSITIVE if self.value >= 0 else NEGATIVE)
+        painter.fillRect(
+            QRectF(min(middle, middle + length), 3, abs(length), self.height() - 6),
+            POSITIVE if self.value >= 0 else NEGATIVE,
+        )
         painter.setPen(QColor("#888888"))
         painter.drawLine(int(middle), 0, int(middle), self.height())
         painter.end()
@@ -154,8 +156,10 @@ class TastePanel(QDialog):
                 item = QTableWidgetItem(f"{value:+.3f}")
                 item.setToolTip(f"{task}, {column}: {value:+.4f}")
                 strength = int(200 * min(1.0, abs(value) / largest))
-                colour = QColor(255 - strength, 255 - strength // 3, 255 - strength) if value >= 0 else QColor(
-                    255, 255 - strength, 255 - strength
+                colour = (
+                    QColor(255 - strength, 255 - strength // 3, 255 - strength)
+                    if value >= 0
+                    else QColor(255, 255 - strength, 255 - strength)
                 )  # green for a task that counts, red for one held against
                 item.setBackground(QBrush(colour))
                 item.setForeground(QBrush(QColor(0, 0, 0)))
