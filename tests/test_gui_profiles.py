@@ -13,7 +13,7 @@ from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.gui.blend_dialog import BlendDialog
 from aesthetic_curator.gui.main_window import MainWindow
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
-from tests.test_gui import TIMEOUT, album, grid_ids, open_album, rate_with_keys, window  # noqa: F401
+from tests.test_gui import TIMEOUT, album, grid_ids, open_album, rate_with_keys, threaded_window, window  # noqa: F401
 
 
 @pytest.fixture
@@ -154,3 +154,25 @@ def test_hidden_gems_follow_a_shaped_profile(qtbot, personalized):
     reference = app.library.reference_scores(app.controller.model().bundle.bundle_id)
     assert again.args[1] == profile_editing.hidden_gems(app.library.scores(profile_id), reference)
     assert set(grid_ids(app)) == again.args[1]
+
+
+def test_apply_runs_off_the_ui_thread_and_the_panel_waits_for_it(qtbot, threaded_window, album):  # noqa: F811
+    from tests.test_gui import THREAD_TIMEOUT
+
+    app = threaded_window
+    open_album(qtbot, app, album)
+    rate_with_keys(qtbot, app, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(app.ranked, timeout=THREAD_TIMEOUT):
+        app.start_personalization("mine")
+    qtbot.waitUntil(lambda: not app.is_busy(), timeout=THREAD_TIMEOUT)
+    app.taste_action.trigger()
+    panel = app.taste_panel
+    panel.sliders[panel.summary.tasks[0]].setValue(250)
+    with qtbot.waitSignal(app.ranked, timeout=THREAD_TIMEOUT):
+        qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+        assert (
+            panel.busy and not panel.apply_button.isEnabled() and not panel.sliders[panel.summary.tasks[0]].isEnabled()
+        )
+    qtbot.waitUntil(lambda: not panel.busy, timeout=THREAD_TIMEOUT)
+    assert panel.undo_button.isEnabled() and panel.sliders[panel.summary.tasks[0]].value() == 100
+    assert app.library.profile_version_count(app.current_profile_id()) == 1
