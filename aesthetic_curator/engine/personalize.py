@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from aesthetic_curator.engine.agreement import Agreement, cross_validated_agreement
+from aesthetic_curator.engine.agreement import Agreement, FoldInit, cross_validated_agreement
 from aesthetic_curator.engine.judgements import MIN_RATED, Judgements
 from aesthetic_curator.engine.loading import SkippedImage
 from aesthetic_curator.engine.merge import MergedScorer
@@ -127,6 +127,7 @@ def measure_agreement(
     config: PersonalizeConfig,
     counter: PassCounter,
     cancel: CancelToken | None = None,
+    fold_init: FoldInit | None = None,
 ) -> Agreement | None:
     """Cross-validated agreement for a solver that did not measure it: a Jacobian at ``alpha`` (2 passes per
     photo, a small share of the paper recipe's), then the same linear fits the fast solver makes."""
@@ -137,7 +138,27 @@ def measure_agreement(
     hi, lo = ordered_pairs(judgements, config.seed)
     problem = LinearProblem(scores, jacobian, hi, lo)
     ridge = choose_ridge(problem, judgements.n_photos, options.cv_folds, config.seed)
-    return cross_validated_agreement(problem, judgements.n_photos, options.cv_folds, config.seed, ridge)
+    folds = options.cv_folds
+    return cross_validated_agreement(problem, judgements.n_photos, folds, config.seed, ridge, fold_init, alpha)
+
+
+def _fold_init(
+    judgements: Judgements, task_scores: torch.Tensor | None, init: torch.Tensor, n_layers: int, temperature: float
+) -> FoldInit | None:
+    """The adaptive init from the judgements among some photos only (for the agreement's folds), when
+    every task's scores of every judged photo are known; a fold with no order among its photos keeps ``init``."""
+    if task_scores is None:
+        return None
+    scores = task_scores.detach().cpu()
+
+    def fold_init(photos: torch.Tensor) -> torch.Tensor:
+        restricted = judgements.restricted(photos)
+        if not restricted.has_pairs:
+            return init
+        values = [restricted.agreement(scores[photos.cpu(), t]) for t in range(scores.shape[1])]
+        return adaptive_init(values, n_layers, temperature)
+
+    return fold_init
 
 
 def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
@@ -208,7 +229,9 @@ def personalize(
         )
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
-    output = solver.solve(SolverRun(model, images, judgements, init, config, counter, progress, cancel))
+    fold_init = _fold_init(judgements, task_scores, init, model.n_layers, config.temperature)
+    run = SolverRun(model, images, judgements, init, config, counter, progress, cancel, fold_init)
+    output = solver.solve(run)
     if output.final_loss is not None and not math.isfinite(output.final_loss):
         raise RatingsError("personalization diverged (non-finite loss); try a lower learning rate")
     with torch.no_grad():
@@ -216,7 +239,9 @@ def personalize(
     final_scores = output.final_scores
     if final_scores is None:
         final_scores = score_images(model, images, None, counter, score_batch, cancel)
-    agreement = output.agreement or measure_agreement(model, images, judgements, init, config, counter, cancel)
+    agreement = output.agreement or measure_agreement(
+        model, images, judgements, init, config, counter, cancel, fold_init
+    )
     train = judgements.agreement(final_scores)
     seconds = time.perf_counter() - started
     log.debug("personalized on %d photos in %.1fs: train agreement %.3f", k, seconds, train)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from aesthetic_curator.engine.agreement import Agreement
+from aesthetic_curator.engine.agreement import Agreement, FoldInit
 from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
@@ -70,6 +70,9 @@ class SolverRun:
     counter: PassCounter  # every pass through the network is counted here
     progress: ProgressCallback | None = None
     cancel: CancelToken | None = None
+    #: The adaptive init from the judgements among some photos only (their indices), when every task's
+    #: scores of every judged photo are known; the agreement estimate centres each fold on its own.
+    fold_init: FoldInit | None = None
 
 
 class Solver(ABC):

@@ -95,7 +95,7 @@ class GaussNewtonSolver(Solver):
         scores, jacobian, embeddings = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
         problem = LinearProblem(scores, jacobian, hi, lo)
         ridge = choose_ridge(problem, k, options.cv_folds, config.seed)
-        agreement = cross_validated_agreement(problem, k, options.cv_folds, config.seed, ridge)
+        agreement = cross_validated_agreement(problem, k, options.cv_folds, config.seed, ridge, run.fold_init, init)
         current = objective(scores, alpha, ridge)
         tracker.loss = float(problem.loss(torch.zeros_like(alpha)))
         damping = options.damping * problem.curvature_scale()
