@@ -46,8 +46,7 @@ def reshape_profile(
     from aesthetic_curator.engine.profile_shaping import scale_tasks
 
     profile = stored_profile(library, profile_id)
-    profile.check_bundle(model.bundle)
-    shaped = scale_tasks(profile, scales)
+    shaped = scale_tasks(profile, scales)  # score_album refuses a profile of another bundle before any pass
     rows, result = score_album(library, model, shaped, progress, cancel)
     before = library.top_photos(profile_id, TOP)
     after = {pid for pid, _, rank in rows if rank <= TOP}
@@ -77,8 +76,10 @@ def blend_profiles(library: Library, model: ModelSession, a_id: int, b_id: int, 
 
 def export_profile(library: Library, profile_id: int, path: str | os.PathLike[str]) -> Path:
     """Write the stored profile's own small file (what ``aesthetic-curator rank --profile`` reads)."""
+    from aesthetic_curator.engine.profile import Profile
+
     data = library.profile_data(profile_id)
-    stored_profile(library, profile_id)  # a damaged stored profile is refused, not exported
+    Profile.from_bytes(data, f"profile {profile_id}")  # a damaged stored profile is refused, not exported
     return atomic_write_bytes(path, data)
 
 
@@ -88,7 +89,7 @@ def import_profile(library: Library, model: ModelSession, path: str | os.PathLik
 
     profile = Profile.load(path)
     bundle = model.bundle
-    if profile.bundle_id != bundle.bundle_id or profile.task_names != bundle.task_names:
+    if profile.bundle_id != bundle.bundle_id:
         raise ProfileError(
             f"{Path(path).name} was made for another model bundle ({profile.bundle_id[:12]}…) than the one in use "
             f"({bundle.bundle_id[:12]}…); choose that bundle in Model… to use it, or personalize again"

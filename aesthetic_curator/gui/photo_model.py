@@ -91,6 +91,7 @@ class PhotoListModel(QAbstractListModel):
         for pid, rating in ratings.items():
             if pid in self._items:
                 self._items[pid].stars, self._items[pid].flag = rating.stars, rating.flag
+        self._mark_bursts()
         self.set_scores(scores or {})
 
     def set_scores(self, scores: dict[int, tuple[float, int]]) -> None:
@@ -121,10 +122,17 @@ class PhotoListModel(QAbstractListModel):
 
     def set_bursts(self, bursts: Bursts | None, stack: bool | None = None) -> None:
         self.bursts = bursts
+        self._mark_bursts()
         if stack is not None:
             self.stack_bursts = stack
         self.expanded.clear()
         self.refresh()
+
+    def _mark_bursts(self) -> None:
+        """Each photo's burst size (0: in none), set once per album load or burst search, not per refresh."""
+        for item in self._items.values():
+            size = len(self.bursts.members(item.id)) if self.bursts is not None else 0
+            item.burst_size = size if size > 1 else 0
 
     def toggle_stack(self, photo_id: int) -> bool:
         """Expand a collapsed burst (or collapse an expanded one); False when the photo is in none."""
@@ -171,8 +179,6 @@ class PhotoListModel(QAbstractListModel):
         else:
             items.sort(key=lambda i: i.order)
         for item in items:
-            item.burst_size = len(self.bursts.members(item.id)) if self.bursts is not None else 0
-            item.burst_size = item.burst_size if item.burst_size > 1 else 0
             item.stacked = False
         visible = self._filtered(items)
         if self.bursts is not None and self.stack_bursts:

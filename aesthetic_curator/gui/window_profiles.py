@@ -60,8 +60,10 @@ class WindowProfiles:
         if self.is_busy():  # the sliders stay where the user put them
             self.show_error("Apply", f"Wait for “{self.task.name}” to finish, or cancel it first.")
             return
+        panel.set_busy(True)  # until the task ends (_taste_panel_idle), which then shows the stored version
         self.controller.reshape_profile(panel.profile_id, scales)
-        panel.set_busy(self.is_busy())  # a refusal (another task runs) comes with a message
+        if panel.busy and not self.is_busy():
+            panel.set_busy(False)  # no task was started (no album or model)
 
     def _undo_taste(self) -> None:
         panel = self.taste_panel
@@ -72,19 +74,23 @@ class WindowProfiles:
             return
         if not self.controller.undo_profile_change(panel.profile_id):
             return
-        if self.model.hidden_gems[0] == panel.profile_id:
-            self.model.hidden_gems = (None, set())
+        self._forget_gems(panel.profile_id)
         if self.current_profile_id() == panel.profile_id:
             self.profile_changed()  # the previous version's scores re-sort the grid at once
         self._refresh_taste_panel(panel.profile_id)
         self.statusBar().showMessage("Back to the profile's previous version and its ranking", 10_000)
 
     def _profile_ranked(self, result) -> None:
-        """New scores for a profile: its taste panel shows the stored version, its hidden gems are stale."""
-        if self.model.hidden_gems[0] == result.profile_id:
-            self.model.hidden_gems = (None, set())
-            self._update_hidden_gems()  # the filter is on: find this version's gems
-        self._refresh_taste_panel(result.profile_id)
+        """New scores for a profile: its hidden gems are stale (found again when the filter is on)."""
+        if self._forget_gems(result.profile_id):
+            self._update_hidden_gems()
+
+    def _forget_gems(self, profile_id: int) -> bool:
+        """Drop the hidden gems found for ``profile_id`` (its scores changed); True when there were some."""
+        if self.model.hidden_gems[0] != profile_id:
+            return False
+        self.model.hidden_gems = (None, set())
+        return True
 
     def _refresh_taste_panel(self, profile_id: int) -> None:
         panel = self.taste_panel
