@@ -4,7 +4,10 @@ Personalizes the built-in bundle (EfficientNet-Lite0 with its shipped task vecto
 fast solver at K = 10 and K = 100 on LIVE-C photos and their human scores, then ranks 12-megapixel
 JPEGs end to end (decode + preprocess + model) with the baked personal model, and ranks the same
 files with a ViT-B-16 scorer (random weights: only the time counts) in the same run, for the ratio.
-Prints a Markdown table and appends it, with the machine description, to docs/benchmarks.md.
+Like the app, it first tunes glibc's malloc (aesthetic_curator.host_memory); the same K = 100
+personalization in a child process with glibc's defaults, and the Jacobian by per-photo backward
+in this process, are the baselines for the speed-ups. Prints a Markdown table and appends it, with
+the machine description, to docs/benchmarks.md.
 
     python benchmarks/bench_builtin.py [--shared ../shared] [--files 48] [--no-append]
 """
@@ -13,8 +16,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +39,9 @@ from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.ranking import rank_paths
 from aesthetic_curator.engine.scorer import ScorerSpec, create_scorer
+from aesthetic_curator.engine.solvers.base import PassCounter
+from aesthetic_curator.engine.solvers.jacobian import _jacobian_batched, _jacobian_by_backward
+from aesthetic_curator.host_memory import OPT_OUT, is_tuned, keep_freed_memory
 
 log = logging.getLogger("bench_builtin")
 
@@ -61,6 +71,25 @@ def time_personalize(model: MergedScorer, images: torch.Tensor, ratings: list[fl
     return time.perf_counter() - started, result.passes.total, result.train_srocc, result.alpha
 
 
+def jacobian_seconds(model: MergedScorer, images: torch.Tensor, alpha: torch.Tensor) -> tuple[float, float, float]:
+    """Seconds for the Jacobian of ``images`` by per-photo backward and batched, and their largest relative gap."""
+    started = time.perf_counter()
+    _, plain, _ = _jacobian_by_backward(model, images, alpha, PassCounter(), None, None)
+    middle = time.perf_counter()
+    _, batched, _ = _jacobian_batched(model, images, alpha, PassCounter(), None, None)
+    ended = time.perf_counter()
+    gap = float((plain - batched).abs().max() / plain.abs().max())
+    return middle - started, ended - middle, gap
+
+
+def personalize_in_child(shared: Path) -> float:
+    """K = 100 personalization seconds in a fresh process with glibc's default malloc (the baseline)."""
+    env = {**os.environ, OPT_OUT: "1"}
+    command = [sys.executable, __file__, "--shared", str(shared), "--personalize-only"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+
+
 def model_only(scorer, device: torch.device, batch: int) -> float:
     images = torch.randn(batch, 3, scorer.image_size, scorer.image_size, device=device)
     with torch.inference_mode():
@@ -78,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=48, help="12 MP JPEGs to rank end to end")
     parser.add_argument("--compare-arch", default="ViT-B-16", help="OpenCLIP architecture ranked for the ratio")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to docs/benchmarks.md")
+    parser.add_argument("--personalize-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    keep_freed_memory()
     device = resolve_device(args.device)
     bundle = Bundle.load(require_builtin_bundle())
     started = time.perf_counter()
@@ -87,10 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     load_seconds = time.perf_counter() - started
     paths, mos = livec(args.shared, 100)
     _, images, _ = load_images(paths, Preprocessor.for_scorer(model.base))
+    if args.personalize_only:
+        print(json.dumps({"seconds": time_personalize(model, images, mos)[0], "tuned": is_tuned()}))
+        return 0
     runs = {}
     for k in (10, 100):
         runs[k] = time_personalize(model, images[:k], mos[:k])
         log.info("K=%d: %.1f s, %d passes", k, *runs[k][:2])
+    default_malloc = personalize_in_child(args.shared) if is_tuned() else float("nan")
+    plain_jacobian, batched_jacobian, jacobian_gap = jacobian_seconds(model, images, runs[100][3])
     baked = model.bake(runs[100][3].to(device))
     batch = 64 if device.type == "cuda" else 16
     compare = create_scorer(ScorerSpec(args.compare_arch), device=device)
@@ -109,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
             f"| complete run | {runs[10][0]:.1f} s | {runs[100][0]:.1f} s |",
             f"| passes (forward + backward) | {runs[10][1]:,} | {runs[100][1]:,} |",
             f"| SROCC on the rated photos | {runs[10][2]:.3f} | {runs[100][2]:.3f} |",
+            "",
+            "| K = 100, same run | seconds | vs baseline |",
+            "|---|---:|---:|",
+            f"| personalization, glibc's default malloc (child process; baseline) | {default_malloc:.1f} | 1.00x |",
+            f"| personalization, malloc tuned (host_memory, as the app runs) | {runs[100][0]:.1f} | "
+            f"{default_malloc / runs[100][0]:.2f}x faster |",
+            f"| one Jacobian, per-photo backward (baseline) | {plain_jacobian:.1f} | 1.00x |",
+            f"| one Jacobian, batched (batched_jacobian) | {batched_jacobian:.1f} | "
+            f"{plain_jacobian / batched_jacobian:.2f}x faster |",
+            "",
+            f"The two Jacobians differ by at most {jacobian_gap:.1e} of the largest entry.",
             "",
             f"| ranking | built-in (Lite0) | {args.compare_arch} | ratio |",
             "|---|---|---|---|",

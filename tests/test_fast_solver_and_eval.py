@@ -330,3 +330,45 @@ def test_linear_problem_is_solved_to_its_minimum():
 
     plain_fit = plain.fit(offset, 0.05, 0.01)
     assert plain_gradient_at(plain_fit).abs().max() < 1e-3 * plain_gradient_at(torch.zeros_like(offset)).abs().max()
+
+
+@pytest.mark.parametrize(
+    ("k", "ridge", "damping", "subset"),
+    [(40, 0.05, 0.01, False), (40, 0.0, 0.02, True), (8, 1e-4, 0.0, False)],
+    ids=["more photos than coefficients", "damping only, a subset of pairs", "ridge only, few photos"],
+)
+def test_the_newton_fit_reaches_the_minimum_lbfgs_approaches(k, ridge, damping, subset):
+    """Newton in the K photo scores finds the coefficients' minimiser: no worse than a long L-BFGS run."""
+    generator = torch.Generator().manual_seed(k)
+    n_tasks, n_layers = 3, 4
+    jacobian = torch.randn(k, n_tasks, n_layers, generator=generator) * torch.logspace(-1, 1, n_layers)
+    ratings = torch.randint(0, 5, (k,), generator=generator).float()
+    hi, lo = (ratings[:, None] > ratings[None, :]).nonzero(as_tuple=True)
+    problem = LinearProblem(torch.randn(k, generator=generator), jacobian, hi, lo)
+    offset = torch.randn(n_tasks * n_layers, generator=generator, dtype=torch.float64) * 0.3
+    rows = torch.arange(0, hi.numel(), 2) if subset else None
+
+    def objective(d: torch.Tensor) -> torch.Tensor:
+        return problem.loss(d, rows) + ridge * (offset + d).square().sum() + damping * d.square().sum()
+
+    d = torch.zeros_like(offset, requires_grad=True)
+    lbfgs = torch.optim.LBFGS([d], max_iter=2000, tolerance_grad=1e-12, tolerance_change=1e-15)
+
+    def closure() -> torch.Tensor:
+        lbfgs.zero_grad()
+        value = objective(d)
+        value.backward()
+        return value
+
+    lbfgs.step(closure)
+    newton = problem.fit(offset, ridge, damping, rows)
+    assert float(objective(newton)) <= float(objective(d.detach())) + 1e-9
+    assert torch.allclose(newton, d.detach(), atol=1e-3)
+
+
+def test_the_newton_fit_without_pairs_or_shrinkage():
+    problem = LinearProblem(torch.zeros(3), torch.randn(3, 2, 2), torch.tensor([0]), torch.tensor([1]))
+    offset = torch.ones(4, dtype=torch.float64)
+    assert torch.allclose(problem.fit(offset, 0.3, 0.1, rows=torch.tensor([], dtype=torch.long)), -0.75 * offset)
+    with pytest.raises(ValueError, match="positive ridge or damping"):
+        problem.fit(offset, 0.0, 0.0)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aesthetic_curator.cli.parser import SOLVER_CHOICES, build_parser
 from aesthetic_curator.errors import Cancelled, CuratorError
+from aesthetic_curator.host_memory import keep_freed_memory
 
 __all__ = ["COMMANDS", "SOLVER_CHOICES", "build_parser", "main"]
 
@@ -38,6 +39,7 @@ def _wants_gui(argv: Sequence[str], commands: set[str]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory()  # before any thread starts: batched tensor work stops re-faulting its memory
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if _wants_gui(argv, COMMANDS):

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from aesthetic_curator.errors import Cancelled, CuratorError
+from aesthetic_curator.host_memory import release_freed_memory
 from aesthetic_curator.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class _Runner(QObject):
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             self.finished.emit(result)
+        finally:
+            release_freed_memory()  # what the job freed goes back to the system, not kept for the next one
 
 
 class Task(QObject):

@@ -17,6 +17,7 @@ from torch.func import grad_and_value, vmap
 from aesthetic_curator.engine.devices import mixed_precision
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers.base import PassCounter
+from aesthetic_curator.engine.solvers.batched_jacobian import BATCH, Unsupported, batched_scores_and_jacobian
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,14 @@ def scores_and_jacobian(
     One batched per-photo gradient (``torch.func.vmap`` of ``grad``) per chunk: a forward and a
     backward per photo, merged weights computed once per chunk. With chunks of one photo (the CPU
     default) there is nothing to batch, so :func:`_jacobian_by_backward` does the same work without
-    re-merging per photo (the faster of the two there).
+    re-merging per photo (the faster of the two there), unless the network is one whose per-photo
+    gradients :mod:`batched_jacobian` rebuilds from a batched backward (convolutional networks, such as
+    the built-in model), which is faster still.
     """
     if chunk == 1:
+        batched = _jacobian_batched(model, images, alpha, counter, cancel, tracker)
+        if batched is not None:
+            return batched
         return _jacobian_by_backward(model, images, alpha, counter, cancel, tracker)
 
     def score(a: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,6 +83,49 @@ def scores_and_jacobian(
     return values.cpu(), grads.cpu(), embeddings
 
 
+def _jacobian_batched(
+    model: MergedScorer,
+    images: torch.Tensor,
+    alpha: torch.Tensor,
+    counter: PassCounter,
+    cancel: CancelToken | None,
+    tracker: PassProgress | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The Jacobian from batched forwards and backwards (:mod:`batched_jacobian`); None when the network
+    is not one it handles (found on the first chunk, before anything is counted)."""
+    with torch.no_grad():
+        merged = model.merged_parameters(alpha.detach().to(model.device))
+    for tensor in merged.values():
+        tensor.requires_grad_(True)
+
+    def compute(chunk: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        result = batched_scores_and_jacobian(model, merged, chunk.to(model.device))
+        counter.forward += chunk.shape[0]
+        counter.backward += chunk.shape[0]
+        if tracker is not None:
+            tracker.add(2 * chunk.shape[0])
+        return result
+
+    try:
+        chunks = in_chunks(compute, images, BATCH, cancel)
+    except Unsupported as reason:
+        log.debug("per-photo backward for the Jacobian: %s", reason)
+        return None
+    values, rows, embeddings = map(torch.cat, zip(*chunks))
+    return values.cpu(), rows.cpu(), embeddings
+
+
+#: Memory for the weight gradients of the photos whose coefficient gradients are contracted together.
+GRADIENT_GROUP_BYTES = 512 * 2**20
+
+
+def gradient_group_size(model: MergedScorer) -> int:
+    """Photos per contraction in :func:`_jacobian_by_backward`: as many weight gradients as fit the budget
+    (the built-in EfficientNet-Lite0: 28; ViT-B-16: 1)."""
+    numel = sum(tau[0].numel() for tau in model._taus)
+    return max(1, GRADIENT_GROUP_BYTES // (4 * numel))
+
+
 def _jacobian_by_backward(
     model: MergedScorer,
     images: torch.Tensor,
@@ -87,25 +136,33 @@ def _jacobian_by_backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The Jacobian one photo at a time: merge once, a plain backward per photo into the merged weights.
 
-    The coefficients' gradient is then the merge's transpose applied to the weights' gradient.
+    The coefficients' gradient is then the merge's transpose applied to the weights' gradient, for a
+    group of photos at once (:meth:`MergedScorer.coefficient_gradients`, one matrix product per layer).
     """
     amp = mixed_precision(model.device)
     with torch.no_grad():
         merged = model.merged_parameters(alpha.detach().to(model.device))
     weights = [merged[name].requires_grad_(True) for name in model.layer_names]
 
-    def compute(photo: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        with amp:
-            embedding, value = model.embed_and_score(merged, photo.to(model.device))
-            value = value[0].float()
-        row = model.coefficient_gradient(torch.autograd.grad(value, weights))
-        counter.forward += 1
-        counter.backward += 1
-        if tracker is not None:
-            tracker.add(2)
-        return value.detach()[None], row.float()[None], embedding.detach()
+    def compute(group: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        values, embeddings, grads = [], [], []
+        for photo in group:
+            check(cancel)
+            with amp:
+                embedding, value = model.embed_and_score(merged, photo[None].to(model.device))
+                value = value[0].float()
+            grads.append(torch.autograd.grad(value, weights))
+            values.append(value.detach())
+            embeddings.append(embedding.detach())
+            counter.forward += 1
+            counter.backward += 1
+            if tracker is not None:
+                tracker.add(2)
+        rows = model.coefficient_gradients([torch.stack(layer) for layer in zip(*grads)])
+        return torch.stack(values), rows.float(), torch.cat(embeddings)
 
-    values, rows, embeddings = map(torch.cat, zip(*in_chunks(compute, images, 1, cancel)))
+    chunks = in_chunks(compute, images, gradient_group_size(model), cancel)
+    values, rows, embeddings = map(torch.cat, zip(*chunks))
     return values.cpu(), rows.cpu(), embeddings
 
 

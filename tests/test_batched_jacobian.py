@@ -1,0 +1,118 @@
+"""The batched Jacobian (one forward and backward per chunk) equals the per-photo backward it replaces on CPUs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from aesthetic_curator.builtin_model import builtin_bundle_path
+from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.preprocess import Preprocessor
+from aesthetic_curator.engine.scorer import Scorer, ScorerSpec
+from aesthetic_curator.engine.solvers.base import PassCounter
+from aesthetic_curator.engine.solvers.batched_jacobian import Unsupported, batched_scores_and_jacobian
+from aesthetic_curator.engine.solvers.jacobian import _jacobian_by_backward, scores_and_jacobian
+from aesthetic_curator.engine.synthetic import synthetic_photos
+from tests.test_builtin_model import DATA, REFERENCE
+
+
+class SmallConvNet(nn.Module):
+    """Every conv2d / batch-norm / linear form the rebuild handles: strides, padding, dilation, groups, biases."""
+
+    output_dim, image_size = 12, 32
+
+    def __init__(self, inplace_after_conv: bool = False) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.depthwise = nn.Conv2d(8, 8, 5, stride=2, padding=2, groups=8)
+        self.grouped = nn.Conv2d(8, 12, 3, padding=2, dilation=2, groups=2)
+        self.pointwise = nn.Conv2d(12, 12, 1)
+        self.bn2 = nn.BatchNorm2d(12)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(12, 12)
+        self.bn3 = nn.BatchNorm1d(12)
+        self.act = nn.ReLU(inplace=True)
+        self.inplace_after_conv = inplace_after_conv
+        for bn in (self.bn1, self.bn2, self.bn3):  # running statistics that are not the identity
+            bn.running_mean.uniform_(-0.2, 0.2)
+            bn.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.bn1(self.stem(x)))
+        x = self.depthwise(x)
+        x = self.act(x) if self.inplace_after_conv else torch.relu(x)
+        x = self.act(self.bn2(self.pointwise(self.grouped(x))))
+        return self.bn3(self.fc(self.pool(x).flatten(1)))
+
+
+def merged_convnet(seed: int = 0, **options) -> MergedScorer:
+    torch.manual_seed(seed)
+    base = Scorer(ScorerSpec("small-convnet", head_hidden=8), SmallConvNet(**options)).eval()
+    names = base.float_parameter_names()
+    params = dict(base.named_parameters())
+    taus = [{name: 0.1 * torch.randn_like(params[name]) for name in names} for _ in range(3)]
+    return MergedScorer(base, taus)
+
+
+def per_photo_reference(model: MergedScorer, images: torch.Tensor, alpha: torch.Tensor):
+    return _jacobian_by_backward(model, images, alpha, PassCounter(), None, None)
+
+
+def batched(model: MergedScorer, images: torch.Tensor, alpha: torch.Tensor):
+    merged = {name: t.detach().requires_grad_(True) for name, t in model.merged_parameters(alpha).items()}
+    return batched_scores_and_jacobian(model, merged, images)
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels-last"])
+def test_batched_equals_per_photo_backward_on_every_supported_op(channels_last):
+    model = merged_convnet()
+    images = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    alpha = torch.rand(model.n_tasks, model.n_layers, generator=torch.Generator().manual_seed(2))
+    scores, rows, embeddings = batched(model, images, alpha)
+    want_scores, want_rows, want_embeddings = per_photo_reference(model, images, alpha)
+    assert rows.shape == (5, model.n_tasks, model.n_layers)
+    assert torch.allclose(scores, want_scores, atol=1e-5)
+    assert torch.allclose(rows, want_rows, atol=1e-5, rtol=1e-4)
+    assert torch.allclose(embeddings, want_embeddings, atol=1e-5)
+    assert rows.abs().amin(dim=(0, 1)).gt(0).sum() > model.n_layers // 2  # real columns, not zeros
+
+
+def test_the_builtin_model_gets_the_same_jacobian_batched():
+    path = builtin_bundle_path()
+    assert path is not None
+    model = MergedScorer.from_bundle(Bundle.load(path))
+    preprocessor = Preprocessor.for_scorer(model.base)
+    images = torch.stack([preprocessor.load(DATA / name) for name in REFERENCE])
+    alpha = torch.rand(model.n_tasks, model.n_layers, generator=torch.Generator().manual_seed(3)) * 0.5
+    scores, rows, _ = batched(model, images, alpha)
+    want_scores, want_rows, _ = per_photo_reference(model, images, alpha)
+    assert torch.allclose(scores, want_scores, atol=1e-4)
+    assert float((rows - want_rows).abs().max()) < 1e-3 * float(want_rows.abs().max())
+    counter = PassCounter()
+    _, default_rows, _ = scores_and_jacobian(model, images, alpha, counter, chunk=1)
+    assert torch.equal(default_rows, rows) and counter.forward == counter.backward == 2  # the CPU default
+
+
+def test_networks_it_does_not_rebuild_are_reported_and_fall_back(merged):
+    images = Preprocessor.for_scorer(merged.base).batch(synthetic_photos(3, 48, seed=5))
+    alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(4))
+    with pytest.raises(Unsupported):  # the test bundle's ViT: attention, layer norms, embeddings
+        batched(merged, images, alpha)
+    inplace = merged_convnet(inplace_after_conv=True)
+    small = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(6))
+    small_alpha = torch.rand(inplace.n_tasks, inplace.n_layers, generator=torch.Generator().manual_seed(7))
+    with pytest.raises(Unsupported, match="in place"):
+        batched(inplace, small, small_alpha)
+    training = merged_convnet()
+    training.base.visual.bn2.train()
+    with pytest.raises(Unsupported, match="training"):
+        batched(training, small, small_alpha)
+    # The default path gives the right answer for each of them through the per-photo backward.
+    for model, photos, coefficients in ((merged, images, alpha), (inplace, small, small_alpha)):
+        _, rows, _ = scores_and_jacobian(model, photos, coefficients, PassCounter(), chunk=1)
+        assert torch.allclose(rows, per_photo_reference(model, photos, coefficients)[1], atol=1e-6)
