@@ -74,6 +74,11 @@ class MergedScorer(nn.Module):
         return self.alpha.shape[1]
 
     @property
+    def merged_numel(self) -> int:
+        """Numbers in one copy of the merged layers (what one photo's weight gradient holds)."""
+        return sum(tau[0].numel() for tau in self._taus)
+
+    @property
     def device(self) -> torch.device:
         return self.alpha.device
 

@@ -122,8 +122,7 @@ GRADIENT_GROUP_BYTES = 512 * 2**20
 def gradient_group_size(model: MergedScorer) -> int:
     """Photos per contraction in :func:`_jacobian_by_backward`: as many weight gradients as fit the budget
     (the built-in EfficientNet-Lite0: 28; ViT-B-16: 1)."""
-    numel = sum(tau[0].numel() for tau in model._taus)
-    return max(1, GRADIENT_GROUP_BYTES // (4 * numel))
+    return max(1, GRADIENT_GROUP_BYTES // (4 * model.merged_numel))
 
 
 def _jacobian_by_backward(
