@@ -98,6 +98,17 @@ def test_the_builtin_model_gets_the_same_jacobian_batched():
     assert torch.equal(default_rows, rows) and counter.forward == counter.backward == 2  # the CPU default
 
 
+def test_the_per_photo_backward_is_the_same_photo_by_photo_and_in_groups(merged, monkeypatch):
+    """ViT-B-16's weight gradients fill the memory budget one photo at a time; small models' go in groups."""
+    images = Preprocessor.for_scorer(merged.base).batch(synthetic_photos(3, 48, seed=8))
+    alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(9))
+    grouped = per_photo_reference(merged, images, alpha)
+    monkeypatch.setattr("aesthetic_curator.engine.solvers.jacobian.GRADIENT_GROUP_BYTES", 1)
+    one_by_one = per_photo_reference(merged, images, alpha)
+    for a, b in zip(grouped, one_by_one):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
 def test_networks_it_does_not_rebuild_are_reported_and_fall_back(merged):
     images = Preprocessor.for_scorer(merged.base).batch(synthetic_photos(3, 48, seed=5))
     alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(4))
