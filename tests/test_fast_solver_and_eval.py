@@ -90,16 +90,22 @@ def test_pass_counting_hand_checked(merged, photos):
     (the last evaluation's scores are reused) and none for the head refit, which works on the embeddings
     those passes produced: forward 72 + 12 + 12 + 12 = 108, backward 24.
     """
-    result = personalize(merged, photos[:12], [float(i % 4) for i in range(12)], PersonalizeConfig(solver="fast"))
+    two = PersonalizeConfig.for_solver("fast", evaluations=2)
+    result = personalize(merged, photos[:12], [float(i % 4) for i in range(12)], two)
     assert (result.passes.forward, result.passes.backward) == (108, 24)
-    assert planned_passes(12, merged.n_tasks, PersonalizeConfig()) == 132
+    assert planned_passes(12, merged.n_tasks, two) == 132
+    # Each further evaluation is a Jacobian at the next candidate: 2 K more passes.
+    default = PersonalizeConfig()
+    extra = 2 * 12 * (get_solver("fast").options(default).evaluations - 2)
+    assert planned_passes(12, merged.n_tasks, default) == 132 + extra
 
 
 def test_zero_shot_uses_a_screened_sample_at_large_k(merged, photos):
-    """K = 60: every task on 16 of a 48-photo sample, the best 2 tasks on the other 32, then 5 K."""
-    result = personalize(merged, photos[:60], [float(i % 5) for i in range(60)], PersonalizeConfig(solver="fast"))
+    """K = 60: every task on 16 of a 48-photo sample, the best 2 tasks on the other 32, then 5 K (2 evaluations)."""
+    two = PersonalizeConfig.for_solver("fast", evaluations=2)
+    result = personalize(merged, photos[:60], [float(i % 5) for i in range(60)], two)
     zero_shot = merged.n_tasks * 16 + 2 * 32
-    assert result.passes.total == zero_shot + 5 * 60 == planned_passes(60, merged.n_tasks, PersonalizeConfig())
+    assert result.passes.total == zero_shot + 5 * 60 == planned_passes(60, merged.n_tasks, two)
 
 
 def test_zero_shot_screening_refines_only_the_best_tasks(merged, photos):
@@ -226,7 +232,7 @@ def test_harness_is_deterministic_and_complete(merged):
         assert result.per_trial == second.results[10][name].per_trial
     # zero-shot, 5 steps of forward + backward, the final scoring, the agreement's Jacobian
     assert methods["paper"].mean_passes == merged.n_tasks * 10 + 5 * 2 * 10 + 10 + 2 * 10
-    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 5 * 10
+    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 9 * 10  # 4 evaluations: 4 Jacobians + a forward
     json.dumps(first.to_json())  # serialisable
     assert "| 10 | fast |" in first.table()
 
