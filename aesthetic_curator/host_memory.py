@@ -3,15 +3,15 @@
 glibc's ``malloc`` gives every freed block above its mmap threshold (32 MB at most) straight back to
 the kernel, and trims the heaps of each thread's own arena as soon as their top is free. A network's
 activations are such blocks: the next batch asks for the same sizes and the kernel hands them over
-again page by page, zeroing each page. On the 2-core machine that page traffic was about half the
-time of a batched Jacobian and a fifth of a plain forward (docs/benchmarks.md, "host memory").
+again page by page, zeroing each page. On the 2-core machine a fresh process personalized the built-in
+model 1.44-1.76x faster with the setting below (docs/benchmarks.md, "Built-in model", 2026-12-03).
 
 :func:`keep_freed_memory` asks glibc, once at start-up and before other threads exist, to serve large
 blocks from its heap, to keep freed heap memory, and to use one arena for every thread (a worker
 thread's arena cannot hold blocks over 64 MB). The price is that memory freed after a long job stays
-with the process until :func:`release_freed_memory` hands the idle part back; the window and the
-commands call it when a long job ends. On other C libraries (macOS, Windows, musl) both do nothing.
-``AESTHETIC_CURATOR_SYSTEM_MALLOC=1`` keeps glibc's defaults (the benchmarks' baseline).
+with the process until :func:`release_freed_memory` hands the idle part back; the window calls it when
+each background task ends (a command's memory goes back when it exits). On other C libraries (macOS,
+Windows, musl) both do nothing. ``AESTHETIC_CURATOR_SYSTEM_MALLOC=1`` keeps glibc's defaults (the benchmarks' baseline).
 """
 
 from __future__ import annotations

@@ -96,19 +96,13 @@ class MergedScorer(nn.Module):
                 merged[name] = base_params[name] + delta.to(base_params[name].dtype)
         return merged
 
-    def coefficient_gradient(self, weight_grads: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Gradient [tasks, layers] with respect to the coefficients, from the gradient of each merged layer.
-
-        The merge is linear in the coefficients, so this is its transpose: one dot product of each
-        layer's gradient with each task's vector for that layer (``weight_grads`` in ``layer_names`` order).
-        """
-        return self.coefficient_gradients([g[None] for g in weight_grads])[0]
-
     def coefficient_gradients(self, weight_grads: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Like :meth:`coefficient_gradient` for n photos at once: per layer [n, *shape] in, [n, tasks, layers] out.
+        """d score / d alpha of n photos from their merged-weight gradients: [n, *shape] per layer in, [n, T, L] out.
 
-        One matrix product per layer reads each task vector once for all n photos; photo by photo it
-        was read n times, and that memory traffic was a third of a CPU Jacobian (docs/evaluation.md).
+        The merge is linear in the coefficients, so this is its transpose: each layer's gradient dotted
+        with each task's vector for that layer (``weight_grads`` in ``layer_names`` order). One matrix
+        product per layer reads each task vector once for all n photos; photo by photo it was read n
+        times, and that memory traffic was a third of a CPU Jacobian.
         """
         columns = [self.layer_coefficient_gradients(index, g) for index, g in enumerate(weight_grads)]
         return torch.stack(columns, dim=2)

@@ -52,16 +52,15 @@ class _Use:
     version: int  # the output's version counter when recorded: an in-place change would move it
 
 
-def _signature(func: Callable) -> inspect.Signature:
-    return inspect.Signature(
-        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in _ARGUMENTS[func]]
-    )
-
-
 _ARGUMENTS: dict[Callable, tuple[str, ...]] = {
     F.conv2d: ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
     F.linear: ("input", "weight", "bias"),
     F.batch_norm: ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
+}
+#: Built once: each recorded op binds its arguments to these names.
+_SIGNATURES = {
+    func: inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+    for func, names in _ARGUMENTS.items()
 }
 _KINDS = {F.conv2d: "conv2d", F.linear: "linear", F.batch_norm: "batch_norm"}
 _DEFAULTS = {
@@ -92,7 +91,7 @@ class _OpRecorder(TorchFunctionMode):
             if tracked and any(isinstance(o, torch.Tensor) for o in tree_leaves(output)):
                 raise Unsupported(f"{getattr(func, '__name__', func)} uses a merged layer")
             return output
-        bound = _signature(func).bind(*args, **kwargs).arguments
+        bound = _SIGNATURES[func].bind(*args, **kwargs).arguments
         settings = {**_DEFAULTS[kind], **bound}
         weight = self._layer(settings.get("weight"))
         bias = self._layer(settings.get("bias"))

@@ -23,6 +23,23 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 log = logging.getLogger(__name__)
 
 
+def _count(counter: PassCounter, tracker: PassProgress | None, photos: int) -> None:
+    """A forward and a backward for each of ``photos``, counted and reported."""
+    counter.forward += photos
+    counter.backward += photos
+    if tracker is not None:
+        tracker.add(2 * photos)
+
+
+def _merged_for_gradients(model: MergedScorer, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The merged weights at ``alpha``, merged once, as leaves that collect gradients."""
+    with torch.no_grad():
+        merged = model.merged_parameters(alpha.detach().to(model.device))
+    for tensor in merged.values():
+        tensor.requires_grad_(True)
+    return merged
+
+
 class PassProgress:
     """Turns per-chunk work into one progress bar over a solver's planned passes."""
 
@@ -73,10 +90,7 @@ def scores_and_jacobian(
             # functorch has no batching rule for CPU flash attention yet; its per-photo fallback is correct.
             warnings.filterwarnings("ignore", message="There is a performance drop")
             g, (v, embedding) = per_photo(alpha, batch)
-        counter.forward += batch.shape[0]
-        counter.backward += batch.shape[0]
-        if tracker is not None:
-            tracker.add(2 * batch.shape[0])
+        _count(counter, tracker, batch.shape[0])
         return v.float(), g.float(), embedding
 
     values, grads, embeddings = map(torch.cat, zip(*in_chunks(compute, images, chunk, cancel)))
@@ -93,17 +107,11 @@ def _jacobian_batched(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The Jacobian from batched forwards and backwards (:mod:`batched_jacobian`); None when the network
     is not one it handles (found on the first chunk, before anything is counted)."""
-    with torch.no_grad():
-        merged = model.merged_parameters(alpha.detach().to(model.device))
-    for tensor in merged.values():
-        tensor.requires_grad_(True)
+    merged = _merged_for_gradients(model, alpha)
 
     def compute(chunk: torch.Tensor) -> tuple[torch.Tensor, ...]:
         result = batched_scores_and_jacobian(model, merged, chunk.to(model.device))
-        counter.forward += chunk.shape[0]
-        counter.backward += chunk.shape[0]
-        if tracker is not None:
-            tracker.add(2 * chunk.shape[0])
+        _count(counter, tracker, chunk.shape[0])
         return result
 
     try:
@@ -139,9 +147,8 @@ def _jacobian_by_backward(
     group of photos at once (:meth:`MergedScorer.coefficient_gradients`, one matrix product per layer).
     """
     amp = mixed_precision(model.device)
-    with torch.no_grad():
-        merged = model.merged_parameters(alpha.detach().to(model.device))
-    weights = [merged[name].requires_grad_(True) for name in model.layer_names]
+    merged = _merged_for_gradients(model, alpha)
+    weights = [merged[name] for name in model.layer_names]
 
     def compute(group: torch.Tensor) -> tuple[torch.Tensor, ...]:
         values, embeddings, grads = [], [], []
@@ -153,10 +160,7 @@ def _jacobian_by_backward(
             grads.append(torch.autograd.grad(value, weights))
             values.append(value.detach())
             embeddings.append(embedding.detach())
-            counter.forward += 1
-            counter.backward += 1
-            if tracker is not None:
-                tracker.add(2)
+            _count(counter, tracker, 1)
         # One photo's gradients (a ViT-B-16 group) are viewed, not copied: 344 MB a photo there.
         stacked = [layer[0][None] if len(layer) == 1 else torch.stack(layer) for layer in zip(*grads)]
         rows = model.coefficient_gradients(stacked)

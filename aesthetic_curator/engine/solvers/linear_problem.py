@@ -66,7 +66,6 @@ class LinearProblem:
         stopped at its tolerance (docs/evaluation.md).
         """
         hi, lo = (self.hi, self.lo) if rows is None else (self.hi[rows], self.lo[rows])
-        margin0 = self.margin0 if rows is None else self.margin0[rows]
         shrink = ridge + damping
         if shrink <= 0:
             raise ValueError("the linear fit needs a positive ridge or damping")
@@ -75,7 +74,7 @@ class LinearProblem:
             return d0
         k = self.jacobian.shape[0]
         gram = self.gram()
-        base = margin0 + (self.jacobian @ d0)[hi] - (self.jacobian @ d0)[lo]
+        base = self.margins(d0, rows)
         mu, n = 2 * shrink, hi.numel()
 
         def objective(c: torch.Tensor, u: torch.Tensor) -> float:
