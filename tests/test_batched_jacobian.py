@@ -23,7 +23,7 @@ class SmallConvNet(nn.Module):
 
     output_dim, image_size = 12, 32
 
-    def __init__(self, inplace_after_conv: bool = False) -> None:
+    def __init__(self, inplace_after_conv: bool = False, inplace_on_input: bool = False) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(8)
@@ -35,7 +35,7 @@ class SmallConvNet(nn.Module):
         self.fc = nn.Linear(12, 12)
         self.bn3 = nn.BatchNorm1d(12)
         self.act = nn.ReLU(inplace=True)
-        self.inplace_after_conv = inplace_after_conv
+        self.inplace_after_conv, self.inplace_on_input = inplace_after_conv, inplace_on_input
         for bn in (self.bn1, self.bn2, self.bn3):  # running statistics that are not the identity
             bn.running_mean.uniform_(-0.2, 0.2)
             bn.running_var.uniform_(0.5, 1.5)
@@ -44,7 +44,10 @@ class SmallConvNet(nn.Module):
         x = self.act(self.bn1(self.stem(x)))
         x = self.depthwise(x)
         x = self.act(x) if self.inplace_after_conv else torch.relu(x)
-        x = self.act(self.bn2(self.pointwise(self.grouped(x))))
+        y = self.pointwise(self.grouped(x))
+        if self.inplace_on_input:  # changes what the depthwise conv's weight gradient is made of
+            x.mul_(2.0)
+        x = self.act(self.bn2(y))
         return self.bn3(self.fc(self.pool(x).flatten(1)))
 
 
@@ -66,9 +69,11 @@ def batched(model: MergedScorer, images: torch.Tensor, alpha: torch.Tensor):
     return batched_scores_and_jacobian(model, merged, images)
 
 
+@pytest.mark.parametrize("inplace", [False, True], ids=["relu", "relu-in-place"])
 @pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels-last"])
-def test_batched_equals_per_photo_backward_on_every_supported_op(channels_last):
-    model = merged_convnet()
+def test_batched_equals_per_photo_backward_on_every_supported_op(channels_last, inplace):
+    """In place too: the output hooks see the gradient of the conv's own output, before the ReLU changes it."""
+    model = merged_convnet(inplace_after_conv=inplace)
     images = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -114,7 +119,7 @@ def test_networks_it_does_not_rebuild_are_reported_and_fall_back(merged):
     alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(4))
     with pytest.raises(Unsupported):  # the test bundle's ViT: attention, layer norms, embeddings
         batched(merged, images, alpha)
-    inplace = merged_convnet(inplace_after_conv=True)
+    inplace = merged_convnet(inplace_on_input=True)
     small = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(6))
     small_alpha = torch.rand(inplace.n_tasks, inplace.n_layers, generator=torch.Generator().manual_seed(7))
     with pytest.raises(Unsupported, match="in place"):
@@ -123,7 +128,6 @@ def test_networks_it_does_not_rebuild_are_reported_and_fall_back(merged):
     training.base.visual.bn2.train()
     with pytest.raises(Unsupported, match="training"):
         batched(training, small, small_alpha)
-    # The default path gives the right answer for each of them through the per-photo backward.
-    for model, photos, coefficients in ((merged, images, alpha), (inplace, small, small_alpha)):
-        _, rows, _ = scores_and_jacobian(model, photos, coefficients, PassCounter(), chunk=1)
-        assert torch.allclose(rows, per_photo_reference(model, photos, coefficients)[1], atol=1e-6)
+    # The default path gives the ViT the right answer through the per-photo backward.
+    _, rows, _ = scores_and_jacobian(merged, images, alpha, PassCounter(), chunk=1)
+    assert torch.allclose(rows, per_photo_reference(merged, images, alpha)[1], atol=1e-6)

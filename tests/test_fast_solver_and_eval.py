@@ -25,7 +25,7 @@ from aesthetic_curator.engine.personalize import (
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.rank_loss import preference_pairs
-from aesthetic_curator.engine.solvers import REGISTRY, get_solver
+from aesthetic_curator.engine.solvers import REGISTRY, get_solver, split_variant
 from aesthetic_curator.engine.solvers.base import score_and_embed_images
 from aesthetic_curator.engine.solvers.head_refit import refit_head
 from aesthetic_curator.engine.solvers.jacobian import in_chunks, scores_and_jacobian
@@ -98,6 +98,45 @@ def test_pass_counting_hand_checked(merged, photos):
     default = PersonalizeConfig()
     extra = 2 * 12 * (get_solver("fast").options(default).evaluations - 2)
     assert planned_passes(12, merged.n_tasks, default) == 132 + extra
+
+
+def test_each_solver_estimates_its_time_from_the_work_it_runs(merged, monkeypatch):
+    """The fast solver times a Jacobian chunk and a scoring batch; the paper recipe a training pass. With a
+    clock that advances 1 s per reading, each timed piece takes 1 s, so the estimate is its count of pieces."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr("time.perf_counter", lambda: float(next(ticks)))
+    fast, paper = get_solver("fast"), get_solver("paper")
+    config = PersonalizeConfig()
+    chunk, batch = 8, config.score_batch(merged)  # a small network on a CPU: 8 photos per Jacobian, 16 a batch
+    assert batch == 16
+    jacobian_photos = 4 * 20
+    forwards = planned_passes(20, merged.n_tasks, config) - 2 * jacobian_photos
+    assert fast.estimate_seconds(merged, 20, config) == pytest.approx(jacobian_photos / chunk + forwards / batch)
+    ahead = forwards - fast.zero_shot_passes(20, merged.n_tasks, config)
+    assert fast.estimate_seconds(merged, 20, config, zero_shot_done=True) == pytest.approx(
+        jacobian_photos / chunk + ahead / batch
+    )
+    paper_config = PersonalizeConfig.for_solver("paper")
+    assert paper.estimate_seconds(merged, 20, paper_config) == pytest.approx(
+        planned_passes(20, merged.n_tasks, paper_config) / 8
+    )
+
+
+def test_chord_steps_reuse_the_last_jacobian(merged, photos):
+    """4 evaluations with 2 Jacobians: the first and one at evaluation 1; evaluations 2-4 take chord steps
+    (a forward each, the last Jacobian kept): forward 72 + 12 + 4 x 12 = 132, backward 24."""
+    ratings = [float(i % 4) for i in range(12)]
+    chord = PersonalizeConfig.for_solver("fast", evaluations=4, jacobians=2)
+    result = personalize(merged, photos[:12], ratings, chord)
+    assert (result.passes.forward, result.passes.backward) == (132, 24)
+    assert planned_passes(12, merged.n_tasks, chord) == result.passes.total
+    full = personalize(merged, photos[:12], ratings, PersonalizeConfig.for_solver("fast", evaluations=4))
+    assert full.passes.backward == 4 * 12
+    # More Jacobians than evaluations cannot be used; one is always there.
+    assert get_solver("fast").Options(evaluations=2, jacobians=9).refreshes() == 1
+    assert get_solver("fast").Options(evaluations=3, jacobians=0).refreshes() == 0
+    # The chord steps still learn: the judged photos are ordered better than at the init.
+    assert result.train_srocc > srocc(score_images(merged, photos[:12], result.init_alpha).numpy(), ratings)
 
 
 def test_zero_shot_uses_a_screened_sample_at_large_k(merged, photos):
@@ -295,6 +334,21 @@ def test_dataset_readers_follow_each_layout(tmp_path: Path):
         read_user_dataset(f"nope:{flickr}")
 
 
+def test_solver_variants_are_compared_on_the_same_draws(merged):
+    users = synthetic_eval_users(merged, 1, photos_per_user=30, seed=4)
+    report = evaluate(merged, users, [10], trials=1, solvers=["fast", "fast:evaluations=1,jacobians=1"], seed=2)
+    methods = report.results[10]
+    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 9 * 10
+    assert methods["fast:evaluations=1,jacobians=1"].mean_passes == merged.n_tasks * 10 + 3 * 10
+    for bad in ("fast:evaluatons=2", "fast:evaluations", "nosuch"):
+        with pytest.raises(RatingsError):
+            evaluate(merged, users, [10], trials=1, solvers=[bad])
+    assert split_variant("fast: damping=3.5, head_refit=false,jacobian_chunk=none") == (
+        "fast",
+        {"damping": 3.5, "head_refit": False, "jacobian_chunk": None},
+    )
+
+
 def test_solver_choice_reaches_the_cli(tmp_path: Path, test_bundle, livec):
     assert set(SOLVER_CHOICES) == set(REGISTRY)
     ratings = tmp_path / "ratings.csv"
@@ -316,6 +370,9 @@ def test_eval_command_writes_table_and_json(tmp_path: Path, test_bundle, capsys)
     assert "| 10 | fast |" in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert set(data["results"]["10"]) == {"best single task", "uniform mix", "adaptive init", "fast"}
+    with pytest.raises(SystemExit):  # argparse's own message, before any model loads
+        main([*args[:-5], "--solver", "nosuch:evaluations=2", "-q"])
+    assert "unknown solver 'nosuch'" in capsys.readouterr().err
 
 
 def test_linear_problem_is_solved_to_its_minimum():

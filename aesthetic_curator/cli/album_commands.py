@@ -163,7 +163,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _eval_learning_curves(args: argparse.Namespace) -> int:
     """``eval --protocol learning-curve``: test SROCC against the number of answers, per way of asking."""
     from aesthetic_curator.engine.session import ModelSession
-    from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
+    from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, split_variant
+    from aesthetic_curator.evaluation.harness import variant_config
     from aesthetic_curator.evaluation.learning_curves import learning_curves
     from aesthetic_curator.evaluation.users import curve_users, dataset_users
 
@@ -182,7 +183,8 @@ def _eval_learning_curves(args: argparse.Namespace) -> int:
         users = curve_users(model, real, args.synthetic_users or 0, args.photos_per_user, args.seed, progress=bars)
         if not users:
             raise CuratorError("no user with readable photos")
-        config = _personalize_config(args, args.solver[0] if args.solver else DEFAULT_SOLVER)
+        spec = args.solver[0] if args.solver else DEFAULT_SOLVER
+        config = variant_config(spec, _personalize_config(args, split_variant(spec)[0]), args.seed)
         report = learning_curves(
             model, users, args.answers, max(1, args.trials), args.strategy, config, args.seed, progress=bars
         )

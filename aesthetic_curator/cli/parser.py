@@ -15,13 +15,25 @@ from aesthetic_curator.cli.bundle_commands import (
     cmd_bundle_make_test,
     cmd_bundle_recode,
 )
-from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, solver_names
+from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, solver_names, split_variant
+from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.evaluation import CURVE_STRATEGIES
 
 #: Solver names offered on the command line: the engine's registry (which imports no torch).
 SOLVER_CHOICES = solver_names()
 #: Task vector encodings of bundles (engine/manifest.py; written here to keep --help free of torch).
 ENCODING_CHOICES = ("dense", "int8", "int4")
+
+
+def _solver_spec(text: str) -> str:
+    """An ``eval --solver`` entry: a known solver's name, optionally with settings (checked when used)."""
+    try:
+        name, _ = split_variant(text)
+    except RatingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if name not in SOLVER_CHOICES:
+        raise argparse.ArgumentTypeError(f"unknown solver '{name}' (choose from {', '.join(SOLVER_CHOICES)})")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,9 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--solver",
         nargs="+",
-        choices=SOLVER_CHOICES,
+        type=_solver_spec,
         default=None,
-        help=f"solvers to compare (default: paper fast); the learning curve uses one (default: {DEFAULT_SOLVER})",
+        metavar="SOLVER[:NAME=VALUE,...]",
+        help=f"solvers to compare (default: paper fast), each optionally with changed settings, e.g. "
+        f"fast:evaluations=2 (one table, same draws); the learning curve uses one (default: {DEFAULT_SOLVER})",
     )
     ev.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     ev.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")

@@ -209,7 +209,7 @@ def personalize(
     started = time.perf_counter()
     images = images.to(model.device)
     counter = PassCounter()
-    score_batch = config.score_batch(model.device)
+    score_batch = config.score_batch(model)
     if task_scores is not None:
         if tuple(task_scores.shape) != (k, model.n_tasks):
             raise RatingsError(f"task scores of shape {tuple(task_scores.shape)} do not fit {k} photos")

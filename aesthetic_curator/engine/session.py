@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from aesthetic_curator.engine.personalize import (
     PersonalizationResult,
     PersonalizeConfig,
     personalize,
-    planned_passes,
     score_images,
 )
 from aesthetic_curator.engine.preprocess import Preprocessor
@@ -101,24 +99,13 @@ class ModelSession:
     def estimate_seconds(
         self, k: int, config: PersonalizeConfig | None = None, rated: Sequence[Path] | None = None
     ) -> float:
-        """Honest wall time before starting: one timed forward + backward, times the planned passes.
-
-        Runs one batch of 4 photos through the merged model with a gradient, the same work a solver's
-        passes do (and builds the model the personalization then reuses).
-        """
+        """Honest wall time before starting, from a few passes timed the way the solver runs them
+        (:meth:`Solver.estimate_seconds`; this also builds the model the personalization then reuses)."""
         config = config or PersonalizeConfig()
         with self.lock:
             model = self.merged_model()
-            size = Preprocessor.for_scorer(model.base).image_size
-            images = torch.randn(4, 3, size, size, device=self.device)
-            alpha = model.alpha.detach().clone().requires_grad_(True)
-            started = time.perf_counter()
-            model(images, alpha).sum().backward()
-            per_pass = (time.perf_counter() - started) / 8  # 4 forwards + 4 backwards
-        passes = planned_passes(k, model.n_tasks, config)
-        if rated is not None and self.task_scores.lookup(rated) is not None:  # scored in the background
-            passes -= get_solver(config.solver).zero_shot_passes(k, model.n_tasks, config)
-        return per_pass * passes
+            ahead = rated is not None and self.task_scores.lookup(rated) is not None  # scored in the background
+            return get_solver(config.solver).estimate_seconds(model, k, config, zero_shot_done=ahead)
 
     def personalize(
         self,

@@ -25,7 +25,7 @@ import torch
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.metrics import srocc
 from aesthetic_curator.engine.personalize import PersonalizeConfig, adaptive_init, personalize, score_images
-from aesthetic_curator.engine.solvers import get_solver
+from aesthetic_curator.engine.solvers import get_solver, split_variant
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.evaluation.baselines import (
     BASELINE_METHODS,
@@ -155,8 +155,8 @@ def evaluate(
     the seed, the user's position and K, so the report is the same as with one process (given the
     same torch thread count per process: floating-point sums may round differently otherwise).
     """
-    for name in solvers:
-        get_solver(name)  # an unknown name fails here, before any work
+    for spec in solvers:
+        variant_config(spec, base_config or PersonalizeConfig(), 0)  # an unknown name or setting fails here
     if jobs > 1 and model.device.type != "cpu":
         raise RatingsError("parallel evaluation (jobs > 1) runs on CPU processes; use the CPU device or one job")
     for name in baselines:
@@ -200,6 +200,20 @@ def evaluate(
     if BEST_FIT_FT in baselines:
         settings["best_fit_finetune"] = asdict(protocol.finetune or FineTuneConfig())
     return EvalReport(list(shots), trials, list(solvers), [u.name for u in users], results, settings, zero_shot)
+
+
+def variant_config(spec: str, base_config: PersonalizeConfig, trial: int) -> PersonalizeConfig:
+    """The config of one ``--solver`` entry: a solver name, or a variant such as ``fast:evaluations=2``."""
+    name, overrides = split_variant(spec)
+    solver = get_solver(name)
+    config = replace(base_config, solver=name, seed=trial)
+    if overrides:
+        try:
+            options = replace(solver.options(config), **overrides)
+        except TypeError as error:
+            raise RatingsError(f"'{spec}': {error}") from None
+        config = replace(config, options={**config.options, name: options})
+    return config
 
 
 #: One trial's results: K, then method -> (test SROCC, passes, seconds).
@@ -373,7 +387,7 @@ def _run_trial(
         tuned_scores = scorer_scores(tuned, images[test.to(images.device)])
         out[BEST_FIT_FT] = (srocc(tuned_scores.numpy(), y_test.numpy()), n_tasks * k + passes, seconds)
     for name in solvers:
-        config = replace(base_config, solver=name, seed=trial)
+        config = variant_config(name, base_config, trial)
         started = time.perf_counter()
         result = personalize(model, images[support.to(images.device)], y_support.tolist(), config)
         seconds = time.perf_counter() - started

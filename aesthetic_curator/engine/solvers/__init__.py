@@ -57,3 +57,34 @@ def get_solver(name: str) -> Solver:
     if entry is None:
         raise RatingsError(f"unknown solver '{name}' (available: {', '.join(REGISTRY)})")
     return entry.load()
+
+
+def split_variant(spec: str) -> tuple[str, dict[str, object]]:
+    """``"fast:evaluations=2,jacobians=3"`` -> ``("fast", {"evaluations": 2, "jacobians": 3})``.
+
+    A solver with some options changed, as ``eval --solver`` takes it, so that settings are compared on
+    the same draws in one table. Values are read as int, float, true/false or none, else kept as text;
+    whether the names exist is checked by the solver's options dataclass when the variant is used.
+    """
+    name, _, rest = spec.partition(":")
+    overrides: dict[str, object] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, equals, text = item.partition("=")
+        if not equals or not key.strip():
+            raise RatingsError(f"solver setting '{item}' in '{spec}' is not NAME=VALUE")
+        overrides[key.strip()] = _setting_value(text.strip())
+    return name, overrides
+
+
+def _setting_value(text: str) -> object:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

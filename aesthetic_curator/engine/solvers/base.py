@@ -6,6 +6,7 @@ solver's own options dataclass; a solver reads its options with :meth:`Solver.op
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -17,6 +18,10 @@ from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check
+
+#: Merged parameters below which a CPU scores photos in batches of 16 rather than 4 (the built-in
+#: EfficientNet-Lite0 has 4.7 M, ViT-B-16 86 M).
+SMALL_NETWORK_PARAMETERS = 20_000_000
 
 
 @dataclass
@@ -49,13 +54,19 @@ class PersonalizeConfig:
             config.options[solver] = get_solver(solver).Options(**own)
         return config
 
-    def score_batch(self, device: torch.device) -> int:
-        """Photos per scoring forward on ``device``.
+    def score_batch(self, model: MergedScorer) -> int:
+        """Photos per scoring forward of ``model``.
 
-        Cancellation is checked between batches, so on a CPU they are small enough (about a second of
-        ViT-B-16 work each) for Cancel to act within a second; a GPU gets batches that fill it.
+        Cancellation is checked between batches, so on a CPU they are small enough for Cancel to act
+        within a second: 4 photos of a ViT-B-16 (about a second of work), 16 of a small network such as
+        the built-in EfficientNet-Lite0 (a fifth of a second), which scores batches of 4 slower per
+        photo (docs/benchmarks.md). A GPU gets batches that fill it.
         """
-        return self.score_batch_size or (4 if device.type == "cpu" else 64)
+        if self.score_batch_size:
+            return self.score_batch_size
+        if model.device.type != "cpu":
+            return 64
+        return 16 if model.merged_numel < SMALL_NETWORK_PARAMETERS else 4
 
 
 @dataclass
@@ -99,6 +110,21 @@ class Solver(ABC):
     def planned_passes(self, k: int, n_tasks: int, config: PersonalizeConfig) -> int:
         """Passes through the network a run on ``k`` rated photos takes (for time estimates)."""
         return self.zero_shot_passes(k, n_tasks, config) + self.solver_passes(k, config)
+
+    def estimate_seconds(
+        self, model: MergedScorer, k: int, config: PersonalizeConfig, zero_shot_done: bool = False
+    ) -> float:
+        """Wall time of a run on ``k`` photos: one timed forward + backward of 4 photos, times the planned
+        passes (less the zero-shot ones when the task scores were computed ahead)."""
+        passes = self.planned_passes(k, model.n_tasks, config)
+        if zero_shot_done:
+            passes -= self.zero_shot_passes(k, model.n_tasks, config)
+        size = model.base.image_size
+        images = torch.randn(4, 3, size, size, device=model.device)
+        alpha = model.alpha.detach().clone().requires_grad_(True)
+        started = time.perf_counter()
+        model(images, alpha).sum().backward()
+        return (time.perf_counter() - started) / 8 * passes  # 4 forwards + 4 backwards
 
     # -- the zero-shot scoring every solver starts with -------------------------------------------------
     def zero_shot_limit(self, config: PersonalizeConfig) -> int | None:

@@ -3,11 +3,13 @@
 A plain backward per photo (:func:`jacobian._jacobian_by_backward`) runs the network at batch 1, where a
 CPU is slowest, and computes every layer's weight gradient only to contract it with the task vectors.
 Here a chunk of photos goes forward together while a torch-function mode (:class:`_OpRecorder`) records
-every op that uses a merged layer (``conv2d``, ``linear``, ``batch_norm``): its input and its output. One
-backward of the chunk's summed scores, asked only for those outputs' gradients (so no weight gradient is
-computed), gives each op's output gradient per photo, because in eval mode the photos of a batch do not
-interact. Each photo's weight gradient is then rebuilt from its op's input and output gradient and
-contracted with the task vectors (:meth:`MergedScorer.layer_coefficient_gradients`).
+every op that uses a merged layer (``conv2d``, ``linear``, ``batch_norm``): its input, and a hook on its
+output. One backward of the chunk's summed scores, asked only for the photos' gradient (so no weight
+gradient is computed), hands each hook its op's output gradient per photo, because in eval mode the photos
+of a batch do not interact. A hook receives the gradient with respect to the output as the op produced
+it, even when an in-place activation changes the output afterwards, so nothing has to be copied. Each
+photo's weight gradient is then rebuilt from its op's input and output gradient and contracted with the
+task vectors (:meth:`MergedScorer.layer_coefficient_gradients`).
 
 A network whose merged layers reach the scores any other way (a ViT's attention weights, embeddings,
 layer norms) or through ops in training mode is reported as unsupported, and the caller keeps the
@@ -41,15 +43,18 @@ class Unsupported(Exception):
 
 @dataclass
 class _Use:
-    """One op that used merged layers: which, with what input and settings, and its (unmodified) output."""
+    """One op that used merged layers: which, with what input and settings, and its output's gradient."""
 
     kind: str
     weight: int | None  # index in model.layer_names, None when the op's weight is not merged
     bias: int | None
     input: torch.Tensor
-    output: torch.Tensor
     settings: dict
-    version: int  # the output's version counter when recorded: an in-place change would move it
+    input_version: int  # the input's version counter when recorded: an in-place change would move it
+    grad: torch.Tensor | None = None  # set by the output's hook during the backward
+
+    def keep_gradient(self, grad: torch.Tensor) -> None:
+        self.grad = grad
 
 
 _ARGUMENTS: dict[Callable, tuple[str, ...]] = {
@@ -105,11 +110,11 @@ class _OpRecorder(TorchFunctionMode):
         if kind == "conv2d" and isinstance(settings["padding"], str) and settings["padding"] != "valid":
             raise Unsupported(f"conv2d with padding={settings['padding']!r}")
         output = func(*args, **kwargs)
-        self.uses.append(_Use(kind, weight, bias, settings["input"], output, settings, output._version))
-        # After a batch norm the network continues with a copy, so the in-place activation that usually
-        # follows cannot change the output whose gradient is asked for; after other ops an in-place change
-        # is caught by the version check in batched_scores_and_jacobian.
-        return output.clone() if kind == "batch_norm" else output
+        use = _Use(kind, weight, bias, settings["input"], settings, settings["input"]._version)
+        if output.requires_grad:  # no hook fires otherwise, and the check after the backward says so
+            output.register_hook(use.keep_gradient)
+        self.uses.append(use)
+        return output
 
     def _layer(self, tensor: object) -> int | None:
         return self.layer_of.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
@@ -218,20 +223,24 @@ def batched_scores_and_jacobian(
     """
     layer_of = {id(merged[name]): index for index, name in enumerate(model.layer_names)}
     recorder = _OpRecorder(layer_of)
+    photos = photos.detach().requires_grad_(True)  # the backward is asked for this; the hooks do the rest
     with torch.enable_grad(), recorder:
         embeddings, scores = model.embed_and_score(merged, photos)
-    changed = [u.kind for u in recorder.uses if u.output._version != u.version]
-    if changed:
-        raise Unsupported(f"the output of {changed[0]} is changed in place")
     used = {u.weight for u in recorder.uses} | {u.bias for u in recorder.uses}
     missing = [name for index, name in enumerate(model.layer_names) if index not in used]
     if missing:
         raise Unsupported(f"merged layers used outside conv2d/linear/batch_norm: {missing[:3]}")
-    grads = torch.autograd.grad(scores.float().sum(), [u.output for u in recorder.uses])
+    changed = [u.kind for u in recorder.uses if u.input._version != u.input_version]
+    if changed:  # its rebuilt weight gradient would be wrong (and autograd's own backward would refuse)
+        raise Unsupported(f"the input of {changed[0]} is changed in place")
+    torch.autograd.grad(scores.float().sum(), photos)
+    unreached = [u.kind for u in recorder.uses if u.grad is None]
+    if unreached:
+        raise Unsupported(f"the output of {unreached[0]} does not depend on the photos")
     rows = torch.zeros(photos.shape[0], model.n_tasks, model.n_layers, device=scores.device)
     with torch.no_grad():
-        for use, grad in zip(recorder.uses, grads):
-            weight, bias = _per_photo_gradients(use, grad)
+        for use in recorder.uses:
+            weight, bias = _per_photo_gradients(use, use.grad)
             for layer, per_photo in ((use.weight, weight), (use.bias, bias)):
                 if layer is not None and per_photo is not None:
                     rows[:, :, layer] += model.layer_coefficient_gradients(layer, per_photo).float()

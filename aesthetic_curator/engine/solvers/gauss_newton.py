@@ -25,20 +25,26 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
 from aesthetic_curator.engine.agreement import cross_validated_agreement
+from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.rank_loss import indexed_pair_loss
 from aesthetic_curator.engine.solvers.base import (
+    SMALL_NETWORK_PARAMETERS,
+    PassCounter,
     PersonalizeConfig,
     Solver,
     SolverOutput,
     SolverRun,
     score_and_embed_images,
+    score_images,
 )
+from aesthetic_curator.engine.solvers.batched_jacobian import BATCH
 from aesthetic_curator.engine.solvers.head_refit import refit_head
 from aesthetic_curator.engine.solvers.jacobian import PassProgress, scores_and_jacobian
 from aesthetic_curator.engine.solvers.linear_problem import LinearProblem, choose_ridge, ordered_pairs
@@ -55,6 +61,9 @@ class FastOptions:
     # vectors 2 stopped short of the paper recipe at K = 100 (0.390 against 0.444 on PARA), 4 reached
     # 0.440, and K = 10 was unchanged (0.213 against 0.211); docs/evaluation.md.
     evaluations: int = 4
+    # Jacobians in all, the first included (None: one per evaluation). Evaluations past the last fresh
+    # Jacobian take chord steps: true scores from a forward, the last Jacobian reused.
+    jacobians: int | None = None
     jacobian_chunk: int | None = None  # photos per batched per-photo gradient; None: 1 on a CPU, 32 on a GPU
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
@@ -62,6 +71,12 @@ class FastOptions:
 
     def chunk(self, device: torch.device) -> int:
         return self.jacobian_chunk or (1 if device.type == "cpu" else 32)
+
+    def refreshes(self) -> int:
+        """Fresh Jacobians after the first: at most one per evaluation but the last (whose would go unused)."""
+        evaluations = max(1, self.evaluations)
+        wanted = evaluations if self.jacobians is None else max(1, self.jacobians)
+        return min(wanted, evaluations) - 1
 
 
 class GaussNewtonSolver(Solver):
@@ -75,16 +90,44 @@ class GaussNewtonSolver(Solver):
     zero_shot_screen = 16
 
     def solver_passes(self, k: int, config: PersonalizeConfig) -> int:
-        """The first Jacobian, one forward per evaluation, and a fresh Jacobian at all but the last."""
-        evaluations = max(1, self.options(config).evaluations)
-        return 2 * k + evaluations * k + (evaluations - 1) * k
+        """The first Jacobian, one forward per evaluation, and a backward per fresh Jacobian after the first."""
+        options = self.options(config)
+        return 2 * k + max(1, options.evaluations) * k + options.refreshes() * k
+
+    def estimate_seconds(
+        self, model: MergedScorer, k: int, config: PersonalizeConfig, zero_shot_done: bool = False
+    ) -> float:
+        """Times what this solver runs, a Jacobian chunk and a scoring batch, and scales each by its count.
+
+        One timed forward + backward of 4 photos (the base estimate) is 1.3x too high for the built-in
+        model, whose Jacobians go batched and whose forwards go 16 photos at a time (docs/benchmarks.md).
+        """
+        options: FastOptions = self.options(config)
+        small = model.merged_numel < SMALL_NETWORK_PARAMETERS
+        jacobian_photos = (1 + options.refreshes()) * k
+        forwards = self.planned_passes(k, model.n_tasks, config) - 2 * jacobian_photos
+        if zero_shot_done:
+            forwards -= self.zero_shot_passes(k, model.n_tasks, config)
+        chunk = options.chunk(model.device)
+        if chunk == 1:  # a CPU: batched for a small network, one photo at a time (a ViT) otherwise
+            chunk = BATCH if small else 1
+        batch = config.score_batch(model)
+        size = model.base.image_size
+        images = torch.randn(max(chunk, batch), 3, size, size, device=model.device)
+        for _ in range(2 if small else 1):  # a small network's first pass is mostly warming up (2.8x here)
+            started = time.perf_counter()
+            scores_and_jacobian(model, images[:chunk], model.alpha.detach(), PassCounter(), options.chunk(model.device))
+            middle = time.perf_counter()
+            score_images(model, images[:batch], None, None, batch)
+            ended = time.perf_counter()
+        return (middle - started) / chunk * jacobian_photos + (ended - middle) / batch * max(0, forwards)
 
     def solve(self, run: SolverRun) -> SolverOutput:
         model, images, init, config = run.model, run.images, run.init, run.config
         counter, progress, cancel = run.counter, run.progress, run.cancel
         options: FastOptions = self.options(config)
         k = images.shape[0]
-        evaluations = max(1, options.evaluations)
+        evaluations, refreshes = max(1, options.evaluations), options.refreshes()
         tracker = PassProgress(progress, self.solver_passes(k, config))
         hi, lo = ordered_pairs(run.judgements, config.seed)
         prior = init.detach().cpu().double().reshape(-1)
@@ -94,7 +137,7 @@ class GaussNewtonSolver(Solver):
             return float(indexed_pair_loss(scores, hi, lo) + ridge * (coefficients - prior).square().sum())
 
         shape = init.shape
-        chunk, score_batch = options.chunk(model.device), config.score_batch(model.device)
+        chunk, score_batch = options.chunk(model.device), config.score_batch(model)
         scores, jacobian, embeddings = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
         problem = LinearProblem(scores, jacobian, hi, lo)
         ridge = choose_ridge(problem, k, options.cv_folds, config.seed)
@@ -110,7 +153,7 @@ class GaussNewtonSolver(Solver):
             with torch.no_grad():
                 predicted = float(problem.loss(step) + ridge * (candidate - prior).square().sum())
             candidate_tensor = candidate.reshape(shape).float()
-            refresh = evaluation < evaluations - 1  # the last one's Jacobian would go unused
+            refresh = evaluation < refreshes
             if refresh:
                 new_scores, new_jacobian, new_embeddings = scores_and_jacobian(
                     model, images, candidate_tensor, counter, chunk, cancel, tracker
