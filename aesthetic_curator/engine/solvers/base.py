@@ -124,6 +124,7 @@ class Solver(ABC):
         alpha = model.alpha.detach().clone().requires_grad_(True)
         started = time.perf_counter()
         model(images, alpha).sum().backward()
+        alpha.grad.cpu()  # waits for a GPU's queued work
         return (time.perf_counter() - started) / 8 * passes  # 4 forwards + 4 backwards
 
     # -- the zero-shot scoring every solver starts with -------------------------------------------------

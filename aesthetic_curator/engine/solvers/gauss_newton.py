@@ -118,7 +118,7 @@ class GaussNewtonSolver(Solver):
             started = time.perf_counter()
             scores_and_jacobian(model, images[:chunk], model.alpha.detach(), PassCounter(), options.chunk(model.device))
             middle = time.perf_counter()
-            score_images(model, images[:batch], None, None, batch)
+            score_images(model, images[:batch], None, None, batch).cpu()  # .cpu(): waits for a GPU
             ended = time.perf_counter()
         return (middle - started) / chunk * jacobian_photos + (ended - middle) / batch * max(0, forwards)
 
