@@ -109,7 +109,7 @@ class _OpRecorder(TorchFunctionMode):
             raise Unsupported("batch_norm in training mode")
         if kind == "conv2d" and isinstance(settings["padding"], str) and settings["padding"] != "valid":
             raise Unsupported(f"conv2d with padding={settings['padding']!r}")
-        output = func(*args, **kwargs)
+        output = _eval_batch_norm(settings) if kind == "batch_norm" else func(*args, **kwargs)
         use = _Use(kind, weight, bias, settings["input"], settings, settings["input"]._version)
         if output.requires_grad:  # no hook fires otherwise, and the check after the backward says so
             output.register_hook(use.keep_gradient)
@@ -118,6 +118,24 @@ class _OpRecorder(TorchFunctionMode):
 
     def _layer(self, tensor: object) -> int | None:
         return self.layer_of.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
+
+
+def _eval_batch_norm(settings: dict) -> torch.Tensor:
+    """An eval-mode batch norm as the per-channel affine map it is, ``x * scale + shift``.
+
+    Same values as ``F.batch_norm`` to float rounding, but its backward to the input is one product,
+    where autograd's batch-norm backward took 15 % of a built-in model's Jacobian (docs/benchmarks.md).
+    """
+    x = settings["input"]
+    channels = x.shape[1]
+    mean, var = settings["running_mean"], settings["running_var"]
+    inverse = torch.rsqrt(var + settings["eps"]) if var is not None else torch.ones(channels, device=x.device)
+    scale = inverse if settings["weight"] is None else inverse * settings["weight"]
+    shift = -mean * scale if mean is not None else torch.zeros_like(scale)
+    if settings["bias"] is not None:
+        shift = shift + settings["bias"]
+    shape = (1, channels) + (1,) * (x.dim() - 2)
+    return torch.addcmul(shift.reshape(shape), x, scale.reshape(shape))
 
 
 def _pair(value: int | tuple[int, ...] | str) -> tuple[int, int]:
