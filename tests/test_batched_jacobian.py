@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from aesthetic_curator.builtin_model import builtin_bundle_path
@@ -12,7 +13,7 @@ from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.scorer import Scorer, ScorerSpec
 from aesthetic_curator.engine.solvers.base import PassCounter
-from aesthetic_curator.engine.solvers.batched_jacobian import Unsupported, batched_scores_and_jacobian
+from aesthetic_curator.engine.solvers.batched_jacobian import Unsupported, _eval_batch_norm, batched_scores_and_jacobian
 from aesthetic_curator.engine.solvers.jacobian import _jacobian_by_backward, scores_and_jacobian
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from tests.test_builtin_model import DATA, REFERENCE
@@ -131,3 +132,20 @@ def test_networks_it_does_not_rebuild_are_reported_and_fall_back(merged):
     # The default path gives the ViT the right answer through the per-photo backward.
     _, rows, _ = scores_and_jacobian(merged, images, alpha, PassCounter(), chunk=1)
     assert torch.allclose(rows, per_photo_reference(merged, images, alpha)[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "no-affine"])
+@pytest.mark.parametrize("shape", [(4, 6), (4, 6, 5), (4, 6, 5, 5)], ids=["1d", "sequence", "2d"])
+def test_an_eval_batch_norm_is_recorded_as_the_same_affine_map(affine, shape):
+    generator = torch.Generator().manual_seed(11)
+    x = torch.randn(*shape, generator=generator)
+    if len(shape) == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    mean, var = torch.randn(6, generator=generator), torch.rand(6, generator=generator) + 0.5
+    weight = torch.randn(6, generator=generator) if affine else None
+    bias = torch.randn(6, generator=generator) if affine else None
+    settings = {"input": x, "running_mean": mean, "running_var": var, "weight": weight, "bias": bias, "eps": 1e-3}
+    want = F.batch_norm(x, mean, var, weight, bias, training=False, eps=1e-3)
+    got = _eval_batch_norm(settings)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert got.is_contiguous(memory_format=torch.channels_last) == (len(shape) == 4)
