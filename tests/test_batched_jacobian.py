@@ -46,7 +46,7 @@ class SmallConvNet(nn.Module):
         x = self.depthwise(x)
         x = self.act(x) if self.inplace_after_conv else torch.relu(x)
         y = self.pointwise(self.grouped(x))
-        if self.inplace_on_input:  # changes what the depthwise conv's weight gradient is made of
+        if self.inplace_on_input:  # changes the grouped conv's input after it ran: its weight gradient's input
             x.mul_(2.0)
         x = self.act(self.bn2(y))
         return self.bn3(self.fc(self.pool(x).flatten(1)))

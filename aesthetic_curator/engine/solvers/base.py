@@ -24,6 +24,11 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check
 SMALL_NETWORK_PARAMETERS = 20_000_000
 
 
+def is_small_network(model: MergedScorer) -> bool:
+    """Whether ``model`` is small enough for bigger CPU batches (:data:`SMALL_NETWORK_PARAMETERS`)."""
+    return model.merged_numel < SMALL_NETWORK_PARAMETERS
+
+
 @dataclass
 class PersonalizeConfig:
     """Settings of one personalization run: the solver, what every solver shares, and solver options.
@@ -66,7 +71,7 @@ class PersonalizeConfig:
             return self.score_batch_size
         if model.device.type != "cpu":
             return 64
-        return 16 if model.merged_numel < SMALL_NETWORK_PARAMETERS else 4
+        return 16 if is_small_network(model) else 4
 
 
 @dataclass

@@ -35,12 +35,12 @@ from aesthetic_curator.engine.agreement import cross_validated_agreement
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.rank_loss import indexed_pair_loss
 from aesthetic_curator.engine.solvers.base import (
-    SMALL_NETWORK_PARAMETERS,
     PassCounter,
     PersonalizeConfig,
     Solver,
     SolverOutput,
     SolverRun,
+    is_small_network,
     score_and_embed_images,
     score_images,
 )
@@ -103,7 +103,7 @@ class GaussNewtonSolver(Solver):
         model, whose Jacobians go batched and whose forwards go 16 photos at a time (docs/benchmarks.md).
         """
         options: FastOptions = self.options(config)
-        small = model.merged_numel < SMALL_NETWORK_PARAMETERS
+        small = is_small_network(model)
         jacobian_photos = (1 + options.refreshes()) * k
         forwards = self.planned_passes(k, model.n_tasks, config) - 2 * jacobian_photos
         if zero_shot_done:
