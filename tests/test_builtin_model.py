@@ -167,6 +167,9 @@ def test_cli_personalizes_and_ranks_real_photos_without_bundle_or_network(livec,
     ratings.write_text("image,rating\n" + "".join(f"{r['image']},{r['mos']}\n" for r in rows[:16]))
     profile, ranking = tmp_path / "me.profile", tmp_path / "ranking.csv"
     assert main(["personalize", "--images", str(images), "--ratings", str(ratings), "--out", str(profile), "-q"]) == 0
+    from aesthetic_curator.engine.profile import Profile
+
+    assert Profile.load(profile).top_delta is not None  # the built-in model's top is fine-tuned by default
     assert main(["rank", "--profile", str(profile), "--images", str(images), "--out", str(ranking), "-q"]) == 0
     with ranking.open(newline="") as handle:
         ranked = list(csv.DictReader(handle))

@@ -81,6 +81,27 @@ def rate_with_keys(qtbot, window: MainWindow, stars_by_row: list[str]) -> None:
         qtbot.keyClick(window.grid, Qt.Key.Key_Right)
 
 
+def test_the_builtin_model_personalizes_with_its_top_fine_tuned(qtbot, tmp_path: Path, album: Path, test_bundle):
+    """What a new user gets: the built-in model, its top fine-tuned after the coefficients, ranked from the profile."""
+    from aesthetic_curator.builtin_model import builtin_bundle_path
+    from aesthetic_curator.engine import ModelSession, Profile
+
+    window = _make_window(qtbot, tmp_path, test_bundle, ImmediateTaskRunner())
+    window.preferences.bundle_path = builtin_bundle_path()
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3", "1", "5"])
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT) as ranked:
+        window.start_personalization("mine")
+    stored = Profile.from_bytes(window.library.profile_data(ranked.args[0]))
+    assert stored.top_delta is not None
+    assert "fine-tuned on your judgements" in window.profile_box.toolTip()
+    scores = window.library.scores(ranked.args[0])
+    expected = [pid for pid, _ in sorted(scores.items(), key=lambda kv: kv[1][1])]
+    photos = {window.library.absolute_path(p): p.id for p in window.library.photos()}
+    independent = ModelSession(builtin_bundle_path(), "cpu").rank(stored, list(photos))
+    assert [photos[item.path] for item in independent.ranked] == expected
+
+
 def test_open_rate_personalize_rank_export(qtbot, window: MainWindow, album: Path, tmp_path: Path):
     open_album(qtbot, window, album)
     assert window.model.rowCount() == 31  # the corrupt file is listed (its thumbnail shows it cannot be read)

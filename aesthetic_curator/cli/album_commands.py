@@ -17,6 +17,7 @@ def _personalize_config(args: argparse.Namespace, solver: str):
     from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
     settings = {"temperature": args.temperature, "seed": getattr(args, "seed", 0)}
+    settings["tune_top"] = {"auto": None, "on": True, "off": False}[getattr(args, "tune_top", "auto")]
     if args.steps is not None and solver == "paper":
         settings["steps"] = args.steps
     elif args.steps is not None:
@@ -61,9 +62,12 @@ def cmd_personalize(args: argparse.Namespace) -> int:
         f"training {measure} {result.train_srocc:.3f} after {result.steps} steps, "
         f"{result.passes.total} image passes, {result.seconds:.1f}s"
     )
+    if result.top_tuned:
+        say(f"fine-tuned the {result.top_tuned} on your judgements")
     if result.agreement is not None:
         value, error = 100 * result.agreement.value, 100 * result.agreement.error
-        say(f"cross-validated: predicts {value:.0f} % (± {error:.0f} %) of your judgements")
+        before = " (the coefficients, before fine-tuning)" if result.top_tuned else ""
+        say(f"cross-validated{before}: predicts {value:.0f} % (± {error:.0f} %) of your judgements")
     say(f"wrote profile {args.out}")
     return 0
 

@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     pers.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     pers.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
     pers.add_argument(
+        "--tune-top",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="fine-tune the top of the network after the coefficients (auto: on for small networks such as "
+        "the built-in model, off for ViTs)",
+    )
+    pers.add_argument(
         "--solver",
         choices=SOLVER_CHOICES,
         default=DEFAULT_SOLVER,
@@ -210,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     ev.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
+    ev.add_argument(
+        "--tune-top",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="fine-tune the top of the network after the coefficients (auto: on for small networks such as "
+        "the built-in model, off for ViTs)",
+    )
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument(
         "--jobs",

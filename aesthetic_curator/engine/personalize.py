@@ -25,6 +25,15 @@ from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, get_solver, solver_
 from aesthetic_curator.engine.solvers.base import PassCounter, PersonalizeConfig, SolverRun, score_images
 from aesthetic_curator.engine.solvers.jacobian import scores_and_jacobian
 from aesthetic_curator.engine.solvers.linear_problem import LinearProblem, choose_ridge, ordered_pairs
+from aesthetic_curator.engine.top_tuning import (
+    TopDelta,
+    TopTuning,
+    TopTuningOptions,
+    default_learning_rate,
+    estimate_tuning_seconds,
+    tune_top,
+    tuned_scorer,
+)
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -36,10 +45,12 @@ __all__ = [
     "PersonalizationResult",
     "PersonalizeConfig",
     "adaptive_init",
+    "personal_scores",
     "personalize",
     "planned_passes",
     "score_images",
     "solver_names",
+    "tuning_seconds",
     "validate_ratings",
     "zero_shot_srocc",
     "zero_shot_subset",
@@ -65,6 +76,8 @@ class PersonalizationResult:
     agreement: Agreement | None = None  # cross-validated share of the judgements it predicts (engine.agreement)
     config: PersonalizeConfig = field(default_factory=PersonalizeConfig)
     skipped: list[SkippedImage] = field(default_factory=list)  # rated photos that could not be decoded
+    top_delta: TopDelta | None = None  # the fine-tuned change of the network's top (engine.top_tuning)
+    top_tuned: str | None = None  # which layers that change covers, in words
 
     def config_dict(self) -> dict:
         return asdict(self.config)
@@ -161,6 +174,53 @@ def _fold_init(
     return fold_init
 
 
+def tune_merged_top(
+    model: MergedScorer,
+    images: torch.Tensor,
+    judgements: Judgements,
+    alpha: torch.Tensor,
+    config: PersonalizeConfig,
+    counter: PassCounter,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> TopTuning:
+    """Fine-tune the top of the network merged at ``alpha`` on every ordered pair of the judgements."""
+    hi, lo = ordered_pairs(judgements, config.seed)
+    lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.n_photos)
+    options = TopTuningOptions(steps=config.top_steps, lr=lr)
+    tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel)
+    counter.forward += images.shape[0] * (2 if options.flips else 1)  # the layers below the cut, once
+    return tuned
+
+
+def tuning_seconds(model: MergedScorer, k: int, config: PersonalizeConfig) -> float:
+    """The top tuning's share of a run's wall time on ``k`` photos (0 when the run does not tune)."""
+    if not config.tunes_top(model):
+        return 0.0
+    options = TopTuningOptions(steps=config.top_steps)
+    return estimate_tuning_seconds(model.bake(), k, options)
+
+
+@torch.no_grad()
+def personal_scores(
+    model: MergedScorer,
+    images: torch.Tensor,
+    result: PersonalizationResult,
+    batch_size: int = 32,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """Scores (on the CPU) of ``images`` under what ``result`` learned: its coefficients and tuned top."""
+    alpha = result.alpha.to(model.device)
+    if result.top_delta is None:
+        return score_images(model, images, alpha, None, batch_size, cancel).cpu()
+    scorer = tuned_scorer(model.bake(alpha), result.top_delta)
+    out = []
+    for start in range(0, len(images), batch_size):
+        check(cancel)
+        out.append(scorer(images[start : start + batch_size].to(model.device)).float().cpu())
+    return torch.cat(out)
+
+
 def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
     """Passes through the network a run on ``k`` rated photos is expected to take (for time estimates)."""
     return get_solver(config.solver).planned_passes(k, n_tasks, config)
@@ -234,9 +294,12 @@ def personalize(
     output = solver.solve(run)
     if output.final_loss is not None and not math.isfinite(output.final_loss):
         raise RatingsError("personalization diverged (non-finite loss); try a lower learning rate")
+    top = None
+    if config.tunes_top(model) and judgements.has_pairs:
+        top = tune_merged_top(model, images, judgements, output.alpha, config, counter, progress, cancel)
     with torch.no_grad():
         model.alpha.copy_(output.alpha)
-    final_scores = output.final_scores
+    final_scores = top.scores if top is not None else output.final_scores
     if final_scores is None:
         final_scores = score_images(model, images, None, counter, score_batch, cancel)
     agreement = output.agreement or measure_agreement(
@@ -259,4 +322,6 @@ def personalize(
         comparisons=int(judgements.comparisons.sum()),
         agreement=agreement,
         config=config,
+        top_delta=top.delta if top is not None else None,
+        top_tuned=top.where if top is not None else None,
     )

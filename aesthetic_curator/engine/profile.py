@@ -1,7 +1,10 @@
 """A personal profile: the learned coefficients plus what they were learned from, in one small file.
 
-The file is safetensors (one tensor, ``alpha``) with the metadata as JSON in its header, so it is
-tiny (a few KB), safe to load, and bound to one bundle by its content id.
+The file is safetensors (the tensor ``alpha``, and when the top of the network was fine-tuned, that
+change as ``top_delta/<parameter>`` tensors in float16) with the metadata as JSON in its header, so it
+is small (a few KB of coefficients; about 1.5 MB with the built-in model's tuned top), safe to load,
+and bound to one bundle by its content id. A profile with a tuned top is format version 2, so an app
+that would ignore the change refuses it instead of ranking differently without a word.
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ from aesthetic_curator.atomic import atomic_write_bytes
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.personalize import PersonalizationResult
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
+from aesthetic_curator.engine.top_tuning import TopDelta, delta_from_tensors
 from aesthetic_curator.errors import ProfileError
 
 PROFILE_FORMAT = "aesthetic-curator-profile"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+#: The version of a profile that is only coefficients (what apps before the tuned top read).
+COEFFICIENTS_ONLY_VERSION = 1
+_DELTA_PREFIX = "top_delta/"
 _METADATA_KEY = "aesthetic_curator_profile"
 #: Learned coefficients sit around 0-3 (a softmax start plus small steps); 1,000 is beyond any real one.
 MAX_COEFFICIENT = 1e3
@@ -46,6 +53,7 @@ class Profile:
     solver: str = DEFAULT_SOLVER
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     extra: dict[str, Any] = field(default_factory=dict)  # config, passes, timing
+    top_delta: TopDelta | None = None  # the fine-tuned change of the network's top (engine.top_tuning)
 
     @classmethod
     def from_result(cls, result: PersonalizationResult, bundle: Bundle, name: str = "default") -> Profile:
@@ -69,13 +77,15 @@ class Profile:
                 "forward_passes": result.passes.forward,
                 "backward_passes": result.passes.backward,
                 "seconds": round(result.seconds, 3),
+                "top_tuned": result.top_tuned,
             },
+            top_delta=result.top_delta.compact() if result.top_delta is not None else None,
         )
 
     def metadata(self) -> dict[str, Any]:
         return {
             "format": PROFILE_FORMAT,
-            "format_version": PROFILE_VERSION,
+            "format_version": PROFILE_VERSION if self.top_delta is not None else COEFFICIENTS_ONLY_VERSION,
             "name": self.name,
             "bundle_id": self.bundle_id,
             "task_names": self.task_names,
@@ -95,7 +105,10 @@ class Profile:
 
     def to_bytes(self) -> bytes:
         """The profile file's bytes (what the album library stores)."""
-        return save({"alpha": self.alpha.contiguous()}, metadata={_METADATA_KEY: json.dumps(self.metadata())})
+        tensors = {"alpha": self.alpha.contiguous()}
+        if self.top_delta is not None:
+            tensors |= {_DELTA_PREFIX + name: t.contiguous() for name, t in self.top_delta.compact().tensors.items()}
+        return save(tensors, metadata={_METADATA_KEY: json.dumps(self.metadata())})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Profile:
@@ -113,7 +126,8 @@ class Profile:
         """Read the bytes of a profile file (made by :meth:`to_bytes`); ``origin`` names it in errors."""
         try:
             meta = json.loads(_safetensors_metadata(data)[_METADATA_KEY])
-            alpha = load(data)["alpha"]
+            tensors = load(data)
+            alpha = tensors["alpha"]
         except (SafetensorError, ValueError, KeyError, TypeError) as exc:
             raise ProfileError(f"{origin}: not a valid profile file ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != PROFILE_FORMAT:
@@ -134,10 +148,13 @@ class Profile:
                 solver=str(meta.get("solver", DEFAULT_SOLVER)),
                 created=str(meta.get("created", "")),
                 extra=meta.get("extra", {}) if isinstance(meta.get("extra", {}), dict) else {},
+                top_delta=delta_from_tensors(tensors, _DELTA_PREFIX),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProfileError(f"{origin}: malformed profile metadata ({exc!r})") from exc
         profile.check_coefficients(origin)
+        if profile.top_delta is not None:
+            profile.top_delta.check(origin)
         return profile
 
     def check_coefficients(self, origin: str) -> None:

@@ -1,9 +1,11 @@
 """Shaping a profile by hand: scale a task's coefficients, blend two profiles, or take the plain average.
 
-A profile is exactly its coefficients (engine.profile), so each edit is exact arithmetic on them and the
-result is an ordinary profile: the merged network of a scaled profile applies that task's fine-tuned change
-more or less strongly in every layer; a blend w·A + (1 − w)·B is the profile whose merged weights lie that
-far between A's and B's (the merge is linear in the coefficients). What a derived profile was made from is
+A profile is its coefficients plus, where the top of the network was fine-tuned, that change of the top's
+weights (engine.profile, engine.top_tuning). Each edit is exact arithmetic on them and the result is an
+ordinary profile: the merged network of a scaled profile applies that task's fine-tuned change more or less
+strongly in every layer (the tuned top's change is kept as it is); a blend w·A + (1 − w)·B is the profile
+whose merged weights lie that far between A's and B's (the merge is linear in the coefficients, and the
+tuned changes are blended with the same weight). What a derived profile was made from is
 kept in its ``extra["derived"]``; the measured agreement of its source does not carry over, so it is dropped.
 """
 
@@ -16,6 +18,7 @@ import torch
 
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.engine.top_tuning import blend_deltas
 from aesthetic_curator.errors import ProfileError
 
 #: A slider goes from 0 (the task is switched off) to this multiple of the learned coefficients.
@@ -47,6 +50,7 @@ def blend_profiles(a: Profile, b: Profile, weight: float, name: str) -> Profile:
         )
     alpha = weight * a.alpha + (1.0 - weight) * b.alpha
     blended = _derived(a, alpha, {"blend": {"a": a.name, "b": b.name, "weight": round(weight, 4)}})
+    blended.top_delta = blend_deltas(a.top_delta, b.top_delta, weight)
     blended.name = name
     blended.k = max(a.k, b.k)
     blended.zero_shot_srocc = {}

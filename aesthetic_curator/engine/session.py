@@ -30,12 +30,14 @@ from aesthetic_curator.engine.personalize import (
     PersonalizeConfig,
     personalize,
     score_images,
+    tuning_seconds,
 )
 from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.ranking import RankingResult, rank_paths
 from aesthetic_curator.engine.scorer import Scorer
 from aesthetic_curator.engine.solvers import get_solver
+from aesthetic_curator.engine.top_tuning import tuned_scorer
 from aesthetic_curator.engine.zero_shot_cache import TaskScoreCache
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check
@@ -105,7 +107,8 @@ class ModelSession:
         with self.lock:
             model = self.merged_model()
             ahead = rated is not None and self.task_scores.lookup(rated) is not None  # scored in the background
-            return get_solver(config.solver).estimate_seconds(model, k, config, zero_shot_done=ahead)
+            solving = get_solver(config.solver).estimate_seconds(model, k, config, zero_shot_done=ahead)
+            return solving + tuning_seconds(model, k, config)
 
     def personalize(
         self,
@@ -178,13 +181,15 @@ class ModelSession:
         return Profile.from_result(result, self.bundle, name)
 
     def personal_scorer(self, profile: Profile) -> Scorer:
-        """The profile's merged weights as one ordinary network, summed task by task from the bundle.
+        """The profile's merged weights as one ordinary network, summed task by task from the bundle,
+        with the profile's tuned change of the top added (engine.top_tuning).
 
         Always this one path (memory: two bases plus one task vector), so a profile gives bit-identical
         weights in every session, and identical scores even from a quantized copy.
         """
         profile.check_bundle(self.bundle)
-        return MergedScorer.bake_from_bundle(self.bundle, profile.alpha, self.device, base=self.base_scorer())
+        scorer = MergedScorer.bake_from_bundle(self.bundle, profile.alpha, self.device, base=self.base_scorer())
+        return tuned_scorer(scorer, profile.top_delta)
 
     def rank(
         self,

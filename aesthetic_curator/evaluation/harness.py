@@ -18,13 +18,19 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.metrics import srocc
-from aesthetic_curator.engine.personalize import PersonalizeConfig, adaptive_init, personalize, score_images
+from aesthetic_curator.engine.personalize import (
+    PersonalizeConfig,
+    adaptive_init,
+    personal_scores,
+    personalize,
+    score_images,
+)
 from aesthetic_curator.engine.solvers import get_solver, split_variant
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.evaluation.baselines import (
@@ -203,10 +209,18 @@ def evaluate(
 
 
 def variant_config(spec: str, base_config: PersonalizeConfig, trial: int) -> PersonalizeConfig:
-    """The config of one ``--solver`` entry: a solver name, or a variant such as ``fast:evaluations=2``."""
+    """The config of one ``--solver`` entry: a solver name, or a variant such as ``fast:evaluations=2``.
+
+    A setting every solver shares (``tune_top``, ``top_steps``, ``temperature``…) changes the config; any
+    other is one of the solver's own options.
+    """
     name, overrides = split_variant(spec)
     solver = get_solver(name)
-    config = replace(base_config, solver=name, seed=trial)
+    shared = {f.name for f in fields(PersonalizeConfig)} - {"solver", "options", "seed"}
+    config = replace(
+        base_config, solver=name, seed=trial, **{key: value for key, value in overrides.items() if key in shared}
+    )
+    overrides = {key: value for key, value in overrides.items() if key not in shared}
     if overrides:
         try:
             options = replace(solver.options(config), **overrides)
@@ -391,6 +405,6 @@ def _run_trial(
         started = time.perf_counter()
         result = personalize(model, images[support.to(images.device)], y_support.tolist(), config)
         seconds = time.perf_counter() - started
-        scores = score_images(model, images[test.to(images.device)], result.alpha.to(model.device)).cpu()
+        scores = personal_scores(model, images[test.to(images.device)], result)
         out[name] = (srocc(scores.numpy(), y_test.numpy()), result.passes.total, seconds)
     return out

@@ -41,7 +41,13 @@ from aesthetic_curator import pair_selection
 from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.metrics import srocc
-from aesthetic_curator.engine.personalize import PersonalizeConfig, personalize, score_images
+from aesthetic_curator.engine.personalize import (
+    PersonalizationResult,
+    PersonalizeConfig,
+    personal_scores,
+    personalize,
+    score_images,
+)
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.evaluation import CURVE_STRATEGIES
 from aesthetic_curator.evaluation.synthetic_users import STAR_QUANTILES
@@ -213,13 +219,13 @@ class _Trial:
         )  # fmt: skip
         return result
 
-    def scores(self, alpha: torch.Tensor, photos: torch.Tensor) -> torch.Tensor:
-        return score_images(self.model, self.user.images[photos], alpha.to(self.model.device), cancel=self.cancel).cpu()
+    def scores(self, result: PersonalizationResult, photos: torch.Tensor) -> torch.Tensor:
+        return personal_scores(self.model, self.user.images[photos], result, cancel=self.cancel)
 
     def measure(self, point: CurvePoint, result, stars: int, pairs: int) -> None:
         """Test SROCC, and the agreement estimate against fresh judgements like the ``stars`` and ``pairs`` given."""
         scores = torch.zeros(self.user.hidden.numel(), dtype=torch.float64)
-        scores[self.test] = self.scores(result.alpha, self.test).double()
+        scores[self.test] = self.scores(result, self.test).double()
         value = srocc(scores[self.test].numpy(), self.user.hidden[self.test].numpy())
         point.srocc.setdefault(self.user.name, []).append(value)
         if result.agreement is not None:

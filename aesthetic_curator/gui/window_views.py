@@ -98,6 +98,8 @@ class WindowViews:
         comparisons = extra.get("comparisons") or 0
         learned = f"“{stored.name}”: learned from {meta.get('k', '?')} photos"
         lines = [learned + (f", {comparisons} comparisons" if comparisons else "")]
+        if extra.get("top_tuned"):
+            lines.append(f"coefficients, then its {extra['top_tuned']} fine-tuned on your judgements")
         lines.append(ProfileProgress.from_metadata(meta).describe())
         lines.append(f"solver {meta.get('solver', '?')}, created {meta.get('created', '?')}")
         return "\n".join(line for line in lines if line)

@@ -17,6 +17,7 @@ from aesthetic_curator.engine.agreement import Agreement, FoldInit
 from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
+from aesthetic_curator.engine.top_tuning import tuned_by_default
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check
 
 #: Merged parameters below which a CPU scores photos in batches of 16 rather than 4 (the built-in
@@ -45,6 +46,13 @@ class PersonalizeConfig:
     zero_shot_photos: int | None = None  # rated photos used for the zero-shot SROCC; None: the solver's default
     zero_shot_screen: int | None = None  # every task on this many of them, the best few on all; None: by solver
     zero_shot_refine: int = 2  # tasks scored on the whole zero-shot sample after screening
+    # Fine-tune the top of the merged network after the coefficients (engine/top_tuning.py). None: on for
+    # the fast solver on an EfficientNet tower (the built-in model, where it was measured:
+    # docs/evaluation.md); off for the paper recipe (the reference stays the paper's) and for a ViT,
+    # where it is untested on real task vectors.
+    tune_top: bool | None = None
+    top_steps: int = 30  # its full-batch AdamW steps
+    top_lr: float | None = None  # its learning rate (cosine to zero); None: by the number of photos judged
     options: dict[str, Any] = field(default_factory=dict)  # solver name -> its options dataclass
 
     @classmethod
@@ -58,6 +66,14 @@ class PersonalizeConfig:
         if own:
             config.options[solver] = get_solver(solver).Options(**own)
         return config
+
+    def tunes_top(self, model: MergedScorer) -> bool:
+        """Whether this run fine-tunes the top of ``model`` after the coefficients."""
+        if self.top_steps <= 0:
+            return False
+        if self.tune_top is None:
+            return self.solver == DEFAULT_SOLVER and tuned_by_default(model.base)
+        return bool(self.tune_top)
 
     def score_batch(self, model: MergedScorer) -> int:
         """Photos per scoring forward of ``model``.

@@ -1,0 +1,292 @@
+"""Personalization's last stage: fine-tune the top of the merged network on the user's judgements.
+
+Why: on the built-in model's 11 task vectors, per-task-and-layer coefficients span less than
+fine-tuning does (docs/evaluation.md: best-fit FT beat the fast solver on 8 of 9 PARA users at K = 100),
+while fine-tuning a single task's model from scratch throws away what the coefficients learned (it
+fails outright on users whose best zero-shot task is a poor start). So the coefficients come first,
+and then the top layers of the network they merge are fine-tuned with the same Bradley–Terry loss.
+
+It is cheap because everything below the cut keeps the merged weights: its output for the rated
+photos (and their mirror images, the one augmentation that never changes a photo's appeal) is
+computed once, and each AdamW step runs only the top. The profile stores the top's weight change
+(:class:`TopDelta`), a few hundred thousand numbers, next to the coefficients.
+
+Where the cut lies depends on the image tower (:func:`split_top`): for timm's EfficientNet family
+(the built-in model) it is after the last stage of blocks, so the 1x1 head convolution, its batch
+norm's affine parameters and the scoring head are tuned; for any other tower it is the scoring head
+on the tower's embedding. Batch-norm statistics stay the base's, as everywhere in this app.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from aesthetic_curator.engine.rank_loss import indexed_pair_loss
+from aesthetic_curator.engine.scorer import Scorer, freeze_norm_statistics
+from aesthetic_curator.errors import ProfileError
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+
+log = logging.getLogger(__name__)
+
+#: Photos per batch of the one pass below the cut (no gradients, so memory is the activations only).
+LOWER_BATCH = 16
+#: What a split tunes, in words: the deeper cut of an EfficientNet, or the scoring head of any tower.
+HEAD_CONVOLUTION = "head convolution and scoring head"
+SCORING_HEAD = "scoring head"
+#: The weight changes are stored in half precision: they are small next to the weights they change.
+DELTA_DTYPE = torch.float16
+#: The learning rate at K = 100 rated photos and above (docs/evaluation.md, 9 PARA users: 1e-3 gave 0.582
+#: there against 0.544 for 3e-4, while at K = 10 3e-4 gave 0.304 against 0.263: fewer photos, smaller steps).
+FULL_LEARNING_RATE = 1e-3
+FULL_LEARNING_RATE_PHOTOS = 100
+
+
+def default_learning_rate(k: int) -> float:
+    """``FULL_LEARNING_RATE`` scaled by sqrt(k / 100) below 100 photos: 3.2e-4 at K = 10, the two measured points."""
+    return FULL_LEARNING_RATE * math.sqrt(min(1.0, max(k, 1) / FULL_LEARNING_RATE_PHOTOS))
+
+
+@dataclass(frozen=True)
+class TopTuningOptions:
+    """Settings of the top fine-tuning (defaults: what docs/evaluation.md measured on 9 PARA users)."""
+
+    steps: int = 30  # full-batch AdamW steps over every rated photo (cosine learning rate to zero)
+    lr: float = FULL_LEARNING_RATE
+    weight_decay: float = 0.01
+    flips: bool = True  # each step sees a random half of the photos mirrored
+
+
+@dataclass
+class NetworkSplit:
+    """A scorer cut in two: ``upper(lower(x))`` equals ``scorer(x)``; only ``parameter_names`` are tuned."""
+
+    lower: Callable[[torch.Tensor], torch.Tensor]
+    upper: Callable[[torch.Tensor], torch.Tensor]
+    parameter_names: list[str]
+    where: str  # which layers are tuned, in words (for logs and profile details)
+
+
+def split_top(scorer: Scorer) -> NetworkSplit:
+    """Where to cut ``scorer`` for top tuning: after the last block stage of a timm EfficientNet, else
+    after the image tower (the scoring head alone)."""
+    trunk = getattr(scorer.visual, "trunk", None)
+    layers = ("conv_stem", "bn1", "blocks", "conv_head", "bn2")
+    if trunk is not None and all(hasattr(trunk, name) for name in layers) and hasattr(trunk, "forward_head"):
+        tower_head = getattr(scorer.visual, "head", nn.Identity())
+
+        def lower(images: torch.Tensor) -> torch.Tensor:
+            return trunk.blocks(trunk.bn1(trunk.conv_stem(images)))
+
+        def upper(features: torch.Tensor) -> torch.Tensor:
+            pooled = trunk.forward_head(trunk.bn2(trunk.conv_head(features)))
+            return scorer.head(tower_head(pooled))
+
+        tuned = ("visual.trunk.conv_head.", "visual.trunk.bn2.", "visual.head.", "head.")
+        names = [name for name, p in scorer.named_parameters() if name.startswith(tuned) and p.is_floating_point()]
+        return NetworkSplit(lower, upper, names, HEAD_CONVOLUTION)
+    names = [f"head.{name}" for name, p in scorer.head.named_parameters() if p.is_floating_point()]
+    return NetworkSplit(scorer.visual, scorer.head, names, SCORING_HEAD)
+
+
+def tuned_by_default(scorer: Scorer) -> bool:
+    """Whether personalization tunes the top of ``scorer`` unless told otherwise: where it was measured
+    to help (the EfficientNet cut, the built-in model: docs/evaluation.md), not on a ViT's scoring head
+    alone, which no real bundle has measured yet."""
+    return split_top(scorer).where == HEAD_CONVOLUTION
+
+
+@dataclass
+class TopDelta:
+    """The tuned layers' weight change: parameter name -> tuned minus merged weights."""
+
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def numel(self) -> int:
+        return sum(t.numel() for t in self.tensors.values())
+
+    def compact(self) -> TopDelta:
+        """The same change in :data:`DELTA_DTYPE` on the CPU (how profiles store it)."""
+        return TopDelta({name: t.detach().to("cpu", DELTA_DTYPE).contiguous() for name, t in self.tensors.items()})
+
+    def scaled(self, factor: float) -> TopDelta:
+        return TopDelta({name: t * factor for name, t in self.tensors.items()})
+
+    @torch.no_grad()
+    def apply_to(self, scorer: nn.Module) -> nn.Module:
+        """Add the change to ``scorer``'s weights in place; a name or shape it lacks is a :class:`ProfileError`."""
+        params = dict(scorer.named_parameters())
+        for name, change in self.tensors.items():
+            target = params.get(name)
+            if target is None or tuple(target.shape) != tuple(change.shape):
+                raise ProfileError(f"the profile's tuned layer {name} does not fit this model")
+            target.add_(change.to(target.device, target.dtype))
+        return scorer
+
+    def check(self, origin: str) -> None:
+        """Refuse changes no tuning produces (NaN or infinite values would turn every score into NaN)."""
+        for name, change in self.tensors.items():
+            if not bool(torch.isfinite(change).all()):
+                raise ProfileError(f"{origin}: the tuned layer {name} contains NaN or infinite values; it is damaged")
+
+
+def blend_deltas(a: TopDelta | None, b: TopDelta | None, weight: float) -> TopDelta | None:
+    """``weight * a + (1 - weight) * b`` layer by layer, a missing change counting as zero."""
+    if a is None and b is None:
+        return None
+    first, second = (a.tensors if a else {}), (b.tensors if b else {})
+    out = {}
+    for name in {**first, **second}:
+        x, y = first.get(name), second.get(name)
+        if x is not None and y is not None and x.shape != y.shape:
+            raise ProfileError(f"the two profiles' tuned layer {name} differ in shape")
+        parts = [weight * x.float() if x is not None else None, (1.0 - weight) * y.float() if y is not None else None]
+        out[name] = sum(p for p in parts if p is not None).to(DELTA_DTYPE)
+    return TopDelta(out)
+
+
+@dataclass
+class TopTuning:
+    """The tuned change and the rated photos' scores with it (for the train agreement)."""
+
+    delta: TopDelta
+    scores: torch.Tensor
+    where: str
+
+
+@torch.no_grad()
+def _lower_features(split: NetworkSplit, images: torch.Tensor, flip: bool) -> torch.Tensor:
+    out = []
+    for start in range(0, len(images), LOWER_BATCH):
+        batch = images[start : start + LOWER_BATCH]
+        out.append(split.lower(batch.flip(-1) if flip else batch))
+    return torch.cat(out)
+
+
+def tune_top(
+    scorer: Scorer,
+    images: torch.Tensor,
+    hi: torch.Tensor,
+    lo: torch.Tensor,
+    options: TopTuningOptions,
+    seed: int,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> TopTuning:
+    """Fine-tune the top of ``scorer`` (the merged model, baked) on the ordered pairs (``hi`` above ``lo``).
+
+    ``scorer`` is left as it was; the result is its weight change. Costs one forward per photo below the
+    cut (two with flips) and ``options.steps`` passes through the top.
+    """
+    device = next(scorer.parameters()).device
+    split = split_top(scorer)
+    images = images.to(device)
+    plain = _lower_features(split, images, flip=False)
+    check(cancel)
+    mirrored = _lower_features(split, images, flip=True) if options.flips else None
+    params = dict(scorer.named_parameters())
+    tuned = {name: params[name] for name in split.parameter_names}
+    start = {name: p.detach().clone() for name, p in tuned.items()}
+    hi, lo = hi.to(device), lo.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    was_training = scorer.training
+    try:
+        for p in tuned.values():
+            p.requires_grad_(True)
+        scorer.train()
+        freeze_norm_statistics(scorer)
+        for module in scorer.modules():  # the comparison with the merged model is about weights, not noise
+            if isinstance(module, nn.Dropout):
+                module.eval()
+        optimizer = torch.optim.AdamW(list(tuned.values()), lr=options.lr, weight_decay=options.weight_decay)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _cosine(step, options.steps))
+        for step in range(options.steps):
+            check(cancel)
+            features = plain
+            if mirrored is not None:
+                flips = torch.rand(len(plain), generator=generator) < 0.5
+                features = torch.where(flips.view(-1, *[1] * (plain.dim() - 1)).to(device), mirrored, plain)
+            loss = indexed_pair_loss(split.upper(features), hi, lo)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            report(progress, "fine-tuning", step + 1, options.steps)
+        with torch.no_grad():
+            scores = split.upper(plain).float().cpu()
+            delta = TopDelta({name: (p.detach() - start[name]) for name, p in tuned.items()})
+    finally:
+        with torch.no_grad():  # leave the scorer exactly as it came
+            for name, p in tuned.items():
+                p.requires_grad_(False)
+                p.copy_(start[name])
+        scorer.train(was_training)
+    log.debug("tuned the %s (%d weights) in %d steps", split.where, delta.numel, options.steps)
+    return TopTuning(delta.compact(), scores, split.where)
+
+
+def estimate_tuning_seconds(scorer: Scorer, k: int, options: TopTuningOptions) -> float:
+    """Wall time of :func:`tune_top` on ``k`` photos: one timed batch below the cut and one timed step
+    through the top, each scaled by its count (the step is linear in the photos)."""
+    device = next(scorer.parameters()).device
+    split = split_top(scorer)
+    size = scorer.image_size
+    batch = max(1, min(k, LOWER_BATCH))
+    images = torch.randn(batch, 3, size, size, device=device)
+    started = time.perf_counter()
+    features = _lower_features(split, images, flip=False)
+    features.cpu()  # waits for a GPU's queued work
+    middle = time.perf_counter()
+    params = [dict(scorer.named_parameters())[name] for name in split.parameter_names]
+    for p in params:
+        p.requires_grad_(True)
+    try:
+        grads = torch.autograd.grad(split.upper(features).sum(), params)
+        grads[0].cpu()
+    finally:
+        for p in params:
+            p.requires_grad_(False)
+    ended = time.perf_counter()
+    lower = (middle - started) / batch * k * (2 if options.flips else 1)
+    return lower + (ended - middle) / batch * k * options.steps
+
+
+def _cosine(step: int, total: int) -> float:
+    """The learning-rate factor: cosine from 1 to 0 over ``total`` steps."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+def tuned_scorer(scorer: Scorer, delta: TopDelta | None) -> Scorer:
+    """``scorer`` with ``delta`` added (in place), or unchanged without one."""
+    if delta is not None:
+        delta.apply_to(scorer)
+    return scorer
+
+
+def delta_from_tensors(tensors: Mapping[str, torch.Tensor], prefix: str) -> TopDelta | None:
+    """The change stored under ``prefix`` in a profile's tensors (None when there is none)."""
+    found = {name.removeprefix(prefix): t for name, t in tensors.items() if name.startswith(prefix)}
+    return TopDelta(found) if found else None
+
+
+__all__ = [
+    "NetworkSplit",
+    "TopDelta",
+    "TopTuning",
+    "TopTuningOptions",
+    "blend_deltas",
+    "default_learning_rate",
+    "delta_from_tensors",
+    "estimate_tuning_seconds",
+    "split_top",
+    "tune_top",
+    "tuned_by_default",
+    "tuned_scorer",
+]

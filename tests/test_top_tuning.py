@@ -1,0 +1,222 @@
+"""Fine-tuning the top of the merged network after the coefficients (engine.top_tuning)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load, save
+
+from aesthetic_curator.builtin_model import builtin_bundle_path
+from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.personalize import PersonalizeConfig, personal_scores, personalize, score_images
+from aesthetic_curator.engine.preprocess import Preprocessor
+from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.engine.profile_shaping import blend_profiles, scale_tasks
+from aesthetic_curator.engine.rank_loss import indexed_pair_loss, preference_pairs
+from aesthetic_curator.engine.synthetic import synthetic_photos
+from aesthetic_curator.engine.top_tuning import (
+    DELTA_DTYPE,
+    HEAD_CONVOLUTION,
+    SCORING_HEAD,
+    TopDelta,
+    TopTuningOptions,
+    blend_deltas,
+    default_learning_rate,
+    split_top,
+    tune_top,
+    tuned_by_default,
+)
+from aesthetic_curator.errors import Cancelled, ProfileError
+from aesthetic_curator.evaluation.harness import variant_config
+from aesthetic_curator.progress import CancelToken
+
+LIVEC_RATED = 12
+
+
+@pytest.fixture(scope="module")
+def builtin_model() -> MergedScorer:
+    return MergedScorer.from_bundle(Bundle.load(builtin_bundle_path()))
+
+
+@pytest.fixture(scope="module")
+def real_photos(livec: Path, builtin_model) -> tuple[torch.Tensor, list[float]]:
+    """The first LIVE-C sample photos and their human MOS."""
+    import csv
+
+    with (livec / "scores.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:LIVEC_RATED]
+    preprocessor = Preprocessor.for_scorer(builtin_model.base)
+    images = torch.stack([preprocessor.load(livec / "images" / row["image"]) for row in rows])
+    return images, [float(row["mos"]) for row in rows]
+
+
+@pytest.fixture(scope="module")
+def tiny_photos(merged) -> torch.Tensor:
+    return Preprocessor.for_scorer(merged.base).batch(synthetic_photos(24, 48, seed=77))
+
+
+def _pairs(ratings) -> tuple[torch.Tensor, torch.Tensor]:
+    return preference_pairs(torch.tensor(ratings)).nonzero(as_tuple=True)
+
+
+def test_the_efficientnet_cut_is_the_same_network(builtin_model, real_photos):
+    scorer = builtin_model.bake()
+    split = split_top(scorer)
+    assert split.where == HEAD_CONVOLUTION and tuned_by_default(builtin_model.base)
+    assert "visual.trunk.conv_head.weight" in split.parameter_names
+    assert not any(name.startswith("visual.trunk.blocks.") for name in split.parameter_names)
+    with torch.no_grad():
+        assert torch.equal(split.upper(split.lower(real_photos[0])), scorer(real_photos[0]))
+
+
+def test_a_vit_is_cut_before_its_scoring_head_and_not_tuned_by_default(merged, tiny_photos):
+    scorer = merged.bake()
+    split = split_top(scorer)
+    assert split.where == SCORING_HEAD and not tuned_by_default(merged.base)
+    assert all(name.startswith("head.") for name in split.parameter_names)
+    with torch.no_grad():
+        assert torch.allclose(split.upper(split.lower(tiny_photos)), scorer(tiny_photos))
+    assert not PersonalizeConfig().tunes_top(merged)
+    assert PersonalizeConfig(tune_top=True).tunes_top(merged)
+    assert not PersonalizeConfig(tune_top=True, top_steps=0).tunes_top(merged)
+
+
+def test_tuning_fits_the_judgements_and_leaves_the_scorer_as_it_was(merged, tiny_photos):
+    scorer = merged.bake()
+    before = {name: p.clone() for name, p in scorer.named_parameters()}
+    ratings = [float(i % 5) for i in range(len(tiny_photos))]
+    hi, lo = _pairs(ratings)
+    with torch.no_grad():
+        start_loss = float(indexed_pair_loss(scorer(tiny_photos), hi, lo))
+    tuned = tune_top(scorer, tiny_photos, hi, lo, TopTuningOptions(steps=40, lr=3e-3), seed=0)
+    assert float(indexed_pair_loss(tuned.scores, hi, lo)) < start_loss
+    for name, p in scorer.named_parameters():
+        assert torch.equal(p, before[name]) and not p.requires_grad, name
+    assert set(tuned.delta.tensors) == set(split_top(scorer).parameter_names)
+    assert all(t.dtype == DELTA_DTYPE for t in tuned.delta.tensors.values())
+    assert any(float(t.abs().max()) > 0 for t in tuned.delta.tensors.values())
+    tuned.delta.apply_to(scorer)  # the stored change reproduces the tuned scores (half precision)
+    with torch.no_grad():
+        assert torch.allclose(scorer(tiny_photos), tuned.scores, atol=1e-3)
+
+
+def test_tuning_is_seeded_and_can_be_cancelled(merged, tiny_photos):
+    hi, lo = _pairs([float(i % 3) for i in range(len(tiny_photos))])
+    options = TopTuningOptions(steps=5)
+    first = tune_top(merged.bake(), tiny_photos, hi, lo, options, seed=3)
+    again = tune_top(merged.bake(), tiny_photos, hi, lo, options, seed=3)
+    assert all(torch.equal(first.delta.tensors[n], again.delta.tensors[n]) for n in first.delta.tensors)
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        tune_top(merged.bake(), tiny_photos, hi, lo, options, seed=3, cancel=cancel)
+
+
+def test_learning_rate_grows_with_the_photos_judged():
+    assert default_learning_rate(100) == pytest.approx(1e-3)
+    assert default_learning_rate(400) == pytest.approx(1e-3)
+    assert default_learning_rate(10) == pytest.approx(1e-3 * 0.1**0.5)
+    assert default_learning_rate(10) < default_learning_rate(50) < default_learning_rate(100)
+
+
+def test_the_builtin_model_is_tuned_by_default_and_its_profile_ranks_as_learned(builtin_model, real_photos, tmp_path):
+    images, mos = real_photos
+    result = personalize(builtin_model, images, mos)
+    assert result.top_tuned == HEAD_CONVOLUTION and result.top_delta is not None
+    untuned = personalize(builtin_model, images, mos, PersonalizeConfig(tune_top=False))
+    assert untuned.top_delta is None and torch.equal(untuned.alpha, result.alpha)  # the coefficients come first
+    bundle = Bundle.load(builtin_bundle_path())
+    profile = Profile.from_result(result, bundle)
+    path = profile.save(tmp_path / "me.profile")
+    assert path.stat().st_size < 2_000_000
+    loaded = Profile.load(path)
+    assert loaded.metadata()["format_version"] == 2 and loaded.extra["top_tuned"] == HEAD_CONVOLUTION
+    from aesthetic_curator.engine.session import ModelSession
+
+    session = ModelSession(builtin_bundle_path(), "cpu")
+    session.speed_up_cpu = False
+    with torch.no_grad():
+        ranked = session.personal_scorer(loaded)(images)
+    assert torch.allclose(ranked, personal_scores(builtin_model, images, result), atol=1e-4)
+    plain = score_images(builtin_model, images, result.alpha)
+    assert not torch.allclose(ranked, plain, atol=1e-4)  # the tuned top is what ranks, not the coefficients alone
+
+
+def test_the_paper_recipe_stays_the_papers(builtin_model, real_photos):
+    images, mos = real_photos
+    config = PersonalizeConfig.for_solver("paper", steps=1)
+    assert not config.tunes_top(builtin_model)
+    assert personalize(builtin_model, images, mos, config).top_delta is None
+
+
+def _profile_with_delta(bundle: Bundle, merged: MergedScorer, delta: TopDelta) -> Profile:
+    return Profile(
+        alpha=merged.alpha.detach().clone(),
+        bundle_id=bundle.bundle_id,
+        task_names=list(bundle.task_names),
+        n_layers=merged.n_layers,
+        k=10,
+        temperature=0.1,
+        zero_shot_srocc={},
+        train_srocc=0.5,
+        top_delta=delta,
+    )
+
+
+def test_profiles_without_a_tuned_top_stay_version_1(test_bundle, merged):
+    profile = _profile_with_delta(test_bundle, merged, TopDelta({}))
+    profile.top_delta = None
+    assert profile.metadata()["format_version"] == 1
+    assert Profile.from_bytes(profile.to_bytes()).top_delta is None
+
+
+def test_a_damaged_or_foreign_tuned_top_is_refused(test_bundle, merged, tiny_photos):
+    name = split_top(merged.bake()).parameter_names[-1]
+    shape = dict(merged.base.named_parameters())[name].shape
+    bad = _profile_with_delta(test_bundle, merged, TopDelta({name: torch.full(shape, float("nan"))}))
+    with pytest.raises(ProfileError, match="NaN"):
+        Profile.from_bytes(bad.to_bytes())
+    foreign = _profile_with_delta(test_bundle, merged, TopDelta({"head.nonexistent": torch.zeros(3)}))
+    loaded = Profile.from_bytes(foreign.to_bytes())
+    with pytest.raises(ProfileError, match="does not fit"):
+        loaded.top_delta.apply_to(merged.bake())
+    # a newer format than this app knows is refused, not read without its change
+    data = _profile_with_delta(test_bundle, merged, TopDelta({name: torch.zeros(shape)})).to_bytes()
+    length = int.from_bytes(data[:8], "little")
+    meta = json.loads(json.loads(data[8 : 8 + length])["__metadata__"]["aesthetic_curator_profile"])
+    meta["format_version"] = 3
+    newer = save(load(data), metadata={"aesthetic_curator_profile": json.dumps(meta)})
+    with pytest.raises(ProfileError, match="newer"):
+        Profile.from_bytes(newer)
+
+
+def test_blending_blends_the_tuned_tops_and_scaling_keeps_them(test_bundle, merged):
+    name = split_top(merged.bake()).parameter_names[-1]
+    shape = dict(merged.base.named_parameters())[name].shape
+    a = _profile_with_delta(test_bundle, merged, TopDelta({name: torch.ones(shape, dtype=DELTA_DTYPE)}))
+    b = _profile_with_delta(test_bundle, merged, TopDelta({}))
+    b.top_delta = None
+    blended = blend_profiles(a, b, 0.25, "mix")
+    assert torch.allclose(blended.top_delta.tensors[name].float(), torch.full(shape, 0.25))
+    assert blend_deltas(None, None, 0.5) is None
+    scaled = scale_tasks(a, {a.task_names[0]: 2.0})
+    assert torch.equal(scaled.top_delta.tensors[name], a.top_delta.tensors[name])
+
+
+def test_eval_variants_switch_the_tuning(merged):
+    config = variant_config("fast:tune_top=false,evaluations=2", PersonalizeConfig(), 1)
+    assert config.tune_top is False and config.seed == 1
+    assert config.options["fast"].evaluations == 2
+    assert variant_config("fast:top_steps=10", PersonalizeConfig(), 0).top_steps == 10
+
+
+def test_the_time_estimate_counts_the_tuning(builtin_model, merged):
+    from aesthetic_curator.engine.personalize import tuning_seconds
+
+    assert tuning_seconds(builtin_model, 100, PersonalizeConfig()) > 0
+    assert tuning_seconds(builtin_model, 100, PersonalizeConfig(tune_top=False)) == 0
+    assert tuning_seconds(merged, 100, PersonalizeConfig()) == 0  # a ViT: not tuned by default
