@@ -94,9 +94,10 @@ def test_pass_counting_hand_checked(merged, photos):
     result = personalize(merged, photos[:12], [float(i % 4) for i in range(12)], two)
     assert (result.passes.forward, result.passes.backward) == (108, 24)
     assert planned_passes(12, merged.n_tasks, two) == 132
-    # Each further evaluation is a Jacobian at the next candidate: 2 K more passes.
+    # Each further evaluation is a forward (K), and a backward (K) more where it takes a fresh Jacobian.
     default = PersonalizeConfig()
-    extra = 2 * 12 * (get_solver("fast").options(default).evaluations - 2)
+    options = get_solver("fast").options(default)
+    extra = 12 * (options.evaluations - 2) + 12 * (options.refreshes() - 1)
     assert planned_passes(12, merged.n_tasks, default) == 132 + extra
 
 
@@ -130,7 +131,8 @@ def test_chord_steps_reuse_the_last_jacobian(merged, photos):
     result = personalize(merged, photos[:12], ratings, chord)
     assert (result.passes.forward, result.passes.backward) == (132, 24)
     assert planned_passes(12, merged.n_tasks, chord) == result.passes.total
-    full = personalize(merged, photos[:12], ratings, PersonalizeConfig.for_solver("fast", evaluations=4))
+    every = PersonalizeConfig.for_solver("fast", evaluations=4, jacobians=None)  # one per evaluation
+    full = personalize(merged, photos[:12], ratings, every)
     assert full.passes.backward == 4 * 12
     # More Jacobians than evaluations cannot be used; one is always there.
     assert get_solver("fast").Options(evaluations=2, jacobians=9).refreshes() == 1
@@ -271,7 +273,7 @@ def test_harness_is_deterministic_and_complete(merged):
         assert result.per_trial == second.results[10][name].per_trial
     # zero-shot, 5 steps of forward + backward, the final scoring, the agreement's Jacobian
     assert methods["paper"].mean_passes == merged.n_tasks * 10 + 5 * 2 * 10 + 10 + 2 * 10
-    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 9 * 10  # 4 evaluations: 4 Jacobians + a forward
+    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 8 * 10  # 3 Jacobians, 4 forwards
     json.dumps(first.to_json())  # serialisable
     assert "| 10 | fast |" in first.table()
 
@@ -338,7 +340,7 @@ def test_solver_variants_are_compared_on_the_same_draws(merged):
     users = synthetic_eval_users(merged, 1, photos_per_user=30, seed=4)
     report = evaluate(merged, users, [10], trials=1, solvers=["fast", "fast:evaluations=1,jacobians=1"], seed=2)
     methods = report.results[10]
-    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 9 * 10
+    assert methods["fast"].mean_passes == merged.n_tasks * 10 + 8 * 10
     assert methods["fast:evaluations=1,jacobians=1"].mean_passes == merged.n_tasks * 10 + 3 * 10
     for bad in ("fast:evaluatons=2", "fast:evaluations", "nosuch"):
         with pytest.raises(RatingsError):
