@@ -220,3 +220,19 @@ def test_the_time_estimate_counts_the_tuning(builtin_model, merged):
     assert tuning_seconds(builtin_model, 100, PersonalizeConfig()) > 0
     assert tuning_seconds(builtin_model, 100, PersonalizeConfig(tune_top=False)) == 0
     assert tuning_seconds(merged, 100, PersonalizeConfig()) == 0  # a ViT: not tuned by default
+
+
+def test_the_cli_switches_the_tuning(test_bundle, tmp_path):
+    from aesthetic_curator.cli import main
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index, photo in enumerate(synthetic_photos(10, 48, seed=5)):
+        photo.save(folder / f"p{index}.jpg")
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("image,rating\n" + "".join(f"p{i}.jpg,{i % 5}\n" for i in range(10)))
+    common = ["personalize", "--bundle", str(test_bundle.path), "--images", str(folder), "--ratings", str(ratings)]
+    for choice, tuned in (("on", True), ("off", False), ("auto", False)):  # auto: the test bundle is a ViT
+        out = tmp_path / f"{choice}.profile"
+        assert main([*common, "--out", str(out), "--tune-top", choice, "-q"]) == 0
+        assert (Profile.load(out).top_delta is not None) is tuned, choice

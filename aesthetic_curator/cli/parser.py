@@ -155,13 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     pers.add_argument("--seed", type=int, default=0)
     pers.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     pers.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
-    pers.add_argument(
-        "--tune-top",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="fine-tune the top of the network after the coefficients (auto: on for small networks such as "
-        "the built-in model, off for ViTs)",
-    )
+    _add_tune_top(pers)
     pers.add_argument(
         "--solver",
         choices=SOLVER_CHOICES,
@@ -217,13 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--steps", type=int, default=None, help="AdamW steps of the paper solver (default: 500)")
     ev.add_argument("--temperature", type=float, default=0.1, help="softmax temperature of the initialisation")
-    ev.add_argument(
-        "--tune-top",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="fine-tune the top of the network after the coefficients (auto: on for small networks such as "
-        "the built-in model, off for ViTs)",
-    )
+    _add_tune_top(ev)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument(
         "--jobs",
@@ -281,3 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
     return parser
 
+
+def _add_tune_top(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--tune-top",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="fine-tune the top of the network after the coefficients (auto: on for the fast solver on an "
+        "EfficientNet such as the built-in model, off for ViTs and the paper recipe)",
+    )

@@ -241,7 +241,9 @@ class _Trial:
             point.error.append(result.agreement.error)
             point.measured.append(measured)
 
-    def ask_pairs(self, count: int, alpha: torch.Tensor | None, asked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    def ask_pairs(
+        self, count: int, learned: PersonalizationResult | None, asked: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
         """``count`` more answered pairs by the active rule, from fresh pools of the album until there are enough."""
         answered: list[tuple[int, int]] = []
         known = list(asked)
@@ -249,10 +251,10 @@ class _Trial:
             if len(answered) >= count:
                 break
             pool = self.album[torch.randperm(self.album.numel(), generator=self.generator)[:POOL]]
-            if alpha is None:
+            if learned is None:
                 information = pair_selection.task_disagreement(self.task_scores[pool].numpy())
             else:
-                information = pair_selection.profile_uncertainty(self.scores(alpha, pool).double().numpy())
+                information = pair_selection.profile_uncertainty(self.scores(learned, pool).double().numpy())
             where = {int(p): i for i, p in enumerate(pool)}
             seen = [(where[a], where[b]) for a, b in known if a in where and b in where]
             chosen = pair_selection.choose_pairs(information, self.features[pool.numpy()], count - len(answered), seen)
@@ -304,20 +306,20 @@ def _run_strategy(run: _Trial, strategy: str, answers: Sequence[int], points: di
             _learn_and_measure(run, points[n], {p: ratings[p] for p in order[:n].tolist()}, [])
     elif strategy == "active pairs":
         pairs: list[tuple[int, int]] = []
-        alpha = None
+        learned = None
         for n in answers:
-            pairs += run.ask_pairs(n - len(pairs), alpha, pairs)
+            pairs += run.ask_pairs(n - len(pairs), learned, pairs)
             result = _learn_and_measure(run, points[n], {}, pairs)
-            alpha = result.alpha if result is not None else alpha
+            learned = result if result is not None else learned
     elif strategy == "half stars then active pairs":
         ratings = dict(zip(run.random_order.tolist(), run.person.stars(run.random_order)))
         for n in (n for n in answers if n // 2 <= limit):
             stars = {p: ratings[p] for p in run.random_order[: n // 2].tolist()}
             try:
-                alpha = run.learn(stars, []).alpha
+                learned = run.learn(stars, [])
             except RatingsError:  # n/2 stars that are all equal: the pairs start from the tasks instead
-                alpha = None
-            _learn_and_measure(run, points[n], stars, run.ask_pairs(n - n // 2, alpha, []))
+                learned = None
+            _learn_and_measure(run, points[n], stars, run.ask_pairs(n - n // 2, learned, []))
     else:
         raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
 
