@@ -17,6 +17,7 @@ from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.profile_shaping import blend_profiles, scale_tasks
 from aesthetic_curator.engine.rank_loss import indexed_pair_loss, preference_pairs
+from aesthetic_curator.engine.scorer import freeze_norm_statistics
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.engine.top_tuning import (
     DELTA_DTYPE,
@@ -69,8 +70,32 @@ def test_the_efficientnet_cut_is_the_same_network(builtin_model, real_photos):
     assert split.where == HEAD_CONVOLUTION and tuned_by_default(builtin_model.base)
     assert "visual.trunk.conv_head.weight" in split.parameter_names
     assert not any(name.startswith("visual.trunk.blocks.") for name in split.parameter_names)
+    with torch.no_grad():  # the head's batch norm is folded into its convolution: equal up to rounding
+        assert torch.allclose(split.upper(split.lower(real_photos[0])), scorer(real_photos[0]), rtol=1e-5, atol=1e-5)
+
+
+def test_the_folded_head_has_the_modules_gradients(builtin_model, real_photos):
+    """The folded product must train the same parameters the same way as conv_head + bn2 as modules."""
+    scorer = builtin_model.bake()
+    trunk = scorer.visual.trunk
+    split = split_top(scorer)
     with torch.no_grad():
-        assert torch.equal(split.upper(split.lower(real_photos[0])), scorer(real_photos[0]))
+        features = split.lower(real_photos[0][:4])
+    params = [trunk.conv_head.weight, trunk.bn2.weight, trunk.bn2.bias]
+    for p in params:
+        p.requires_grad_(True)
+    freeze_norm_statistics(scorer)
+
+    def as_modules(x: torch.Tensor) -> torch.Tensor:
+        return scorer.head(scorer.visual.head(trunk.forward_head(trunk.bn2(trunk.conv_head(x)))))
+
+    folded = torch.autograd.grad(split.upper(features).sum(), params)
+    modules = torch.autograd.grad(as_modules(features).sum(), params)
+    for a, b in zip(folded, modules, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * float(b.abs().max()))
+    trunk.bn2.train()  # batch statistics: the modules themselves, not the fold
+    with torch.no_grad():
+        assert torch.equal(split.upper(features), as_modules(features))
 
 
 def test_a_vit_is_cut_before_its_scoring_head_and_not_tuned_by_default(merged, tiny_photos):

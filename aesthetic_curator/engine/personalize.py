@@ -187,7 +187,7 @@ def tune_merged_top(
     """Fine-tune the top of the network merged at ``alpha`` on every ordered pair of the judgements."""
     hi, lo = ordered_pairs(judgements, config.seed)
     lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.n_photos)
-    options = TopTuningOptions(steps=config.top_steps, lr=lr)
+    options = TopTuningOptions(steps=config.top_steps, lr=lr, flips=config.top_flips)
     tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel)
     counter.forward += images.shape[0] * (2 if options.flips else 1)  # the layers below the cut, once
     return tuned
@@ -197,7 +197,7 @@ def tuning_seconds(model: MergedScorer, k: int, config: PersonalizeConfig) -> fl
     """The top tuning's share of a run's wall time on ``k`` photos (0 when the run does not tune)."""
     if not config.tunes_top(model):
         return 0.0
-    options = TopTuningOptions(steps=config.top_steps)
+    options = TopTuningOptions(steps=config.top_steps, flips=config.top_flips)
     return estimate_tuning_seconds(model.bake(), k, options)
 
 

@@ -79,7 +79,7 @@ class Profile:
                 "seconds": round(result.seconds, 3),
                 "top_tuned": result.top_tuned,
             },
-            top_delta=result.top_delta.compact() if result.top_delta is not None else None,
+            top_delta=result.top_delta,  # compact already (tune_top); to_bytes compacts again on writing
         )
 
     def metadata(self) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class PersonalizeConfig:
     tune_top: bool | None = None
     top_steps: int = 30  # its full-batch AdamW steps
     top_lr: float | None = None  # its learning rate (cosine to zero); None: by the number of photos judged
+    top_flips: bool = True  # each of its steps sees a random half of the photos mirrored
     options: dict[str, Any] = field(default_factory=dict)  # solver name -> its options dataclass
 
     @classmethod
