@@ -11,6 +11,7 @@ from safetensors.torch import load, save
 
 from aesthetic_curator.builtin_model import builtin_bundle_path
 from aesthetic_curator.engine.bundle import Bundle
+from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.personalize import PersonalizeConfig, personal_scores, personalize, score_images
 from aesthetic_curator.engine.preprocess import Preprocessor
@@ -18,6 +19,8 @@ from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.profile_shaping import blend_profiles, scale_tasks
 from aesthetic_curator.engine.rank_loss import indexed_pair_loss, preference_pairs
 from aesthetic_curator.engine.scorer import freeze_norm_statistics
+from aesthetic_curator.engine.solvers import get_solver
+from aesthetic_curator.engine.solvers.base import PassCounter, SolverRun
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.engine.top_tuning import (
     DELTA_DTYPE,
@@ -26,6 +29,7 @@ from aesthetic_curator.engine.top_tuning import (
     TopDelta,
     TopTuningOptions,
     blend_deltas,
+    cut_module,
     default_learning_rate,
     split_top,
     tune_top,
@@ -169,6 +173,33 @@ def test_the_builtin_model_is_tuned_by_default_and_its_profile_ranks_as_learned(
     assert torch.allclose(ranked, personal_scores(builtin_model, images, result), atol=1e-4)
     plain = score_images(builtin_model, images, result.alpha)
     assert not torch.allclose(ranked, plain, atol=1e-4)  # the tuned top is what ranks, not the coefficients alone
+
+
+def test_the_solvers_last_forward_feeds_the_tuning(builtin_model, real_photos):
+    """The fast solver keeps what the cut module output in its accepted plain forward; the tuning then
+    starts from it instead of its own pass, and learns the same change."""
+    images, mos = real_photos
+    config = PersonalizeConfig()
+    judgements = Judgements.from_ratings(mos)
+    tap = cut_module(builtin_model.base)
+    run = SolverRun(builtin_model, images, judgements, builtin_model.alpha.detach().clone(), config, PassCounter())
+    untapped = get_solver("fast").solve(run)
+    assert untapped.cut_features is None
+    run.tap, run.counter = tap, PassCounter()
+    output = get_solver("fast").solve(run)
+    assert torch.equal(output.alpha, untapped.alpha) and not tap._forward_hooks  # the hook is gone again
+    assert output.cut_features is not None and output.cut_features.shape[0] == len(images)
+    scorer = builtin_model.bake(output.alpha)
+    split = split_top(scorer)
+    with torch.no_grad():
+        assert torch.allclose(output.cut_features, split.lower(images), atol=1e-4)
+    hi, lo = _pairs(mos)
+    options = TopTuningOptions(steps=5)
+    own = tune_top(scorer, images, hi, lo, options, seed=3)
+    kept = tune_top(scorer, images, hi, lo, options, seed=3, lower=output.cut_features)
+    assert torch.allclose(kept.scores, own.scores, atol=1e-3)
+    with pytest.raises(ValueError, match="kept features"):
+        tune_top(scorer, images, hi, lo, options, seed=3, lower=output.cut_features[:3])
 
 
 def test_the_paper_recipe_stays_the_papers(builtin_model, real_photos):

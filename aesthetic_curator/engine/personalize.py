@@ -29,6 +29,7 @@ from aesthetic_curator.engine.top_tuning import (
     TopDelta,
     TopTuning,
     TopTuningOptions,
+    cut_module,
     default_learning_rate,
     estimate_tuning_seconds,
     tune_top,
@@ -183,13 +184,18 @@ def tune_merged_top(
     counter: PassCounter,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    lower: torch.Tensor | None = None,
 ) -> TopTuning:
-    """Fine-tune the top of the network merged at ``alpha`` on every ordered pair of the judgements."""
+    """Fine-tune the top of the network merged at ``alpha`` on every ordered pair of the judgements.
+
+    ``lower``: the cut module's output for ``images`` at ``alpha``, kept by the solver (saves a pass).
+    """
     hi, lo = ordered_pairs(judgements, config.seed)
     lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.n_photos)
     options = TopTuningOptions(steps=config.top_steps, lr=lr, flips=config.top_flips)
-    tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel)
-    counter.forward += images.shape[0] * (2 if options.flips else 1)  # the layers below the cut, once
+    tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower)
+    lower_passes = (0 if lower is not None else 1) + (1 if options.flips else 0)
+    counter.forward += images.shape[0] * lower_passes  # the layers below the cut, once per pass
     return tuned
 
 
@@ -198,7 +204,8 @@ def tuning_seconds(model: MergedScorer, k: int, config: PersonalizeConfig) -> fl
     if not config.tunes_top(model):
         return 0.0
     options = TopTuningOptions(steps=config.top_steps, flips=config.top_flips)
-    return estimate_tuning_seconds(model.bake(), k, options)
+    kept = get_solver(config.solver).keeps_cut_features(config)
+    return estimate_tuning_seconds(model.bake(), k, options, lower_kept=kept)
 
 
 @torch.no_grad()
@@ -290,13 +297,16 @@ def personalize(
     init = adaptive_init(zero_shot, model.n_layers, config.temperature).to(model.device)
     log.debug("zero-shot SROCC per task: %s", dict(zip(model.task_names, zero_shot)))
     fold_init = _fold_init(judgements, task_scores, init, model.n_layers, config.temperature)
-    run = SolverRun(model, images, judgements, init, config, counter, progress, cancel, fold_init)
+    tunes = config.tunes_top(model) and judgements.has_pairs
+    tap = cut_module(model.base) if tunes else None
+    run = SolverRun(model, images, judgements, init, config, counter, progress, cancel, fold_init, tap)
     output = solver.solve(run)
     if output.final_loss is not None and not math.isfinite(output.final_loss):
         raise RatingsError("personalization diverged (non-finite loss); try a lower learning rate")
     top = None
-    if config.tunes_top(model) and judgements.has_pairs:
-        top = tune_merged_top(model, images, judgements, output.alpha, config, counter, progress, cancel)
+    if tunes:
+        lower = output.cut_features
+        top = tune_merged_top(model, images, judgements, output.alpha, config, counter, progress, cancel, lower)
     with torch.no_grad():
         model.alpha.copy_(output.alpha)
     final_scores = top.scores if top is not None else output.final_scores

@@ -71,14 +71,32 @@ class NetworkSplit:
     upper: Callable[[torch.Tensor], torch.Tensor]
     parameter_names: list[str]
     where: str  # which layers are tuned, in words (for logs and profile details)
+    #: The module of the scorer whose output ``lower`` returns (a solver's plain forward can keep it).
+    cut: nn.Module
+    #: The memory layout ``upper`` takes its input in fastest.
+    layout: torch.memory_format = torch.contiguous_format
+
+
+def _efficientnet_trunk(scorer: nn.Module) -> nn.Module | None:
+    """The timm EfficientNet inside ``scorer``'s image tower, or None for any other tower."""
+    trunk = getattr(getattr(scorer, "visual", None), "trunk", None)
+    layers = ("conv_stem", "bn1", "blocks", "conv_head", "bn2")
+    if trunk is not None and all(hasattr(trunk, name) for name in layers) and hasattr(trunk, "forward_head"):
+        return trunk
+    return None
+
+
+def cut_module(scorer: nn.Module) -> nn.Module:
+    """The module whose output the top tuning starts from (what :func:`split_top` cuts after)."""
+    trunk = _efficientnet_trunk(scorer)
+    return trunk.blocks if trunk is not None else scorer.visual
 
 
 def split_top(scorer: Scorer) -> NetworkSplit:
     """Where to cut ``scorer`` for top tuning: after the last block stage of a timm EfficientNet, else
     after the image tower (the scoring head alone)."""
-    trunk = getattr(scorer.visual, "trunk", None)
-    layers = ("conv_stem", "bn1", "blocks", "conv_head", "bn2")
-    if trunk is not None and all(hasattr(trunk, name) for name in layers) and hasattr(trunk, "forward_head"):
+    trunk = _efficientnet_trunk(scorer)
+    if trunk is not None:
         tower_head = getattr(scorer.visual, "head", nn.Identity())
 
         head_activations, layout = _head_activations(trunk.conv_head, trunk.bn2)
@@ -91,9 +109,9 @@ def split_top(scorer: Scorer) -> NetworkSplit:
 
         tuned = ("visual.trunk.conv_head.", "visual.trunk.bn2.", "visual.head.", "head.")
         names = [name for name, p in scorer.named_parameters() if name.startswith(tuned) and p.is_floating_point()]
-        return NetworkSplit(lower, upper, names, HEAD_CONVOLUTION)
+        return NetworkSplit(lower, upper, names, HEAD_CONVOLUTION, trunk.blocks, layout)
     names = [f"head.{name}" for name, p in scorer.head.named_parameters() if p.is_floating_point()]
-    return NetworkSplit(scorer.visual, scorer.head, names, SCORING_HEAD)
+    return NetworkSplit(scorer.visual, scorer.head, names, SCORING_HEAD, scorer.visual)
 
 
 def _head_activations(
@@ -222,16 +240,24 @@ def tune_top(
     seed: int,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    lower: torch.Tensor | None = None,
 ) -> TopTuning:
     """Fine-tune the top of ``scorer`` (the merged model, baked) on the ordered pairs (``hi`` above ``lo``).
 
     ``scorer`` is left as it was; the result is its weight change. Costs one forward per photo below the
-    cut (two with flips) and ``options.steps`` passes through the top.
+    cut (two with flips) and ``options.steps`` passes through the top. ``lower``, when given, is what the
+    cut module (:func:`cut_module`) output for ``images`` under these weights, kept from an earlier
+    forward: the plain pass below the cut is then skipped.
     """
     device = next(scorer.parameters()).device
     split = split_top(scorer)
     images = images.to(device)
-    plain = _lower_features(split, images, flip=False)
+    if lower is not None and lower.shape[0] != images.shape[0]:
+        raise ValueError(f"{lower.shape[0]} kept features for {images.shape[0]} photos")
+    if lower is not None:
+        plain = lower.to(device).contiguous(memory_format=split.layout)
+    else:
+        plain = _lower_features(split, images, flip=False)
     check(cancel)
     mirrored = _lower_features(split, images, flip=True) if options.flips else None
     params = dict(scorer.named_parameters())
@@ -275,9 +301,10 @@ def tune_top(
     return TopTuning(delta.compact(), scores, split.where)
 
 
-def estimate_tuning_seconds(scorer: Scorer, k: int, options: TopTuningOptions) -> float:
+def estimate_tuning_seconds(scorer: Scorer, k: int, options: TopTuningOptions, lower_kept: bool = False) -> float:
     """Wall time of :func:`tune_top` on ``k`` photos: one timed batch below the cut and one timed step
-    through the top, each scaled by its count (the step is linear in the photos)."""
+    through the top, each scaled by its count (the step is linear in the photos); ``lower_kept``: the
+    plain features come from the solver's forward (only the mirrored pass is left)."""
     device = next(scorer.parameters()).device
     split = split_top(scorer)
     size = scorer.image_size
@@ -297,8 +324,8 @@ def estimate_tuning_seconds(scorer: Scorer, k: int, options: TopTuningOptions) -
         for p in params:
             p.requires_grad_(False)
     ended = time.perf_counter()
-    lower = (middle - started) / batch * k * (2 if options.flips else 1)
-    return lower + (ended - middle) / batch * k * options.steps
+    lower_passes = (0 if lower_kept else 1) + (1 if options.flips else 0)
+    return (middle - started) / batch * k * lower_passes + (ended - middle) / batch * k * options.steps
 
 
 def tuned_scorer(scorer: Scorer, delta: TopDelta | None) -> Scorer:
@@ -320,6 +347,7 @@ __all__ = [
     "TopTuning",
     "TopTuningOptions",
     "blend_deltas",
+    "cut_module",
     "default_learning_rate",
     "delta_from_tensors",
     "estimate_tuning_seconds",

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from aesthetic_curator.engine.agreement import Agreement, FoldInit
 from aesthetic_curator.engine.judgements import Judgements
@@ -106,6 +109,9 @@ class SolverRun:
     #: The adaptive init from the judgements among some photos only (their indices), when every task's
     #: scores of every judged photo are known; the agreement estimate centres each fold on its own.
     fold_init: FoldInit | None = None
+    #: A module of ``model.base`` whose output the top tuning starts from. A solver whose returned
+    #: coefficients come from a plain forward keeps that module's output of it (SolverOutput.cut_features).
+    tap: nn.Module | None = None
 
 
 class Solver(ABC):
@@ -120,6 +126,10 @@ class Solver(ABC):
     def options(self, config: PersonalizeConfig) -> Any:
         value = config.options.get(self.name)
         return value if value is not None else self.Options()
+
+    def keeps_cut_features(self, config: PersonalizeConfig) -> bool:
+        """Whether a run usually returns :attr:`SolverOutput.cut_features` (for time estimates)."""
+        return False
 
     @abstractmethod
     def solve(self, run: SolverRun) -> SolverOutput:
@@ -193,6 +203,30 @@ class SolverOutput:
     final_scores: torch.Tensor | None = None
     #: Cross-validated agreement with the judgements, when the solver measured it on its way (engine.agreement).
     agreement: Agreement | None = None
+    #: What :attr:`SolverRun.tap` output for the rated photos under ``alpha``, when the solver has it.
+    cut_features: torch.Tensor | None = None
+
+
+@contextmanager
+def recording(module: nn.Module | None) -> Iterator[list[torch.Tensor]]:
+    """Collects what ``module`` outputs during the block, a tensor per batch (nothing when it is None).
+
+    A forward hook also fires inside ``torch.func.functional_call``, so the merged forwards of
+    :class:`MergedScorer` are seen with their merged weights.
+    """
+    outputs: list[torch.Tensor] = []
+    if module is None:
+        yield outputs
+        return
+
+    def keep(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        outputs.append(output.detach())
+
+    handle = module.register_forward_hook(keep)
+    try:
+        yield outputs
+    finally:
+        handle.remove()
 
 
 @torch.no_grad()

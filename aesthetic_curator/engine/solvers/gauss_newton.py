@@ -42,6 +42,7 @@ from aesthetic_curator.engine.solvers.base import (
     SolverOutput,
     SolverRun,
     is_small_network,
+    recording,
     score_and_embed_images,
     score_images,
 )
@@ -97,6 +98,10 @@ class GaussNewtonSolver(Solver):
         options = self.options(config)
         return 2 * k + max(1, options.evaluations) * k + options.refreshes() * k
 
+    def keeps_cut_features(self, config: PersonalizeConfig) -> bool:
+        """The last evaluation is always a plain forward (no Jacobian after it), and usually accepted."""
+        return True
+
     def estimate_seconds(
         self, model: MergedScorer, k: int, config: PersonalizeConfig, zero_shot_done: bool = False
     ) -> float:
@@ -142,6 +147,7 @@ class GaussNewtonSolver(Solver):
         shape = init.shape
         chunk, score_batch = options.chunk(model.device), config.score_batch(model)
         scores, jacobian, embeddings = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
+        cut_features = None  # the tap's output at alpha, when alpha's scores came from a plain forward
         problem = LinearProblem(scores, jacobian, hi, lo)
         ridge = choose_ridge(problem, k, options.cv_folds, config.seed)
         agreement = cross_validated_agreement(problem, k, options.cv_folds, config.seed, ridge, run.fold_init, init)
@@ -161,11 +167,14 @@ class GaussNewtonSolver(Solver):
                 new_scores, new_jacobian, new_embeddings = scores_and_jacobian(
                     model, images, candidate_tensor, counter, chunk, cancel, tracker
                 )
+                new_cut_features = None
             else:
                 on_device = candidate_tensor.to(model.device)
-                new_scores, new_embeddings = score_and_embed_images(
-                    model, images, on_device, counter, score_batch, cancel
-                )
+                with recording(run.tap) as tapped:
+                    new_scores, new_embeddings = score_and_embed_images(
+                        model, images, on_device, counter, score_batch, cancel
+                    )
+                new_cut_features = torch.cat(tapped) if tapped else None
                 new_scores, new_jacobian = new_scores.cpu(), jacobian
                 tracker.add(k)
             value = objective(new_scores, candidate, ridge)
@@ -173,7 +182,7 @@ class GaussNewtonSolver(Solver):
             if math.isfinite(value) and value < current:
                 ratio = (current - value) / gain_predicted if gain_predicted > 0 else 1.0
                 alpha, scores, current = candidate, new_scores, value
-                jacobian, embeddings = new_jacobian, new_embeddings
+                jacobian, embeddings, cut_features = new_jacobian, new_embeddings, new_cut_features
                 damping = damping / 3 if ratio > 0.75 else damping * 2 if ratio < 0.25 else damping
                 log.debug("evaluation %d accepted: objective %.4f (gain ratio %.2f)", evaluation + 1, value, ratio)
             else:
@@ -193,7 +202,14 @@ class GaussNewtonSolver(Solver):
             if refit is not None:
                 final, scores = refit.alpha, refit.scores
                 tracker.loss = float(indexed_pair_loss(scores, hi, lo))
-        return SolverOutput(final.to(model.device), evaluations, tracker.loss, final_scores=scores, agreement=agreement)
+        return SolverOutput(
+            final.to(model.device),
+            evaluations,
+            tracker.loss,
+            final_scores=scores,
+            agreement=agreement,
+            cut_features=cut_features,  # still valid after the head refit, which changes only layers above it
+        )
 
 
 SOLVER = GaussNewtonSolver()
