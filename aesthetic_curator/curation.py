@@ -237,10 +237,22 @@ def profile_taste(library: Library, model: ModelSession, profile_id: int) -> Tas
     return summarize_taste(profile.alpha, profile.task_names, model.bundle.manifest.layers)
 
 
-def score_rated_photos_ahead(library: Library, model: ModelSession, cancel: CancelToken | None = None) -> int:
-    """Each task's scores of the album's rated and compared photos, computed now so Personalize need
-    not (see :mod:`engine.zero_shot_cache`); returns how many photos were scored."""
-    return model.prefetch_task_scores(judged_photos(library), cancel)
+#: Judged photos from which the background also warms up Personalize's passes (half the 10 it needs).
+WARM_UP_FROM = 5
+
+
+def score_rated_photos_ahead(
+    library: Library, model: ModelSession, cancel: CancelToken | None = None, solver: str | None = None
+) -> int:
+    """Each task's scores of the album's judged photos, computed now so Personalize need not
+    (:mod:`engine.zero_shot_cache`), and from :data:`WARM_UP_FROM` on a warm-up of its passes, once
+    (:meth:`ModelSession.warm_up`); returns how many photos were scored."""
+    photos = judged_photos(library)
+    scored = model.prefetch_task_scores(photos, cancel)
+    if len(photos) >= WARM_UP_FROM:
+        check(cancel)
+        model.warm_up(len(photos), solver)
+    return scored
 
 
 def album_ranking(library: Library, profile_id: int | None) -> list[RankedPhoto]:

@@ -123,6 +123,30 @@ def test_each_solver_estimates_its_time_from_the_work_it_runs(merged, monkeypatc
     )
 
 
+def test_an_estimate_reuses_the_timings_it_is_given(merged, monkeypatch):
+    """A session times the machine once: the next estimate, for any k, reads no clock and scales the same rates."""
+    readings = []
+
+    def clock() -> float:
+        readings.append(None)
+        return float(len(readings))
+
+    monkeypatch.setattr("time.perf_counter", clock)
+    config, timings = PersonalizeConfig(), {}
+    for solver_name in ("fast", "paper"):
+        solver = get_solver(solver_name)
+        solver_config = PersonalizeConfig.for_solver(solver_name)
+        first = solver.estimate_seconds(merged, 20, solver_config, timings=timings)
+        timed = len(readings)
+        assert timed > 0 and timings
+        again = solver.estimate_seconds(merged, 40, solver_config, timings=timings)
+        assert len(readings) == timed  # nothing timed the second time
+        assert again > first
+        assert solver.estimate_seconds(merged, 20, solver_config, timings=timings) == first
+    assert set(timings) == {"jacobian/8+forward/16", "forward+backward/4"}
+    assert config.score_batch(merged) == 16
+
+
 def test_chord_steps_reuse_the_last_jacobian(merged, photos):
     """4 evaluations with 2 Jacobians: the first and one at evaluation 1; evaluations 2-4 take chord steps
     (a forward each, the last Jacobian kept): forward 72 + 12 + 4 x 12 = 132, backward 24."""

@@ -22,18 +22,27 @@ from aesthetic_curator.engine.judgements import MIN_RATED, Judgements
 from aesthetic_curator.engine.loading import SkippedImage
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, get_solver, solver_names
-from aesthetic_curator.engine.solvers.base import PassCounter, PersonalizeConfig, SolverRun, score_images
+from aesthetic_curator.engine.solvers.base import (
+    PassCounter,
+    PersonalizeConfig,
+    SolverRun,
+    Timings,
+    measured,
+    score_images,
+)
 from aesthetic_curator.engine.solvers.jacobian import scores_and_jacobian
 from aesthetic_curator.engine.solvers.linear_problem import LinearProblem, choose_ridge, ordered_pairs
 from aesthetic_curator.engine.top_tuning import (
+    LOWER_BATCH,
     TopDelta,
     TopTuning,
     TopTuningOptions,
     cut_module,
     default_learning_rate,
-    estimate_tuning_seconds,
+    time_tuning_passes,
     tune_top,
     tuned_scorer,
+    tuning_seconds_from,
 )
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
@@ -199,13 +208,17 @@ def tune_merged_top(
     return tuned
 
 
-def tuning_seconds(model: MergedScorer, k: int, config: PersonalizeConfig) -> float:
-    """The top tuning's share of a run's wall time on ``k`` photos (0 when the run does not tune)."""
+def tuning_seconds(
+    model: MergedScorer, k: int, config: PersonalizeConfig, timings: Timings | None = None
+) -> float:
+    """The top tuning's share of a run's wall time on ``k`` photos (0 when the run does not tune);
+    ``timings``: see :func:`~aesthetic_curator.engine.solvers.base.measured`."""
     if not config.tunes_top(model):
         return 0.0
     options = TopTuningOptions(steps=config.top_steps, flips=config.top_flips)
     kept = get_solver(config.solver).keeps_cut_features(config)
-    return estimate_tuning_seconds(model.bake(), k, options, lower_kept=kept)
+    per_lower, per_step = measured(timings, "tuning", lambda: time_tuning_passes(model.bake(), LOWER_BATCH))
+    return tuning_seconds_from(per_lower, per_step, k, options, lower_kept=kept)
 
 
 @torch.no_grad()

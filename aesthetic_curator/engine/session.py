@@ -37,6 +37,7 @@ from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.ranking import RankingResult, rank_paths
 from aesthetic_curator.engine.scorer import Scorer
 from aesthetic_curator.engine.solvers import get_solver
+from aesthetic_curator.engine.solvers.base import Timings
 from aesthetic_curator.engine.top_tuning import tuned_scorer
 from aesthetic_curator.engine.zero_shot_cache import TaskScoreCache
 from aesthetic_curator.errors import RatingsError
@@ -59,6 +60,8 @@ class ModelSession:
         self.speed_up_cpu = True
         #: Each task model's scores of photos rated so far (filled in the background, see prefetch).
         self.task_scores = TaskScoreCache()
+        #: What estimates timed on this machine, reused by the next estimate (see :func:`measured`).
+        self.timings: Timings = {}
         #: Held by any work on the model: background scoring waits for a personalization, and back.
         self.lock = threading.RLock()
 
@@ -107,8 +110,22 @@ class ModelSession:
         with self.lock:
             model = self.merged_model()
             ahead = rated is not None and self.task_scores.lookup(rated) is not None  # scored in the background
-            solving = get_solver(config.solver).estimate_seconds(model, k, config, zero_shot_done=ahead)
-            return solving + tuning_seconds(model, k, config)
+            solver = get_solver(config.solver)
+            solving = solver.estimate_seconds(model, k, config, zero_shot_done=ahead, timings=self.timings)
+            return solving + tuning_seconds(model, k, config, self.timings)
+
+    def warm_up(self, k: int, solver: str | None = None) -> bool:
+        """Run and time, once, the passes a personalization on ``k`` photos with ``solver`` (None: the
+        default) will run, ahead of the press.
+
+        For a background thread while the user rates: torch's first passes of a shape are slow (kernel
+        set-up, first-touch memory: the first Personalize of a session took 12.8 s at K = 10 with the
+        built-in model on 2 cores, a warmed one 4.8 s, docs/benchmarks.md), and the timings it keeps make
+        the next :meth:`estimate_seconds` free. Returns whether it ran (False: already warm for these).
+        """
+        before = len(self.timings)
+        self.estimate_seconds(k, PersonalizeConfig(solver=solver) if solver else PersonalizeConfig())
+        return len(self.timings) > before
 
     def personalize(
         self,

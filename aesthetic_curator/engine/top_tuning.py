@@ -301,10 +301,9 @@ def tune_top(
     return TopTuning(delta.compact(), scores, split.where)
 
 
-def estimate_tuning_seconds(scorer: Scorer, k: int, options: TopTuningOptions, lower_kept: bool = False) -> float:
-    """Wall time of :func:`tune_top` on ``k`` photos: one timed batch below the cut and one timed step
-    through the top, each scaled by its count (the step is linear in the photos); ``lower_kept``: the
-    plain features come from the solver's forward (only the mirrored pass is left)."""
+def time_tuning_passes(scorer: Scorer, k: int) -> tuple[float, float]:
+    """Seconds per photo of :func:`tune_top`'s two kinds of work, from one timed batch below the cut and
+    one timed step through the top (the step is linear in the photos)."""
     device = next(scorer.parameters()).device
     split = split_top(scorer)
     size = scorer.image_size
@@ -324,8 +323,16 @@ def estimate_tuning_seconds(scorer: Scorer, k: int, options: TopTuningOptions, l
         for p in params:
             p.requires_grad_(False)
     ended = time.perf_counter()
+    return (middle - started) / batch, (ended - middle) / batch
+
+
+def tuning_seconds_from(
+    per_lower_photo: float, per_step_photo: float, k: int, options: TopTuningOptions, lower_kept: bool = False
+) -> float:
+    """Wall time of :func:`tune_top` on ``k`` photos from :func:`time_tuning_passes`; ``lower_kept``: the
+    plain features come from the solver's forward (only the mirrored pass is left)."""
     lower_passes = (0 if lower_kept else 1) + (1 if options.flips else 0)
-    return (middle - started) / batch * k * lower_passes + (ended - middle) / batch * k * options.steps
+    return per_lower_photo * k * lower_passes + per_step_photo * k * options.steps
 
 
 def tuned_scorer(scorer: Scorer, delta: TopDelta | None) -> Scorer:
@@ -350,9 +357,10 @@ __all__ = [
     "cut_module",
     "default_learning_rate",
     "delta_from_tensors",
-    "estimate_tuning_seconds",
     "split_top",
+    "time_tuning_passes",
     "tune_top",
     "tuned_by_default",
     "tuned_scorer",
+    "tuning_seconds_from",
 ]

@@ -125,8 +125,10 @@ class AlbumController(QObject):
             self._score_ahead_timer.start()  # one at a time: look again in a moment
             return
 
+        solver = self.preferences.solver
+
         def job(progress, cancel):
-            return curation.score_rated_photos_ahead(library, model, cancel)
+            return curation.score_rated_photos_ahead(library, model, cancel, solver)
 
         task = self.runner.create("score ahead", job, self)
         task.failed.connect(lambda message: log.info("scoring rated photos ahead failed: %s", message))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -114,6 +114,24 @@ class SolverRun:
     tap: nn.Module | None = None
 
 
+#: Seconds per photo of the passes an estimate timed, by what was timed (a session keeps one).
+Timings = dict[str, tuple[float, ...]]
+
+
+def measured(timings: Timings | None, key: str, measure: Callable[[], tuple[float, ...]]) -> tuple[float, ...]:
+    """``measure()``, or what it gave the last time for ``key``.
+
+    A session times the passes once (in the background, :meth:`ModelSession.warm_up`) and reuses them:
+    the machine does not change between two presses of Personalize, and timing them again cost 1.5 s of
+    a 3.3 s run at K = 10 with the built-in model (docs/benchmarks.md). ``timings=None`` always measures.
+    """
+    if timings is None:
+        return measure()
+    if key not in timings:
+        timings[key] = measure()
+    return timings[key]
+
+
 class Solver(ABC):
     """One way to fit the (tasks x layers) coefficients to a user's judgements, from the adaptive init."""
 
@@ -144,20 +162,31 @@ class Solver(ABC):
         return self.zero_shot_passes(k, n_tasks, config) + self.solver_passes(k, config)
 
     def estimate_seconds(
-        self, model: MergedScorer, k: int, config: PersonalizeConfig, zero_shot_done: bool = False
+        self,
+        model: MergedScorer,
+        k: int,
+        config: PersonalizeConfig,
+        zero_shot_done: bool = False,
+        timings: Timings | None = None,
     ) -> float:
         """Wall time of a run on ``k`` photos: one timed forward + backward of 4 photos, times the planned
-        passes (less the zero-shot ones when the task scores were computed ahead)."""
+        passes (less the zero-shot ones when the task scores were computed ahead). ``timings``: see
+        :func:`measured`."""
         passes = self.planned_passes(k, model.n_tasks, config)
         if zero_shot_done:
             passes -= self.zero_shot_passes(k, model.n_tasks, config)
-        size = model.base.image_size
-        images = torch.randn(4, 3, size, size, device=model.device)
-        alpha = model.alpha.detach().clone().requires_grad_(True)
-        started = time.perf_counter()
-        model(images, alpha).sum().backward()
-        alpha.grad.cpu()  # waits for a GPU's queued work
-        return (time.perf_counter() - started) / 8 * passes  # 4 forwards + 4 backwards
+
+        def measure() -> tuple[float, ...]:
+            size = model.base.image_size
+            images = torch.randn(4, 3, size, size, device=model.device)
+            alpha = model.alpha.detach().clone().requires_grad_(True)
+            started = time.perf_counter()
+            model(images, alpha).sum().backward()
+            alpha.grad.cpu()  # waits for a GPU's queued work
+            return ((time.perf_counter() - started) / 8,)  # 4 forwards + 4 backwards
+
+        (per_pass,) = measured(timings, "forward+backward/4", measure)
+        return per_pass * passes
 
     # -- the zero-shot scoring every solver starts with -------------------------------------------------
     def zero_shot_limit(self, config: PersonalizeConfig) -> int | None:

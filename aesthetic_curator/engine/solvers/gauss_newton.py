@@ -41,7 +41,9 @@ from aesthetic_curator.engine.solvers.base import (
     Solver,
     SolverOutput,
     SolverRun,
+    Timings,
     is_small_network,
+    measured,
     recording,
     score_and_embed_images,
     score_images,
@@ -83,6 +85,13 @@ class FastOptions:
         return min(wanted, evaluations) - 1
 
 
+#: A small network's first passes in a process are warming up torch (2x slower for two rounds in a fresh
+#: process here, docs/benchmarks.md): the estimate times up to this many rounds, until one is no faster
+#: than ``SETTLED`` of the round before, and keeps the fastest.
+WARM_UP_ROUNDS = 5
+SETTLED = 0.85
+
+
 class GaussNewtonSolver(Solver):
     """Damped Gauss–Newton from the adaptive init; see the module docstring for the scheme."""
 
@@ -103,12 +112,18 @@ class GaussNewtonSolver(Solver):
         return True
 
     def estimate_seconds(
-        self, model: MergedScorer, k: int, config: PersonalizeConfig, zero_shot_done: bool = False
+        self,
+        model: MergedScorer,
+        k: int,
+        config: PersonalizeConfig,
+        zero_shot_done: bool = False,
+        timings: Timings | None = None,
     ) -> float:
         """Times what this solver runs, a Jacobian chunk and a scoring batch, and scales each by its count.
 
         One timed forward + backward of 4 photos (the base estimate) is 1.3x too high for the built-in
         model, whose Jacobians go batched and whose forwards go 16 photos at a time (docs/benchmarks.md).
+        ``timings``: see :func:`measured`.
         """
         options: FastOptions = self.options(config)
         small = is_small_network(model)
@@ -120,15 +135,25 @@ class GaussNewtonSolver(Solver):
         if chunk == 1:  # a CPU: batched for a small network, one photo at a time (a ViT) otherwise
             chunk = BATCH if small else 1
         batch = config.score_batch(model)
-        size = model.base.image_size
-        images = torch.randn(max(chunk, batch), 3, size, size, device=model.device)
-        for _ in range(2 if small else 1):  # a small network's first pass is mostly warming up (2.8x here)
-            started = time.perf_counter()
-            scores_and_jacobian(model, images[:chunk], model.alpha.detach(), PassCounter(), options.chunk(model.device))
-            middle = time.perf_counter()
-            score_images(model, images[:batch], None, None, batch).cpu()  # .cpu(): waits for a GPU
-            ended = time.perf_counter()
-        return (middle - started) / chunk * jacobian_photos + (ended - middle) / batch * max(0, forwards)
+
+        def measure() -> tuple[float, ...]:
+            size = model.base.image_size
+            images = torch.randn(max(chunk, batch), 3, size, size, device=model.device)
+            rounds: list[tuple[float, float]] = []
+            for _ in range(WARM_UP_ROUNDS if small else 1):
+                started = time.perf_counter()
+                alpha = model.alpha.detach()
+                scores_and_jacobian(model, images[:chunk], alpha, PassCounter(), options.chunk(model.device))
+                middle = time.perf_counter()
+                score_images(model, images[:batch], None, None, batch).cpu()  # .cpu(): waits for a GPU
+                ended = time.perf_counter()
+                rounds.append(((middle - started) / chunk, (ended - middle) / batch))
+                if len(rounds) >= 2 and rounds[-1][0] > SETTLED * rounds[-2][0]:
+                    break  # no faster than the round before: warm
+            return min(r[0] for r in rounds), min(r[1] for r in rounds)
+
+        per_jacobian_photo, per_forward = measured(timings, f"jacobian/{chunk}+forward/{batch}", measure)
+        return per_jacobian_photo * jacobian_photos + per_forward * max(0, forwards)
 
     def solve(self, run: SolverRun) -> SolverOutput:
         model, images, init, config = run.model, run.images, run.init, run.config
