@@ -521,6 +521,7 @@ def test_rated_photos_are_scored_ahead_so_personalize_skips_the_zero_shot_passes
     window.controller.score_ahead()  # what the timer does 2 s after the last rating
     model = window.controller.model()
     assert len(model.task_scores) == 12
+    qtbot.waitUntil(lambda: bool(model.timings), timeout=TIMEOUT)  # and the passes were warmed up and timed
     with qtbot.waitSignal(window.personalized, timeout=TIMEOUT):
         window.start_personalization("ahead")
     stored = window.library.profiles()[0].metadata
