@@ -17,7 +17,6 @@ Prints a Markdown table and appends it, with the machine description, to docs/be
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import subprocess
@@ -25,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_builtin import livec
 from report import publish
 
 from aesthetic_curator import curation
@@ -34,18 +34,11 @@ from aesthetic_curator.host_memory import keep_freed_memory
 log = logging.getLogger("bench_first_press")
 
 
-def rated_photos(shared: Path, k: int) -> list[tuple[Path, float]]:
-    folder = shared / "data" / "livec-sample"
-    with (folder / "scores.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))[:k]
-    return [(folder / "images" / row["image"], float(row["mos"])) for row in rows]
-
-
 def presses(shared: Path, k: int, background: bool) -> dict:
     """In this process: the background work (optional), then two presses, each timed in its two parts."""
     keep_freed_memory()
-    rated = rated_photos(shared, k)
-    photos = [path for path, _ in rated]
+    photos, mos = livec(shared, k)
+    rated = list(zip(photos, mos))
     session = curation.open_model(require_builtin_bundle())
     result: dict = {"background": None, "presses": []}
     if background:

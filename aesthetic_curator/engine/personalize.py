@@ -33,7 +33,6 @@ from aesthetic_curator.engine.solvers.base import (
 from aesthetic_curator.engine.solvers.jacobian import scores_and_jacobian
 from aesthetic_curator.engine.solvers.linear_problem import LinearProblem, choose_ridge, ordered_pairs
 from aesthetic_curator.engine.top_tuning import (
-    LOWER_BATCH,
     TopDelta,
     TopTuning,
     TopTuningOptions,
@@ -203,8 +202,7 @@ def tune_merged_top(
     lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.n_photos)
     options = TopTuningOptions(steps=config.top_steps, lr=lr, flips=config.top_flips)
     tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower)
-    lower_passes = (0 if lower is not None else 1) + (1 if options.flips else 0)
-    counter.forward += images.shape[0] * lower_passes  # the layers below the cut, once per pass
+    counter.forward += images.shape[0] * options.lower_passes(lower is not None)  # the layers below the cut
     return tuned
 
 
@@ -217,7 +215,7 @@ def tuning_seconds(
         return 0.0
     options = TopTuningOptions(steps=config.top_steps, flips=config.top_flips)
     kept = get_solver(config.solver).keeps_cut_features(config)
-    per_lower, per_step = measured(timings, "tuning", lambda: time_tuning_passes(model.bake(), LOWER_BATCH))
+    per_lower, per_step = measured(timings, "tuning", lambda: time_tuning_passes(model.bake()))
     return tuning_seconds_from(per_lower, per_step, k, options, lower_kept=kept)
 
 

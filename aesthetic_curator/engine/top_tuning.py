@@ -62,6 +62,10 @@ class TopTuningOptions:
     weight_decay: float = 0.01
     flips: bool = True  # each step sees a random half of the photos mirrored
 
+    def lower_passes(self, lower_kept: bool) -> int:
+        """Forwards of every photo below the cut: the plain one (unless kept from the solver), the mirrored one."""
+        return (0 if lower_kept else 1) + (1 if self.flips else 0)
+
 
 @dataclass
 class NetworkSplit:
@@ -301,13 +305,12 @@ def tune_top(
     return TopTuning(delta.compact(), scores, split.where)
 
 
-def time_tuning_passes(scorer: Scorer, k: int) -> tuple[float, float]:
-    """Seconds per photo of :func:`tune_top`'s two kinds of work, from one timed batch below the cut and
-    one timed step through the top (the step is linear in the photos)."""
+def time_tuning_passes(scorer: Scorer, batch: int = LOWER_BATCH) -> tuple[float, float]:
+    """Seconds per photo of :func:`tune_top`'s two kinds of work, from one timed batch of ``batch`` photos
+    below the cut and one timed step through the top (the step is linear in the photos)."""
     device = next(scorer.parameters()).device
     split = split_top(scorer)
     size = scorer.image_size
-    batch = max(1, min(k, LOWER_BATCH))
     images = torch.randn(batch, 3, size, size, device=device)
     started = time.perf_counter()
     features = _lower_features(split, images, flip=False)
@@ -331,8 +334,7 @@ def tuning_seconds_from(
 ) -> float:
     """Wall time of :func:`tune_top` on ``k`` photos from :func:`time_tuning_passes`; ``lower_kept``: the
     plain features come from the solver's forward (only the mirrored pass is left)."""
-    lower_passes = (0 if lower_kept else 1) + (1 if options.flips else 0)
-    return per_lower_photo * k * lower_passes + per_step_photo * k * options.steps
+    return per_lower_photo * k * options.lower_passes(lower_kept) + per_step_photo * k * options.steps
 
 
 def tuned_scorer(scorer: Scorer, delta: TopDelta | None) -> Scorer:

@@ -139,10 +139,10 @@ class GaussNewtonSolver(Solver):
         def measure() -> tuple[float, ...]:
             size = model.base.image_size
             images = torch.randn(max(chunk, batch), 3, size, size, device=model.device)
+            alpha = model.alpha.detach()
             rounds: list[tuple[float, float]] = []
             for _ in range(WARM_UP_ROUNDS if small else 1):
                 started = time.perf_counter()
-                alpha = model.alpha.detach()
                 scores_and_jacobian(model, images[:chunk], alpha, PassCounter(), options.chunk(model.device))
                 middle = time.perf_counter()
                 score_images(model, images[:batch], None, None, batch).cpu()  # .cpu(): waits for a GPU
