@@ -83,10 +83,9 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
                     f"{path}: {width}x{height} pixels is larger than the {MAX_IMAGE_PIXELS:,}-pixel limit "
                     "(possible decompression bomb)"
                 )
-            if min_size is not None and img.format == "JPEG":
-                scale = min(width, height) / min_size
-                if scale >= 2:
-                    img.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
+            request = jpeg_draft_request(width, height, min_size) if img.format == "JPEG" else None
+            if request is not None:
+                img.draft("RGB", request)
             return _finish(img)
     except ImageDecodeError:
         raise
@@ -99,6 +98,17 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
     except Exception as exc:  # the one guard: whatever a decoder raises on a damaged file skips that file only
         log.debug("decoder failure on %s", path, exc_info=True)
         raise ImageDecodeError(f"{path}: cannot decode ({type(exc).__name__}: {exc})") from exc
+
+
+def jpeg_draft_request(width: int, height: int, min_size: int | None) -> tuple[int, int] | None:
+    """The reduced size :func:`decode_image` asks of libjpeg's DCT scaling (``Image.draft``) so that the
+    shorter side stays at least ``min_size``; None when the photo is too small to reduce."""
+    if min_size is None:
+        return None
+    scale = min(width, height) / min_size
+    if scale < 2:
+        return None
+    return (max(1, int(width / scale)), max(1, int(height / scale)))
 
 
 def _finish(img: Image.Image) -> Image.Image:

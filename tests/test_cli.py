@@ -59,6 +59,8 @@ def test_personalize_and_rank_livec_end_to_end(test_bundle, livec, tmp_path, cap
             "cpu",
             "--workers",
             "2",
+            "--decode",
+            "device",  # no GPU here: the CPU workers decode, as "auto" and "cpu" do
         ]
     )
     assert code == 0
@@ -169,6 +171,15 @@ def test_missing_bundle_unknown_device_and_missing_ratings_file(test_bundle, tmp
     assert "unknown device 'tpu'" in capsys.readouterr().err
     assert main(["personalize", "--bundle", str(test_bundle.path), *base]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_rank_refuses_an_unknown_decoder(tmp_path, capsys):
+    args = ["rank", "--profile", str(tmp_path / "p"), "--images", str(tmp_path), "--out", str(tmp_path / "r.csv")]
+    with pytest.raises(SystemExit) as stopped:  # argparse's own usage error, status 2
+        main([*args, "--decode", "gpu"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'gpu'" in err and "auto" in err
 
 
 def test_bundle_info_says_it_is_a_test_bundle(test_bundle, capsys):

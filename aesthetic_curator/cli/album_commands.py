@@ -91,7 +91,9 @@ def cmd_rank(args: argparse.Namespace) -> int:
     bars = BarProgress(not args.quiet)
     try:
         model.prepare(bars)
-        result = model.rank(profile, paths, batch_size=args.batch_size, workers=args.workers, progress=bars)
+        result = model.rank(
+            profile, paths, batch_size=args.batch_size, workers=args.workers, progress=bars, decode=args.decode
+        )
     finally:
         bars.close()
     for item in result.skipped:

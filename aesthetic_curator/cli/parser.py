@@ -244,8 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--profile", type=Path, required=True)
     rank.add_argument("--images", type=Path, required=True, help="folder of photos (searched recursively)")
     rank.add_argument("--out", type=Path, required=True, help="ranking CSV to write (image,score,rank)")
-    rank.add_argument("--batch-size", type=int, default=32)
-    rank.add_argument("--workers", type=int, default=None, help="decoding threads (default: CPU count, max 8)")
+    rank.add_argument("--batch-size", type=int, default=None, help="photos per batch (default: 32 CPU, 256 GPU)")
+    rank.add_argument(
+        "--workers", type=int, default=None, help="decoding threads (default: CPU count, max 8; max 32 with a GPU)"
+    )
+    rank.add_argument(
+        "--decode",
+        choices=("auto", "cpu", "device"),
+        default="auto",
+        help="where JPEGs are decoded: auto (on the GPU when ranking on one), cpu, or device",
+    )
     rank.set_defaults(func=cmd_rank)
 
     scan = commands.add_parser("scan", parents=[common], help="index an album folder and make thumbnails")

@@ -12,8 +12,10 @@ What pays on these CPUs (docs/benchmarks.md, "CPU inference"):
   convolutions. Without ONNX Runtime, a traced and frozen TorchScript graph (``torch.jit.freeze`` folds
   batch norm into the convolutions; about 1.5x) is used instead.
 
-Ranking stays in float32 on a GPU (autocast does the work there). :func:`speed_up_for_cpu` returns a
-model for inference only: no gradients, fixed input size.
+On a GPU, :func:`prepare_for_gpu` converts the image tower to bf16 (fp16 on cards without bf16) and a
+convolutional tower to channels-last, once, instead of autocast casting every weight on every batch; the
+scoring head stays float32 (a bf16 score would tie photos). docs/benchmarks.md ("GPU ranking") has the
+measurements. Both return a model for inference only: no gradients, fixed input size.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from aesthetic_curator.engine.devices import autocast_dtype
 
 log = logging.getLogger(__name__)
 
@@ -147,3 +151,37 @@ def speed_up_for_cpu(scorer: nn.Module) -> nn.Module:
         setattr(fast, name, getattr(scorer, name))
     log.debug("CPU inference: %s", how)
     return fast
+
+
+class ReducedPrecisionScorer(nn.Module):
+    """A scorer for GPU inference: the image tower in half precision (channels-last when convolutional), the
+    scoring head in float32 on the tower's output."""
+
+    def __init__(self, scorer: nn.Module, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.channels_last = _is_convolutional(scorer.visual)
+        visual = copy.deepcopy(scorer.visual).eval().to(dtype)
+        self.visual = visual.to(memory_format=torch.channels_last) if self.channels_last else visual
+        self.head = copy.deepcopy(scorer.head).eval().float()
+        for name in ("image_size", "mean", "std"):
+            setattr(self, name, getattr(scorer, name))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.dtype)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.head(self.visual(images).float())
+
+
+@torch.no_grad()
+def prepare_for_gpu(scorer: nn.Module) -> nn.Module:
+    """A copy of ``scorer`` for ranking on its CUDA device (see the module docstring); ``scorer`` is untouched.
+
+    A model not on a CUDA device is returned as it is.
+    """
+    parameter = next(scorer.parameters(), None)
+    dtype = autocast_dtype(parameter.device) if parameter is not None else None
+    if dtype is None:
+        return scorer
+    return ReducedPrecisionScorer(scorer, dtype)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from aesthetic_curator.engine.device_decode import square_crop_box
 from aesthetic_curator.images import decode_image
 
 
@@ -32,14 +33,10 @@ class Preprocessor:
         once per batch in :meth:`normalise`, on the model's device.
         """
         size = self.image_size
-        width, height = image.size
-        scale = size / min(width, height)
-        new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-        left, top = (new_w - size) // 2, (new_h - size) // 2
         # The centre square is cut from the source before resizing: the same pixels as resizing the
         # whole photo and then cropping, but the work stays bounded by the square, so a 60000x1 strip
         # costs what a 1x1 image does instead of a 13-megapixel intermediate.
-        box = (left / scale, top / scale, (left + size) / scale, (top + size) / scale)
+        box = square_crop_box(*image.size, size)
         cropped = image.resize((size, size), Image.Resampling.BICUBIC, box=box)
         return np.array(cropped.convert("RGB") if cropped.mode != "RGB" else cropped, dtype=np.uint8)
 

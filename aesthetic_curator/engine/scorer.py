@@ -110,7 +110,10 @@ class ScoreHead(nn.Module):
         return probs / probs.sum(dim=-1, keepdim=True)
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
-        return self.distribution(embedding) @ self.template.to(embedding.dtype)
+        # Always float32, also under a GPU's autocast: a score in bf16 has 8 bits of mantissa (steps of
+        # 1/32 between 4 and 8), which would tie most photos of an album.
+        with torch.autocast(embedding.device.type, enabled=False):
+            return self.distribution(embedding.float()) @ self.template
 
 
 class Scorer(nn.Module):

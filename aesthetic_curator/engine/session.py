@@ -21,7 +21,7 @@ from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.base_weights import download_base_weights
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.devices import resolve_device
-from aesthetic_curator.engine.inference import speed_up_for_cpu
+from aesthetic_curator.engine.inference import prepare_for_gpu, speed_up_for_cpu
 from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.loading import load_images
 from aesthetic_curator.engine.merge import MergedScorer
@@ -213,16 +213,26 @@ class ModelSession:
         profile: Profile,
         paths: Sequence[Path],
         *,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        decode: str = "auto",
     ) -> RankingResult:
-        """Bake the profile's model once and score every path with it, best first."""
+        """Bake the profile's model once and score every path with it, best first (batch size, decode
+        threads and where JPEGs are decoded default to what suits the device: ``ranking.score_paths``)."""
         with self.lock:
             scorer = self.personal_scorer(profile)
             if self.device.type == "cpu" and self.speed_up_cpu:
                 scorer = speed_up_for_cpu(scorer)
+            elif self.device.type == "cuda":
+                scorer = prepare_for_gpu(scorer)
             return rank_paths(
-                scorer, paths, batch_size=batch_size, workers=workers, progress=progress, cancel=cancel
+                scorer,
+                paths,
+                batch_size=batch_size,
+                workers=workers,
+                progress=progress,
+                cancel=cancel,
+                decode=decode,
             )
