@@ -35,8 +35,8 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 
-import open_clip
 import torch
+from bench_pipeline import plain_open_clip, sync  # the issue's baseline, one definition
 from PIL import Image
 from report import publish
 from scipy.stats import spearmanr
@@ -61,11 +61,6 @@ DECODE_LABELS = {
     "cpu": "CPU workers (reduced-scale libjpeg)",
     "device": "GPU decoder (nvJPEG, device_decode; the default)",
 }
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _make_one(job: tuple[str, str, int, int]) -> None:
@@ -127,24 +122,6 @@ def end_to_end(model, paths: list[Path], batch: int, decode: str) -> float:
     assert len(scored) == len(paths) and not skipped, skipped[:3]
     broken = sum(not math.isfinite(score) for _, score in scored)
     assert not broken, f"{broken} photos without a finite score"
-    return rate(len(paths), time.perf_counter() - started)
-
-
-def plain_open_clip(name: str, paths: list[Path], batch: int, device: torch.device) -> float:
-    """The issue's baseline: open_clip's own transforms on PIL images in the main thread, then encode_image."""
-    model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=None, device=device)
-    model.eval()
-    started = time.perf_counter()
-    with torch.inference_mode():
-        for start in range(0, len(paths), batch):
-            images = []
-            for path in paths[start : start + batch]:
-                with Image.open(path) as image:
-                    images.append(preprocess(image.convert("RGB")))
-            stacked = torch.stack(images).to(device)
-            with torch.autocast(device.type, enabled=device.type == "cuda"):
-                model.encode_image(stacked)
-        sync(device)
     return rate(len(paths), time.perf_counter() - started)
 
 
