@@ -139,20 +139,30 @@ def _upright(img: Image.Image) -> Image.Image:
         return ImageOps.exif_transpose(img)
     except Exception as exc:  # struct.error, TypeError, ... from a damaged IFD
         log.debug("EXIF block unusable (%s); reading the orientation tag alone", exc)
-    try:
-        orientation = int(img.getexif().get(_ORIENTATION_TAG, 1))
-    except Exception:
-        return img
-    for transpose in _TRANSPOSES.get(orientation, ()):
+    for transpose in _TRANSPOSES.get(exif_orientation(img), ()):
         img = img.transpose(transpose)
     return img
+
+
+def exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1-8) read alone; 1 (as stored) when it is missing, unreadable or invalid."""
+    try:
+        value = int(img.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # a damaged EXIF block
+        return 1
+    return value if value in _TRANSPOSES else 1
+
+
+def describes_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
+    """Whether a colour profile is sRGB by its description (then its pixels need no conversion)."""
+    return "srgb" in (ImageCms.getProfileDescription(profile) or "").lower()
 
 
 def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
     """Convert from an embedded colour profile to sRGB; a broken profile is ignored, not fatal."""
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in (ImageCms.getProfileDescription(source) or "").lower():
+        if describes_srgb(source):
             return img
         return ImageCms.profileToProfile(img, source, _SRGB_PROFILE, outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError) as exc:

@@ -49,7 +49,7 @@ from aesthetic_curator.engine.loading import default_workers, iter_batches
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.personalize import PersonalizeConfig
 from aesthetic_curator.engine.preprocess import Preprocessor
-from aesthetic_curator.engine.ranking import decode_device_for, score_paths
+from aesthetic_curator.engine.ranking import decode_device_for, default_batch_size, score_paths
 from aesthetic_curator.engine.scorer import ScorerSpec, create_scorer, register_model_config
 from aesthetic_curator.engine.session import ModelSession
 
@@ -228,8 +228,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = resolve_device(args.device)
-    from aesthetic_curator.engine.ranking import default_batch_size
-
     batch = args.batch or default_batch_size(device)
     files = args.files or 10 * batch + 1
     sources = sorted((args.shared / "data" / "livec-sample" / "images").glob("*.jpg"))

@@ -31,11 +31,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageCms
 
-from aesthetic_curator.images import MAX_IMAGE_PIXELS, jpeg_draft_request
+from aesthetic_curator.images import MAX_IMAGE_PIXELS, describes_srgb, exif_orientation, jpeg_draft_request
 
 log = logging.getLogger(__name__)
-
-_ORIENTATION_TAG = 0x0112
 
 #: Decoded pixels per device call, so that a batch of 12-megapixel photos stays within ~1.5 GB of GPU memory.
 MAX_PIXELS_PER_CALL = 512_000_000
@@ -72,7 +70,7 @@ def read_encoded_jpeg(path: Path) -> EncodedJpeg | None:
             icc = img.info.get("icc_profile")
             if icc and not _is_srgb(icc):
                 return None
-            orientation = _orientation(img)
+            orientation = exif_orientation(img)
     except Exception:  # any header trouble: the CPU path decodes and reports it with its reason
         return None
     return EncodedJpeg(path, np.frombuffer(bytearray(data), dtype=np.uint8), width, height, orientation)
@@ -80,18 +78,9 @@ def read_encoded_jpeg(path: Path) -> EncodedJpeg | None:
 
 def _is_srgb(icc: bytes) -> bool:
     try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        return "srgb" in (ImageCms.getProfileDescription(profile) or "").lower()
+        return describes_srgb(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
     except (ImageCms.PyCMSError, OSError, ValueError):
         return True  # the CPU path ignores an unusable profile too
-
-
-def _orientation(img: Image.Image) -> int:
-    try:
-        value = int(img.getexif().get(_ORIENTATION_TAG, 1))
-    except Exception:  # a damaged EXIF block: no rotation, as the CPU path does when it cannot read the tag
-        return 1
-    return value if 1 <= value <= 8 else 1
 
 
 def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:
@@ -200,7 +189,7 @@ def decode_on_device(files: Sequence[EncodedJpeg], size: int, device: torch.devi
     for group in _groups(files):
         data = [torch.from_numpy(files[i].data) for i in group]
         try:
-            decoded: list[torch.Tensor | None] = list(_decode(data, device))
+            decoded: list[torch.Tensor | None] = _decode(data, device)
         except RuntimeError as exc:
             log.debug("batched device decode failed (%s); decoding file by file", exc)
             decoded = []

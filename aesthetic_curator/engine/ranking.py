@@ -161,7 +161,6 @@ class _HostScores:
 
     def __init__(self, scores: torch.Tensor) -> None:
         self._event = None
-        self._scores = scores  # kept until read
         if scores.device.type == "cuda":
             self._host = torch.empty(scores.shape, dtype=scores.dtype, pin_memory=True)
             self._host.copy_(scores, non_blocking=True)
