@@ -46,5 +46,6 @@ def publish(title: str, body: list[str], append: bool, device: torch.device | No
         DOCS.parent.mkdir(parents=True, exist_ok=True)
         if not DOCS.exists():
             DOCS.write_text("# Benchmarks\n\nAppended by the scripts in `benchmarks/`; newest last.\n\n")
+        separator = "" if DOCS.read_text().endswith("\n\n") else "\n"  # a heading needs a blank line above
         with DOCS.open("a") as fh:
-            fh.write(text + "\n")
+            fh.write(separator + text + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from open_clip.transformer import VisionTransformer
 from torch import nn
 
 from aesthetic_curator.builtin_model import builtin_bundle_path
@@ -16,6 +17,7 @@ from aesthetic_curator.engine.solvers.base import PassCounter
 from aesthetic_curator.engine.solvers.batched_jacobian import Unsupported, _eval_batch_norm, batched_scores_and_jacobian
 from aesthetic_curator.engine.solvers.jacobian import _jacobian_by_backward, scores_and_jacobian
 from aesthetic_curator.engine.synthetic import synthetic_photos
+from aesthetic_curator.progress import Cancelled, CancelToken
 from tests.test_builtin_model import DATA, REFERENCE
 
 
@@ -115,11 +117,73 @@ def test_the_per_photo_backward_is_the_same_photo_by_photo_and_in_groups(merged,
         assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_networks_it_does_not_rebuild_are_reported_and_fall_back(merged):
-    images = Preprocessor.for_scorer(merged.base).batch(synthetic_photos(3, 48, seed=5))
+@pytest.mark.parametrize("photos", [5, 1])
+def test_an_open_clip_vit_gets_the_same_jacobian_batched(merged, photos):
+    """The test bundle's ViT: self-attention, layer norms, class token, positional embedding, projection."""
+    images = Preprocessor.for_scorer(merged.base).batch(synthetic_photos(photos, 48, seed=5))
     alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(4))
-    with pytest.raises(Unsupported):  # the test bundle's ViT: attention, layer norms, embeddings
-        batched(merged, images, alpha)
+    scores, rows, embeddings = batched(merged, images, alpha)
+    want_scores, want_rows, want_embeddings = per_photo_reference(merged, images, alpha)
+    assert torch.allclose(scores, want_scores, atol=1e-5)
+    assert float((rows - want_rows).abs().max()) < 1e-5 * float(want_rows.abs().max())
+    assert torch.allclose(embeddings, want_embeddings, atol=1e-5)
+    assert rows.abs().amax(dim=(0, 1)).gt(0).all()  # every layer has a column, class token included
+    counter = PassCounter()
+    _, default_rows, _ = scores_and_jacobian(merged, images, alpha, counter, chunk=1)
+    assert torch.equal(default_rows, rows) and counter.forward == counter.backward == photos
+
+
+class LayerScaleViT(nn.Module):
+    """An OpenCLIP ViT whose blocks scale their branches by merged vectors (``x * gamma``): not rebuilt."""
+
+    image_size = 32
+
+    def __init__(self, **options) -> None:
+        super().__init__()
+        self.tower = VisionTransformer(32, 8, 32, 1, 4, 2.0, output_dim=12, **options)
+        self.output_dim = 12
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tower(x)
+
+
+class MaskedAttention(nn.Module):
+    """Self-attention with a mask: the recorder does not rebuild it."""
+
+    image_size, output_dim = 8, 12
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(12, 2, batch_first=True)
+        self.embed = nn.Linear(24, 12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x[:, :, :, :8].reshape(x.shape[0], 8, 24))
+        mask = torch.zeros(8, 8)
+        return self.attention(tokens, tokens, tokens, need_weights=False, attn_mask=mask)[0].mean(1)
+
+
+def merged_network(visual: nn.Module, seed: int = 0) -> MergedScorer:
+    torch.manual_seed(seed)
+    base = Scorer(ScorerSpec("small-network", head_hidden=8), visual).eval()
+    params = dict(base.named_parameters())
+    taus = [{name: 0.1 * torch.randn_like(params[name]) for name in base.float_parameter_names()} for _ in range(2)]
+    return MergedScorer(base, taus)
+
+
+def test_networks_it_does_not_rebuild_are_reported_and_fall_back():
+    layer_scale = merged_network(LayerScaleViT(ls_init_value=0.1))
+    images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    alpha = torch.rand(layer_scale.n_tasks, layer_scale.n_layers, generator=torch.Generator().manual_seed(4))
+    with pytest.raises(Unsupported, match="mul"):
+        batched(layer_scale, images, alpha)
+    # The default path gives it the right answer through the per-photo backward.
+    _, rows, _ = scores_and_jacobian(layer_scale, images, alpha, PassCounter(), chunk=1)
+    assert torch.allclose(rows, per_photo_reference(layer_scale, images, alpha)[1], atol=1e-6)
+    masked = merged_network(MaskedAttention())
+    masked_alpha = torch.rand(masked.n_tasks, masked.n_layers, generator=torch.Generator().manual_seed(3))
+    with pytest.raises(Unsupported, match="attention"):
+        batched(masked, images[:, :, :8, :8], masked_alpha)
     inplace = merged_convnet(inplace_on_input=True)
     small = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(6))
     small_alpha = torch.rand(inplace.n_tasks, inplace.n_layers, generator=torch.Generator().manual_seed(7))
@@ -129,9 +193,34 @@ def test_networks_it_does_not_rebuild_are_reported_and_fall_back(merged):
     training.base.visual.bn2.train()
     with pytest.raises(Unsupported, match="training"):
         batched(training, small, small_alpha)
-    # The default path gives the ViT the right answer through the per-photo backward.
-    _, rows, _ = scores_and_jacobian(merged, images, alpha, PassCounter(), chunk=1)
-    assert torch.allclose(rows, per_photo_reference(merged, images, alpha)[1], atol=1e-6)
+
+
+class CancelAfter(CancelToken):
+    """A token that cancels itself at its n-th check (the forward's ops, then the backward's hooks)."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.left, self.seen = checks, 0
+
+    def check(self) -> None:
+        self.seen += 1
+        self.left -= 1
+        if self.left == 0:
+            self.cancel()
+        super().check()
+
+
+def test_cancel_acts_inside_the_forward_and_inside_the_backward(merged):
+    images = Preprocessor.for_scorer(merged.base).batch(synthetic_photos(2, 48, seed=5))
+    alpha = torch.rand(merged.n_tasks, merged.n_layers, generator=torch.Generator().manual_seed(4))
+    merged_weights = {name: t.detach().requires_grad_(True) for name, t in merged.merged_parameters(alpha).items()}
+    counting = CancelAfter(10**9)
+    batched_scores_and_jacobian(merged, merged_weights, images, counting)
+    hooks = len(merged.layer_names)  # at most one per merged op, fewer than the checks in all
+    assert counting.seen > hooks
+    for at in (3, counting.seen - 2):  # in the forward; in the backward (its last hooks)
+        with pytest.raises(Cancelled):
+            batched_scores_and_jacobian(merged, merged_weights, images, CancelAfter(at))
 
 
 @pytest.mark.parametrize("affine", [True, False], ids=["affine", "no-affine"])

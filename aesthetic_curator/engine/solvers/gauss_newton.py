@@ -74,6 +74,11 @@ class FastOptions:
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
     head_refit: bool = True  # refit the head's coefficients exactly at the end (head_refit.py)
+    # On a CPU, rebuild the per-photo gradients from one batched backward where the network allows
+    # (batched_jacobian.py; 1.4-1.6x for the built-in model, only 1.04x for ViT-B-16, whose photo-by-photo
+    # passes already multiply 197-token matrices; docs/benchmarks.md); False: a backward per photo, the
+    # earlier path, kept as the benchmarks' baseline.
+    batched_jacobian: bool = True
 
     def chunk(self, device: torch.device) -> int:
         return self.jacobian_chunk or (1 if device.type == "cpu" else 32)
@@ -132,9 +137,10 @@ class GaussNewtonSolver(Solver):
         if zero_shot_done:
             forwards -= self.zero_shot_passes(k, model.n_tasks, config)
         chunk = options.chunk(model.device)
-        if chunk == 1:  # a CPU: batched for a small network, one photo at a time (a ViT) otherwise
-            chunk = BATCH if small else 1
+        if chunk == 1:  # a CPU: batched where batched_jacobian rebuilds the Jacobian, else photo by photo
+            chunk = BATCH if options.batched_jacobian else 1
         batch = config.score_batch(model)
+        solver_chunk, batched = options.chunk(model.device), options.batched_jacobian
 
         def measure() -> tuple[float, ...]:
             size = model.base.image_size
@@ -143,7 +149,7 @@ class GaussNewtonSolver(Solver):
             rounds: list[tuple[float, float]] = []
             for _ in range(WARM_UP_ROUNDS if small else 1):
                 started = time.perf_counter()
-                scores_and_jacobian(model, images[:chunk], alpha, PassCounter(), options.chunk(model.device))
+                scores_and_jacobian(model, images[:chunk], alpha, PassCounter(), solver_chunk, batched=batched)
                 middle = time.perf_counter()
                 score_images(model, images[:batch], None, None, batch).cpu()  # .cpu(): waits for a GPU
                 ended = time.perf_counter()
@@ -171,7 +177,10 @@ class GaussNewtonSolver(Solver):
 
         shape = init.shape
         chunk, score_batch = options.chunk(model.device), config.score_batch(model)
-        scores, jacobian, embeddings = scores_and_jacobian(model, images, init, counter, chunk, cancel, tracker)
+        batched = options.batched_jacobian
+        scores, jacobian, embeddings = scores_and_jacobian(
+            model, images, init, counter, chunk, cancel, tracker, batched=batched
+        )
         cut_features = None  # the tap's output at alpha, when alpha's scores came from a plain forward
         problem = LinearProblem(scores, jacobian, hi, lo)
         ridge = choose_ridge(problem, k, options.cv_folds, config.seed)
@@ -190,7 +199,7 @@ class GaussNewtonSolver(Solver):
             refresh = evaluation < refreshes
             if refresh:
                 new_scores, new_jacobian, new_embeddings = scores_and_jacobian(
-                    model, images, candidate_tensor, counter, chunk, cancel, tracker
+                    model, images, candidate_tensor, counter, chunk, cancel, tracker, batched=batched
                 )
                 new_cut_features = None
             else:
