@@ -401,6 +401,57 @@ def test_eval_command_writes_table_and_json(tmp_path: Path, test_bundle, capsys)
     assert "unknown solver 'nosuch'" in capsys.readouterr().err
 
 
+def test_eval_saves_every_user_and_resumes_where_it_stopped(tmp_path: Path, test_bundle, capsys, monkeypatch):
+    """A long evaluation stopped part-way keeps its finished users; --resume evaluates only the rest and
+    reports what an unbroken run reports; a saved run with other settings is refused in one line."""
+    from aesthetic_curator.evaluation import harness
+
+    whole, stopped = tmp_path / "whole.json", tmp_path / "stopped.json"
+    args = ["eval", "--bundle", str(test_bundle.path), "--synthetic-users", "3", "--photos-per-user", "16"]
+    args += ["--shots", "6", "--trials", "1", "--solver", "fast", "-q"]
+    assert main([*args, "--json", str(whole)]) == 0
+    expected = json.loads(whole.read_text())
+    assert expected["complete"] and expected["users_done"] == 3
+
+    evaluated: list[str] = []
+    original = harness._Protocol.evaluate_user
+
+    def stop_at_third(self, model, user_index, user, cancel, on_trials):
+        if user_index == 2 and len(evaluated) == 2:
+            raise KeyboardInterrupt  # the user pressed Ctrl+C during the third user
+        evaluated.append(user.name)
+        return original(self, model, user_index, user, cancel, on_trials)
+
+    monkeypatch.setattr(harness._Protocol, "evaluate_user", stop_at_third)
+    assert main([*args, "--json", str(stopped)]) == 130  # cancelled
+    assert "--resume" in capsys.readouterr().err
+    partial = json.loads(stopped.read_text())
+    assert not partial["complete"] and partial["users_done"] == 2 and list(partial["runs"]) == ["0", "1"]
+
+    other_settings = [*args[:-5], "--trials", "2", "--solver", "fast", "-q", "--json", str(stopped), "--resume"]
+    assert main(other_settings) == 2  # refused: the saved users were drawn with 1 trial
+    assert "other settings (trials)" in capsys.readouterr().err
+
+    evaluated.clear()
+    assert main([*args, "--json", str(stopped), "--resume"]) == 0
+    assert evaluated == [expected["users"][2]]  # only the user that had not finished
+    resumed = json.loads(stopped.read_text())
+    assert resumed["complete"]
+
+    def without_seconds(runs: dict) -> dict:  # wall times differ from run to run; values and passes must not
+        return {
+            index: [
+                (k, {m: (value, passes) for m, (value, passes, _) in by_method.items()}) for k, by_method in run["rows"]
+            ]
+            for index, run in runs.items()
+        }
+
+    assert without_seconds(resumed["runs"]) == without_seconds(expected["runs"])
+    for name, result in expected["results"]["6"].items():
+        assert resumed["results"]["6"][name]["per_user"] == result["per_user"]
+        assert resumed["results"]["6"][name]["mean"] == pytest.approx(result["mean"])
+
+
 def test_linear_problem_is_solved_to_its_minimum():
     """The damped step minimises loss + ridge * |offset + d|^2 + damping * |d|^2: checked against its own gradient."""
     generator = torch.Generator().manual_seed(0)

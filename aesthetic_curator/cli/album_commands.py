@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from aesthetic_curator.atomic import atomic_write_text
 from aesthetic_curator.cli.output import BarProgress, bundle_path_from, existing_dir, say, write_csv
 from aesthetic_curator.errors import CuratorError
+
+log = logging.getLogger(__name__)
 
 
 def _personalize_config(args: argparse.Namespace, solver: str):
@@ -111,16 +114,25 @@ def cmd_rank(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.session import ModelSession
     from aesthetic_curator.evaluation.baselines import FineTuneConfig
-    from aesthetic_curator.evaluation.harness import evaluate
+    from aesthetic_curator.evaluation.harness import EvalReport, evaluate, saved_runs
     from aesthetic_curator.evaluation.users import dataset_users, synthetic_eval_users
+    from aesthetic_curator.progress import Cancelled
 
     if args.protocol == "learning-curve":
         return _eval_learning_curves(args)
     if (args.dataset is None) == (args.synthetic_users is None):
         raise CuratorError("give exactly one of --dataset KIND:PATH or --synthetic-users N")
+    out = args.json or Path("evaluation.json")
+    command = _eval_command(args)
+    saved = _saved_evaluation(out, command) if args.resume else None
     session = ModelSession(bundle_path_from(args), args.device)
     session.prepare()
     model = session.merged_model()
+
+    def save(partial: EvalReport) -> None:
+        partial.settings["command"] = command  # what --resume checks the saved users against
+        atomic_write_text(out, json.dumps(partial.to_json(), indent=1))
+
     bars = BarProgress(not args.quiet)
     try:
         if args.dataset is not None:
@@ -152,7 +164,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             baselines=args.baseline,
             finetune=FineTuneConfig(steps=args.finetune_steps),
+            finished=saved_runs(saved, users) if saved else None,
+            on_user=save,
         )
+    except (Cancelled, KeyboardInterrupt):
+        log.warning("stopped; the users finished so far are in %s: the same command with --resume goes on", out)
+        raise
     finally:
         bars.close()
     if args.trials > 0:
@@ -160,10 +177,62 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print()
     print("Each task alone (zero-shot SROCC over all of each user's photos):")
     print(report.zero_shot_table())
-    out = args.json or Path("evaluation.json")
-    atomic_write_text(out, json.dumps(report.to_json(), indent=1))
+    save(report)
     say(f"{len(users)} users; wrote {out}")
     return 0
+
+
+#: The command-line settings that change an evaluation's results: a resumed run must repeat them all.
+_EVAL_SETTINGS = (
+    "dataset",
+    "labels",
+    "max_photos",
+    "max_users",
+    "synthetic_users",
+    "photos_per_user",
+    "shots",
+    "trials",
+    "solver",
+    "steps",
+    "temperature",
+    "tune_top",
+    "seed",
+    "baseline",
+    "finetune_steps",
+)
+
+
+def _eval_command(args: argparse.Namespace) -> dict:
+    """The run's identity as JSON would read it back: its bundle, the settings above and the app's version."""
+    from aesthetic_curator import __version__
+
+    settings = {name: getattr(args, name) for name in _EVAL_SETTINGS}
+    settings["bundle"] = str(args.bundle.resolve()) if args.bundle is not None else "built-in"
+    settings["version"] = __version__
+    return json.loads(json.dumps(settings, default=str))
+
+
+def _saved_evaluation(out: Path, command: dict) -> dict | None:
+    """What ``--resume`` goes on from: ``out`` as saved by the same command (None when there is none yet)."""
+    if not out.exists():
+        say(f"nothing saved in {out} yet: starting from the first user")
+        return None
+    try:
+        saved = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CuratorError(f"cannot resume from {out}: {error}") from None
+    before = saved.get("settings", {}).get("command") if isinstance(saved, dict) else None
+    if before is None:
+        raise CuratorError(f"cannot resume from {out}: it was not saved by a resumable evaluation")
+    changed = sorted(key for key in command.keys() | before.keys() if command.get(key) != before.get(key))
+    if changed:
+        raise CuratorError(
+            f"cannot resume from {out}: it was run with other settings ({', '.join(changed)}); "
+            "repeat its command, or write to another --json"
+        )
+    if saved.get("complete"):
+        say(f"every user in {out} is already evaluated; reporting it again")
+    return saved
 
 
 def _eval_learning_curves(args: argparse.Namespace) -> int:

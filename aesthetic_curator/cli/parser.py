@@ -236,7 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CURVE_STRATEGIES,
         help="learning-curve ways of asking (default: all)",
     )
-    ev.add_argument("--json", type=Path, help="where to write the full results (default: evaluation.json)")
+    ev.add_argument(
+        "--json",
+        type=Path,
+        help="where to write the full results (default: evaluation.json); the few-shot protocol saves it "
+        "after every finished user",
+    )
+    ev.add_argument(
+        "--resume",
+        action="store_true",
+        help="few-shot: go on from the users already saved in --json by the same command, stopped earlier",
+    )
     ev.set_defaults(func=cmd_eval)
 
     rank = commands.add_parser("rank", parents=[common, device], help="rank a folder of photos with a profile")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -48,6 +48,12 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 log = logging.getLogger(__name__)
 
 BASELINES = ("best single task", "uniform mix", "adaptive init")
+
+
+#: One trial's results: K, then method -> (test SROCC, passes, seconds).
+TrialResult = tuple[int, dict[str, tuple[float, int, float]]]
+#: One user's run: its trials' results and each task's zero-shot SROCC over all its photos.
+UserRun = tuple[list[TrialResult], dict[str, float]]
 
 
 @dataclass
@@ -95,11 +101,23 @@ class EvalReport:
     results: dict[int, dict[str, MethodResult]]  # K -> method -> result
     settings: dict = field(default_factory=dict)
     zero_shot: dict[str, dict[str, float]] = field(default_factory=dict)  # user -> task -> SROCC on all photos
+    # Every finished user's raw results by position, what a resumed run starts from (:func:`saved_runs`).
+    runs: dict[int, UserRun] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.runs) == len(self.users)
 
     def to_json(self) -> dict:
         out = {"shots": self.shots, "trials": self.trials, "solvers": self.solvers, "users": self.users}
+        out["complete"] = self.complete
+        out["users_done"] = len(self.runs)
         out["settings"] = self.settings
         out["zero_shot"] = self.zero_shot
+        out["runs"] = {
+            str(index): {"user": self.users[index], "rows": rows, "zero_shot": zero_shot}
+            for index, (rows, zero_shot) in sorted(self.runs.items())
+        }
         out["results"] = {
             str(k): {
                 name: asdict(r) | {"mean": r.mean, "std": r.std, "mean_passes": r.mean_passes}
@@ -154,12 +172,16 @@ def evaluate(
     jobs: int = 1,
     baselines: Sequence[str] = (),
     finetune: FineTuneConfig | None = None,
+    finished: Mapping[int, UserRun] | None = None,
+    on_user: Callable[[EvalReport], None] | None = None,
 ) -> EvalReport:
     """Run the protocol; a user with too few photos for some K (K + 2 needed) is left out of that K.
 
     With ``jobs`` > 1 the users are spread over that many CPU processes. Every draw depends only on
     the seed, the user's position and K, so the report is the same as with one process (given the
     same torch thread count per process: floating-point sums may round differently otherwise).
+    Long runs survive being stopped: ``on_user`` gets the report of the users done so far each time
+    one finishes (the CLI saves it), and ``finished`` (from :func:`saved_runs`) skips users already done.
     """
     for spec in solvers:
         variant_config(spec, base_config or PersonalizeConfig(), 0)  # an unknown name or setting fails here
@@ -171,20 +193,58 @@ def evaluate(
     protocol = _Protocol(
         list(shots), trials, list(solvers), base_config or PersonalizeConfig(), seed, list(baselines), finetune
     )
-    methods = [*BASELINES, *baselines, *solvers]
-    results = {k: {m: MethodResult(m, k) for m in methods} for k in shots}
+    runs: dict[int, UserRun] = {i: run for i, run in (finished or {}).items() if 0 <= i < len(users)}
+    pending = [i for i in range(len(users)) if i not in runs]
     total = len(users) * len(shots) * trials
-    done = 0
+    done = len(runs) * len(shots) * trials
 
     def on_trials(count: int) -> None:
         nonlocal done
         done += count
         report(progress, "evaluating", done, total)
 
-    if jobs > 1 and len(users) > 1:
-        runs = _evaluate_in_processes(model, users, protocol, jobs, cancel, on_trials)
+    def user_done(user_index: int, run: UserRun) -> None:
+        runs[user_index] = run
+        if on_user is not None:
+            on_user(protocol.report(users, runs))
+
+    if runs:
+        log.info("resuming: %d of %d users already evaluated", len(runs), len(users))
+        report(progress, "evaluating", done, total)
+    if jobs > 1 and len(pending) > 1:
+        _evaluate_in_processes(model, users, pending, protocol, jobs, cancel, on_trials, user_done)
     else:
-        runs = {i: protocol.evaluate_user(model, i, user, cancel, on_trials) for i, user in enumerate(users)}
+        for i in pending:
+            user_done(i, protocol.evaluate_user(model, i, users[i], cancel, on_trials))
+    return protocol.report(users, runs)
+
+
+def saved_runs(saved: Mapping, users: Sequence[EvalUser]) -> dict[int, UserRun]:
+    """The finished users of a report saved by :meth:`EvalReport.to_json`, to resume its run.
+
+    Only the caller knows whether the saved run had the same settings; this checks that every saved user
+    sits at the same position under the same name, since each draw depends on the user's position.
+    """
+    runs: dict[int, UserRun] = {}
+    for key, entry in saved.get("runs", {}).items():
+        index = int(key)
+        if index >= len(users) or users[index].name != entry["user"]:
+            raise RatingsError(
+                f"the saved results have user '{entry['user']}' at position {index + 1}, which this run does not"
+            )
+        rows = [
+            (int(k), {method: (float(v), int(p), float(t)) for method, (v, p, t) in values.items()})
+            for k, values in entry["rows"]
+        ]
+        runs[index] = (rows, dict(entry["zero_shot"]))
+    return runs
+
+
+def _summarize(protocol: _Protocol, users: Sequence[EvalUser], runs: Mapping[int, UserRun]) -> EvalReport:
+    """The report of the users in ``runs`` (all of them, or those done so far)."""
+    shots, trials, solvers, baselines = protocol.shots, protocol.trials, protocol.solvers, protocol.baselines
+    methods = [*BASELINES, *baselines, *solvers]
+    results = {k: {m: MethodResult(m, k) for m in methods} for k in shots}
     for user_index in sorted(runs):  # in user order, whatever order the processes finished in
         for k, values in runs[user_index][0]:
             for method, (value, passes, seconds) in values.items():
@@ -202,10 +262,11 @@ def evaluate(
     zero_shot = {}
     for index in sorted(runs):
         zero_shot[users[index].name] = runs[index][1]
-    settings = {"seed": seed, "config": asdict(protocol.base_config)}
+    settings = {"seed": protocol.seed, "config": asdict(protocol.base_config)}
     if BEST_FIT_FT in baselines:
         settings["best_fit_finetune"] = asdict(protocol.finetune or FineTuneConfig())
-    return EvalReport(list(shots), trials, list(solvers), [u.name for u in users], results, settings, zero_shot)
+    names = [u.name for u in users]
+    return EvalReport(list(shots), trials, list(solvers), names, results, settings, zero_shot, dict(runs))
 
 
 def variant_config(spec: str, base_config: PersonalizeConfig, trial: int) -> PersonalizeConfig:
@@ -230,10 +291,6 @@ def variant_config(spec: str, base_config: PersonalizeConfig, trial: int) -> Per
     return config
 
 
-#: One trial's results: K, then method -> (test SROCC, passes, seconds).
-TrialResult = tuple[int, dict[str, tuple[float, int, float]]]
-
-
 @dataclass
 class _Protocol:
     """What every user is put through; picklable, so worker processes get the same settings."""
@@ -248,6 +305,9 @@ class _Protocol:
     # Users over the same photos (columns of one table) share one image tensor; what depends only on
     # the photos is computed once per tensor.
     _per_photo_set: dict = field(default_factory=dict, repr=False)
+
+    def report(self, users: Sequence[EvalUser], runs: Mapping[int, UserRun]) -> EvalReport:
+        return _summarize(self, users, runs)
 
     def _photo_set(self, model: MergedScorer, images: torch.Tensor) -> dict:
         key = (images.data_ptr(), tuple(images.shape))
@@ -270,7 +330,7 @@ class _Protocol:
         user: EvalUser,
         cancel: CancelToken | None,
         on_trials: Callable[[int], None],
-    ) -> tuple[list[TrialResult], dict[str, float]]:
+    ) -> UserRun:
         """Every K and trial of one user, and each task's zero-shot SROCC over all the user's photos;
         the draws depend only on the seed, ``user_index``, K and the trial."""
         images, ratings = user.images.to(model.device), user.ratings.float()
@@ -322,7 +382,7 @@ def _start_worker(model: MergedScorer, users: Sequence[EvalUser], protocol: _Pro
     _worker.update(model=model, users=users, protocol=protocol)
 
 
-def _evaluate_user_in_worker(user_index: int) -> tuple[int, tuple[list[TrialResult], dict[str, float]]]:
+def _evaluate_user_in_worker(user_index: int) -> tuple[int, UserRun]:
     model, users, protocol = _worker["model"], _worker["users"], _worker["protocol"]
     return user_index, protocol.evaluate_user(model, user_index, users[user_index], None, lambda count: None)
 
@@ -330,35 +390,35 @@ def _evaluate_user_in_worker(user_index: int) -> tuple[int, tuple[list[TrialResu
 def _evaluate_in_processes(
     model: MergedScorer,
     users: Sequence[EvalUser],
+    pending: Sequence[int],
     protocol: _Protocol,
     jobs: int,
     cancel: CancelToken | None,
     on_trials: Callable[[int], None],
-) -> dict[int, tuple[list[TrialResult], dict[str, float]]]:
-    """One task per user over ``jobs`` spawned processes sharing the torch threads of this one.
+    user_done: Callable[[int, UserRun], None],
+) -> None:
+    """One task per pending user over ``jobs`` spawned processes sharing the torch threads of this one.
 
     Spawned rather than forked: a fork of a process that runs threads (Qt, thread pools) can deadlock,
     and spawning works the same on every OS. Tensors reach the workers through shared memory.
     """
-    jobs = min(jobs, len(users))
+    jobs = min(jobs, len(pending))
     threads = max(1, torch.get_num_threads() // jobs)
     context = torch.multiprocessing.get_context("spawn")
     per_user = len(protocol.shots) * protocol.trials
-    runs: dict[int, tuple[list[TrialResult], dict[str, float]]] = {}
     finished = False
     pool = ProcessPoolExecutor(jobs, context, _start_worker, (model, users, protocol, threads))
     try:
-        futures = [pool.submit(_evaluate_user_in_worker, index) for index in range(len(users))]
+        futures = [pool.submit(_evaluate_user_in_worker, index) for index in pending]
         for future in as_completed(futures):
             check(cancel)
-            user_index, rows = future.result()
-            runs[user_index] = rows
+            user_index, run = future.result()
             on_trials(per_user)
+            user_done(user_index, run)
         finished = True
     finally:
         # On cancel or error, queued users are dropped and the call returns without waiting for running ones.
         pool.shutdown(wait=finished, cancel_futures=True)
-    return runs
 
 
 def _run_trial(
