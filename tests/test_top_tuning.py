@@ -145,6 +145,51 @@ def test_tuning_is_seeded_and_can_be_cancelled(merged, tiny_photos):
         tune_top(merged.bake(), tiny_photos, hi, lo, options, seed=3, cancel=cancel)
 
 
+def test_the_tuned_agreement_tunes_each_fold_without_its_held_out_photos(merged, tiny_photos, monkeypatch):
+    """Each fold's tuning sees only the features and pairs of its training photos; the agreement pools the
+    held-out pairs of two unseen photos, and the scorer is left as it came."""
+    from aesthetic_curator.engine import top_tuning
+    from aesthetic_curator.engine.agreement import agreement_folds
+
+    ratings = [float(i % 5) for i in range(len(tiny_photos))]
+    hi, lo = _pairs(ratings)
+    folds = agreement_folds(hi, lo, len(tiny_photos), 5, 0, 2)
+    fold_photos: list[int] = []
+    original = top_tuning._tuned
+
+    def recording(scorer, split, plain, mirrored, fold_hi, fold_lo, *args):
+        fold_photos.append(len(plain))
+        assert int(torch.cat([fold_hi, fold_lo]).max()) < len(plain)  # pairs indexed into the fold's photos
+        return original(scorer, split, plain, mirrored, fold_hi, fold_lo, *args)
+
+    monkeypatch.setattr(top_tuning, "_tuned", recording)
+    scorer = merged.bake()
+    before = {name: p.clone() for name, p in scorer.named_parameters()}
+    stages: list[str] = []
+    options = TopTuningOptions(steps=10, lr=3e-3)
+    tuned = tune_top(
+        scorer, tiny_photos, hi, lo, options, 0, lambda update: stages.append(update.stage), None, None, folds
+    )
+    assert fold_photos[0] == len(tiny_photos) and len(fold_photos) == 1 + len(folds)
+    for (train, valid), photos in zip(folds, fold_photos[1:]):
+        trained = set(torch.cat([hi[train], lo[train]]).tolist())
+        assert photos == len(trained) and not trained & set(torch.cat([hi[valid], lo[valid]]).tolist())
+    assert tuned.agreement is not None and 0 <= tuned.agreement.value <= 1 and tuned.agreement.pairs > 0
+    assert "measuring agreement" in stages
+    assert all(torch.equal(p, before[name]) for name, p in scorer.named_parameters())
+    assert tune_top(scorer, tiny_photos, hi, lo, options, 0).agreement is None  # no folds: not measured
+
+
+def test_a_tuned_profile_reports_the_tuned_models_agreement(builtin_model, real_photos):
+    images, mos = real_photos
+    stages: list[str] = []
+    result = personalize(builtin_model, images, mos, progress=lambda update: stages.append(update.stage))
+    assert result.top_delta is not None and "measuring agreement" in stages
+    assert result.agreement is not None and 0 <= result.agreement.value <= 1
+    untuned = personalize(builtin_model, images, mos, PersonalizeConfig(tune_top=False))
+    assert untuned.agreement is not None and untuned.agreement != result.agreement  # the coefficients' own
+
+
 def test_learning_rate_grows_with_the_photos_judged():
     assert default_learning_rate(100) == pytest.approx(1e-3)
     assert default_learning_rate(400) == pytest.approx(1e-3)

@@ -69,8 +69,7 @@ def cmd_personalize(args: argparse.Namespace) -> int:
         say(f"fine-tuned the {result.top_tuned} on your judgements")
     if result.agreement is not None:
         value, error = 100 * result.agreement.value, 100 * result.agreement.error
-        before = " (the coefficients, before fine-tuning)" if result.top_tuned else ""
-        say(f"cross-validated{before}: predicts {value:.0f} % (± {error:.0f} %) of your judgements")
+        say(f"cross-validated: predicts {value:.0f} % (± {error:.0f} %) of your judgements")
     say(f"wrote profile {args.out}")
     return 0
 

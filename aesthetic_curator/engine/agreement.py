@@ -1,18 +1,25 @@
 """How well a profile knows its user: cross-validated agreement with the user's own judgements.
 
-Shown after each personalization as "predicts 78 % of your choices, ± 5 %". It is measured without any
-extra pass through the network, on the linearised scores every solver can provide (:mod:`solvers.linear_problem`):
-the judged photos are split into folds; for each fold the coefficients are fitted (at the solver's
-chosen prior strength) on the pairs of the other photos only, and then asked to order the pairs that
-involve a held-out photo. The value is the share of those held-out pairs put the right way round,
-pooled over folds. When every task's scores of every judged photo are known (the app scores rated photos
-ahead; the evaluation harness always), each fold is also pulled towards its **own** adaptive init, the
-softmax of the tasks' agreement with that fold's training photos only: the init of the whole fit was chosen
-with the held-out photos' answers, and centring a fold on it lets those answers leak into its estimate.
-Pairs share photos, so the photos, not the pairs, are the independent draws: the ± is
-the binomial standard error over the judged photos, sqrt(p (1 - p) / photos). (The standard error of the
-per-fold shares was tried first and was far too small: within its ± in 0-50 % of runs.) Its calibration
-against the agreement on unseen photos is measured in docs/comparisons.md.
+Shown after each personalization as "predicts 78 % of your choices, ± 5 %". It is measured without any extra
+pass through the network, on the linearised scores every solver can provide (:mod:`solvers.linear_problem`): the
+judged photos are split into folds; for each fold the coefficients are fitted (at the solver's chosen prior
+strength) on the pairs of the other photos only, and then asked to order the pairs of two held-out photos. The
+value is the share of those held-out pairs put the right way round, pooled over folds and over a few seeded
+splits (one split of 10 photos into 5 folds holds out at most 5 pairs). Only pairs of two unseen photos count
+because that is what ranking an album asks: a pair of a held-out photo against a training one compares a
+prediction with a score fitted to that photo's own answers, and counting those made the estimate optimistic
+(docs/comparisons.md). When every task's scores of every judged photo are known (the app scores rated photos
+ahead; the evaluation harness always), each fold is also pulled towards its **own** adaptive init, the softmax
+of the tasks' agreement with that fold's training photos only: the init of the whole fit was chosen with the
+held-out photos' answers, and centring a fold on it lets those answers leak into its estimate. Pairs share
+photos, so the photos, not the pairs, are the independent draws: the ± is the binomial standard error over the
+judged photos, sqrt(p (1 - p) / photos). (The standard error of the per-fold shares was tried first and was far
+too small: within its ± in 0-50 % of runs.) Its calibration against the agreement on unseen photos is measured
+in docs/comparisons.md.
+
+A profile whose top is fine-tuned after the coefficients (the built-in model) reports the tuning's own
+cross-validated agreement instead (:func:`top_tuning.tune_top`, with :func:`agreement_folds` and
+:func:`pooled_agreement` from here): the linear model describes the coefficients, not the model it keeps.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from aesthetic_curator.engine.solvers.linear_problem import LinearProblem
 
 #: The adaptive init [tasks, layers] from the judgements among the given photo indices only.
 FoldInit = Callable[[torch.Tensor], torch.Tensor]
+
+#: Seeded fold splits pooled into one estimate: each fit is a few K x K solves, so more splits cost little
+#: and steady the estimate when few pairs have both photos in one fold.
+SPLITS = 8
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,42 @@ class Agreement:
             return None
 
 
+#: One fold: (training pair rows, held-out pair rows).
+Fold = tuple[torch.Tensor, torch.Tensor]
+
+
+def agreement_folds(
+    hi: torch.Tensor, lo: torch.Tensor, n_photos: int, folds: int, seed: int, splits: int
+) -> list[Fold]:
+    """The folds of ``splits`` seeded splits of the photos, each holding out only pairs of unseen photos."""
+    return [
+        fold
+        for split in range(splits)
+        for fold in held_out_pair_splits(hi, lo, n_photos, folds, seed + split, unseen_only=True)
+    ]
+
+
+def pooled_agreement(
+    folds: list[Fold],
+    held_out_margins: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    n_photos: int,
+    n_pairs: int,
+) -> Agreement | None:
+    """The share of held-out pairs whose margin (from a fit on that fold's training pairs) is positive, a
+    tie counting half, pooled over ``folds``; None when no fold holds a pair out."""
+    right, total = 0.0, 0
+    held_out = torch.zeros(n_pairs, dtype=torch.bool)
+    for train, valid in folds:
+        margins = held_out_margins(train, valid)
+        right += float((margins > 0).sum() + 0.5 * (margins == 0).sum())
+        total += valid.numel()
+        held_out[valid.cpu()] = True
+    if total == 0:
+        return None
+    value = right / total
+    return Agreement(value, math.sqrt(value * (1 - value) / n_photos), int(held_out.sum()))
+
+
 def cross_validated_agreement(
     problem: LinearProblem,
     n_photos: int,
@@ -58,26 +105,24 @@ def cross_validated_agreement(
     ridge: float,
     fold_init: FoldInit | None = None,
     init: torch.Tensor | None = None,
+    splits: int = SPLITS,
 ) -> Agreement | None:
-    """Held-out pair agreement of the linear model's fits (None when too few photos to hold any out).
+    """Held-out pair agreement of the linear model's fits (None when no pair can be held out).
 
     The linear model is linearised at ``init``; with ``fold_init`` each fold's ridge pulls towards the
-    init of its own training photos instead (``init`` is then required).
+    init of its own training photos instead (``init`` is then required). ``pairs`` counts the distinct
+    judged pairs that were ever held out.
     """
-    splits = held_out_pair_splits(problem.hi, problem.lo, n_photos, folds, seed)
-    if not splits:
-        return None
     zero = torch.zeros(problem.jacobian.shape[1], dtype=torch.float64)
-    right, total = 0.0, 0
-    for train, valid in splits:
+
+    def held_out_margins(train: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         offset = zero
         if fold_init is not None and init is not None:
             photos = torch.unique(torch.cat([problem.hi[train], problem.lo[train]]))
             offset = (init.detach().cpu().double() - fold_init(photos).cpu().double()).reshape(-1)
         d = problem.fit(offset, ridge, 0.0, rows=train)
         with torch.no_grad():
-            margins = problem.margins(d, valid)
-        right += float((margins > 0).sum() + 0.5 * (margins == 0).sum())
-        total += valid.numel()
-    value = right / total
-    return Agreement(value, math.sqrt(value * (1 - value) / n_photos), total)
+            return problem.margins(d, valid)
+
+    folds_of_every_split = agreement_folds(problem.hi, problem.lo, n_photos, folds, seed, splits)
+    return pooled_agreement(folds_of_every_split, held_out_margins, n_photos, problem.hi.numel())

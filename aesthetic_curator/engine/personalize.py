@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from aesthetic_curator.engine.agreement import Agreement, FoldInit, cross_validated_agreement
+from aesthetic_curator.engine.agreement import Agreement, FoldInit, agreement_folds, cross_validated_agreement
 from aesthetic_curator.engine.judgements import MIN_RATED, Judgements
 from aesthetic_curator.engine.loading import SkippedImage
 from aesthetic_curator.engine.merge import MergedScorer
@@ -33,9 +33,11 @@ from aesthetic_curator.engine.solvers.base import (
 from aesthetic_curator.engine.solvers.jacobian import scores_and_jacobian
 from aesthetic_curator.engine.solvers.linear_problem import LinearProblem, choose_ridge, ordered_pairs
 from aesthetic_curator.engine.top_tuning import (
+    AGREEMENT_FOLDS,
     TopDelta,
     TopTuning,
     TopTuningOptions,
+    agreement_splits,
     cut_module,
     default_learning_rate,
     time_tuning_passes,
@@ -66,6 +68,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class PersonalizationResult:
@@ -194,21 +197,23 @@ def tune_merged_top(
     cancel: CancelToken | None = None,
     lower: torch.Tensor | None = None,
 ) -> TopTuning:
-    """Fine-tune the top of the network merged at ``alpha`` on every ordered pair of the judgements.
+    """Fine-tune the top of the network merged at ``alpha`` on every ordered pair of the judgements, and
+    cross-validate that tuning for the agreement the profile reports (the model it keeps, not the
+    coefficients before it: docs/comparisons.md).
 
     ``lower``: the cut module's output for ``images`` at ``alpha``, kept by the solver (saves a pass).
     """
     hi, lo = ordered_pairs(judgements, config.seed)
-    lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.n_photos)
+    k = judgements.n_photos
+    lr = config.top_lr if config.top_lr is not None else default_learning_rate(k)
     options = TopTuningOptions(steps=config.top_steps, lr=lr, flips=config.top_flips)
-    tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower)
+    folds = agreement_folds(hi, lo, k, AGREEMENT_FOLDS, config.seed, agreement_splits(k))
+    tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower, folds)
     counter.forward += images.shape[0] * options.lower_passes(lower is not None)  # the layers below the cut
     return tuned
 
 
-def tuning_seconds(
-    model: MergedScorer, k: int, config: PersonalizeConfig, timings: Timings | None = None
-) -> float:
+def tuning_seconds(model: MergedScorer, k: int, config: PersonalizeConfig, timings: Timings | None = None) -> float:
     """The top tuning's share of a run's wall time on ``k`` photos (0 when the run does not tune);
     ``timings``: see :func:`~aesthetic_curator.engine.solvers.base.measured`."""
     if not config.tunes_top(model):
@@ -323,9 +328,8 @@ def personalize(
     final_scores = top.scores if top is not None else output.final_scores
     if final_scores is None:
         final_scores = score_images(model, images, None, counter, score_batch, cancel)
-    agreement = output.agreement or measure_agreement(
-        model, images, judgements, init, config, counter, cancel, fold_init
-    )
+    agreement = (top.agreement if top is not None else None) or output.agreement
+    agreement = agreement or measure_agreement(model, images, judgements, init, config, counter, cancel, fold_init)
     train = judgements.agreement(final_scores)
     seconds = time.perf_counter() - started
     log.debug("personalized on %d photos in %.1fs: train agreement %.3f", k, seconds, train)

@@ -89,13 +89,17 @@ def cross_validated_choice(
 
 
 def held_out_pair_splits(
-    hi: torch.Tensor, lo: torch.Tensor, n_photos: int, folds: int, seed: int
+    hi: torch.Tensor, lo: torch.Tensor, n_photos: int, folds: int, seed: int, unseen_only: bool = False
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Cross-validation over photos, as (training pair rows, held-out pair rows) per fold.
 
     The photos (not the pairs) are split into ``folds`` seeded folds: a fold's held-out pairs are the
     ones involving one of its photos, and it trains on pairs of other photos only, so no held-out
     photo is ever seen in training. Folds without training or held-out pairs are left out.
+    With ``unseen_only`` a held-out pair also needs its other photo to be in no training pair: what a new
+    album asks, where neither photo was judged. (Against a starred training photo, a prediction is
+    compared with a score fitted to that photo's own answers; a comparison's other photo is usually in
+    no other pair, so comparisons keep most of their held-out pairs.)
     """
     folds = max(2, min(folds, n_photos))
     fold_of = torch.randperm(n_photos, generator=torch.Generator().manual_seed(seed)) % folds
@@ -103,7 +107,13 @@ def held_out_pair_splits(
     for fold in range(folds):
         held_hi, held_lo = fold_of[hi] == fold, fold_of[lo] == fold
         train = (~held_hi & ~held_lo).nonzero(as_tuple=True)[0]
-        valid = (held_hi | held_lo).nonzero(as_tuple=True)[0]
+        held = held_hi | held_lo
+        if unseen_only:
+            trained = torch.zeros(n_photos, dtype=torch.bool, device=hi.device)
+            trained[hi[train]] = True
+            trained[lo[train]] = True
+            held &= ~trained[hi] & ~trained[lo]
+        valid = held.nonzero(as_tuple=True)[0]
         if train.numel() and valid.numel():
             splits.append((train, valid))
     return splits

@@ -17,7 +17,6 @@ import logging
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
@@ -43,6 +42,7 @@ from aesthetic_curator.evaluation.baselines import (
     linear_probe_scores,
     scorer_scores,
 )
+from aesthetic_curator.evaluation.user_processes import evaluate_in_processes
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def evaluate(
         log.info("resuming: %d of %d users already evaluated", len(runs), len(users))
         report(progress, "evaluating", done, total)
     if jobs > 1 and len(pending) > 1:
-        _evaluate_in_processes(model, users, pending, protocol, jobs, cancel, on_trials, user_done)
+        evaluate_in_processes(model, users, pending, protocol, jobs, cancel, on_trials, user_done)
     else:
         for i in pending:
             user_done(i, protocol.evaluate_user(model, i, users[i], cancel, on_trials))
@@ -372,53 +372,6 @@ class _Protocol:
                     rows.append((k, values))
                 on_trials(1)
         return rows, zero_shot
-
-
-_worker: dict = {}  # a worker process's model, users and protocol, set once by _start_worker
-
-
-def _start_worker(model: MergedScorer, users: Sequence[EvalUser], protocol: _Protocol, threads: int) -> None:
-    torch.set_num_threads(threads)
-    _worker.update(model=model, users=users, protocol=protocol)
-
-
-def _evaluate_user_in_worker(user_index: int) -> tuple[int, UserRun]:
-    model, users, protocol = _worker["model"], _worker["users"], _worker["protocol"]
-    return user_index, protocol.evaluate_user(model, user_index, users[user_index], None, lambda count: None)
-
-
-def _evaluate_in_processes(
-    model: MergedScorer,
-    users: Sequence[EvalUser],
-    pending: Sequence[int],
-    protocol: _Protocol,
-    jobs: int,
-    cancel: CancelToken | None,
-    on_trials: Callable[[int], None],
-    user_done: Callable[[int, UserRun], None],
-) -> None:
-    """One task per pending user over ``jobs`` spawned processes sharing the torch threads of this one.
-
-    Spawned rather than forked: a fork of a process that runs threads (Qt, thread pools) can deadlock,
-    and spawning works the same on every OS. Tensors reach the workers through shared memory.
-    """
-    jobs = min(jobs, len(pending))
-    threads = max(1, torch.get_num_threads() // jobs)
-    context = torch.multiprocessing.get_context("spawn")
-    per_user = len(protocol.shots) * protocol.trials
-    finished = False
-    pool = ProcessPoolExecutor(jobs, context, _start_worker, (model, users, protocol, threads))
-    try:
-        futures = [pool.submit(_evaluate_user_in_worker, index) for index in pending]
-        for future in as_completed(futures):
-            check(cancel)
-            user_index, run = future.result()
-            on_trials(per_user)
-            user_done(user_index, run)
-        finished = True
-    finally:
-        # On cancel or error, queued users are dropped and the call returns without waiting for running ones.
-        pool.shutdown(wait=finished, cancel_futures=True)
 
 
 def _run_trial(
