@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from aesthetic_curator.engine.rank_loss import held_out_pair_splits
+from aesthetic_curator.engine.rank_loss import held_out_pair_splits, pair_photos
 from aesthetic_curator.engine.solvers.linear_problem import LinearProblem
 
 #: The adaptive init [tasks, layers] from the judgements among the given photo indices only.
@@ -118,7 +118,7 @@ def cross_validated_agreement(
     def held_out_margins(train: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         offset = zero
         if fold_init is not None and init is not None:
-            photos = torch.unique(torch.cat([problem.hi[train], problem.lo[train]]))
+            photos = pair_photos(problem.hi, problem.lo, train)
             offset = (init.detach().cpu().double() - fold_init(photos).cpu().double()).reshape(-1)
         d = problem.fit(offset, ridge, 0.0, rows=train)
         with torch.no_grad():

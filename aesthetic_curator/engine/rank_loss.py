@@ -88,6 +88,11 @@ def cross_validated_choice(
     return best
 
 
+def pair_photos(hi: torch.Tensor, lo: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """The sorted distinct photos of the pairs ``rows`` (better ``hi``, worse ``lo``)."""
+    return torch.unique(torch.cat([hi[rows], lo[rows]]))
+
+
 def held_out_pair_splits(
     hi: torch.Tensor, lo: torch.Tensor, n_photos: int, folds: int, seed: int, unseen_only: bool = False
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -110,8 +115,7 @@ def held_out_pair_splits(
         held = held_hi | held_lo
         if unseen_only:
             trained = torch.zeros(n_photos, dtype=torch.bool, device=hi.device)
-            trained[hi[train]] = True
-            trained[lo[train]] = True
+            trained[pair_photos(hi, lo, train)] = True
             held &= ~trained[hi] & ~trained[lo]
         valid = held.nonzero(as_tuple=True)[0]
         if train.numel() and valid.numel():

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from aesthetic_curator.engine.agreement import SPLITS, Agreement, Fold, pooled_agreement
-from aesthetic_curator.engine.rank_loss import indexed_pair_loss
+from aesthetic_curator.engine.rank_loss import indexed_pair_loss, pair_photos
 from aesthetic_curator.engine.scorer import Scorer, freeze_norm_statistics
 from aesthetic_curator.errors import ProfileError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
@@ -292,9 +292,12 @@ def tune_top(
     delta, scores = _tuned(scorer, split, plain, mirrored, hi, lo, options, seed, cancel, on_step)
     agreement = None
     if agreement_folds:
+        done = 0
 
         def held_out_margins(train: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-            photos = torch.unique(torch.cat([hi[train], lo[train]]))
+            """Tune on the fold's training photos only (pairs re-indexed into them), score every photo."""
+            nonlocal done
+            photos = pair_photos(hi, lo, train)
             position = torch.full((len(plain),), -1, dtype=torch.long, device=device)
             position[photos] = torch.arange(len(photos), device=device)
             fold_mirrored = mirrored[photos] if mirrored is not None else None
@@ -302,18 +305,11 @@ def tune_top(
             _, fold_scores = _tuned(
                 scorer, split, plain[photos], fold_mirrored, *fold_pairs, options, seed, cancel, None, plain
             )
-            return (fold_scores[hi[valid].cpu()] - fold_scores[lo[valid].cpu()]).double()
-
-        done = 0
-
-        def counted(train: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-            nonlocal done
-            margins = held_out_margins(train, valid)
             done += 1
             report(progress, "measuring agreement", done, len(agreement_folds))
-            return margins
+            return (fold_scores[hi[valid].cpu()] - fold_scores[lo[valid].cpu()]).double()
 
-        agreement = pooled_agreement(list(agreement_folds), counted, len(plain), hi.numel())
+        agreement = pooled_agreement(list(agreement_folds), held_out_margins, len(plain), hi.numel())
     log.debug("tuned the %s (%d weights) in %d steps", split.where, delta.numel, options.steps)
     return TopTuning(delta.compact(), scores, split.where, agreement)
 

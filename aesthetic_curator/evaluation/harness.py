@@ -206,7 +206,7 @@ def evaluate(
     def user_done(user_index: int, run: UserRun) -> None:
         runs[user_index] = run
         if on_user is not None:
-            on_user(protocol.report(users, runs))
+            on_user(_summarize(protocol, users, runs))
 
     if runs:
         log.info("resuming: %d of %d users already evaluated", len(runs), len(users))
@@ -216,7 +216,7 @@ def evaluate(
     else:
         for i in pending:
             user_done(i, protocol.evaluate_user(model, i, users[i], cancel, on_trials))
-    return protocol.report(users, runs)
+    return _summarize(protocol, users, runs)
 
 
 def saved_runs(saved: Mapping, users: Sequence[EvalUser]) -> dict[int, UserRun]:
@@ -305,9 +305,6 @@ class _Protocol:
     # Users over the same photos (columns of one table) share one image tensor; what depends only on
     # the photos is computed once per tensor.
     _per_photo_set: dict = field(default_factory=dict, repr=False)
-
-    def report(self, users: Sequence[EvalUser], runs: Mapping[int, UserRun]) -> EvalReport:
-        return _summarize(self, users, runs)
 
     def _photo_set(self, model: MergedScorer, images: torch.Tensor) -> dict:
         key = (images.data_ptr(), tuple(images.shape))
