@@ -42,7 +42,7 @@ from aesthetic_curator.engine.ranking import rank_paths
 from aesthetic_curator.engine.scorer import ScorerSpec, create_scorer
 from aesthetic_curator.engine.solvers.base import PassCounter
 from aesthetic_curator.engine.solvers.jacobian import _jacobian_batched, _jacobian_by_backward
-from aesthetic_curator.engine.top_tuning import tuned_scorer
+from aesthetic_curator.engine.top_delta import tuned_scorer
 from aesthetic_curator.host_memory import OPT_OUT, is_tuned, keep_freed_memory
 
 log = logging.getLogger("bench_builtin")

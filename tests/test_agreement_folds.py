@@ -99,3 +99,32 @@ def test_the_estimate_matches_the_agreement_on_new_photos_where_the_old_one_was_
     truth = statistics.fmean(measured)
     gap, old_gap = statistics.fmean(estimated) - truth, statistics.fmean(with_seen_photos) - truth
     assert abs(gap) < 0.08 and old_gap > gap + 0.06, (gap, old_gap)  # measured: 0.057 and 0.137
+
+
+def test_fold_coefficients_forget_the_held_out_answers_to_first_order():
+    """Where the solver's coefficients are the linear fit of every pair, a fold's coefficients are the linear
+    fit of its training pairs: reversing the held-out answers leaves them exactly as they were."""
+    from aesthetic_curator.engine.agreement import fold_coefficients
+
+    judgements, task_scores, init, _ = _case(3)
+    k = judgements.n_photos
+    hi, lo = ordered_pairs(judgements, 0)
+    jacobian = torch.randn(k, init.numel(), generator=torch.Generator().manual_seed(4))
+    train, valid = held_out_pair_splits(hi, lo, k, 3, 0, unseen_only=True)[0]
+
+    def refit_for(hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
+        problem = LinearProblem(task_scores[:, 0], jacobian, hi, lo)
+        prior = init.double().reshape(-1)
+        final = (prior + problem.fit(torch.zeros_like(prior), 10.0, 0.0)).reshape(init.shape).float()
+        refit = fold_coefficients(problem, init, init, 10.0, final)
+        every_row = torch.arange(hi.numel())
+        assert torch.allclose(refit(every_row), final, atol=1e-6)  # nothing left out: the solver's own
+        return refit(train)
+
+    as_answered = refit_for(hi, lo)
+    reversed_hi, reversed_lo = hi.clone(), lo.clone()
+    reversed_hi[valid], reversed_lo[valid] = lo[valid], hi[valid]
+    assert torch.allclose(refit_for(reversed_hi, reversed_lo), as_answered, atol=1e-5)
+    trained_hi, trained_lo = hi.clone(), lo.clone()  # the training answers reversed do move them
+    trained_hi[train], trained_lo[train] = lo[train], hi[train]
+    assert not torch.allclose(refit_for(trained_hi, trained_lo), as_answered, atol=1e-3)

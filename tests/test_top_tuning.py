@@ -22,18 +22,22 @@ from aesthetic_curator.engine.scorer import freeze_norm_statistics
 from aesthetic_curator.engine.solvers import get_solver
 from aesthetic_curator.engine.solvers.base import PassCounter, SolverRun
 from aesthetic_curator.engine.synthetic import synthetic_photos
+from aesthetic_curator.engine.top_delta import DELTA_DTYPE, TopDelta, blend_deltas
 from aesthetic_curator.engine.top_tuning import (
-    DELTA_DTYPE,
+    AGREEMENT_FOLDS,
+    FOLD_REFIT_PHOTOS,
     HEAD_CONVOLUTION,
     SCORING_HEAD,
-    TopDelta,
     TopTuningOptions,
-    blend_deltas,
+    agreement_splits,
     cut_module,
     default_learning_rate,
+    fold_lower_passes,
+    refits_fold_coefficients,
     split_top,
     tune_top,
     tuned_by_default,
+    tuning_seconds_from,
 )
 from aesthetic_curator.errors import Cancelled, ProfileError
 from aesthetic_curator.evaluation.harness import variant_config
@@ -180,6 +184,33 @@ def test_the_tuned_agreement_tunes_each_fold_without_its_held_out_photos(merged,
     assert tune_top(scorer, tiny_photos, hi, lo, options, 0).agreement is None  # no folds: not measured
 
 
+def test_folds_with_their_own_coefficients_tune_their_own_network(merged, tiny_photos):
+    """With ``fold_scorer`` each fold tunes the network merged at its own coefficients, on features below
+    the cut computed afresh; the estimate then differs from the shared network's, and the scorer is kept."""
+    from aesthetic_curator.engine.agreement import agreement_folds
+
+    ratings = [float(i % 5) for i in range(len(tiny_photos))]
+    hi, lo = _pairs(ratings)
+    folds = agreement_folds(hi, lo, len(tiny_photos), 3, 0, 1)
+    asked: list[torch.Tensor] = []
+    other = torch.full_like(merged.alpha, 0.9).detach()
+
+    def fold_scorer(rows: torch.Tensor):
+        asked.append(rows)
+        return merged.bake(other)
+
+    scorer = merged.bake()
+    before = {name: p.clone() for name, p in scorer.named_parameters()}
+    options = TopTuningOptions(steps=10, lr=3e-3)
+    shared = tune_top(scorer, tiny_photos, hi, lo, options, 0, agreement_folds=folds)
+    own = tune_top(scorer, tiny_photos, hi, lo, options, 0, agreement_folds=folds, fold_scorer=fold_scorer)
+    assert [rows.tolist() for rows in asked] == [train.tolist() for train, _ in folds]
+    assert own.agreement is not None and own.agreement.pairs == shared.agreement.pairs
+    assert own.agreement.value != shared.agreement.value
+    assert all(torch.equal(t, shared.delta.tensors[name]) for name, t in own.delta.tensors.items())  # kept model
+    assert all(torch.equal(p, before[name]) for name, p in scorer.named_parameters())
+
+
 def test_a_tuned_profile_reports_the_tuned_models_agreement(builtin_model, real_photos):
     images, mos = real_photos
     stages: list[str] = []
@@ -188,6 +219,19 @@ def test_a_tuned_profile_reports_the_tuned_models_agreement(builtin_model, real_
     assert result.agreement is not None and 0 <= result.agreement.value <= 1
     untuned = personalize(builtin_model, images, mos, PersonalizeConfig(tune_top=False))
     assert untuned.agreement is not None and untuned.agreement != result.agreement  # the coefficients' own
+    # Below FOLD_REFIT_PHOTOS every fold passes the photos below the cut at its own coefficients, twice
+    # (plain and mirrored): counted as forwards, and in the time estimate.
+    k = len(mos)
+    assert refits_fold_coefficients(k) and not refits_fold_coefficients(FOLD_REFIT_PHOTOS)
+    extra = agreement_splits(k) * AGREEMENT_FOLDS * 2 * k
+    tuning_forwards = result.passes.forward - untuned.passes.forward  # the same solver's passes otherwise
+    assert tuning_forwards in (k + extra, 2 * k + extra)  # the mirrored pass, the plain one unless kept
+    options = TopTuningOptions()
+    assert fold_lower_passes(k, options, fold_refit=True) * k == extra
+    assert fold_lower_passes(FOLD_REFIT_PHOTOS, options, fold_refit=True) == 0
+    assert fold_lower_passes(k, options, fold_refit=False) == 0
+    with_refit = tuning_seconds_from(0.01, 0.001, k, options, lower_kept=True, fold_refit=True)
+    assert with_refit == pytest.approx(tuning_seconds_from(0.01, 0.001, k, options, lower_kept=True) + 0.01 * extra)
 
 
 def test_learning_rate_grows_with_the_photos_judged():

@@ -20,6 +20,9 @@ in docs/comparisons.md.
 A profile whose top is fine-tuned after the coefficients (the built-in model) reports the tuning's own
 cross-validated agreement instead (:func:`top_tuning.tune_top`, with :func:`agreement_folds` and
 :func:`pooled_agreement` from here): the linear model describes the coefficients, not the model it keeps.
+Below :data:`top_tuning.FOLD_REFIT_PHOTOS` judged photos each of those folds also starts from coefficients
+refitted without its held-out answers (:func:`fold_coefficients`), where the shared ones made the estimate
+0.08-0.21 too high on PARA (docs/comparisons.md).
 """
 
 from __future__ import annotations
@@ -126,3 +129,43 @@ def cross_validated_agreement(
 
     folds_of_every_split = agreement_folds(problem.hi, problem.lo, n_photos, folds, seed, splits)
     return pooled_agreement(folds_of_every_split, held_out_margins, n_photos, problem.hi.numel())
+
+
+#: The coefficients refitted on some judged pairs only (their rows), for the tuned agreement's folds.
+FoldCoefficients = Callable[[torch.Tensor], torch.Tensor]
+
+
+def fold_coefficients(
+    problem: LinearProblem,
+    linearised_at: torch.Tensor,
+    prior: torch.Tensor,
+    ridge: float,
+    final: torch.Tensor,
+    fold_init: FoldInit | None = None,
+) -> FoldCoefficients:
+    """For pair rows, ``final`` moved by what leaving the other pairs out changes in the linear fit.
+
+    Why: the tuned agreement's folds tune the top of a network merged at coefficients the held-out
+    answers helped fit, and at 10-20 answers that made the estimate optimistic by 0.08-0.10
+    (docs/comparisons.md). Each fold's coefficients are ``final + fit(rows) - fit(all)``, both undamped
+    linear fits from the point the solver last linearised at, so a fold keeps the solver's own degree of
+    convergence and only loses the held-out answers' pull. With ``fold_init`` the fold's ridge pulls
+    towards its own photos' adaptive init, as in :func:`cross_validated_agreement`.
+    """
+    at = linearised_at.detach().cpu().double().reshape(-1)
+    prior = prior.detach().cpu().double().reshape(-1)
+    shape, device = final.shape, final.device
+    final = final.detach().cpu().double().reshape(-1)
+    everything: list[torch.Tensor] = []  # the fit on every pair, made on the first call (most runs make none)
+
+    def refit(rows: torch.Tensor) -> torch.Tensor:
+        if not everything:
+            everything.append(problem.fit(at - prior, ridge, 0.0))
+        fold_prior = prior
+        if fold_init is not None:
+            photos = pair_photos(problem.hi, problem.lo, rows)
+            fold_prior = fold_init(photos).detach().cpu().double().reshape(-1)
+        moved = problem.fit(at - fold_prior, ridge, 0.0, rows=rows) - everything[0]
+        return (final + moved).reshape(shape).float().to(device)
+
+    return refit

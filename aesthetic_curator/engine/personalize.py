@@ -17,10 +17,17 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from aesthetic_curator.engine.agreement import Agreement, FoldInit, agreement_folds, cross_validated_agreement
+from aesthetic_curator.engine.agreement import (
+    Agreement,
+    FoldCoefficients,
+    FoldInit,
+    agreement_folds,
+    cross_validated_agreement,
+)
 from aesthetic_curator.engine.judgements import MIN_RATED, Judgements
 from aesthetic_curator.engine.loading import SkippedImage
 from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.scorer import Scorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, get_solver, solver_names
 from aesthetic_curator.engine.solvers.base import (
     PassCounter,
@@ -32,17 +39,18 @@ from aesthetic_curator.engine.solvers.base import (
 )
 from aesthetic_curator.engine.solvers.jacobian import scores_and_jacobian
 from aesthetic_curator.engine.solvers.linear_problem import LinearProblem, choose_ridge, ordered_pairs
+from aesthetic_curator.engine.top_delta import TopDelta, tuned_scorer
 from aesthetic_curator.engine.top_tuning import (
     AGREEMENT_FOLDS,
-    TopDelta,
     TopTuning,
     TopTuningOptions,
     agreement_splits,
     cut_module,
     default_learning_rate,
+    fold_lower_passes,
+    refits_fold_coefficients,
     time_tuning_passes,
     tune_top,
-    tuned_scorer,
     tuning_seconds_from,
 )
 from aesthetic_curator.errors import RatingsError
@@ -88,7 +96,7 @@ class PersonalizationResult:
     agreement: Agreement | None = None  # cross-validated share of the judgements it predicts (engine.agreement)
     config: PersonalizeConfig = field(default_factory=PersonalizeConfig)
     skipped: list[SkippedImage] = field(default_factory=list)  # rated photos that could not be decoded
-    top_delta: TopDelta | None = None  # the fine-tuned change of the network's top (engine.top_tuning)
+    top_delta: TopDelta | None = None  # the fine-tuned change of the network's top (engine.top_delta)
     top_tuned: str | None = None  # which layers that change covers, in words
 
     def config_dict(self) -> dict:
@@ -196,20 +204,32 @@ def tune_merged_top(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     lower: torch.Tensor | None = None,
+    fold_coefficients: FoldCoefficients | None = None,
 ) -> TopTuning:
     """Fine-tune the top of the network merged at ``alpha`` on every ordered pair of the judgements, and
     cross-validate that tuning for the agreement the profile reports (the model it keeps, not the
     coefficients before it: docs/comparisons.md).
 
     ``lower``: the cut module's output for ``images`` at ``alpha``, kept by the solver (saves a pass).
+    ``fold_coefficients``: the solver's refit without some answers; below
+    :data:`~aesthetic_curator.engine.top_tuning.FOLD_REFIT_PHOTOS` each fold's tuning starts from it.
     """
     hi, lo = ordered_pairs(judgements, config.seed)
     k = judgements.n_photos
     lr = config.top_lr if config.top_lr is not None else default_learning_rate(k)
     options = TopTuningOptions(steps=config.top_steps, lr=lr, flips=config.top_flips)
     folds = agreement_folds(hi, lo, k, AGREEMENT_FOLDS, config.seed, agreement_splits(k))
-    tuned = tune_top(model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower, folds)
-    counter.forward += images.shape[0] * options.lower_passes(lower is not None)  # the layers below the cut
+    refit = fold_coefficients is not None and refits_fold_coefficients(k)
+
+    def fold_scorer(rows: torch.Tensor) -> Scorer:
+        return model.bake(fold_coefficients(rows))
+
+    tuned = tune_top(
+        model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower, folds,
+        fold_scorer if refit else None,
+    )  # fmt: skip
+    passes = options.lower_passes(lower is not None) + fold_lower_passes(k, options, refit)
+    counter.forward += k * passes  # the layers below the cut
     return tuned
 
 
@@ -219,9 +239,10 @@ def tuning_seconds(model: MergedScorer, k: int, config: PersonalizeConfig, timin
     if not config.tunes_top(model):
         return 0.0
     options = TopTuningOptions(steps=config.top_steps, flips=config.top_flips)
-    kept = get_solver(config.solver).keeps_cut_features(config)
+    solver = get_solver(config.solver)
+    kept, refit = solver.keeps_cut_features(config), solver.gives_fold_coefficients(config)
     per_lower, per_step = measured(timings, "tuning", lambda: time_tuning_passes(model.bake()))
-    return tuning_seconds_from(per_lower, per_step, k, options, lower_kept=kept)
+    return tuning_seconds_from(per_lower, per_step, k, options, lower_kept=kept, fold_refit=refit)
 
 
 @torch.no_grad()
@@ -322,7 +343,9 @@ def personalize(
     top = None
     if tunes:
         lower = output.cut_features
-        top = tune_merged_top(model, images, judgements, output.alpha, config, counter, progress, cancel, lower)
+        top = tune_merged_top(
+            model, images, judgements, output.alpha, config, counter, progress, cancel, lower, output.fold_coefficients
+        )
     with torch.no_grad():
         model.alpha.copy_(output.alpha)
     final_scores = top.scores if top is not None else output.final_scores

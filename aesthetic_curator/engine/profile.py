@@ -24,7 +24,7 @@ from aesthetic_curator.atomic import atomic_write_bytes
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.personalize import PersonalizationResult
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
-from aesthetic_curator.engine.top_tuning import TopDelta, delta_from_tensors
+from aesthetic_curator.engine.top_delta import TopDelta, delta_from_tensors
 from aesthetic_curator.errors import ProfileError
 
 PROFILE_FORMAT = "aesthetic-curator-profile"

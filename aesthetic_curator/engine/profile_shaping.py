@@ -18,7 +18,7 @@ import torch
 
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.profile import Profile
-from aesthetic_curator.engine.top_tuning import blend_deltas
+from aesthetic_curator.engine.top_delta import blend_deltas
 from aesthetic_curator.errors import ProfileError
 
 #: A slider goes from 0 (the task is switched off) to this multiple of the learned coefficients.

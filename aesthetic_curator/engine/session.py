@@ -38,7 +38,7 @@ from aesthetic_curator.engine.ranking import RankingResult, rank_paths
 from aesthetic_curator.engine.scorer import Scorer
 from aesthetic_curator.engine.solvers import get_solver
 from aesthetic_curator.engine.solvers.base import Timings
-from aesthetic_curator.engine.top_tuning import tuned_scorer
+from aesthetic_curator.engine.top_delta import tuned_scorer
 from aesthetic_curator.engine.zero_shot_cache import TaskScoreCache
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check

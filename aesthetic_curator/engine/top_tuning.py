@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -31,7 +31,7 @@ from torch import nn
 from aesthetic_curator.engine.agreement import SPLITS, Agreement, Fold, pooled_agreement
 from aesthetic_curator.engine.rank_loss import indexed_pair_loss, pair_photos
 from aesthetic_curator.engine.scorer import Scorer, freeze_norm_statistics
-from aesthetic_curator.errors import ProfileError
+from aesthetic_curator.engine.top_delta import TopDelta
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ LOWER_BATCH = 16
 #: What a split tunes, in words: the deeper cut of an EfficientNet, or the scoring head of any tower.
 HEAD_CONVOLUTION = "head convolution and scoring head"
 SCORING_HEAD = "scoring head"
-#: The weight changes are stored in half precision: they are small next to the weights they change.
-DELTA_DTYPE = torch.float16
 #: The learning rate at K = 100 rated photos and above (docs/evaluation.md, 9 PARA users: 1e-3 gave 0.582
 #: there against 0.544 for 3e-4, while at K = 10 3e-4 gave 0.304 against 0.263: fewer photos, smaller steps).
 FULL_LEARNING_RATE = 1e-3
@@ -169,56 +167,6 @@ def tuned_by_default(scorer: Scorer) -> bool:
 
 
 @dataclass
-class TopDelta:
-    """The tuned layers' weight change: parameter name -> tuned minus merged weights."""
-
-    tensors: dict[str, torch.Tensor]
-
-    @property
-    def numel(self) -> int:
-        return sum(t.numel() for t in self.tensors.values())
-
-    def compact(self) -> TopDelta:
-        """The same change in :data:`DELTA_DTYPE` on the CPU (how profiles store it)."""
-        return TopDelta({name: t.detach().to("cpu", DELTA_DTYPE).contiguous() for name, t in self.tensors.items()})
-
-    def scaled(self, factor: float) -> TopDelta:
-        return TopDelta({name: t * factor for name, t in self.tensors.items()})
-
-    @torch.no_grad()
-    def apply_to(self, scorer: nn.Module) -> nn.Module:
-        """Add the change to ``scorer``'s weights in place; a name or shape it lacks is a :class:`ProfileError`."""
-        params = dict(scorer.named_parameters())
-        for name, change in self.tensors.items():
-            target = params.get(name)
-            if target is None or tuple(target.shape) != tuple(change.shape):
-                raise ProfileError(f"the profile's tuned layer {name} does not fit this model")
-            target.add_(change.to(target.device, target.dtype))
-        return scorer
-
-    def check(self, origin: str) -> None:
-        """Refuse changes no tuning produces (NaN or infinite values would turn every score into NaN)."""
-        for name, change in self.tensors.items():
-            if not bool(torch.isfinite(change).all()):
-                raise ProfileError(f"{origin}: the tuned layer {name} contains NaN or infinite values; it is damaged")
-
-
-def blend_deltas(a: TopDelta | None, b: TopDelta | None, weight: float) -> TopDelta | None:
-    """``weight * a + (1 - weight) * b`` layer by layer, a missing change counting as zero."""
-    if a is None and b is None:
-        return None
-    first, second = (a.tensors if a else {}), (b.tensors if b else {})
-    out = {}
-    for name in {**first, **second}:
-        x, y = first.get(name), second.get(name)
-        if x is not None and y is not None and x.shape != y.shape:
-            raise ProfileError(f"the two profiles' tuned layer {name} differ in shape")
-        parts = [weight * x.float() if x is not None else None, (1.0 - weight) * y.float() if y is not None else None]
-        out[name] = sum(p for p in parts if p is not None).to(DELTA_DTYPE)
-    return TopDelta(out)
-
-
-@dataclass
 class TopTuning:
     """The tuned change, the rated photos' scores with it (for the train agreement), and the tuned model's
     cross-validated agreement with the judgements when it was asked for."""
@@ -242,6 +190,19 @@ def agreement_splits(k: int) -> int:
     return max(1, min(SPLITS, round(AGREEMENT_PHOTOS / max(k, 1))))
 
 
+#: Below this many judged photos each fold of the tuned agreement starts from coefficients refitted without
+#: its held-out answers (:func:`agreement.fold_coefficients`), at two passes below the cut per photo and fold.
+#: Measured on PARA (docs/comparisons.md, 2026-12-05 afternoon): with the coefficients of all answers the
+#: estimate was 0.08-0.21 too high at 10-40 photos; refitted it is within 0.02 there, but 0.06 too low at
+#: 50-100 photos, where the folds' smaller training sets cost more than the leak gave.
+FOLD_REFIT_PHOTOS = 45
+
+
+def refits_fold_coefficients(k: int) -> bool:
+    """Whether the tuned agreement of ``k`` judged photos refits the coefficients per fold."""
+    return k < FOLD_REFIT_PHOTOS
+
+
 @torch.no_grad()
 def _lower_features(split: NetworkSplit, images: torch.Tensor, flip: bool) -> torch.Tensor:
     out = []
@@ -262,6 +223,7 @@ def tune_top(
     cancel: CancelToken | None = None,
     lower: torch.Tensor | None = None,
     agreement_folds: Sequence[Fold] = (),
+    fold_scorer: Callable[[torch.Tensor], Scorer] | None = None,
 ) -> TopTuning:
     """Fine-tune the top of ``scorer`` (the merged model, baked) on the ordered pairs (``hi`` above ``lo``).
 
@@ -271,7 +233,8 @@ def tune_top(
     forward: the plain pass below the cut is then skipped. With ``agreement_folds`` (pair rows, from
     :func:`agreement.agreement_folds`) the tuning is also run on each fold's training pairs, on the
     features already computed, and asked to order its held-out pairs: the agreement of the model the
-    profile keeps, not of the coefficients before it.
+    profile keeps, not of the coefficients before it. With ``fold_scorer`` (the network merged at a fold's
+    own coefficients, from its training pair rows) each fold computes its features below the cut afresh.
     """
     device = next(scorer.parameters()).device
     split = split_top(scorer)
@@ -300,10 +263,25 @@ def tune_top(
             photos = pair_photos(hi, lo, train)
             position = torch.full((len(plain),), -1, dtype=torch.long, device=device)
             position[photos] = torch.arange(len(photos), device=device)
-            fold_mirrored = mirrored[photos] if mirrored is not None else None
             fold_pairs = position[hi[train]], position[lo[train]]
+            fold, fold_split, fold_plain, fold_mirrored = scorer, split, plain, mirrored
+            if fold_scorer is not None:  # the fold's own coefficients: features below the cut change too
+                fold = fold_scorer(train)
+                fold_split = split_top(fold)
+                fold_plain = _lower_features(fold_split, images, flip=False)
+                fold_mirrored = _lower_features(fold_split, images, flip=True) if options.flips else None
+            fold_mirrored = fold_mirrored[photos] if fold_mirrored is not None else None
             _, fold_scores = _tuned(
-                scorer, split, plain[photos], fold_mirrored, *fold_pairs, options, seed, cancel, None, plain
+                fold,
+                fold_split,
+                fold_plain[photos],
+                fold_mirrored,
+                *fold_pairs,
+                options,
+                seed,
+                cancel,
+                None,
+                fold_plain,
             )
             done += 1
             report(progress, "measuring agreement", done, len(agreement_folds))
@@ -395,44 +373,42 @@ def time_tuning_passes(scorer: Scorer, batch: int = LOWER_BATCH) -> tuple[float,
 
 
 def tuning_seconds_from(
-    per_lower_photo: float, per_step_photo: float, k: int, options: TopTuningOptions, lower_kept: bool = False
+    per_lower_photo: float,
+    per_step_photo: float,
+    k: int,
+    options: TopTuningOptions,
+    lower_kept: bool = False,
+    fold_refit: bool = False,
 ) -> float:
     """Wall time of :func:`tune_top` on ``k`` photos, its agreement's fold tunings included, from
     :func:`time_tuning_passes`; ``lower_kept``: the plain features come from the solver's forward (only
-    the mirrored pass is left)."""
+    the mirrored pass is left); ``fold_refit``: each fold passes every photo below the cut again."""
     fold_photos = agreement_splits(k) * (AGREEMENT_FOLDS - 1) * k  # each fold tunes on the other folds' photos
     steps = per_step_photo * (k + fold_photos) * options.steps
-    return per_lower_photo * k * options.lower_passes(lower_kept) + steps
+    lower_passes = options.lower_passes(lower_kept) + fold_lower_passes(k, options, fold_refit)
+    return per_lower_photo * k * lower_passes + steps
 
 
-def tuned_scorer(scorer: Scorer, delta: TopDelta | None) -> Scorer:
-    """``scorer`` with ``delta`` added (in place), or unchanged without one."""
-    if delta is not None:
-        delta.apply_to(scorer)
-    return scorer
-
-
-def delta_from_tensors(tensors: Mapping[str, torch.Tensor], prefix: str) -> TopDelta | None:
-    """The change stored under ``prefix`` in a profile's tensors (None when there is none)."""
-    found = {name.removeprefix(prefix): t for name, t in tensors.items() if name.startswith(prefix)}
-    return TopDelta(found) if found else None
+def fold_lower_passes(k: int, options: TopTuningOptions, fold_refit: bool) -> int:
+    """Passes below the cut per photo that the agreement's folds add (none unless they refit coefficients)."""
+    if not (fold_refit and refits_fold_coefficients(k)):
+        return 0
+    return agreement_splits(k) * AGREEMENT_FOLDS * options.lower_passes(lower_kept=False)
 
 
 __all__ = [
     "AGREEMENT_FOLDS",
     "NetworkSplit",
-    "TopDelta",
     "TopTuning",
     "TopTuningOptions",
     "agreement_splits",
-    "blend_deltas",
     "cut_module",
     "default_learning_rate",
-    "delta_from_tensors",
+    "fold_lower_passes",
+    "refits_fold_coefficients",
     "split_top",
     "time_tuning_passes",
     "tune_top",
     "tuned_by_default",
-    "tuned_scorer",
     "tuning_seconds_from",
 ]

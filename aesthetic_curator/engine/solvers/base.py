@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from aesthetic_curator.engine.agreement import Agreement, FoldInit
+from aesthetic_curator.engine.agreement import Agreement, FoldCoefficients, FoldInit
 from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER
@@ -149,6 +149,10 @@ class Solver(ABC):
         """Whether a run usually returns :attr:`SolverOutput.cut_features` (for time estimates)."""
         return False
 
+    def gives_fold_coefficients(self, config: PersonalizeConfig) -> bool:
+        """Whether a run returns :attr:`SolverOutput.fold_coefficients` (for time estimates)."""
+        return False
+
     @abstractmethod
     def solve(self, run: SolverRun) -> SolverOutput:
         """Coefficients fitted to the ``judgements`` of ``images``, starting from ``init``."""
@@ -234,6 +238,9 @@ class SolverOutput:
     agreement: Agreement | None = None
     #: What :attr:`SolverRun.tap` output for the rated photos under ``alpha``, when the solver has it.
     cut_features: torch.Tensor | None = None
+    #: The coefficients refitted on some judged pair rows only (engine.agreement.fold_coefficients), when
+    #: the solver has the linear model for it; the tuned agreement's folds start from them.
+    fold_coefficients: FoldCoefficients | None = None
 
 
 @contextmanager

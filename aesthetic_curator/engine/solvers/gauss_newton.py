@@ -32,7 +32,7 @@ from typing import ClassVar
 
 import torch
 
-from aesthetic_curator.engine.agreement import cross_validated_agreement
+from aesthetic_curator.engine.agreement import cross_validated_agreement, fold_coefficients
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.rank_loss import indexed_pair_loss
 from aesthetic_curator.engine.solvers.base import (
@@ -114,6 +114,10 @@ class GaussNewtonSolver(Solver):
 
     def keeps_cut_features(self, config: PersonalizeConfig) -> bool:
         """The last evaluation is always a plain forward (no Jacobian after it), and usually accepted."""
+        return True
+
+    def gives_fold_coefficients(self, config: PersonalizeConfig) -> bool:
+        """Its last linear model refits the coefficients without any fold's answers, at no pass."""
         return True
 
     def estimate_seconds(
@@ -226,6 +230,7 @@ class GaussNewtonSolver(Solver):
             tracker.loss = float(indexed_pair_loss(scores, hi, lo))
             report(progress, "training", tracker.done, tracker.total, tracker.loss)
         final = alpha.reshape(shape).float()
+        linearised_at = alpha
         if options.head_refit:
             check(cancel)
 
@@ -243,6 +248,7 @@ class GaussNewtonSolver(Solver):
             final_scores=scores,
             agreement=agreement,
             cut_features=cut_features,  # still valid after the head refit, which changes only layers above it
+            fold_coefficients=fold_coefficients(problem, linearised_at, prior, ridge, final, run.fold_init),
         )
 
 
