@@ -47,7 +47,6 @@ from aesthetic_curator.engine.top_tuning import (
     agreement_splits,
     cut_module,
     default_learning_rate,
-    fold_lower_passes,
     refits_fold_coefficients,
     time_tuning_passes,
     tune_top,
@@ -228,8 +227,7 @@ def tune_merged_top(
         model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower, folds,
         fold_scorer if refit else None,
     )  # fmt: skip
-    passes = options.lower_passes(lower is not None) + fold_lower_passes(k, options, refit)
-    counter.forward += k * passes  # the layers below the cut
+    counter.forward += tuned.lower_forwards  # the layers below the cut
     return tuned
 
 

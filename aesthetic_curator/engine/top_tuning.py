@@ -175,6 +175,8 @@ class TopTuning:
     scores: torch.Tensor
     where: str
     agreement: Agreement | None = None
+    #: Photos passed below the cut (each plain or mirrored pass of a photo counts one), folds included.
+    lower_forwards: int = 0
 
 
 #: Folds of the tuned model's agreement: 3, each tuned on two thirds of the photos, cost two tunings on all
@@ -191,7 +193,8 @@ def agreement_splits(k: int) -> int:
 
 
 #: Below this many judged photos each fold of the tuned agreement starts from coefficients refitted without
-#: its held-out answers (:func:`agreement.fold_coefficients`), at two passes below the cut per photo and fold.
+#: its held-out answers (:func:`agreement.fold_coefficients`), at one pass below the cut per photo and fold
+#: (and a mirrored one of each photo it tunes on).
 #: Measured on PARA (docs/comparisons.md, 2026-12-05 afternoon): with the coefficients of all answers the
 #: estimate was 0.08-0.21 too high at 10-40 photos; refitted it is within 0.02 there, but 0.06 too low at
 #: 50-100 photos, where the folds' smaller training sets cost more than the leak gave.
@@ -241,12 +244,15 @@ def tune_top(
     images = images.to(device)
     if lower is not None and lower.shape[0] != images.shape[0]:
         raise ValueError(f"{lower.shape[0]} kept features for {images.shape[0]} photos")
+    forwards = 0
     if lower is not None:
         plain = lower.to(device).contiguous(memory_format=split.layout)
     else:
         plain = _lower_features(split, images, flip=False)
+        forwards += len(images)
     check(cancel)
     mirrored = _lower_features(split, images, flip=True) if options.flips else None
+    forwards += len(images) if options.flips else 0
     hi, lo = hi.to(device), lo.to(device)
 
     def on_step(step: int) -> None:
@@ -259,18 +265,21 @@ def tune_top(
 
         def held_out_margins(train: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
             """Tune on the fold's training photos only (pairs re-indexed into them), score every photo."""
-            nonlocal done
+            nonlocal done, forwards
             photos = pair_photos(hi, lo, train)
             position = torch.full((len(plain),), -1, dtype=torch.long, device=device)
             position[photos] = torch.arange(len(photos), device=device)
             fold_pairs = position[hi[train]], position[lo[train]]
-            fold, fold_split, fold_plain, fold_mirrored = scorer, split, plain, mirrored
+            fold, fold_split, fold_plain = scorer, split, plain
+            fold_mirrored = mirrored[photos] if mirrored is not None else None
             if fold_scorer is not None:  # the fold's own coefficients: features below the cut change too
                 fold = fold_scorer(train)
                 fold_split = split_top(fold)
-                fold_plain = _lower_features(fold_split, images, flip=False)
-                fold_mirrored = _lower_features(fold_split, images, flip=True) if options.flips else None
-            fold_mirrored = fold_mirrored[photos] if fold_mirrored is not None else None
+                fold_plain = _lower_features(fold_split, images, flip=False)  # every photo is scored
+                forwards += len(images)
+                if options.flips:  # only the photos it tunes on are seen mirrored
+                    fold_mirrored = _lower_features(fold_split, images[photos], flip=True)
+                    forwards += len(photos)
             _, fold_scores = _tuned(
                 fold,
                 fold_split,
@@ -289,7 +298,7 @@ def tune_top(
 
         agreement = pooled_agreement(list(agreement_folds), held_out_margins, len(plain), hi.numel())
     log.debug("tuned the %s (%d weights) in %d steps", split.where, delta.numel, options.steps)
-    return TopTuning(delta.compact(), scores, split.where, agreement)
+    return TopTuning(delta.compact(), scores, split.where, agreement, forwards)
 
 
 def _tuned(
@@ -382,7 +391,7 @@ def tuning_seconds_from(
 ) -> float:
     """Wall time of :func:`tune_top` on ``k`` photos, its agreement's fold tunings included, from
     :func:`time_tuning_passes`; ``lower_kept``: the plain features come from the solver's forward (only
-    the mirrored pass is left); ``fold_refit``: each fold passes every photo below the cut again."""
+    the mirrored pass is left); ``fold_refit``: each fold passes the photos below the cut again."""
     fold_photos = agreement_splits(k) * (AGREEMENT_FOLDS - 1) * k  # each fold tunes on the other folds' photos
     steps = per_step_photo * (k + fold_photos) * options.steps
     lower_passes = options.lower_passes(lower_kept) + fold_lower_passes(k, options, fold_refit)
@@ -390,10 +399,13 @@ def tuning_seconds_from(
 
 
 def fold_lower_passes(k: int, options: TopTuningOptions, fold_refit: bool) -> int:
-    """Passes below the cut per photo that the agreement's folds add (none unless they refit coefficients)."""
+    """Passes below the cut per photo that the agreement's folds add at most (none unless they refit
+    coefficients): each fold passes every photo plain and its training photos (at most the other folds')
+    mirrored."""
     if not (fold_refit and refits_fold_coefficients(k)):
         return 0
-    return agreement_splits(k) * AGREEMENT_FOLDS * options.lower_passes(lower_kept=False)
+    mirrored = AGREEMENT_FOLDS - 1 if options.flips else 0
+    return agreement_splits(k) * (AGREEMENT_FOLDS + mirrored)
 
 
 __all__ = [
