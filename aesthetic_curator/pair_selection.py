@@ -1,22 +1,27 @@
 """Which two photos to ask about next: the "A or B?" questions whose answers teach the most.
 
 The rule (docs/comparisons.md explains and measures it). Over a seeded pool of album photos, every
-pair not yet asked gets an *information* value:
+pair not yet asked gets its **expected information about the user's taste**. The taste stands in as a
+linear Bradley–Terry model over the task models' standardised scores of a photo (the directions the
+profile's coefficients weigh); the answers so far (every pair of different stars and every decided
+comparison) give it a precision I + sum of p (1 - p) d d^T, d a judged pair's difference in task
+scores. A new pair (a, b) would add p (1 - p) d d^T, so its value is the gain in log-determinant,
+log(1 + p (1 - p) d^T C d), C the inverse precision (D-optimal design). p = sigmoid(s_a - s_b) on the
+profile's stored scores, 1/2 before any profile.
 
-- **With a profile**, how unsure the profile is: the Bradley–Terry probability that A beats B is
-  ``p = sigmoid(s_A - s_B)`` on the profile's own scores, and the answer's expected information about
-  the coefficients is proportional to ``p (1 - p)`` (its Fisher information; largest at a coin flip).
-- **Before any profile**, how much the task models disagree: each task's scores are standardised over
-  the pool, and a pair's value is the smaller of the total margin of the tasks preferring A and of
-  those preferring B, averaged over tasks. It is large only when strong tasks point opposite ways,
-  which is where the user's answer decides how the tasks are weighted.
+It is large where the profile cannot yet tell the two photos apart **and** they differ in a way the
+answers have not settled. The rules it replaced (2026-12-05) looked at one side each: p (1 - p) alone
+picked near-ties, often of photos alike in every task, whose answers a person gives at random; before a
+profile, the pairs where the tasks disagreed most were extreme cases that misled the first fit. Both
+lost to pairs drawn at random at 10-20 answers (docs/comparisons.md). Without a model (no task scores)
+the profile's p (1 - p) is still used, and without a profile either, only the spread below.
 
 Then the pairs are picked greedily, most informative first, **spread over the album**: a pair of two
 near-identical frames (closest 10 % of the pool's appearance distances) is never asked, a photo appears
 in at most one question of a batch, and a pair's value is scaled down by how close its photos look to
 photos already picked, so a burst of five frames does not fill the batch.
 
-Nothing here touches a model: the scores come in as arrays (see ``curation.comparisons_to_ask``).
+Nothing here touches a model: the scores come in as arrays (see :mod:`comparison_questions`).
 """
 
 from __future__ import annotations
@@ -29,18 +34,45 @@ import numpy as np
 NEAR_DUPLICATE_QUANTILE = 0.10
 
 
-def task_disagreement(task_scores: np.ndarray) -> np.ndarray:
-    """[N, N] value of each pair before a profile exists: how strongly the tasks point opposite ways.
+def standardized(task_scores: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """[N, tasks] each task's scores in standard units over ``reference`` (default: ``task_scores``), so
+    every task counts alike whatever the range of its head."""
+    reference = task_scores if reference is None else reference
+    spread = reference.std(axis=0)
+    return (task_scores - reference.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
 
-    ``task_scores`` is [N, tasks]. With margins m_t = z_t(a) - z_t(b) of the standardised scores,
-    the value is min(sum of positive m_t, sum of negative m_t) / tasks.
+
+def _win_probability(scores: np.ndarray | None, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bradley–Terry probability that ``a`` beats ``b`` (indices into ``scores``); 1/2 without scores."""
+    if scores is None:
+        return np.full(np.broadcast(a, b).shape, 0.5)
+    return 1.0 / (1.0 + np.exp(-(scores[a] - scores[b])))
+
+
+def answered_precision(
+    features: np.ndarray, better: np.ndarray, worse: np.ndarray, scores: np.ndarray | None = None
+) -> np.ndarray:
+    """[F, F] how well the answers so far pin down a linear taste over ``features`` [N, F]: the precision
+    (Laplace) of its weights under a unit prior, I + sum of p (1 - p) d d^T over the judged pairs
+    (``better`` [M] over ``worse`` [M], d their feature difference, p from the profile's ``scores`` [N])."""
+    difference = features[better] - features[worse]
+    p = _win_probability(scores, better, worse)
+    return np.eye(features.shape[1]) + (difference * (p * (1 - p))[:, None]).T @ difference
+
+
+def expected_information(features: np.ndarray, precision: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    """[N, N] what answering each pair would teach about the taste: log(1 + p (1 - p) d^T C d), the gain
+    in log-determinant of the precision (D-optimal design), C its inverse, d the pair's feature difference.
+
+    Large where the profile cannot yet tell the two apart (p near 1/2) **and** the photos differ in a
+    direction of taste the answers have not settled: a near-tie of two similar photos teaches nothing.
     """
-    spread = task_scores.std(axis=0)
-    z = (task_scores - task_scores.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    margins = z[:, None, :] - z[None, :, :]  # [N, N, tasks]
-    for_a = np.clip(margins, 0, None).sum(-1)
-    for_b = np.clip(-margins, 0, None).sum(-1)
-    return np.minimum(for_a, for_b) / max(1, task_scores.shape[1])
+    covariance = np.linalg.inv(precision)
+    difference = features[:, None, :] - features[None, :, :]
+    spread = np.einsum("ijf,fg,ijg->ij", difference, covariance, difference)
+    index = np.arange(features.shape[0])
+    p = _win_probability(scores, index[:, None], index[None, :])
+    return np.log1p(p * (1 - p) * spread)
 
 
 def profile_uncertainty(scores: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ Strategies, each at 10, 20, 50, 100 answers (an answer is one star rating or one
 
 - ``random stars``: photos drawn at random, rated with stars;
 - ``suggested stars``: the photos the app's Suggest would pick (farthest-point on appearance);
+- ``random pairs``: "A or B?" questions on pairs drawn at random, only spread over the album as the active
+  rule's are (the baseline that shows what choosing the pairs adds);
 - ``active pairs``: "A or B?" questions chosen by :mod:`pair_selection`, in batches: the first from the
   tasks' disagreement, each later batch from the uncertainty of the profile learned from the answers so
   far (re-learned at every point of the curve);
@@ -242,19 +244,33 @@ class _Trial:
             point.measured.append(measured)
 
     def ask_pairs(
-        self, count: int, learned: PersonalizationResult | None, asked: list[tuple[int, int]]
+        self,
+        count: int,
+        learned: PersonalizationResult | None,
+        asked: list[tuple[int, int]],
+        active: bool = True,
+        star_pairs: Sequence[tuple[int, int]] = (),
     ) -> list[tuple[int, int]]:
-        """``count`` more answered pairs by the active rule, from fresh pools of the album until there are enough."""
+        """``count`` more answered pairs by the active rule (or, not ``active``, by the spread over the album
+        alone: the baseline the rule must beat), from fresh pools of the album until there are enough.
+        ``star_pairs`` (better, worse) are what the stars given so far say, which the rule counts as known."""
         answered: list[tuple[int, int]] = []
         known = list(asked)
+        features = pair_selection.standardized(self.task_scores.double().numpy(), self.task_scores[self.album].numpy())
+        scores = None
+        if learned is not None and active:
+            scores = np.zeros(self.user.hidden.numel())
+            scores[self.album.numpy()] = self.scores(learned, self.album).double().numpy()
         for _ in range(20):  # each pool gives at most POOL / 2 questions
             if len(answered) >= count:
                 break
             pool = self.album[torch.randperm(self.album.numel(), generator=self.generator)[:POOL]]
-            if learned is None:
-                information = pair_selection.task_disagreement(self.task_scores[pool].numpy())
-            else:
-                information = pair_selection.profile_uncertainty(self.scores(learned, pool).double().numpy())
+            information = np.ones((len(pool), len(pool)))
+            if active:
+                judged = np.array(known + list(star_pairs), dtype=int).reshape(-1, 2)
+                precision = pair_selection.answered_precision(features, judged[:, 0], judged[:, 1], scores)
+                pool_scores = scores[pool.numpy()] if scores is not None else None
+                information = pair_selection.expected_information(features[pool.numpy()], precision, pool_scores)
             where = {int(p): i for i, p in enumerate(pool)}
             seen = [(where[a], where[b]) for a, b in known if a in where and b in where]
             chosen = pair_selection.choose_pairs(information, self.features[pool.numpy()], count - len(answered), seen)
@@ -304,11 +320,11 @@ def _run_strategy(run: _Trial, strategy: str, answers: Sequence[int], points: di
         ratings = dict(zip(order.tolist(), run.person.stars(order)))
         for n in (n for n in answers if n <= limit):
             _learn_and_measure(run, points[n], {p: ratings[p] for p in order[:n].tolist()}, [])
-    elif strategy == "active pairs":
+    elif strategy in ("active pairs", "random pairs"):
         pairs: list[tuple[int, int]] = []
         learned = None
         for n in answers:
-            pairs += run.ask_pairs(n - len(pairs), learned, pairs)
+            pairs += run.ask_pairs(n - len(pairs), learned, pairs, active=strategy == "active pairs")
             result = _learn_and_measure(run, points[n], {}, pairs)
             learned = result if result is not None else learned
     elif strategy == "half stars then active pairs":
@@ -319,7 +335,8 @@ def _run_strategy(run: _Trial, strategy: str, answers: Sequence[int], points: di
                 learned = run.learn(stars, [])
             except RatingsError:  # n/2 stars that are all equal: the pairs start from the tasks instead
                 learned = None
-            _learn_and_measure(run, points[n], stars, run.ask_pairs(n - n // 2, learned, []))
+            star_pairs = [(a, b) for a in stars for b in stars if stars[a] > stars[b]]
+            _learn_and_measure(run, points[n], stars, run.ask_pairs(n - n // 2, learned, [], star_pairs=star_pairs))
     else:
         raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
 

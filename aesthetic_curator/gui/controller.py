@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from aesthetic_curator import curation, profile_editing
+from aesthetic_curator.comparison_questions import comparisons_to_ask
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.tasks import Job, Task, TaskRunner
@@ -155,7 +156,7 @@ class AlbumController(QObject):
 
     # -- comparisons ------------------------------------------------------------------------------------
     def choose_comparisons(self, count: int, profile_id: int | None) -> None:
-        """Pick the next pairs to ask about (curation.comparisons_to_ask) on a task of their own, so the
+        """Pick the next pairs to ask about (comparison_questions.comparisons_to_ask) on a task of their own, so the
         compare view keeps asking while a personalization or ranking runs."""
         library, model, cache = self.library, self.model(), self.thumbnails
         if library is None or (self.compare_task is not None and self.compare_task.is_busy()):
@@ -163,7 +164,7 @@ class AlbumController(QObject):
         seed = len(library.comparisons())
 
         def job(progress, cancel):
-            return curation.comparisons_to_ask(library, cache, model, profile_id, count, seed=seed, cancel=cancel)
+            return comparisons_to_ask(library, cache, model, profile_id, count, seed=seed, cancel=cancel)
 
         task = self.runner.create("choose comparisons", job, self)
         task.finished.connect(self.comparisons_chosen.emit)
