@@ -120,8 +120,6 @@ def comparisons_to_ask(
     profile_scores = None
     if len(ranked) >= 2:
         profile_scores = {library.absolute_path(p): scores[p.id][0] for p in ranked}
-    members: list[Photo] = []
-    information = None
     if model is not None:
         members, task_scores = _pool_with_task_scores(model, library, candidates, pool, new_scores, rng, cancel)
         if task_scores is None:

@@ -14,9 +14,9 @@ Strategies, each at 10, 20, 50, 100 answers (an answer is one star rating or one
 - ``suggested stars``: the photos the app's Suggest would pick (farthest-point on appearance);
 - ``random pairs``: "A or B?" questions on pairs drawn at random, only spread over the album as the active
   rule's are (the baseline that shows what choosing the pairs adds);
-- ``active pairs``: "A or B?" questions chosen by :mod:`pair_selection`, in batches: the first from the
-  tasks' disagreement, each later batch from the uncertainty of the profile learned from the answers so
-  far (re-learned at every point of the curve);
+- ``active pairs``: "A or B?" questions chosen by :mod:`pair_selection`, in batches: each pair's expected
+  information about the taste, given the answers so far and (after the first batch) the profile learned
+  from them (re-learned at every point of the curve);
 - ``half stars then active pairs``: half the answers random stars, then the other half active pairs chosen
   with the profile learned from those stars.
 
