@@ -23,6 +23,8 @@ def test_stars_and_choices_make_one_set_of_ordered_pairs():
     assert set(zip(*(t.tolist() for t in judgements.pairs()))) == expected
     assert set(zip(*(t.tolist() for t in ordered_pairs(judgements, seed=0)))) == expected
     assert judgements.has_comparisons and judgements.n_photos == 4
+    assert judgements.n_answers == 3 + 3  # three starred photos, three distinct decided comparisons
+    assert Judgements.from_ratings([1, 2, 2]).n_answers == 3
     assert torch.isnan(judgements.ratings[3]) and judgements.ratings[:3].tolist() == [1.0, 0.0, 0.0]
     # A batch of the paper recipe sees every judged pair inside it, re-indexed.
     sub = judgements.matrix(torch.tensor([3, 0, 2]))

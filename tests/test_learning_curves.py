@@ -10,7 +10,13 @@ import torch
 
 from aesthetic_curator.cli import main
 from aesthetic_curator.evaluation import CURVE_STRATEGIES
-from aesthetic_curator.evaluation.learning_curves import CurveUser, _Person, learning_curves
+from aesthetic_curator.evaluation.learning_curves import (
+    CurveUser,
+    _Person,
+    jackknife_error,
+    learning_curves,
+    leave_one_photo_out,
+)
 from aesthetic_curator.evaluation.user_datasets import read_user_dataset
 from aesthetic_curator.evaluation.users import curve_users
 
@@ -27,6 +33,7 @@ def test_every_strategy_learns_and_measures_its_calibration(merged):
             assert all(-1 <= v <= 1 for values in point.srocc.values() for v in values)
             calibration = point.calibration()
             assert 0 <= calibration["estimated"] <= 1 and 0 <= calibration["measured"] <= 1
+            assert 0 < calibration["measured_error"] < 0.5 and calibration["within_both"] >= calibration["within"]
     # Over these synthetic users a profile learns something from 20 answers of any kind.
     names = list(report.users)
     assert all(report.points[s][20].mean(names) > 0 for s in CURVE_STRATEGIES)
@@ -34,6 +41,21 @@ def test_every_strategy_learns_and_measures_its_calibration(merged):
     first = report.points["active pairs"][10]
     assert again.points["active pairs"][10].srocc[users[0].name] == first.srocc[users[0].name][:1]  # same seed
     assert "| active pairs |" in report.table("synthetic") and "runs within ±" in report.calibration_table()
+
+
+def test_the_measured_agreement_has_a_jackknife_error_over_the_test_photos():
+    scores = torch.tensor([0.0, 1.0, 2.0, 3.0, 2.0])
+    better, worse = torch.tensor([1, 2, 3, 0, 4]), torch.tensor([0, 1, 2, 3, 2])  # 3 right, 1 wrong, 1 tie
+    shares = leave_one_photo_out(scores, better, worse, 5)
+    assert shares[0] == pytest.approx(3.5 / 5)
+    for photo in range(5):  # the same as recounting without that photo's pairs
+        kept = (better != photo) & (worse != photo)
+        expected = leave_one_photo_out(scores, better[kept], worse[kept], 5)[0]
+        assert shares[1 + photo] == pytest.approx(float(expected))
+    values = torch.randn(30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    left_out = (values.sum() - values) / 29  # for a mean the jackknife is the usual standard error
+    assert jackknife_error(left_out) == pytest.approx(float(values.std() / 30**0.5))
+    assert jackknife_error(torch.tensor([0.5])) == 0.0
 
 
 def test_the_simulated_person_answers_with_the_datas_noise():

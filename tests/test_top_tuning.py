@@ -245,6 +245,26 @@ def test_learning_rate_grows_with_the_photos_judged():
     assert default_learning_rate(10) < default_learning_rate(50) < default_learning_rate(100)
 
 
+def test_comparisons_set_the_learning_rate_and_the_agreements_error_by_answers_not_photos(
+    merged, tiny_photos, monkeypatch
+):
+    """Ten comparisons over twenty photos are ten answers: the tuning steps as for ten stars, and the
+    estimate's ± is binomial over ten, not twenty."""
+    import aesthetic_curator.engine.personalize as personalize_module
+    from aesthetic_curator.engine.agreement import binomial_error
+
+    asked: list[int] = []
+    real = personalize_module.default_learning_rate
+    monkeypatch.setattr(personalize_module, "default_learning_rate", lambda k: asked.append(k) or real(k))
+    photos = tiny_photos[:20]
+    judgements = Judgements.build([None] * 20, [(2 * i, 2 * i + 1) for i in range(10)])
+    assert judgements.n_photos == 20 and judgements.n_answers == 10
+    result = personalize(merged, photos, judgements, PersonalizeConfig(tune_top=True, top_steps=3))
+    assert asked == [10] and result.top_delta is not None
+    assert result.agreement is not None
+    assert result.agreement.error == pytest.approx(binomial_error(result.agreement.value, 10))
+
+
 def test_the_builtin_model_is_tuned_by_default_and_its_profile_ranks_as_learned(builtin_model, real_photos, tmp_path):
     images, mos = real_photos
     result = personalize(builtin_model, images, mos)

@@ -12,10 +12,11 @@ prediction with a score fitted to that photo's own answers, and counting those m
 ahead; the evaluation harness always), each fold is also pulled towards its **own** adaptive init, the softmax
 of the tasks' agreement with that fold's training photos only: the init of the whole fit was chosen with the
 held-out photos' answers, and centring a fold on it lets those answers leak into its estimate. Pairs share
-photos, so the photos, not the pairs, are the independent draws: the ± is the binomial standard error over the
-judged photos, sqrt(p (1 - p) / photos). (The standard error of the per-fold shares was tried first and was far
-too small: within its ± in 0-50 % of runs.) Its calibration against the agreement on unseen photos is measured
-in docs/comparisons.md.
+photos, so the answers, not the pairs, are the independent draws: the ± is the binomial standard error over the
+user's answers (starred photos plus decided comparisons), sqrt(p (1 - p) / answers); with stars alone that is
+the judged photos. (The standard error of the per-fold shares was tried first and was far too small: within
+its ± in 0-50 % of runs; the photos of comparisons, two per answer, made it too small for comparisons.)
+Its calibration against the agreement on unseen photos is measured in docs/comparisons.md.
 
 A profile whose top is fine-tuned after the coefficients (the built-in model) reports the tuning's own
 cross-validated agreement instead (:func:`top_tuning.tune_top`, with :func:`agreement_folds` and
@@ -51,6 +52,12 @@ class Agreement:
     value: float
     error: float
     pairs: int
+
+    def over_answers(self, answers: int) -> Agreement:
+        """The same share with its binomial standard error over ``answers`` independent answers: the folds
+        pool over photos, but two photos of one comparison are one answer (with 20 comparisons the ± over 40
+        photos was too narrow: docs/comparisons.md)."""
+        return Agreement(self.value, binomial_error(self.value, answers), self.pairs)
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -97,7 +104,12 @@ def pooled_agreement(
     if total == 0:
         return None
     value = right / total
-    return Agreement(value, math.sqrt(value * (1 - value) / n_photos), int(held_out.sum()))
+    return Agreement(value, binomial_error(value, n_photos), int(held_out.sum()))
+
+
+def binomial_error(share: float, n: int) -> float:
+    """Standard error of a share measured over ``n`` independent judgements."""
+    return math.sqrt(share * (1 - share) / max(n, 1))
 
 
 def cross_validated_agreement(

@@ -90,6 +90,12 @@ class Judgements:
         return int(self.ratings.numel())
 
     @property
+    def n_answers(self) -> int:
+        """What the user told: one per starred photo and one per decided comparison. Stars alone give one
+        per photo; a comparison gives one for two photos, so this, not the photos, counts what is known."""
+        return int((~torch.isnan(self.ratings)).sum()) + int(self.comparisons.sum())
+
+    @property
     def has_comparisons(self) -> bool:
         return bool(self.comparisons.any())
 

@@ -215,7 +215,8 @@ def tune_merged_top(
     """
     hi, lo = ordered_pairs(judgements, config.seed)
     k = judgements.n_photos
-    lr = config.top_lr if config.top_lr is not None else default_learning_rate(k)
+    # By answers, not photos: 50 comparisons span ~100 photos but order only 50 pairs (docs/comparisons.md).
+    lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.n_answers)
     options = TopTuningOptions(steps=config.top_steps, lr=lr, flips=config.top_flips)
     folds = agreement_folds(hi, lo, k, AGREEMENT_FOLDS, config.seed, agreement_splits(k))
     refit = fold_coefficients is not None and refits_fold_coefficients(k)
@@ -351,6 +352,7 @@ def personalize(
         final_scores = score_images(model, images, None, counter, score_batch, cancel)
     agreement = (top.agreement if top is not None else None) or output.agreement
     agreement = agreement or measure_agreement(model, images, judgements, init, config, counter, cancel, fold_init)
+    agreement = agreement.over_answers(judgements.n_answers) if agreement is not None else None
     train = judgements.agreement(final_scores)
     seconds = time.perf_counter() - started
     log.debug("personalized on %d photos in %.1fs: train agreement %.3f", k, seconds, train)

@@ -24,7 +24,10 @@ Measured at each point: the test SROCC of the learned profile against the hidden
 calibration of the profile's own agreement estimate (engine.agreement) against its measured agreement
 with fresh noisy judgements of the same kind about the test photos: for stars, every strictly ordered
 pair of fresh star ratings of the test photos; for comparisons, fresh answers to random test pairs; for
-a mix, both weighted by the number of answers of each kind.
+a mix, both weighted by the number of answers of each kind. That measured value comes from a few dozen
+test photos and has its own standard error (a jackknife over the test photos); the calibration table
+counts runs within the estimate's ± alone, as the app shows it, and within the combined ± of the two
+(what a calibrated estimate should meet about two thirds of the time).
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class CurvePoint:
     estimated: list[float] = field(default_factory=list)  # the profile's agreement estimate, per run
     error: list[float] = field(default_factory=list)  # its ±
     measured: list[float] = field(default_factory=list)  # agreement with fresh answers on test photos
+    measured_error: list[float] = field(default_factory=list)  # its standard error over the test photos
 
     def mean(self, users: Sequence[str]) -> float:
         """Mean over the users of their mean over trials."""
@@ -101,17 +105,22 @@ class CurvePoint:
         return statistics.pstdev(means) if len(means) > 1 else 0.0
 
     def calibration(self) -> dict[str, float]:
-        """Mean estimate, measured value, |difference|, ± and the share of runs within their ±."""
+        """Mean estimate, measured value, |difference|, ± and the share of runs within their ± (the
+        estimate's alone, and combined with the measured value's standard error)."""
         if not self.estimated:
             return {}
         gaps = [abs(e - m) for e, m in zip(self.estimated, self.measured)]
         within = [g <= s for g, s in zip(gaps, self.error)]
+        combined = [math.hypot(s, t) for s, t in zip(self.error, self.measured_error)]
+        within_both = [g <= c for g, c in zip(gaps, combined)]
         return {
             "estimated": statistics.fmean(self.estimated),
             "measured": statistics.fmean(self.measured),
             "gap": statistics.fmean(gaps),
             "error": statistics.fmean(self.error),
             "within": sum(within) / len(within),
+            "measured_error": statistics.fmean(self.measured_error) if self.measured_error else math.nan,
+            "within_both": sum(within_both) / len(within_both) if within_both else math.nan,
         }
 
 
@@ -138,8 +147,8 @@ class CurveReport:
     def calibration_table(self) -> str:
         lines = [
             "| strategy | answers | estimated agreement | measured on test photos | mean gap | mean ± "
-            "| runs within ± |",
-            "|---|---|---|---|---|---|---|",
+            "| runs within ± | measured's ± | runs within both ± |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for strategy in self.strategies:
             for n in self.answers:
@@ -147,7 +156,8 @@ class CurveReport:
                 if c:
                     lines.append(
                         f"| {strategy} | {n} | {c['estimated']:.3f} | {c['measured']:.3f} | {c['gap']:.3f} | "
-                        f"{c['error']:.3f} | {100 * c['within']:.0f} % |"
+                        f"{c['error']:.3f} | {100 * c['within']:.0f} % | {c['measured_error']:.3f} | "
+                        f"{100 * c['within_both']:.0f} % |"
                     )
         return "\n".join(lines)
 
@@ -159,6 +169,26 @@ class CurveReport:
             "users": self.users,
             "points": {s: {str(n): asdict(p) for n, p in by_n.items()} for s, by_n in self.points.items()},
         }
+
+
+def leave_one_photo_out(scores: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, n: int) -> torch.Tensor:
+    """[1 + n]: the share of (better, worse) pairs that ``scores`` order right (a tie half), over all pairs,
+    then without the pairs of each photo 0..n-1 in turn (0.5 where nothing is left)."""
+    margin = scores[better] - scores[worse]
+    right = (margin > 0).double() + 0.5 * (margin == 0).double()
+    count = torch.bincount(better, minlength=n).double() + torch.bincount(worse, minlength=n).double()
+    count_right = torch.bincount(better, right, minlength=n) + torch.bincount(worse, right, minlength=n)
+    totals = torch.cat([torch.tensor([float(margin.numel())]), margin.numel() - count])
+    rights = torch.cat([right.sum().reshape(1), right.sum() - count_right])
+    return torch.where(totals > 0, rights / totals.clamp(min=1), torch.full_like(totals, 0.5))
+
+
+def jackknife_error(left_out: torch.Tensor) -> float:
+    """The jackknife standard error of a statistic from its values with each photo left out in turn."""
+    n = left_out.numel()
+    if n < 2:
+        return 0.0
+    return math.sqrt((n - 1) / n * float(((left_out - left_out.mean()) ** 2).sum()))
 
 
 def appearance(images: torch.Tensor) -> np.ndarray:
@@ -231,17 +261,14 @@ class _Trial:
         value = srocc(scores[self.test].numpy(), self.user.hidden[self.test].numpy())
         point.srocc.setdefault(self.user.name, []).append(value)
         if result.agreement is not None:
-
-            def share_right(better: torch.Tensor, worse: torch.Tensor) -> float:
-                margin = scores[better] - scores[worse]
-                return float(((margin > 0).double() + 0.5 * (margin == 0).double()).mean()) if margin.numel() else 0.5
-
-            measured = (stars * share_right(*self.test_star_pairs) + pairs * share_right(*self.test_choices)) / (
-                stars + pairs
-            )
+            n = self.user.hidden.numel()
+            star_share = leave_one_photo_out(scores, *self.test_star_pairs, n)
+            choice_share = leave_one_photo_out(scores, *self.test_choices, n)
+            mixed = (stars * star_share + pairs * choice_share) / (stars + pairs)  # [all, then without each]
             point.estimated.append(result.agreement.value)
             point.error.append(result.agreement.error)
-            point.measured.append(measured)
+            point.measured.append(float(mixed[0]))
+            point.measured_error.append(jackknife_error(mixed[1:][self.test]))
 
     def ask_pairs(
         self,
