@@ -25,6 +25,11 @@ def test_stars_and_choices_make_one_set_of_ordered_pairs():
     assert judgements.has_comparisons and judgements.n_photos == 4
     assert judgements.n_answers == 3 + 3  # three starred photos, three distinct decided comparisons
     assert Judgements.from_ratings([1, 2, 2]).n_answers == 3
+    # The top tuning's step size: 5 ordered pairs, as (1 + sqrt(41)) / 2 ranked photos would order, but never
+    # fewer than the starred photos (stars alone give their count, whatever their ties).
+    assert judgements.ranking_equivalent == pytest.approx((1 + math.sqrt(41)) / 2)
+    assert Judgements.from_ratings([1, 2, 2, 2, 2]).ranking_equivalent == 5
+    assert Judgements.build([None] * 4, [(0, 1)]).ranking_equivalent == 2
     assert torch.isnan(judgements.ratings[3]) and judgements.ratings[:3].tolist() == [1.0, 0.0, 0.0]
     # A batch of the paper recipe sees every judged pair inside it, re-indexed.
     sub = judgements.matrix(torch.tensor([3, 0, 2]))

@@ -245,11 +245,11 @@ def test_learning_rate_grows_with_the_photos_judged():
     assert default_learning_rate(10) < default_learning_rate(50) < default_learning_rate(100)
 
 
-def test_comparisons_set_the_learning_rate_and_the_agreements_error_by_answers_not_photos(
+def test_comparisons_set_the_learning_rate_by_pairs_ordered_and_the_agreements_error_by_answers(
     merged, tiny_photos, monkeypatch
 ):
-    """Ten comparisons over twenty photos are ten answers: the tuning steps as for ten stars, and the
-    estimate's ± is binomial over ten, not twenty."""
+    """Ten comparisons over twenty photos order ten pairs, as a ranking of five photos would: the tuning
+    steps as for five stars, and the estimate's ± is binomial over the ten answers, not twenty photos."""
     import aesthetic_curator.engine.personalize as personalize_module
     from aesthetic_curator.engine.agreement import binomial_error
 
@@ -260,7 +260,8 @@ def test_comparisons_set_the_learning_rate_and_the_agreements_error_by_answers_n
     judgements = Judgements.build([None] * 20, [(2 * i, 2 * i + 1) for i in range(10)])
     assert judgements.n_photos == 20 and judgements.n_answers == 10
     result = personalize(merged, photos, judgements, PersonalizeConfig(tune_top=True, top_steps=3))
-    assert asked == [10] and result.top_delta is not None
+    assert judgements.ranking_equivalent == 5.0  # 5 ranked photos order 10 pairs
+    assert asked == [5.0] and result.top_delta is not None
     assert result.agreement is not None
     assert result.agreement.error == pytest.approx(binomial_error(result.agreement.value, 10))
 

@@ -53,12 +53,6 @@ class Agreement:
     error: float
     pairs: int
 
-    def over_answers(self, answers: int) -> Agreement:
-        """The same share with its binomial standard error over ``answers`` independent answers: the folds
-        pool over photos, but two photos of one comparison are one answer (with 20 comparisons the ± over 40
-        photos was too narrow: docs/comparisons.md)."""
-        return Agreement(self.value, binomial_error(self.value, answers), self.pairs)
-
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
@@ -89,11 +83,13 @@ def agreement_folds(
 def pooled_agreement(
     folds: list[Fold],
     held_out_margins: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    n_photos: int,
+    answers: int,
     n_pairs: int,
 ) -> Agreement | None:
     """The share of held-out pairs whose margin (from a fit on that fold's training pairs) is positive, a
-    tie counting half, pooled over ``folds``; None when no fold holds a pair out."""
+    tie counting half, pooled over ``folds``, with its binomial ± over the user's ``answers`` (starred
+    photos plus decided comparisons: two photos of one comparison are one answer, and with 20 comparisons
+    a ± over their 40 photos was too narrow, docs/comparisons.md); None when no fold holds a pair out."""
     right, total = 0.0, 0
     held_out = torch.zeros(n_pairs, dtype=torch.bool)
     for train, valid in folds:
@@ -104,7 +100,7 @@ def pooled_agreement(
     if total == 0:
         return None
     value = right / total
-    return Agreement(value, binomial_error(value, n_photos), int(held_out.sum()))
+    return Agreement(value, binomial_error(value, answers), int(held_out.sum()))
 
 
 def binomial_error(share: float, n: int) -> float:
@@ -121,12 +117,14 @@ def cross_validated_agreement(
     fold_init: FoldInit | None = None,
     init: torch.Tensor | None = None,
     splits: int = SPLITS,
+    answers: int | None = None,
 ) -> Agreement | None:
     """Held-out pair agreement of the linear model's fits (None when no pair can be held out).
 
     The linear model is linearised at ``init``; with ``fold_init`` each fold's ridge pulls towards the
     init of its own training photos instead (``init`` is then required). ``pairs`` counts the distinct
-    judged pairs that were ever held out.
+    judged pairs that were ever held out. ``answers`` (default: the photos, as for stars alone) is what
+    the ± counts (:func:`pooled_agreement`).
     """
     zero = torch.zeros(problem.jacobian.shape[1], dtype=torch.float64)
 
@@ -140,7 +138,8 @@ def cross_validated_agreement(
             return problem.margins(d, valid)
 
     folds_of_every_split = agreement_folds(problem.hi, problem.lo, n_photos, folds, seed, splits)
-    return pooled_agreement(folds_of_every_split, held_out_margins, n_photos, problem.hi.numel())
+    answers = n_photos if answers is None else answers
+    return pooled_agreement(folds_of_every_split, held_out_margins, answers, problem.hi.numel())
 
 
 #: The coefficients refitted on some judged pairs only (their rows), for the tuned agreement's folds.

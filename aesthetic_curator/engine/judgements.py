@@ -96,6 +96,16 @@ class Judgements:
         return int((~torch.isnan(self.ratings)).sum()) + int(self.comparisons.sum())
 
     @property
+    def ranking_equivalent(self) -> float:
+        """How many photos a full ranking would need to order as many pairs as these judgements do, and at
+        least the starred photos: (1 + sqrt(1 + 8 P)) / 2 for P ordered pairs. Stars alone give their photo
+        count (K photos order at most K (K - 1) / 2 pairs); 20 comparisons order 20 pairs, as 6.8 ranked
+        photos would. The top tuning's step size follows it (docs/comparisons.md)."""
+        ordered = int(self.matrix().sum())
+        starred = int((~torch.isnan(self.ratings)).sum())
+        return max(float(starred), (1.0 + math.sqrt(1.0 + 8.0 * ordered)) / 2.0)
+
+    @property
     def has_comparisons(self) -> bool:
         return bool(self.comparisons.any())
 

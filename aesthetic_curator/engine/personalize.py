@@ -171,7 +171,9 @@ def measure_agreement(
     problem = LinearProblem(scores, jacobian, hi, lo)
     ridge = choose_ridge(problem, judgements.n_photos, options.cv_folds, config.seed)
     folds = options.cv_folds
-    return cross_validated_agreement(problem, judgements.n_photos, folds, config.seed, ridge, fold_init, alpha)
+    return cross_validated_agreement(
+        problem, judgements.n_photos, folds, config.seed, ridge, fold_init, alpha, answers=judgements.n_answers
+    )
 
 
 def _fold_init(
@@ -215,8 +217,9 @@ def tune_merged_top(
     """
     hi, lo = ordered_pairs(judgements, config.seed)
     k = judgements.n_photos
-    # By answers, not photos: 50 comparisons span ~100 photos but order only 50 pairs (docs/comparisons.md).
-    lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.n_answers)
+    # By the pairs ordered, not the photos: 50 comparisons span ~100 photos but order only 50 pairs, as
+    # 10.5 ranked photos would (docs/comparisons.md).
+    lr = config.top_lr if config.top_lr is not None else default_learning_rate(judgements.ranking_equivalent)
     options = TopTuningOptions(steps=config.top_steps, lr=lr, flips=config.top_flips)
     folds = agreement_folds(hi, lo, k, AGREEMENT_FOLDS, config.seed, agreement_splits(k))
     refit = fold_coefficients is not None and refits_fold_coefficients(k)
@@ -226,7 +229,7 @@ def tune_merged_top(
 
     tuned = tune_top(
         model.bake(alpha), images, hi, lo, options, config.seed, progress, cancel, lower, folds,
-        fold_scorer if refit else None,
+        fold_scorer if refit else None, answers=judgements.n_answers,
     )  # fmt: skip
     counter.forward += tuned.lower_forwards  # the layers below the cut
     return tuned
@@ -352,7 +355,6 @@ def personalize(
         final_scores = score_images(model, images, None, counter, score_batch, cancel)
     agreement = (top.agreement if top is not None else None) or output.agreement
     agreement = agreement or measure_agreement(model, images, judgements, init, config, counter, cancel, fold_init)
-    agreement = agreement.over_answers(judgements.n_answers) if agreement is not None else None
     train = judgements.agreement(final_scores)
     seconds = time.perf_counter() - started
     log.debug("personalized on %d photos in %.1fs: train agreement %.3f", k, seconds, train)

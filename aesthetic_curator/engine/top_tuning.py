@@ -47,7 +47,7 @@ FULL_LEARNING_RATE = 1e-3
 FULL_LEARNING_RATE_PHOTOS = 100
 
 
-def default_learning_rate(k: int) -> float:
+def default_learning_rate(k: float) -> float:
     """``FULL_LEARNING_RATE`` scaled by sqrt(k / 100) below 100 photos: 3.2e-4 at K = 10, the two measured points."""
     return FULL_LEARNING_RATE * math.sqrt(min(1.0, max(k, 1) / FULL_LEARNING_RATE_PHOTOS))
 
@@ -227,6 +227,7 @@ def tune_top(
     lower: torch.Tensor | None = None,
     agreement_folds: Sequence[Fold] = (),
     fold_scorer: Callable[[torch.Tensor], Scorer] | None = None,
+    answers: int | None = None,
 ) -> TopTuning:
     """Fine-tune the top of ``scorer`` (the merged model, baked) on the ordered pairs (``hi`` above ``lo``).
 
@@ -238,6 +239,7 @@ def tune_top(
     features already computed, and asked to order its held-out pairs: the agreement of the model the
     profile keeps, not of the coefficients before it. With ``fold_scorer`` (the network merged at a fold's
     own coefficients, from its training pair rows) each fold computes its features below the cut afresh.
+    ``answers`` (default: the photos) is what the agreement's ± counts (:func:`agreement.pooled_agreement`).
     """
     device = next(scorer.parameters()).device
     split = split_top(scorer)
@@ -296,7 +298,8 @@ def tune_top(
             report(progress, "measuring agreement", done, len(agreement_folds))
             return (fold_scores[hi[valid].cpu()] - fold_scores[lo[valid].cpu()]).double()
 
-        agreement = pooled_agreement(list(agreement_folds), held_out_margins, len(plain), hi.numel())
+        answers = len(plain) if answers is None else answers
+        agreement = pooled_agreement(list(agreement_folds), held_out_margins, answers, hi.numel())
     log.debug("tuned the %s (%d weights) in %d steps", split.where, delta.numel, options.steps)
     return TopTuning(delta.compact(), scores, split.where, agreement, forwards)
 

@@ -188,7 +188,9 @@ class GaussNewtonSolver(Solver):
         cut_features = None  # the tap's output at alpha, when alpha's scores came from a plain forward
         problem = LinearProblem(scores, jacobian, hi, lo)
         ridge = choose_ridge(problem, k, options.cv_folds, config.seed)
-        agreement = cross_validated_agreement(problem, k, options.cv_folds, config.seed, ridge, run.fold_init, init)
+        agreement = cross_validated_agreement(
+            problem, k, options.cv_folds, config.seed, ridge, run.fold_init, init, answers=run.judgements.n_answers
+        )
         current = objective(scores, alpha, ridge)
         tracker.loss = float(problem.loss(torch.zeros_like(alpha)))
         damping = options.damping * problem.curvature_scale()
