@@ -64,9 +64,13 @@ class RatingReadiness:
                 "all your ratings are equal: give some photos a different number of stars, reject some, "
                 "or answer a comparison"
             )
+        return f"{self.told()}: ready to personalize"
+
+    def told(self) -> str:
+        """What the user told, in words: "12 ratings and 5 comparisons" (not the photos those span)."""
         told = [f"{self.rated} ratings"] if self.rated else []
         told += [f"{self.comparisons} comparisons"] if self.comparisons else []
-        return f"{' and '.join(told)}: ready to personalize"
+        return " and ".join(told) or "no ratings"
 
 
 def rating_readiness(library: Library) -> RatingReadiness:

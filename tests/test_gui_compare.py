@@ -8,7 +8,14 @@ from PySide6.QtCore import QPointF, Qt
 
 from aesthetic_curator import curation
 from aesthetic_curator.gui.main_window import MainWindow
-from tests.test_gui import TIMEOUT, album, open_album, rate_with_keys, window  # noqa: F401  (fixtures, helpers)
+from tests.test_gui import (  # noqa: F401  (fixtures, helpers)
+    TIMEOUT,
+    _Answers,
+    album,
+    open_album,
+    rate_with_keys,
+    window,
+)
 
 
 def _open_compare(qtbot, window: MainWindow):  # noqa: F811
@@ -59,9 +66,16 @@ def test_answer_skip_undo_and_zoom_from_the_keyboard(qtbot, window: MainWindow, 
     assert "compared 2" in window.counter_label.text()
 
 
-def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(qtbot, window: MainWindow, album: Path):  # noqa: F811
+def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    album: Path,  # noqa: F811
+    monkeypatch,
+):
     """The issue's user story: open an album, answer 20 comparisons from the keyboard, press Personalize,
     see the ranking and how well it predicts the answers."""
+    import aesthetic_curator.gui.main_window as main_window
+
     open_album(qtbot, window, album)
     dialog = _open_compare(qtbot, window)
     for answer in range(20):
@@ -74,8 +88,12 @@ def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(qtbot, windo
 
     messages = []
     window.statusBar().messageChanged.connect(messages.append)
+    monkeypatch.setattr(main_window, "CONFIRM_SECONDS", 0.0)  # every run counts as long: the prompt shows
+    answers = _Answers(monkeypatch, text="from pairs")
     with qtbot.waitSignal(window.ranked, timeout=TIMEOUT) as ranked:
-        window.start_personalization("from pairs")
+        window.personalize_action.trigger()
+    # The prompt counts the answers, not the 40 photos they span.
+    assert len(answers.questions) == 1 and "Learning from 20 comparisons on the CPU" in answers.questions[0]
     scores = window.library.scores(ranked.args[0])
     assert len(scores) == 30
     learned = next(m for m in messages if m.startswith("Profile “from pairs”"))

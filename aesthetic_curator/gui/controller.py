@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 #: Quiet time after the last rating before its photo is scored by every task (a burst of keys is one batch).
 SCORE_AHEAD_DELAY_MS = 2000
 #: Asked before personalization starts: (estimate, number of ratings) -> go ahead?
-Confirm = Callable[[curation.PersonalizationEstimate, int], bool]
+Confirm = Callable[[curation.PersonalizationEstimate, curation.RatingReadiness], bool]
 
 
 class AlbumController(QObject):
@@ -198,7 +198,8 @@ class AlbumController(QObject):
         library, model, solver = self.library, self.model(), self.preferences.solver
         if library is None or model is None:
             return
-        k = curation.rating_readiness(library).photos
+        readiness = curation.rating_readiness(library)
+        k = readiness.photos
         rated = curation.judged_photos(library)
 
         def estimate(progress, cancel):
@@ -209,7 +210,7 @@ class AlbumController(QObject):
 
         def estimated(estimate: curation.PersonalizationEstimate) -> None:
             self.estimated.emit(estimate)
-            if confirm is None or confirm(estimate, k):
+            if confirm is None or confirm(estimate, readiness):
                 self.run("personalize", learn, learned)
 
         def learned(result: curation.PersonalizedProfile) -> None:
