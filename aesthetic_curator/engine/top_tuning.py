@@ -48,7 +48,10 @@ FULL_LEARNING_RATE_PHOTOS = 100
 
 
 def default_learning_rate(k: float) -> float:
-    """``FULL_LEARNING_RATE`` scaled by sqrt(k / 100) below 100 photos: 3.2e-4 at K = 10, the two measured points."""
+    """``FULL_LEARNING_RATE`` scaled by sqrt(k / 100) below 100 photos: 3.2e-4 at K = 10, the two measured points.
+
+    ``k``: the starred photos, or with comparisons :attr:`Judgements.ranking_equivalent` (fewer pairs
+    ordered, smaller steps: docs/comparisons.md)."""
     return FULL_LEARNING_RATE * math.sqrt(min(1.0, max(k, 1) / FULL_LEARNING_RATE_PHOTOS))
 
 
