@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 #: Quiet time after the last rating before its photo is scored by every task (a burst of keys is one batch).
 SCORE_AHEAD_DELAY_MS = 2000
-#: Asked before personalization starts: (estimate, number of ratings) -> go ahead?
+#: Asked before personalization starts: (estimate, what the user told: ratings and comparisons) -> go ahead?
 Confirm = Callable[[curation.PersonalizationEstimate, curation.RatingReadiness], bool]
 
 
