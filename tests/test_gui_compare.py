@@ -26,6 +26,24 @@ def _open_compare(qtbot, window: MainWindow):  # noqa: F811
     return dialog
 
 
+def _wait_until_shown(qtbot, dialog) -> None:
+    qtbot.waitUntil(lambda: dialog.current is not None and dialog.is_ready(dialog.current), timeout=TIMEOUT)
+
+
+def test_a_key_pressed_before_both_photos_show_answers_nothing(qtbot, window: MainWindow, album: Path):  # noqa: F811
+    open_album(qtbot, window, album)
+    dialog = _open_compare(qtbot, window)
+    pair = dialog.current
+    dialog._decoded.pop(str(pair.b_path))  # the right photo still "Loading…"
+    assert not dialog.is_ready(pair)
+    qtbot.keyClick(dialog, Qt.Key.Key_Left)
+    assert window.library.comparisons() == [] and dialog.current is pair
+    dialog._show(dialog.views[1], pair.b_path)  # asks the decoder for it again
+    _wait_until_shown(qtbot, dialog)
+    qtbot.keyClick(dialog, Qt.Key.Key_Left)
+    assert [(c.photo_a, c.photo_b, c.outcome) for c in window.library.comparisons()] == [(pair.a_id, pair.b_id, "a")]
+
+
 def test_answer_skip_undo_and_zoom_from_the_keyboard(qtbot, window: MainWindow, album: Path):  # noqa: F811
     open_album(qtbot, window, album)
     dialog = _open_compare(qtbot, window)
@@ -36,8 +54,10 @@ def test_answer_skip_undo_and_zoom_from_the_keyboard(qtbot, window: MainWindow, 
 
     qtbot.keyClick(dialog, Qt.Key.Key_Left)
     second = dialog.current
+    _wait_until_shown(qtbot, dialog)
     qtbot.keyClick(dialog, Qt.Key.Key_2)
     third = dialog.current
+    _wait_until_shown(qtbot, dialog)
     qtbot.keyClick(dialog, Qt.Key.Key_Equal)
     stored = window.library.comparisons()
     assert [(c.photo_a, c.photo_b, c.outcome) for c in stored] == [
@@ -79,7 +99,7 @@ def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(
     open_album(qtbot, window, album)
     dialog = _open_compare(qtbot, window)
     for answer in range(20):
-        qtbot.waitUntil(lambda: dialog.current is not None, timeout=TIMEOUT)  # more pairs come in batches
+        _wait_until_shown(qtbot, dialog)  # more pairs come in batches; a user answers what they see
         qtbot.keyClick(dialog, Qt.Key.Key_Left if answer % 3 else Qt.Key.Key_Right)
     assert len(window.library.training_pairs()) == 20
     assert "20 decided in all" in dialog.status.text() and "ready to personalize" in dialog.status.text()

@@ -175,8 +175,10 @@ class CompareDialog(QDialog):
         self._prefetch()
 
     def _answer(self, outcome: str) -> None:
+        """Record ``outcome`` for the pair on screen, only once both photos are shown: a key pressed while one
+        still reads "Loading…" (or cannot be shown: Space skips it) would answer about photos not seen."""
         pair = self.current
-        if pair is None:
+        if pair is None or not self.is_ready(pair):
             return
         self.answers += 1
         self.answered.emit(pair.a_id, pair.b_id, outcome)
