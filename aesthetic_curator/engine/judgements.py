@@ -93,7 +93,12 @@ class Judgements:
     def n_answers(self) -> int:
         """What the user told: one per starred photo and one per decided comparison. Stars alone give one
         per photo; a comparison gives one for two photos, so this, not the photos, counts what is known."""
-        return int((~torch.isnan(self.ratings)).sum()) + int(self.comparisons.sum())
+        return self.n_starred + int(self.comparisons.sum())
+
+    @property
+    def n_starred(self) -> int:
+        """Photos with stars (the others are only compared)."""
+        return int((~torch.isnan(self.ratings)).sum())
 
     @property
     def ranking_equivalent(self) -> float:
@@ -102,8 +107,7 @@ class Judgements:
         count (K photos order at most K (K - 1) / 2 pairs); 20 comparisons order 20 pairs, as 6.8 ranked
         photos would. The top tuning's step size follows it (docs/comparisons.md)."""
         ordered = int(self.matrix().sum())
-        starred = int((~torch.isnan(self.ratings)).sum())
-        return max(float(starred), (1.0 + math.sqrt(1.0 + 8.0 * ordered)) / 2.0)
+        return max(float(self.n_starred), (1.0 + math.sqrt(1.0 + 8.0 * ordered)) / 2.0)
 
     @property
     def has_comparisons(self) -> bool:

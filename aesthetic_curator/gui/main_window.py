@@ -289,13 +289,15 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         where = "the GPU" if estimate.device_type == "cuda" else "the CPU"
         self.statusBar().showMessage(f"Personalizing on {where}: about {_duration(estimate.seconds)}", 15_000)
 
-    def _confirm_long_run(self, estimate: curation.PersonalizationEstimate, told: curation.RatingReadiness) -> bool:
+    def _confirm_long_run(
+        self, estimate: curation.PersonalizationEstimate, readiness: curation.RatingReadiness
+    ) -> bool:
         if estimate.device_type != "cpu" or estimate.seconds <= CONFIRM_SECONDS:
             return True
         answer = QMessageBox.question(
             self,
             "Personalize",
-            f"Learning from {told.told()} on the CPU will take about {_duration(estimate.seconds)} "
+            f"Learning from {readiness.told()} on the CPU will take about {_duration(estimate.seconds)} "
             f"(no CUDA GPU found). You can keep browsing and rating meanwhile, and cancel at any time.\n\n"
             "Start now?",
         )
