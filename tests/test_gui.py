@@ -275,6 +275,24 @@ def test_suggest_and_preferences_persist(qtbot, window: MainWindow, album: Path,
     assert geometry is not None
 
 
+def test_rating_the_suggestions_then_personalizing_shows_the_whole_album_ranked(qtbot, window, album):
+    """Found in a real window: after rating Suggest's ten photos and pressing Personalize, the grid still
+    showed only those ten, in the order they were offered, under a sort box that read "Personal score"."""
+    open_album(qtbot, window, album)
+    window.suggest_clicked()
+    qtbot.waitUntil(lambda: window.filter_box.currentData() is Filter.SUGGESTED, timeout=TIMEOUT)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT) as ranked:
+        window.start_personalization("mine")
+    scores = window.library.scores(ranked.args[0])
+    assert window.filter_box.currentData() is Filter.ALL and window.sort_box.currentData() is SortOrder.SCORE
+    assert grid_ids(window)[:30] == [pid for pid, _ in sorted(scores.items(), key=lambda kv: kv[1][1])]
+    assert window.grid.currentIndex().row() == 0
+    window.show_view(SortOrder.SCORE, Filter.UNRATED)  # any other filter is kept by a new ranking
+    window.start_ranking(ranked.args[0])
+    assert window.filter_box.currentData() is Filter.UNRATED and window.model.rowCount() == 31 - 10
+
+
 def test_without_a_bundle_the_app_explains_and_star_export_works(
     qtbot, window: MainWindow, album: Path, tmp_path, monkeypatch
 ):

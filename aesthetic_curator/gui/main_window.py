@@ -23,7 +23,7 @@ from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_delegate import PhotoDelegate
 from aesthetic_curator.gui.photo_grid import RATING_KEYS, PhotoGridView
-from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel, SortOrder
+from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.settings_dialog import SettingsDialog
 from aesthetic_curator.gui.task_status import TaskStatus
@@ -331,10 +331,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         if self.current_profile_id() != profile_id:
             self._reload_profiles(select=profile_id)
         self.model.set_scores(library.scores(profile_id))
-        self.show_view(SortOrder.SCORE, self.filter_box.currentData())
-        if self.model.rowCount():
-            self.grid.setCurrentIndex(self.model.index(0))
-            self.grid.scrollToTop()
+        self.show_ranking()
         skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
         knows = f" — {result.progress.describe()}" if result.progress and result.progress.describe() else ""
         self.statusBar().showMessage(

@@ -152,3 +152,12 @@ class WindowViews:
             self.filter_value.setValue(value)
             self.filter_value.blockSignals(False)
         self.view_changed()
+
+    def show_ranking(self) -> None:
+        """The grid by personal score, from the top, keeping the filter unless it is the suggestions to rate:
+        they keep the order they were offered in, so the ranking the user just asked for would not show."""
+        filter_ = self.filter_box.currentData()
+        self.show_view(SortOrder.SCORE, Filter.ALL if filter_ is Filter.SUGGESTED else filter_)
+        if self.model.rowCount():
+            self.grid.setCurrentIndex(self.model.index(0))
+            self.grid.scrollToTop()
