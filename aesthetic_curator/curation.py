@@ -57,8 +57,9 @@ class RatingReadiness:
 
     def explain(self) -> str:
         if self.answers < MIN_RATINGS:
-            more = MIN_RATINGS - self.answers
-            return f"rate or compare {more} more photo(s) to personalize ({self.answers}/{MIN_RATINGS})"
+            more = MIN_RATINGS - self.answers  # a comparison is one answer about two photos, not "2 photos"
+            kinds = "star rating or comparison" if more == 1 else "star ratings or comparisons"
+            return f"give {more} more {kinds} to personalize ({self.answers}/{MIN_RATINGS})"
         if not self.ready:
             return (
                 "all your ratings are equal: give some photos a different number of stars, reject some, "

@@ -88,7 +88,10 @@ def test_stars_and_comparisons_count_together(scenes_library):
     photos = lib.photos()
     for photo in photos[:6]:
         lib.set_rating(photo.id, stars=3)
-    assert not curation.rating_readiness(lib).ready and "4 more" in curation.rating_readiness(lib).explain()
+    assert curation.rating_readiness(lib).explain() == "give 4 more star ratings or comparisons to personalize (6/10)"
+    lib.add_comparison(photos[26].id, photos[27].id, "b")  # one comparison is one answer, not two photos
+    assert curation.rating_readiness(lib).explain() == "give 3 more star ratings or comparisons to personalize (7/10)"
+    lib.undo_comparison()
     for i in range(4):
         lib.add_comparison(photos[10 + i].id, photos[20 + i].id, "a")
     readiness = curation.rating_readiness(lib)
