@@ -12,6 +12,7 @@ model only the profile's scores or, failing those, the spread over the album dec
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,10 +101,14 @@ def comparisons_to_ask(
     pool: int = 48,
     new_scores: int = 16,
     seed: int = 0,
+    waiting: Collection[tuple[int, int]] = (),
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> list[tuple[int, int]]:
     """Photo id pairs to ask "A or B?" about next, by the rule of :mod:`pair_selection`.
+
+    ``waiting`` holds pairs already queued (or skipped) in the compare view: not chosen again, so a batch
+    asked for while the last one is still being answered brings new questions.
 
     A seeded pool of ``pool`` album photos (ranked ones when a profile is given). With a model: each
     pair's expected information about the taste, from the task models' scores of the pool and of the
@@ -139,6 +144,7 @@ def comparisons_to_ask(
     appearance = appearance_features(library, thumbnails, members, progress, cancel)
     where = {p.id: i for i, p in enumerate(members)}
     answered = library.comparisons()
-    asked = [(where[c.photo_a], where[c.photo_b]) for c in answered if c.photo_a in where and c.photo_b in where]
+    known = [(c.photo_a, c.photo_b) for c in answered] + list(waiting)
+    asked = [(where[a], where[b]) for a, b in known if a in where and b in where]
     chosen = pair_selection.choose_pairs(information, appearance, count, asked)
     return [(members[i].id, members[j].id) for i, j in chosen]

@@ -7,6 +7,7 @@ model objects. No Qt here: progress is a callback, cancellation a token.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class RatingReadiness:
     distinct: int  # different rating values among them
     comparisons: int = 0  # decided "A or B?" answers whose photos are both in the album
     photos: int = 0  # different photos judged (rated, compared or both)
+    digest: str = ""  # fingerprint of every answer (judgements_digest): a profile keeps the one it learned from
 
     @property
     def answers(self) -> int:
@@ -78,7 +80,21 @@ def rating_readiness(library: Library) -> RatingReadiness:
     rated = library.training_ratings()
     pairs = library.training_pairs()
     photos = {path for path, _ in rated} | {path for pair in pairs for path in pair}
-    return RatingReadiness(len(rated), len({rating for _, rating in rated}), len(pairs), len(photos))
+    digest = judgements_digest(library.album, rated, pairs)
+    return RatingReadiness(len(rated), len({rating for _, rating in rated}), len(pairs), len(photos), digest)
+
+
+def judgements_digest(album: Path, rated: list[tuple[Path, float]], pairs: list[tuple[Path, Path]]) -> str:
+    """A short fingerprint of the answers, by album-relative path, so a profile can tell the user whether
+    it learned from everything they said (a changed star or an undone comparison changes it too)."""
+
+    def relative(path: Path) -> str:
+        return path.relative_to(album).as_posix() if path.is_relative_to(album) else path.as_posix()
+
+    text = repr(
+        (sorted((relative(p), float(r)) for p, r in rated), sorted((relative(a), relative(b)) for a, b in pairs))
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def judged_photos(library: Library) -> list[Path]:
@@ -147,12 +163,15 @@ def personalize_album(
     readiness = rating_readiness(library)
     if not readiness.ready:
         raise RatingsError(readiness.explain())
+    rated, pairs = library.training_ratings(), library.training_pairs()  # answers given from now on wait
+    digest = judgements_digest(library.album, rated, pairs)  # for the next Personalize
     model.prepare(progress, cancel)  # first use: fetch with byte progress; else a no-op
     config = PersonalizeConfig(solver=solver, seed=seed) if solver else PersonalizeConfig(seed=seed)
-    result = model.personalize(library.training_ratings(), config, progress, cancel, pairs=library.training_pairs())
+    result = model.personalize(rated, config, progress, cancel, pairs=pairs)
     check(cancel)
     profile = model.profile_from(result, name)
     metadata = {**profile.metadata(), **previous_top(library)}
+    metadata["answers"] = {"count": len(rated) + len(pairs), "digest": digest}
     if result.agreement is not None:
         metadata["agreement"] = result.agreement.as_dict()
     profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, metadata)

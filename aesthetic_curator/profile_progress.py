@@ -30,13 +30,24 @@ class ProfileProgress:
     error: float | None  # its standard error
     top_moved: float | None  # share of the previous top 50 no longer in the top 50
     previous: str | None  # the profile it is compared with
+    answers: int | None = None  # star ratings + comparisons it learned from (profiles before 2026-12-06: None)
+    digest: str | None = None  # their fingerprint (curation.judgements_digest)
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> ProfileProgress:
         agreement = metadata.get("agreement") if isinstance(metadata.get("agreement"), dict) else {}
         value, error = _number(agreement.get("value")), _number(agreement.get("error"))
         previous = metadata.get("previous_profile")
-        return cls(value, error, _number(metadata.get("top_moved")), previous if isinstance(previous, str) else None)
+        answers = metadata.get("answers") if isinstance(metadata.get("answers"), dict) else {}
+        count, digest = _number(answers.get("count")), answers.get("digest")
+        return cls(
+            value,
+            error,
+            _number(metadata.get("top_moved")),
+            previous if isinstance(previous, str) else None,
+            int(count) if count is not None else None,
+            digest if isinstance(digest, str) else None,
+        )
 
     @property
     def settled(self) -> bool:
@@ -58,6 +69,18 @@ class ProfileProgress:
         if self.settled:
             parts.append("more answers will change little")
         return "; ".join(parts)
+
+    def since(self, answers: int, digest: str) -> str:
+        """The user's answers now against the ones the profile learned from, in words ('' when not known):
+        whether pressing Personalize again would learn anything new."""
+        if self.digest is None or self.answers is None:
+            return ""
+        if digest == self.digest:
+            return "learned from all your answers"
+        more = answers - self.answers
+        if more > 0:
+            return f"{more} new answer{'s' if more != 1 else ''} since: Personalize again to use them"
+        return "your answers changed since: Personalize again to use them"
 
 
 def _number(value: object) -> float | None:

@@ -129,3 +129,33 @@ def test_each_profile_knows_its_agreement_and_how_far_the_top_moved(scenes_libra
     assert ProfileProgress.from_metadata({"agreement": "damaged", "top_moved": "x"}) == ProfileProgress(
         None, None, None, None
     )
+
+
+def test_a_profile_tells_whether_the_answers_changed_since_it_learned(scenes_library, test_bundle):
+    """The status line's "N new answers since": each profile keeps a fingerprint of what it learned from."""
+    from aesthetic_curator.profile_progress import ProfileProgress
+
+    lib, _ = scenes_library
+    photos = lib.photos()
+    for photo, stars in zip(photos[:10], [1, 2, 3, 4, 5] * 2):
+        lib.set_rating(photo.id, stars=stars)
+    lib.add_comparison(photos[20].id, photos[21].id, "a")
+    model = curation.open_model(test_bundle.path, "cpu")
+    learned = curation.personalize_album(lib, model, "mine")
+    progress = ProfileProgress.from_metadata(next(p for p in lib.profiles() if p.id == learned.profile_id).metadata)
+    assert progress.answers == 11
+
+    def since() -> str:
+        readiness = curation.rating_readiness(lib)
+        return progress.since(readiness.answers, readiness.digest)
+
+    assert since() == "learned from all your answers"
+    lib.add_comparison(photos[22].id, photos[23].id, "b")
+    lib.set_rating(photos[11].id, stars=2)
+    assert since() == "2 new answers since: Personalize again to use them"
+    lib.undo_comparison()
+    lib.set_rating(photos[11].id, stars=None)
+    assert since() == "learned from all your answers"  # back to what it learned from
+    lib.set_rating(photos[0].id, stars=5)  # same number of answers, one changed
+    assert since() == "your answers changed since: Personalize again to use them"
+    assert ProfileProgress(0.7, 0.1, None, None).since(11, "x") == ""  # a profile from before the fingerprint

@@ -9,11 +9,13 @@ from PySide6.QtCore import QPointF, Qt
 from aesthetic_curator import curation
 from aesthetic_curator.gui.main_window import MainWindow
 from tests.test_gui import (  # noqa: F401  (fixtures, helpers)
+    THREAD_TIMEOUT,
     TIMEOUT,
     _Answers,
     album,
     open_album,
     rate_with_keys,
+    threaded_window,
     window,
 )
 
@@ -120,6 +122,29 @@ def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(
     assert "20 comparisons" in learned and "of your choices (± " in learned
     assert "predicts" in window.statusBar().currentMessage()
     assert "predicts" in window.profile_box.toolTip() and "20 comparisons" in window.profile_box.toolTip()
+    # The status line keeps saying it once the message is gone, and whether Personalize again would learn more.
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=TIMEOUT)
+    line = window.counter_label.text()
+    assert line.startswith("Rated 0, compared 20 — “from pairs” predicts ") and "of your choices (± " in line
+    assert line.endswith("learned from all your answers")
+    dialog = _open_compare(qtbot, window)
+    qtbot.keyClick(dialog, Qt.Key.Key_Left)
+    assert window.counter_label.text().endswith("1 new answer since: Personalize again to use them")
+
+
+def test_the_compare_view_asks_for_more_while_a_batch_is_left(qtbot, window: MainWindow, album: Path):  # noqa: F811
+    """Choosing a batch can take half a minute while a personalization runs: the next batch is asked for as
+    soon as the first is shown, not when five questions are left (which ran dry in a real window)."""
+    open_album(qtbot, window, album)
+    batches = []
+    window.controller.comparisons_chosen.connect(batches.append)
+    dialog = _open_compare(qtbot, window)
+    qtbot.waitUntil(lambda: len(batches) >= 2, timeout=TIMEOUT)  # no answer given yet
+    assert len(batches[0]) > 6  # more than the old threshold: that one waited for answers first
+    first = {frozenset(pair) for pair in batches[0]}
+    assert batches[1] and not first & {frozenset(pair) for pair in batches[1]}  # new questions, not the queued
+    qtbot.waitUntil(lambda: len(dialog.queue) + 1 == len(batches[0]) + len(batches[1]), timeout=TIMEOUT)
+    assert window.library.comparisons() == []
 
 
 def test_taste_panel_shows_the_profiles_numbers(qtbot, window: MainWindow, album: Path):  # noqa: F811
@@ -137,3 +162,33 @@ def test_taste_panel_shows_the_profiles_numbers(qtbot, window: MainWindow, album
     assert table.item(0, 0).text() == f"{summary.weights[0, 0]:+.3f}"
     assert table.item(0, len(summary.groups)).toolTip().endswith(f"{summary.overall[0]:+.4f}")
     assert summary.line in panel.summary_label.text()
+
+
+def test_the_model_opens_off_the_ui_thread_when_an_album_opens(
+    qtbot,
+    threaded_window: MainWindow,  # noqa: F811
+    album: Path,  # noqa: F811
+    monkeypatch,
+):
+    """Opening the model session imports torch and reads the bundle (about 7 s on 2 cores): a real window
+    froze for that long at the first Compare. It now happens on a worker as soon as the album opens."""
+    import threading
+
+    from aesthetic_curator.gui import controller
+
+    opened_on = []
+    original = controller.curation.open_model
+
+    def open_model(*args, **kwargs):
+        opened_on.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(controller.curation, "open_model", open_model)
+    app = threaded_window
+    open_album(qtbot, app, album)
+    qtbot.waitUntil(lambda: opened_on and not app.controller.preload_task.is_busy(), timeout=THREAD_TIMEOUT)
+    assert opened_on == [False]  # once, on a worker
+    app.compare_action.trigger()
+    qtbot.waitUntil(lambda: app.compare.current is not None, timeout=THREAD_TIMEOUT)
+    assert opened_on == [False]  # Compare reused it
+    app.compare.reject()

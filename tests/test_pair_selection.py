@@ -76,6 +76,8 @@ def test_album_questions_before_and_after_a_profile(scenes_library, test_bundle)
     again = comparisons_to_ask(lib, thumbnails, model, None, count=5, seed=1)
     assert not {frozenset(p) for p in first[:3]} & {frozenset(p) for p in again}  # answered: not asked again
     assert not model.task_scores.missing(list(paths))  # the pool grew from the cache
+    ahead = comparisons_to_ask(lib, thumbnails, model, None, count=5, seed=1, waiting=again)
+    assert ahead and not {frozenset(p) for p in again} & {frozenset(p) for p in ahead}  # still queued: not again
     # With a profile: its stored scores decide, and the surest pairs (far apart in score) are asked last.
     for photo, stars in zip(lib.photos()[:12], [1, 2, 3, 4, 5] * 3):
         lib.set_rating(photo.id, stars=stars)

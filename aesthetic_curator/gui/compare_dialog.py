@@ -18,13 +18,16 @@ from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from aesthetic_curator.gui.photo_decoder import PhotoDecoder
 
-#: Pairs decoded ahead of the one shown.
-PREFETCH_PAIRS = 2
-#: When fewer pairs than this are left, the dialog asks for more (choosing a batch before any profile scores
-#: up to 16 new photos with every task: a few seconds on a CPU, about as long as answering six questions).
-LOW_WATER = 6
+#: Pairs decoded ahead of the one shown: with two, a user answering every second while the cores were busy
+#: (choosing the next batch, a personalization) met "Loading…" for a few seconds now and then.
+PREFETCH_PAIRS = 4
+#: When fewer pairs than this are left, the dialog asks for more: more than a batch (10), so the first batch
+#: (often 8 pairs) is topped up at once and later ones arrive while a whole batch is still left to answer.
+#: Choosing a batch scores up to 16 new photos with every task: about 1 s on an idle 2-core CPU, but 20-40 s
+#: while a personalization keeps the cores busy, when 6 left (the old threshold) ran dry every batch.
+LOW_WATER = 12
 #: Decoded photos kept (the shown pair, the prefetched ones, and the last few for undo).
-KEEP_DECODED = 12
+KEEP_DECODED = 16
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class CompareDialog(QDialog):
         self._requested: set[str] = set()
         self._decoder = PhotoDecoder(2, self)
         self._decoder.decoded.connect(self._on_decoded)
+        for view in self.views:  # until the first batch comes (seconds on a CPU, more while it is busy)
+            view.show_pixmap(QPixmap(), "Choosing photos to compare…")
 
     # -- the questions -------------------------------------------------------------------------------
     def add_pairs(self, pairs: list[ComparePair]) -> None:
@@ -150,6 +155,11 @@ class CompareDialog(QDialog):
         self.current = None
         self.queue.appendleft(pair)
         self._next()
+
+    def waiting_pairs(self) -> list[tuple[int, int]]:
+        """Photo id pairs shown, queued or skipped in this session: a new batch should not bring them again."""
+        pairs = {(p.a_id, p.b_id) for p in (self.current, *self.queue) if p is not None}
+        return sorted(pairs | {tuple(sorted(key)) for key in self.seen if len(key) == 2})
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)

@@ -9,6 +9,7 @@ calls its methods and renders its signals; it never sees a model. Tasks come fro
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ class AlbumController(QObject):
         self.task: Task | None = None
         self._model: Any = None  # the ModelSession for _model_key
         self._model_key: tuple[Path, str] | None = None
+        self._model_lock = threading.Lock()  # model() runs on the UI thread and on the preload task
+        self.preload_task: Task | None = None  # opening the model session ahead of its first use
         #: Scoring newly rated photos with every task ahead of Personalize, on its own task, a moment
         #: after the last rating (it waits for, and is waited for by, the main task's model work).
         self.score_ahead_task: Task | None = None
@@ -82,6 +85,7 @@ class AlbumController(QObject):
         self.close_album()
         self.library = library
         self.preferences.remember_folder(folder)
+        self.preload_model()
         return library
 
     def scan(self) -> None:
@@ -109,9 +113,20 @@ class AlbumController(QObject):
         if path is None:
             return None
         key = (path, self.preferences.device)
-        if key != self._model_key:
-            self._model, self._model_key = curation.open_model(path, self.preferences.device), key
-        return self._model
+        with self._model_lock:
+            if key != self._model_key:
+                self._model, self._model_key = curation.open_model(path, self.preferences.device), key
+            return self._model
+
+    def preload_model(self) -> None:
+        """Open the model session on a worker thread once an album is open: the first open imports torch and
+        reads the bundle (about 7 s on 2 cores), which froze the window at the first Compare or rating."""
+        if self.preferences.bundle_path is None or (self.preload_task is not None and self.preload_task.is_busy()):
+            return
+        task = self.runner.create("load model", lambda progress, cancel: self.model(), self)
+        task.failed.connect(lambda message: log.info("loading the model ahead failed: %s", message))
+        self.preload_task = task
+        task.start()
 
     # -- scoring rated photos ahead of Personalize -------------------------------------------------------
     def ratings_changed(self) -> None:
@@ -138,7 +153,7 @@ class AlbumController(QObject):
 
     def _stop_score_ahead(self) -> None:
         self._score_ahead_timer.stop()
-        for task in (self.score_ahead_task, self.compare_task):
+        for task in (self.score_ahead_task, self.compare_task, self.preload_task):
             if task is not None and task.is_running():
                 task.cancel()
                 task.wait()
@@ -155,16 +170,19 @@ class AlbumController(QObject):
         self.run("suggest", job, self.suggested.emit)
 
     # -- comparisons ------------------------------------------------------------------------------------
-    def choose_comparisons(self, count: int, profile_id: int | None) -> None:
+    def choose_comparisons(self, count: int, profile_id: int | None, waiting: list[tuple[int, int]]) -> None:
         """Pick the next pairs to ask about (comparison_questions.comparisons_to_ask) on a task of their own, so the
-        compare view keeps asking while a personalization or ranking runs."""
+        compare view keeps asking while a personalization or ranking runs; ``waiting`` (queued or skipped
+        pairs) are not chosen again."""
         library, model, cache = self.library, self.model(), self.thumbnails
         if library is None or (self.compare_task is not None and self.compare_task.is_busy()):
             return
-        seed = len(library.comparisons())
+        seed = len(library.comparisons()) + 1_000 * len(waiting)  # a new pool for each batch asked ahead
 
         def job(progress, cancel):
-            return comparisons_to_ask(library, cache, model, profile_id, count, seed=seed, cancel=cancel)
+            return comparisons_to_ask(
+                library, cache, model, profile_id, count, seed=seed, waiting=waiting, cancel=cancel
+            )
 
         task = self.runner.create("choose comparisons", job, self)
         task.finished.connect(self.comparisons_chosen.emit)

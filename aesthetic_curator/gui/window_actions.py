@@ -35,7 +35,7 @@ def build_actions(w: MainWindow) -> None:
     )
     w.import_xmp_action = _action(w, "Import Ratings from XMP", w.import_xmp_clicked)
     w.personalize_action = _action(
-        w, "Personalize", w.personalize_clicked, "Ctrl+L", "learn your taste from your ratings"
+        w, "Personalize", w.personalize_clicked, "Ctrl+L", "learn your taste from your star ratings and comparisons"
     )
     w.rank_action = _action(w, "Rank", w.rank_clicked, "Ctrl+R", "score every photo with the profile")
     w.export_action = _action(w, "Export…", w.export_clicked, "Ctrl+E", "copy the top photos")

@@ -34,7 +34,8 @@ class WindowCompare:
             self._ask_for_pairs()
 
     def _ask_for_pairs(self) -> None:
-        self.controller.choose_comparisons(PAIRS_PER_BATCH, self.current_profile_id())
+        waiting = self.compare.waiting_pairs() if self.compare is not None else []
+        self.controller.choose_comparisons(PAIRS_PER_BATCH, self.current_profile_id(), waiting)
 
     def _compare_pairs(self, pairs: list[tuple[int, int]]) -> list[ComparePair]:
         """The pairs as the dialog shows them (one read of the album's photos for the whole batch)."""

@@ -47,13 +47,26 @@ class WindowViews:
         if readiness is None:
             self.counter_label.setText("Open a folder of photos to start (File → Open Folder, or drop a folder here)")
             return
+        told = f"Rated {readiness.rated}" + (f", compared {readiness.comparisons}" if readiness.comparisons else "")
+        profile = self._current_profile_status(readiness)
+        if profile:
+            self.counter_label.setText(f"{told} — {profile}")
+            return
         enough = curation.ENOUGH_RATINGS
         self.counter_label.setText(
-            f"Rated {readiness.rated}"
-            + (f", compared {readiness.comparisons}" if readiness.comparisons else "")
-            + f" (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — "
-            + readiness.explain()
+            f"{told} (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — {readiness.explain()}"
         )
+
+    def _current_profile_status(self, readiness: curation.RatingReadiness) -> str:
+        """The current profile in one line, once it can say more than its name: how well it knows the user
+        and whether their answers changed since it learned ('' when it cannot, e.g. an imported profile)."""
+        profile_id = self.current_profile_id()
+        stored = next((p for p in self.library.profiles() if p.id == profile_id), None) if self.library else None
+        if stored is None or not readiness.ready:
+            return ""
+        progress = ProfileProgress.from_metadata(stored.metadata)
+        parts = [part for part in (progress.describe(), progress.since(readiness.answers, readiness.digest)) if part]
+        return f"“{stored.name}” " + "; ".join(parts) if parts else ""
 
     # -- profiles -------------------------------------------------------------------------------------------
     def current_profile_id(self) -> int | None:
