@@ -23,13 +23,13 @@ import statistics
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
 from scipy.stats import spearmanr
 
 from aesthetic_curator import pair_selection
 from aesthetic_curator.builtin_model import require_builtin_bundle
 from aesthetic_curator.engine.personalize import score_images
 from aesthetic_curator.engine.session import ModelSession
+from aesthetic_curator.evaluation.baselines import fit_pair_probe
 from aesthetic_curator.evaluation.learning_curves import POOL, TEST_SHARE, appearance
 from aesthetic_curator.evaluation.synthetic_users import STAR_QUANTILES
 from aesthetic_curator.evaluation.users import curve_users, dataset_users
@@ -38,16 +38,12 @@ log = logging.getLogger("pair_ceiling")
 ANSWERS = (10, 20, 50)
 
 
-def fit_linear(features: np.ndarray, better: np.ndarray, worse: np.ndarray, ridge: float = 1.0) -> np.ndarray:
-    """Bradley–Terry weights over ``features`` from (better, worse) pairs, with a ridge prior."""
-    difference = features[better] - features[worse]
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        margin = difference @ w
-        gradient = -(difference.T @ (1 / (1 + np.exp(margin)))) + 2 * ridge * w
-        return float(np.logaddexp(0, -margin).sum() + ridge * w @ w), gradient
-
-    return minimize(loss, np.zeros(features.shape[1]), jac=True, method="L-BFGS-B").x
+def fit_linear(features: np.ndarray, better: np.ndarray, worse: np.ndarray) -> np.ndarray:
+    """Bradley–Terry weights over ``features`` from (better, worse) pairs: the summed pair loss plus |w|²
+    (ridge 1), which is the probe baseline's mean loss with its ridge set to 2 N / pairs."""
+    ridge = 2 * len(features) / len(better)
+    index = (torch.as_tensor(better), torch.as_tensor(worse))
+    return fit_pair_probe(torch.as_tensor(features), *index, ridge).numpy()
 
 
 def one_draw(features, looks, hidden, noise, rng) -> dict[str, list[float]]:

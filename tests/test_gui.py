@@ -106,6 +106,7 @@ def test_open_rate_personalize_rank_export(qtbot, window: MainWindow, album: Pat
     open_album(qtbot, window, album)
     assert window.model.rowCount() == 31  # the corrupt file is listed (its thumbnail shows it cannot be read)
     assert not window.personalize_action.isEnabled()
+    assert window.counter_label.text() == "Rated 0 — give 10 more star ratings or comparisons to personalize (0/10)"
 
     keys = ["5", "1", "4", "2", "3", "x", "5", "1", "4", "2", "3", "1"]
     rate_with_keys(qtbot, window, keys)
@@ -116,7 +117,9 @@ def test_open_rate_personalize_rank_export(qtbot, window: MainWindow, album: Pat
     rejected = window.model.index(5).data(PHOTO_ROLE)
     assert ratings[rejected.id].flag == -1
     assert window.personalize_action.isEnabled()
-    assert "ready to personalize" in window.counter_label.text()
+    assert window.counter_label.text() == (
+        "Rated 12 — 12 ratings: ready to personalize; more answers help, up to about 100"
+    )
 
     with qtbot.waitSignal(window.ranked, timeout=TIMEOUT) as ranked:
         window.start_personalization("portraits")

@@ -44,7 +44,9 @@ def frozen_features(model: MergedScorer, images: torch.Tensor, batch_size: int =
     return torch.cat(out)
 
 
-def _fit_probe(features: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor, ridge: float) -> torch.Tensor:
+def fit_pair_probe(features: torch.Tensor, hi: torch.Tensor, lo: torch.Tensor, ridge: float) -> torch.Tensor:
+    """Bradley–Terry weights over ``features`` [N, F] from ordered pairs (row hi[i] above row lo[i]): the
+    mean pair loss plus ``ridge`` / 2 |w|² / N (also the linear learner of docs/pair_ceiling.py)."""
     weights = torch.zeros(features.shape[1], dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([weights], lr=1.0, max_iter=100, line_search_fn="strong_wolfe")
     x = features.double()
@@ -70,11 +72,11 @@ def linear_probe_scores(
     splits = held_out_pair_splits(hi, lo, len(support), PROBE_FOLDS, seed)
 
     def held_out(ridge: float, train: torch.Tensor, valid: torch.Tensor) -> float:
-        weights = _fit_probe(xs, hi[train], lo[train], ridge)
+        weights = fit_pair_probe(xs, hi[train], lo[train], ridge)
         return float(indexed_pair_loss(xs.double() @ weights, hi[valid], lo[valid]))
 
     ridge = cross_validated_choice(RIDGE_CANDIDATES, splits, held_out)
-    return (x.double() @ _fit_probe(xs, hi, lo, ridge)).float()
+    return (x.double() @ fit_pair_probe(xs, hi, lo, ridge)).float()
 
 
 @dataclass(frozen=True)

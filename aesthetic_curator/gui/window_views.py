@@ -52,10 +52,8 @@ class WindowViews:
         if profile:
             self.counter_label.setText(f"{told} — {profile}")
             return
-        enough = curation.ENOUGH_RATINGS
-        self.counter_label.setText(
-            f"{told} (personalize from {curation.MIN_RATINGS}; up to {enough} helps) — {readiness.explain()}"
-        )
+        more = f"; more answers help, up to about {curation.ENOUGH_RATINGS}" if readiness.ready else ""
+        self.counter_label.setText(f"{told} — {readiness.explain()}{more}")
 
     def _current_profile_status(self, readiness: curation.RatingReadiness) -> str:
         """The current profile in one line, once it can say more than its name: how well it knows the user
