@@ -83,6 +83,17 @@ class ProfileProgress:
         return "your answers changed since: Personalize again to use them"
 
 
+def learned_from(photos: int, comparisons: int, answers: int | None) -> str:
+    """What a profile learned from, in the user's units: "12 ratings and 5 comparisons (20 photos)" (answers,
+    then the photos they span); a profile from before answers were counted says "20 photos, 5 comparisons"."""
+    if answers is None:
+        return f"{photos} photos" + (f", {comparisons} comparisons" if comparisons else "")
+    ratings = answers - comparisons
+    told = [f"{ratings} rating{'s' if ratings != 1 else ''}"] if ratings > 0 else []
+    told += [f"{comparisons} comparison{'s' if comparisons != 1 else ''}"] if comparisons else []
+    return " and ".join(told) + (f" ({photos} photos)" if comparisons else "")
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 

@@ -133,7 +133,7 @@ def test_each_profile_knows_its_agreement_and_how_far_the_top_moved(scenes_libra
 
 def test_a_profile_tells_whether_the_answers_changed_since_it_learned(scenes_library, test_bundle):
     """The status line's "N new answers since": each profile keeps a fingerprint of what it learned from."""
-    from aesthetic_curator.profile_progress import ProfileProgress
+    from aesthetic_curator.profile_progress import ProfileProgress, learned_from
 
     lib, _ = scenes_library
     photos = lib.photos()
@@ -159,3 +159,7 @@ def test_a_profile_tells_whether_the_answers_changed_since_it_learned(scenes_lib
     lib.set_rating(photos[0].id, stars=5)  # same number of answers, one changed
     assert since() == "your answers changed since: Personalize again to use them"
     assert ProfileProgress(0.7, 0.1, None, None).since(11, "x") == ""  # a profile from before the fingerprint
+    # What it learned from, in the user's units (answers, then the photos they span).
+    assert learned_from(learned.k, learned.comparisons, progress.answers) == "10 ratings and 1 comparison (12 photos)"
+    assert learned_from(40, 20, 20) == "20 comparisons (40 photos)" and learned_from(12, 0, 12) == "12 ratings"
+    assert learned_from(14, 4, None) == "14 photos, 4 comparisons"  # before answers were counted

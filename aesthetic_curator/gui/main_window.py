@@ -37,6 +37,7 @@ from aesthetic_curator.library.store import KEEP
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 from aesthetic_curator.model_setup import NO_BUNDLE_HELP
 from aesthetic_curator.paths import display_path
+from aesthetic_curator.profile_progress import learned_from
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +307,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
     def _personalized(self, result: curation.PersonalizedProfile) -> None:
         self._reload_profiles(select=result.profile_id)
         skipped = f"; {len(result.skipped)} unreadable photo(s) skipped" if result.skipped else ""
-        told = f"{result.k} photos" + (f" and {result.comparisons} comparisons" if result.comparisons else "")
+        told = learned_from(result.k, result.comparisons, result.progress.answers if result.progress else None)
         knows = f" — {result.progress.describe()}" if result.progress and result.progress.describe() else ""
         self.statusBar().showMessage(
             f"Profile “{result.name}” learned from {told} in {result.seconds:.1f}s{knows}{skipped}; ranking…", 15_000

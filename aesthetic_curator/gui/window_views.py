@@ -14,7 +14,7 @@ from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
-from aesthetic_curator.profile_progress import ProfileProgress
+from aesthetic_curator.profile_progress import ProfileProgress, learned_from
 
 
 class WindowViews:
@@ -106,12 +106,12 @@ class WindowViews:
         if stored is None:
             return "no profile yet: rate or compare some photos and press Personalize"
         meta, extra = stored.metadata, stored.metadata.get("extra") or {}
-        comparisons = extra.get("comparisons") or 0
-        learned = f"“{stored.name}”: learned from {meta.get('k', '?')} photos"
-        lines = [learned + (f", {comparisons} comparisons" if comparisons else "")]
+        progress = ProfileProgress.from_metadata(meta)
+        told = learned_from(meta.get("k", "?"), extra.get("comparisons") or 0, progress.answers)
+        lines = [f"“{stored.name}”: learned from {told}"]
         if extra.get("top_tuned"):
             lines.append(f"coefficients, then its {extra['top_tuned']} fine-tuned on your judgements")
-        lines.append(ProfileProgress.from_metadata(meta).describe())
+        lines.append(progress.describe())
         lines.append(f"solver {meta.get('solver', '?')}, created {meta.get('created', '?')}")
         return "\n".join(line for line in lines if line)
 
