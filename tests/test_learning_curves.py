@@ -34,6 +34,10 @@ def test_every_strategy_learns_and_measures_its_calibration(merged):
             calibration = point.calibration()
             assert 0 <= calibration["estimated"] <= 1 and 0 <= calibration["measured"] <= 1
             assert 0 < calibration["measured_error"] < 0.5 and calibration["within_both"] >= calibration["within"]
+            # Each stage of the profile is measured on the same runs: the init and the learned coefficients.
+            assert set(point.stages) == {"init", "coefficients"}
+            assert all(point.stages[stage].keys() == point.srocc.keys() for stage in point.stages)
+            assert all(len(values) == 2 for by_user in point.stages.values() for values in by_user.values())
     # Over these synthetic users a profile learns something from 20 answers of any kind.
     names = list(report.users)
     assert all(report.points[s][20].mean(names) > 0 for s in CURVE_STRATEGIES)
@@ -41,6 +45,7 @@ def test_every_strategy_learns_and_measures_its_calibration(merged):
     first = report.points["active pairs"][10]
     assert again.points["active pairs"][10].srocc[users[0].name] == first.srocc[users[0].name][:1]  # same seed
     assert "| active pairs |" in report.table("synthetic") and "runs within ±" in report.calibration_table()
+    assert "| active pairs | 20 |" in report.stage_table()
 
 
 def test_the_measured_agreement_has_a_jackknife_error_over_the_test_photos():

@@ -92,6 +92,9 @@ class CurvePoint:
     error: list[float] = field(default_factory=list)  # its ±
     measured: list[float] = field(default_factory=list)  # agreement with fresh answers on test photos
     measured_error: list[float] = field(default_factory=list)  # its standard error over the test photos
+    #: Test SROCC of the profile's earlier stages, per user and trial as ``srocc``: which stage gains or loses
+    #: ("init": the adaptive init's coefficients; "coefficients": the learned ones without the top's change).
+    stages: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def mean(self, users: Sequence[str]) -> float:
         """Mean over the users of their mean over trials."""
@@ -142,6 +145,20 @@ class CurveReport:
                 point = self.points[strategy][n]
                 cells.append(f"{point.mean(names):.3f} ± {point.spread(names):.3f}")
             lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def stage_table(self) -> str:
+        """Test SROCC after each stage of the profile (all users): the adaptive init, the learned
+        coefficients, and the profile as kept (with the top's change, where it is tuned)."""
+        names = list(self.users)
+        lines = ["| strategy | answers | init | coefficients | as kept |", "|---|---|---|---|---|"]
+        for strategy in self.strategies:
+            for n in self.answers:
+                point = self.points[strategy][n]
+                stages = [CurvePoint(strategy, n, by_user).mean(names) for by_user in point.stages.values()]
+                if len(stages) == 2:
+                    cells = " | ".join(f"{v:.3f}" for v in (*stages, point.mean(names)))
+                    lines.append(f"| {strategy} | {n} | {cells} |")
         return "\n".join(lines)
 
     def calibration_table(self) -> str:
@@ -260,6 +277,10 @@ class _Trial:
         scores[self.test] = self.scores(result, self.test).double()
         value = srocc(scores[self.test].numpy(), self.user.hidden[self.test].numpy())
         point.srocc.setdefault(self.user.name, []).append(value)
+        for stage, alpha in (("init", result.init_alpha), ("coefficients", result.alpha)):
+            staged = score_images(self.model, self.user.images[self.test], alpha, cancel=self.cancel).double()
+            by_user = point.stages.setdefault(stage, {})
+            by_user.setdefault(self.user.name, []).append(srocc(staged.numpy(), self.user.hidden[self.test].numpy()))
         if result.agreement is not None:
             n = self.user.hidden.numel()
             star_share = leave_one_photo_out(scores, *self.test_star_pairs, n)
