@@ -77,10 +77,12 @@ class RatingReadiness:
 
 
 def rating_readiness(library: Library) -> RatingReadiness:
-    rated = library.training_ratings()
-    pairs = library.training_pairs()
+    return _readiness_of(library.album, library.training_ratings(), library.training_pairs())
+
+
+def _readiness_of(album: Path, rated: list[tuple[Path, float]], pairs: list[tuple[Path, Path]]) -> RatingReadiness:
     photos = {path for path, _ in rated} | {path for pair in pairs for path in pair}
-    digest = judgements_digest(library.album, rated, pairs)
+    digest = judgements_digest(album, rated, pairs)
     return RatingReadiness(len(rated), len({rating for _, rating in rated}), len(pairs), len(photos), digest)
 
 
@@ -160,18 +162,17 @@ def personalize_album(
     """Learn a profile from the album's ratings and answered comparisons; store it under ``name``."""
     from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
-    readiness = rating_readiness(library)
+    rated, pairs = library.training_ratings(), library.training_pairs()  # answers given from now on wait
+    readiness = _readiness_of(library.album, rated, pairs)  # its digest: for the next Personalize
     if not readiness.ready:
         raise RatingsError(readiness.explain())
-    rated, pairs = library.training_ratings(), library.training_pairs()  # answers given from now on wait
-    digest = judgements_digest(library.album, rated, pairs)  # for the next Personalize
     model.prepare(progress, cancel)  # first use: fetch with byte progress; else a no-op
     config = PersonalizeConfig(solver=solver, seed=seed) if solver else PersonalizeConfig(seed=seed)
     result = model.personalize(rated, config, progress, cancel, pairs=pairs)
     check(cancel)
     profile = model.profile_from(result, name)
     metadata = {**profile.metadata(), **previous_top(library)}
-    metadata["answers"] = {"count": len(rated) + len(pairs), "digest": digest}
+    metadata["answers"] = {"count": readiness.answers, "digest": readiness.digest}
     if result.agreement is not None:
         metadata["agreement"] = result.agreement.as_dict()
     profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, metadata)

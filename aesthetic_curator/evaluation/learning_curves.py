@@ -98,8 +98,7 @@ class CurvePoint:
 
     def mean(self, users: Sequence[str]) -> float:
         """Mean over the users of their mean over trials."""
-        values = [statistics.fmean(self.srocc[u]) for u in users if self.srocc.get(u)]
-        return statistics.fmean(values) if values else math.nan
+        return _user_mean(self.srocc, users)
 
     def spread(self, users: Sequence[str]) -> float:
         """Standard deviation over trials of the mean over ``users``."""
@@ -125,6 +124,16 @@ class CurvePoint:
             "measured_error": statistics.fmean(self.measured_error) if self.measured_error else math.nan,
             "within_both": sum(within_both) / len(within_both) if within_both else math.nan,
         }
+
+
+def _user_mean(by_user: dict[str, list[float]], users: Sequence[str]) -> float:
+    """Mean over ``users`` of each one's mean over trials (NaN when none has a value)."""
+    values = [statistics.fmean(by_user[u]) for u in users if by_user.get(u)]
+    return statistics.fmean(values) if values else math.nan
+
+
+#: The stages of a profile the learning curve measures besides the profile as kept (``CurvePoint.stages``).
+STAGES = ("init", "coefficients")
 
 
 @dataclass
@@ -155,8 +164,8 @@ class CurveReport:
         for strategy in self.strategies:
             for n in self.answers:
                 point = self.points[strategy][n]
-                stages = [CurvePoint(strategy, n, by_user).mean(names) for by_user in point.stages.values()]
-                if len(stages) == 2:
+                if point.stages:
+                    stages = [_user_mean(point.stages.get(stage, {}), names) for stage in STAGES]
                     cells = " | ".join(f"{v:.3f}" for v in (*stages, point.mean(names)))
                     lines.append(f"| {strategy} | {n} | {cells} |")
         return "\n".join(lines)
@@ -277,7 +286,7 @@ class _Trial:
         scores[self.test] = self.scores(result, self.test).double()
         value = srocc(scores[self.test].numpy(), self.user.hidden[self.test].numpy())
         point.srocc.setdefault(self.user.name, []).append(value)
-        for stage, alpha in (("init", result.init_alpha), ("coefficients", result.alpha)):
+        for stage, alpha in zip(STAGES, (result.init_alpha, result.alpha)):
             staged = score_images(self.model, self.user.images[self.test], alpha, cancel=self.cancel).double()
             by_user = point.stages.setdefault(stage, {})
             by_user.setdefault(self.user.name, []).append(srocc(staged.numpy(), self.user.hidden[self.test].numpy()))

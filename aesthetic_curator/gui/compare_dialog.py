@@ -158,8 +158,8 @@ class CompareDialog(QDialog):
 
     def waiting_pairs(self) -> list[tuple[int, int]]:
         """Photo id pairs shown, queued or skipped in this session: a new batch should not bring them again."""
-        pairs = {(p.a_id, p.b_id) for p in (self.current, *self.queue) if p is not None}
-        return sorted(pairs | {tuple(sorted(key)) for key in self.seen if len(key) == 2})
+        keys = self.seen | {pair.key for pair in self.queue}  # the pair on screen is in ``seen``
+        return sorted(tuple(sorted(key)) for key in keys)
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
