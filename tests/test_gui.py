@@ -94,6 +94,8 @@ def test_the_builtin_model_personalizes_with_its_top_fine_tuned(qtbot, tmp_path:
         window.start_personalization("mine")
     stored = Profile.from_bytes(window.library.profile_data(ranked.args[0]))
     assert stored.top_delta is not None
+    # 12 photos: under FastOptions.init_only_below the coefficients stay at the start and only the top learns
+    assert "each task weighted by its agreement with you, then its" in window.profile_box.toolTip()
     assert "fine-tuned on your judgements" in window.profile_box.toolTip()
     scores = window.library.scores(ranked.args[0])
     expected = [pid for pid, _ in sorted(scores.items(), key=lambda kv: kv[1][1])]

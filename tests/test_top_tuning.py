@@ -21,6 +21,7 @@ from aesthetic_curator.engine.rank_loss import indexed_pair_loss, pair_photos, p
 from aesthetic_curator.engine.scorer import freeze_norm_statistics
 from aesthetic_curator.engine.solvers import get_solver
 from aesthetic_curator.engine.solvers.base import PassCounter, SolverRun
+from aesthetic_curator.engine.solvers.gauss_newton import FastOptions
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.engine.top_delta import DELTA_DTYPE, TopDelta, blend_deltas
 from aesthetic_curator.engine.top_tuning import (
@@ -217,10 +218,11 @@ def test_folds_with_their_own_coefficients_tune_their_own_network(merged, tiny_p
 def test_a_tuned_profile_reports_the_tuned_models_agreement(builtin_model, real_photos):
     images, mos = real_photos
     stages: list[str] = []
-    result = personalize(builtin_model, images, mos, progress=lambda update: stages.append(update.stage))
+    fitted = PersonalizeConfig.for_solver("fast", init_only_below=0)  # the coefficients fitted before the tuning
+    result = personalize(builtin_model, images, mos, fitted, progress=lambda update: stages.append(update.stage))
     assert result.top_delta is not None and "measuring agreement" in stages
     assert result.agreement is not None and 0 <= result.agreement.value <= 1
-    untuned = personalize(builtin_model, images, mos, PersonalizeConfig(tune_top=False))
+    untuned = personalize(builtin_model, images, mos, PersonalizeConfig.for_solver("fast", tune_top=False))
     assert untuned.agreement is not None and untuned.agreement != result.agreement  # the coefficients' own
     # Below FOLD_REFIT_PHOTOS every fold passes every photo below the cut at its own coefficients, and its
     # training photos mirrored: counted as forwards, and bounded by the time estimate's count.
@@ -271,7 +273,10 @@ def test_the_builtin_model_is_tuned_by_default_and_its_profile_ranks_as_learned(
     result = personalize(builtin_model, images, mos)
     assert result.top_tuned == HEAD_CONVOLUTION and result.top_delta is not None
     untuned = personalize(builtin_model, images, mos, PersonalizeConfig(tune_top=False))
-    assert untuned.top_delta is None and torch.equal(untuned.alpha, result.alpha)  # the coefficients come first
+    assert untuned.top_delta is None
+    # Under FastOptions.init_only_below photos only the tuning learns; without the tuning the coefficients do.
+    assert len(mos) < FastOptions().init_only_below and torch.equal(result.alpha, result.init_alpha)
+    assert not torch.equal(untuned.alpha, untuned.init_alpha)
     bundle = Bundle.load(builtin_bundle_path())
     profile = Profile.from_result(result, bundle)
     path = profile.save(tmp_path / "me.profile")
@@ -293,7 +298,7 @@ def test_the_solvers_last_forward_feeds_the_tuning(builtin_model, real_photos):
     """The fast solver keeps what the cut module output in its accepted plain forward; the tuning then
     starts from it instead of its own pass, and learns the same change."""
     images, mos = real_photos
-    config = PersonalizeConfig()
+    config = PersonalizeConfig.for_solver("fast", init_only_below=0)
     judgements = Judgements.from_ratings(mos)
     tap = cut_module(builtin_model.base)
     run = SolverRun(builtin_model, images, judgements, builtin_model.alpha.detach().clone(), config, PassCounter())
@@ -314,6 +319,49 @@ def test_the_solvers_last_forward_feeds_the_tuning(builtin_model, real_photos):
     assert torch.allclose(kept.scores, own.scores, atol=1e-3)
     with pytest.raises(ValueError, match="kept features"):
         tune_top(scorer, images, hi, lo, options, seed=3, lower=output.cut_features[:3])
+
+
+def test_under_thirty_photos_the_tuning_starts_from_the_init_and_each_fold_from_its_own(builtin_model, real_photos):
+    """Below FastOptions.init_only_below judged photos (with the top tuned after them) the coefficients stay at
+    the adaptive init: one forward per photo, no backward, and the tuning's input kept from it; each agreement
+    fold starts from the init of its own photos' answers, so the estimate does not see the held-out ones."""
+    images, mos = real_photos
+    k = len(mos)
+    judgements = Judgements.from_ratings(mos)
+    init = builtin_model.alpha.detach().clone()
+    seen: list[torch.Tensor] = []
+
+    def fold_init(photos: torch.Tensor) -> torch.Tensor:
+        seen.append(photos)
+        return torch.full_like(init, float(len(photos)))
+
+    tap = cut_module(builtin_model.base)
+    run = SolverRun(builtin_model, images, judgements, init, PersonalizeConfig(), PassCounter(), fold_init=fold_init)
+    run.tap = tap
+    output = get_solver("fast").solve(run)
+    assert torch.equal(output.alpha, init) and output.steps == 0
+    assert run.counter.forward == k and run.counter.backward == 0
+    assert torch.allclose(output.final_scores, score_images(builtin_model, images, init), atol=1e-5)
+    assert output.cut_features is not None and output.cut_features.shape[0] == k
+    hi, lo = _pairs(mos)
+    rows = torch.arange(0, len(hi), 2)
+    assert torch.equal(output.fold_coefficients(rows), torch.full_like(init, float(len(pair_photos(hi, lo, rows)))))
+    assert torch.equal(seen[-1], pair_photos(hi, lo, rows))
+    # Without the tuning after it, or from init_only_below photos on, the solver fits the coefficients.
+    run.tap, run.counter = None, PassCounter()
+    assert not torch.equal(get_solver("fast").solve(run).alpha, init) and run.counter.backward > 0
+    run.tap, run.counter = tap, PassCounter()
+    run.config = PersonalizeConfig.for_solver("fast", init_only_below=k)
+    assert not torch.equal(get_solver("fast").solve(run).alpha, init)
+    # The time estimate counts what runs: one forward per photo instead of the fit's passes.
+    fast = get_solver("fast")
+    timings: dict = {}
+    kept = fast.estimate_seconds(builtin_model, k, PersonalizeConfig(), zero_shot_done=True, timings=timings)
+    ((_, (per_jacobian_photo, per_forward)),) = timings.items()
+    assert kept == pytest.approx(per_forward * k)
+    fitting = PersonalizeConfig.for_solver("fast", init_only_below=0)  # 3 Jacobians, 2 plain forwards
+    full = fast.estimate_seconds(builtin_model, k, fitting, zero_shot_done=True, timings=timings)
+    assert full == pytest.approx(per_jacobian_photo * 3 * k + per_forward * 2 * k)
 
 
 def test_the_paper_recipe_stays_the_papers(builtin_model, real_photos):

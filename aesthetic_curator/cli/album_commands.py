@@ -61,10 +61,9 @@ def cmd_personalize(args: argparse.Namespace) -> int:
     measure = "agreement" if result.comparisons else "SROCC"
     zero_shot = ", ".join(f"{k} {v:+.3f}" for k, v in result.zero_shot_srocc.items())
     say(f"zero-shot {measure} per task: {zero_shot}")
-    say(
-        f"training {measure} {result.train_srocc:.3f} after {result.steps} steps, "
-        f"{result.passes.total} image passes, {result.seconds:.1f}s"
-    )
+    # The fast solver keeps the adaptive init's coefficients on few photos and lets the top tuning learn.
+    fit = f"after {result.steps} steps" if result.steps else "with the coefficients at the adaptive init"
+    say(f"training {measure} {result.train_srocc:.3f} {fit}, {result.passes.total} image passes, {result.seconds:.1f}s")
     if result.top_tuned:
         say(f"fine-tuned the {result.top_tuned} on your judgements")
     if result.agreement is not None:

@@ -102,7 +102,7 @@ class AlbumController(QObject):
         self.run("scan", job, self.scanned.emit)
 
     def close_album(self) -> None:
-        self._stop_score_ahead()
+        self._stop_album_tasks()
         if self.library is not None:
             self.library.close()
             self.library = None
@@ -151,7 +151,8 @@ class AlbumController(QObject):
         self.score_ahead_task = task
         task.start()
 
-    def _stop_score_ahead(self) -> None:
+    def _stop_album_tasks(self) -> None:
+        """Stop what runs for the open album beside the main task (score-ahead, pair choosing, model load)."""
         self._score_ahead_timer.stop()
         for task in (self.score_ahead_task, self.compare_task, self.preload_task):
             if task is not None and task.is_running():
@@ -376,7 +377,7 @@ class AlbumController(QObject):
 
     def shutdown(self) -> None:
         """Cancel running work and wait for it, so nothing is left half-written; close the album."""
-        self._stop_score_ahead()
+        self._stop_album_tasks()
         self.cancel(wait=True)
         if self.task is not None:
             self.task.wait()

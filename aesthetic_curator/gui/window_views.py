@@ -110,7 +110,9 @@ class WindowViews:
         told = learned_from(meta.get("k", "?"), extra.get("comparisons") or 0, progress.answers)
         lines = [f"“{stored.name}”: learned from {told}"]
         if extra.get("top_tuned"):
-            lines.append(f"coefficients, then its {extra['top_tuned']} fine-tuned on your judgements")
+            # Under 30 judged photos the solver keeps the start's coefficients (steps 0): say what they are.
+            start = "each task weighted by its agreement with you" if extra.get("steps") == 0 else "coefficients"
+            lines.append(f"{start}, then its {extra['top_tuned']} fine-tuned on your judgements")
         lines.append(progress.describe())
         lines.append(f"solver {meta.get('solver', '?')}, created {meta.get('created', '?')}")
         return "\n".join(line for line in lines if line)
