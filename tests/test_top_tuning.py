@@ -322,7 +322,7 @@ def test_the_solvers_last_forward_feeds_the_tuning(builtin_model, real_photos):
 
 
 def test_under_thirty_photos_the_tuning_starts_from_the_init_and_each_fold_from_its_own(builtin_model, real_photos):
-    """Below FastOptions.init_only_below judged photos (with the top tuned after them) the coefficients stay at
+    """Below FastOptions.init_only_below photos judged by stars (with the top tuned after them) the coefficients stay at
     the adaptive init: one forward per photo, no backward, and the tuning's input kept from it; each agreement
     fold starts from the init of its own photos' answers, so the estimate does not see the held-out ones."""
     images, mos = real_photos
@@ -350,6 +350,12 @@ def test_under_thirty_photos_the_tuning_starts_from_the_init_and_each_fold_from_
     # Without the tuning after it, or from init_only_below photos on, the solver fits the coefficients.
     run.tap, run.counter = None, PassCounter()
     assert not torch.equal(get_solver("fast").solve(run).alpha, init) and run.counter.backward > 0
+    # So it does for comparisons: the pairs asked after init-only profiles cost more than the rule gains.
+    order = sorted(range(k), key=lambda i: -mos[i])
+    compared = Judgements.build([None] * k, [(order[i], order[i + 1]) for i in range(k - 1)])
+    run.tap, run.counter, run.judgements = tap, PassCounter(), compared
+    assert not torch.equal(get_solver("fast").solve(run).alpha, init) and run.counter.backward > 0
+    run.judgements = judgements
     run.tap, run.counter = tap, PassCounter()
     run.config = PersonalizeConfig.for_solver("fast", init_only_below=k)
     assert not torch.equal(get_solver("fast").solve(run).alpha, init)

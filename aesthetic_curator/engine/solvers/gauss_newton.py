@@ -73,11 +73,12 @@ class FastOptions:
     jacobian_chunk: int | None = None  # photos per batched per-photo gradient; None: 1 on a CPU, 32 on a GPU
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
-    # Below this many judged photos, when the top is tuned after the coefficients, the coefficients stay at
-    # the adaptive init and only the tuning learns (0: always fit them). Since 2026-12-06: on PARA (3 seeds,
-    # 36 draws per cell) the profile as kept gained +0.033 / +0.024 at 10 / 20 stars and +0.022 at 10
-    # comparisons from skipping them, level at 20 comparisons; 9 users at K = 10: +0.021 over 90 draws
-    # (docs/comparisons.md, docs/evaluation.md). Such a run costs one forward per photo instead of ~8 passes.
+    # Below this many photos judged by stars alone, when the top is tuned after the coefficients, the
+    # coefficients stay at the adaptive init and only the tuning learns (0: always fit them). Since
+    # 2026-12-06: on PARA (3 seeds, 36 draws per cell) the profile as kept gained +0.033 / +0.024 at 10 / 20
+    # stars; 9 users at K = 10: +0.021 over 90 draws. Not for comparisons: +0.022 at 10, level at 20, but
+    # the pairs then asked from such profiles cost −0.077 at 50 on one seed (docs/comparisons.md). Such a
+    # run costs one forward per photo instead of ~8 passes.
     init_only_below: int = 30
     head_refit: bool = True  # refit the head's coefficients exactly at the end (head_refit.py)
     # On a CPU, rebuild the per-photo gradients from one batched backward where the network allows
@@ -86,9 +87,9 @@ class FastOptions:
     # earlier path, kept as the benchmarks' baseline.
     batched_jacobian: bool = True
 
-    def keeps_init(self, k: int, tunes_top: bool) -> bool:
+    def keeps_init(self, k: int, tunes_top: bool, comparisons: bool = False) -> bool:
         """Whether a run on ``k`` judged photos keeps the adaptive init's coefficients (``init_only_below``)."""
-        return tunes_top and k < self.init_only_below
+        return tunes_top and not comparisons and k < self.init_only_below
 
     def chunk(self, device: torch.device) -> int:
         return self.jacobian_chunk or (1 if device.type == "cpu" else 32)
@@ -146,7 +147,7 @@ class GaussNewtonSolver(Solver):
         """
         options: FastOptions = self.options(config)
         small = is_small_network(model)
-        if options.keeps_init(k, config.tunes_top(model)):
+        if options.keeps_init(k, config.tunes_top(model)):  # for stars (comparisons fit: a run 2-3 s longer)
             jacobian_photos, forwards = 0, k  # one forward for the init's scores and the top's input
         else:
             jacobian_photos = (1 + options.refreshes()) * k
@@ -183,7 +184,7 @@ class GaussNewtonSolver(Solver):
         counter, progress, cancel = run.counter, run.progress, run.cancel
         options: FastOptions = self.options(config)
         k = images.shape[0]
-        if options.keeps_init(k, run.tap is not None):
+        if options.keeps_init(k, run.tap is not None, run.judgements.has_comparisons):
             log.debug("fast solver: %d photos, under %d: the coefficients stay at the init", k, options.init_only_below)
             return _init_only(run)
         evaluations, refreshes = max(1, options.evaluations), options.refreshes()
