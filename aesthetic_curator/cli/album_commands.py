@@ -61,7 +61,7 @@ def cmd_personalize(args: argparse.Namespace) -> int:
     measure = "agreement" if result.comparisons else "SROCC"
     zero_shot = ", ".join(f"{k} {v:+.3f}" for k, v in result.zero_shot_srocc.items())
     say(f"zero-shot {measure} per task: {zero_shot}")
-    # The fast solver keeps the adaptive init's coefficients on few photos and lets the top tuning learn.
+    # Under FastOptions.init_only_below star-rated photos the fast solver keeps the init and only tunes the top.
     fit = f"after {result.steps} steps" if result.steps else "with the coefficients at the adaptive init"
     say(f"training {measure} {result.train_srocc:.3f} {fit}, {result.passes.total} image passes, {result.seconds:.1f}s")
     if result.top_tuned:
