@@ -134,13 +134,15 @@ def estimate_personalization(
     rated: list[Path] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    comparisons: bool = False,
 ) -> PersonalizationEstimate:
-    """How long learning from ``k`` ratings will take, and where (the CPU or a GPU)."""
+    """How long learning from ``k`` judged photos will take, and where (the CPU or a GPU); ``comparisons``:
+    whether any answer is a comparison (with stars alone under 30 photos the fast solver skips its fit)."""
     from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
     model.prepare(progress, cancel)
     config = PersonalizeConfig(solver=solver) if solver else PersonalizeConfig()
-    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config, rated))
+    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config, rated, comparisons))
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,17 @@ def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(
     window.statusBar().messageChanged.connect(messages.append)
     monkeypatch.setattr(main_window, "CONFIRM_SECONDS", 0.0)  # every run counts as long: the prompt shows
     answers = _Answers(monkeypatch, text="from pairs")
+    estimated_with = []  # the time estimate is told there are comparisons (with them the fast solver fits)
+    estimate = curation.estimate_personalization
+
+    def estimate_and_record(model, k, solver, rated, progress, cancel, comparisons=False):
+        estimated_with.append(comparisons)
+        return estimate(model, k, solver, rated, progress, cancel, comparisons)
+
+    monkeypatch.setattr(curation, "estimate_personalization", estimate_and_record)
     with qtbot.waitSignal(window.ranked, timeout=TIMEOUT) as ranked:
         window.personalize_action.trigger()
+    assert estimated_with == [True]
     # The prompt counts the answers, not the 40 photos they span.
     assert len(answers.questions) == 1 and "Learning from 20 comparisons on the CPU" in answers.questions[0]
     scores = window.library.scores(ranked.args[0])

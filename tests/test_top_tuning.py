@@ -368,6 +368,11 @@ def test_under_thirty_photos_the_tuning_starts_from_the_init_and_each_fold_from_
     fitting = PersonalizeConfig.for_solver("fast", init_only_below=0)  # 3 Jacobians, 2 plain forwards
     full = fast.estimate_seconds(builtin_model, k, fitting, zero_shot_done=True, timings=timings)
     assert full == pytest.approx(per_jacobian_photo * 3 * k + per_forward * 2 * k)
+    # With a comparison among the answers the coefficients are fitted, and the estimate counts that fit.
+    with_pairs = fast.estimate_seconds(
+        builtin_model, k, PersonalizeConfig(), zero_shot_done=True, timings=timings, comparisons=True
+    )
+    assert with_pairs == pytest.approx(full)
 
 
 def test_the_paper_recipe_stays_the_papers(builtin_model, real_photos):

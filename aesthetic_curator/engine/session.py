@@ -102,16 +102,23 @@ class ModelSession:
 
     # -- the work --------------------------------------------------------------------------------------
     def estimate_seconds(
-        self, k: int, config: PersonalizeConfig | None = None, rated: Sequence[Path] | None = None
+        self,
+        k: int,
+        config: PersonalizeConfig | None = None,
+        rated: Sequence[Path] | None = None,
+        comparisons: bool = False,
     ) -> float:
         """Honest wall time before starting, from a few passes timed the way the solver runs them
-        (:meth:`Solver.estimate_seconds`; this also builds the model the personalization then reuses)."""
+        (:meth:`Solver.estimate_seconds`; this also builds the model the personalization then reuses).
+        ``comparisons``: whether any of the answers is a comparison (the fast solver's passes depend on it)."""
         config = config or PersonalizeConfig()
         with self.lock:
             model = self.merged_model()
             ahead = rated is not None and self.task_scores.lookup(rated) is not None  # scored in the background
             solver = get_solver(config.solver)
-            solving = solver.estimate_seconds(model, k, config, zero_shot_done=ahead, timings=self.timings)
+            solving = solver.estimate_seconds(
+                model, k, config, zero_shot_done=ahead, timings=self.timings, comparisons=comparisons
+            )
             return solving + tuning_seconds(model, k, config, self.timings)
 
     def warm_up(self, k: int, solver: str | None = None) -> bool:

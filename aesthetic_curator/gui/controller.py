@@ -222,7 +222,8 @@ class AlbumController(QObject):
         rated = curation.judged_photos(library)
 
         def estimate(progress, cancel):
-            return curation.estimate_personalization(model, k, solver, rated, progress, cancel)
+            compared = readiness.comparisons > 0
+            return curation.estimate_personalization(model, k, solver, rated, progress, cancel, compared)
 
         def learn(progress, cancel):
             return curation.personalize_album(library, model, name, solver=solver, progress=progress, cancel=cancel)

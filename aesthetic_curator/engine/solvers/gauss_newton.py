@@ -138,16 +138,18 @@ class GaussNewtonSolver(Solver):
         config: PersonalizeConfig,
         zero_shot_done: bool = False,
         timings: Timings | None = None,
+        comparisons: bool = False,
     ) -> float:
         """Times what this solver runs, a Jacobian chunk and a scoring batch, and scales each by its count.
 
         One timed forward + backward of 4 photos (the base estimate) is 1.3x too high for the built-in
         model, whose Jacobians go batched and whose forwards go 16 photos at a time (docs/benchmarks.md).
-        ``timings``: see :func:`measured`.
+        ``timings``: see :func:`measured`. ``comparisons``: whether any answer is a comparison (such a run
+        fits the coefficients at every count, :meth:`FastOptions.keeps_init`).
         """
         options: FastOptions = self.options(config)
         small = is_small_network(model)
-        if options.keeps_init(k, config.tunes_top(model)):  # for stars (comparisons fit: a run 2-3 s longer)
+        if options.keeps_init(k, config.tunes_top(model), comparisons):
             jacobian_photos, forwards = 0, k  # one forward for the init's scores and the top's input
         else:
             jacobian_photos = (1 + options.refreshes()) * k
