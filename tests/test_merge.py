@@ -77,6 +77,23 @@ def test_one_hot_is_bit_exact_with_stored_task_model(test_bundle: Bundle):
             assert torch.equal(merged(images, merged.one_hot(task)), model(images))
 
 
+def test_one_task_alone_merges_the_same_weights_by_its_shortcut(test_bundle: Bundle):
+    """A task alone (one-hot, or one task's row scaled) reads only its own vector, and gives exactly the
+    weights the full sum over every task gives; a differentiable coefficient matrix takes the full sum."""
+    merged = MergedScorer.from_bundle(test_bundle)
+    for alpha in (merged.one_hot(1), 0.37 * merged.one_hot(0)):
+        assert MergedScorer._only_task(alpha) == int(alpha.ne(0).any(dim=1).nonzero())
+        shortcut = merged.merged_parameters(alpha)
+        full = merged.merged_parameters(alpha.clone().requires_grad_(True))  # no shortcut: gradients flow
+        assert all(torch.equal(shortcut[name], full[name]) for name in merged.layer_names)
+    two = merged.one_hot(0) + merged.one_hot(1)
+    assert MergedScorer._only_task(two) is None and MergedScorer._only_task(torch.zeros_like(two)) is None
+    learning = merged.one_hot(0).requires_grad_(True)
+    assert MergedScorer._only_task(learning) is None
+    with torch.no_grad():  # where no gradient is taken, a learnable one-hot matrix takes the shortcut too
+        assert MergedScorer._only_task(learning) == 0
+
+
 def test_gradient_reaches_only_coefficients(test_bundle: Bundle):
     merged = MergedScorer.from_bundle(test_bundle)
     trainable = [name for name, p in merged.named_parameters() if p.requires_grad]
