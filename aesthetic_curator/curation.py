@@ -137,7 +137,7 @@ def estimate_personalization(
     comparisons: bool = False,
 ) -> PersonalizationEstimate:
     """How long learning from ``k`` judged photos will take, and where (the CPU or a GPU); ``comparisons``:
-    whether any answer is a comparison (with stars alone under 30 photos the fast solver skips its fit)."""
+    whether any answer is a comparison (with stars alone under 50 photos the fast solver skips its fit)."""
     from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
     model.prepare(progress, cancel)

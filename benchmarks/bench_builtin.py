@@ -2,8 +2,8 @@
 
 Personalizes the built-in bundle (EfficientNet-Lite0 with its shipped task vectors) with the default
 fast solver and top tuning at K = 10 and K = 100 (and K = 100 once more with the coefficients alone, for the
-tuning's share, and K = 10 once more with the coefficients fitted before the tuning, the earlier
-default) on LIVE-C photos and their human scores, then ranks 12-megapixel JPEGs end to end (decode +
+tuning's share, and K = 10 and 40 with the coefficients fitted before the tuning, the earlier
+default, and as now) on LIVE-C photos and their human scores, then ranks 12-megapixel JPEGs end to end (decode +
 preprocess + model) with the baked personal model, and ranks the same files with a ViT-B-16 scorer
 (random weights: only the time counts) in the same run, for the ratio.
 Like the app, it first tunes glibc's malloc (aesthetic_curator.host_memory); the same K = 100
@@ -130,10 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     for k in (10, 100):
         runs[k] = time_personalize(model, images[:k], mos[:k])
         log.info("K=%d: %.1f s, %d passes", k, *runs[k][:2])
-    # The default before 2026-12-06: the coefficients fitted under 30 photos too (FastOptions.init_only_below).
+    # The default before 2026-12-06: the coefficients fitted under 50 photos too (FastOptions.init_only_below).
     # Both warm (the first K = 10 above also warms torch up), so their ratio is the rule's alone.
     fitted_10 = time_personalize(model, images[:10], mos[:10], PersonalizeConfig.for_solver("fast", init_only_below=0))
     warm_10 = time_personalize(model, images[:10], mos[:10])
+    fitted_40 = time_personalize(model, images[:40], mos[:40], PersonalizeConfig.for_solver("fast", init_only_below=0))
+    warm_40 = time_personalize(model, images[:40], mos[:40])
     coefficients_only = time_personalize(model, images, mos, PersonalizeConfig(tune_top=False))[0]
     default_malloc = personalize_in_child(args.shared) if is_tuned() else float("nan")
     plain_jacobian, batched_jacobian, jacobian_gap = jacobian_seconds(model, images, runs[100][3])
@@ -160,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             f"| K = 10 again, warm: the coefficients fitted first (`init_only_below=0`, the default until "
             f"2026-12-06; baseline) | {fitted_10[0]:.1f} s, {fitted_10[1]:,} passes | |",
             f"| K = 10 again, warm, as now | {warm_10[0]:.1f} s ({fitted_10[0] / warm_10[0]:.2f}x faster) | |",
+            f"| K = 40, warm: the coefficients fitted first (the default until 2026-12-06, evening; baseline) | "
+            f"{fitted_40[0]:.1f} s, {fitted_40[1]:,} passes | |",
+            f"| K = 40, warm, as now | {warm_40[0]:.1f} s ({fitted_40[0] / warm_40[0]:.2f}x faster), "
+            f"{warm_40[1]:,} passes | |",
             "",
             "| K = 100, same run | seconds | vs baseline |",
             "|---|---:|---:|",

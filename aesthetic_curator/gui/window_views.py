@@ -110,7 +110,7 @@ class WindowViews:
         told = learned_from(meta.get("k", "?"), extra.get("comparisons") or 0, progress.answers)
         lines = [f"“{stored.name}”: learned from {told}"]
         if extra.get("top_tuned"):
-            # Under 30 photos rated with stars the solver keeps the start's coefficients (steps 0): say what they are.
+            # Under 50 photos rated with stars the solver keeps the start's coefficients (steps 0): say what they are.
             start = "each task weighted by its agreement with you" if extra.get("steps") == 0 else "coefficients"
             lines.append(f"{start}, then its {extra['top_tuned']} fine-tuned on your judgements")
         lines.append(progress.describe())

@@ -75,11 +75,12 @@ class FastOptions:
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
     # Below this many photos judged by stars alone, when the top is tuned after the coefficients, the
     # coefficients stay at the adaptive init and only the tuning learns (0: always fit them). Since
-    # 2026-12-06: on PARA (3 seeds, 36 draws per cell) the profile as kept gained +0.033 / +0.024 at 10 / 20
-    # stars; 9 users at K = 10: +0.021 over 90 draws. Not for comparisons: +0.022 at 10, level at 20, but
-    # the pairs then asked from such profiles cost −0.077 at 50 on one seed (docs/comparisons.md). Such a
-    # run costs one forward per photo instead of ~8 passes.
-    init_only_below: int = 30
+    # 2026-12-06: on PARA (3 seeds, 36 draws per cell) the profile as kept gained +0.033 / +0.024 / +0.035 /
+    # +0.027 at 10 / 20 / 30 / 40 stars and was level at 50 (+0.008 ± 0.008), so the fit starts at 50; 9
+    # users at K = 10: +0.021 over 90 draws. Not for comparisons: +0.022 at 10, level at 20, but the pairs
+    # then asked from such profiles cost −0.077 at 50 on one seed (docs/comparisons.md). Such a run costs
+    # one forward per photo instead of ~8 passes.
+    init_only_below: int = 50
     head_refit: bool = True  # refit the head's coefficients exactly at the end (head_refit.py)
     # On a CPU, rebuild the per-photo gradients from one batched backward where the network allows
     # (batched_jacobian.py; 1.4-1.6x for the built-in model, only 1.04x for ViT-B-16, whose photo-by-photo
