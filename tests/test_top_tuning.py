@@ -321,7 +321,7 @@ def test_the_solvers_last_forward_feeds_the_tuning(builtin_model, real_photos):
         tune_top(scorer, images, hi, lo, options, seed=3, lower=output.cut_features[:3])
 
 
-def test_under_fifty_star_rated_photos_the_tuning_starts_from_the_init_and_each_fold_from_its_own(builtin_model, real_photos):
+def test_under_fifty_stars_the_tuning_starts_from_the_init_and_each_fold_from_its_own(builtin_model, real_photos):
     """Below FastOptions.init_only_below photos judged by stars (with the top tuned after them) the coefficients stay at
     the adaptive init: one forward per photo, no backward, and the tuning's input kept from it; each agreement
     fold starts from the init of its own photos' answers, so the estimate does not see the held-out ones."""
