@@ -154,7 +154,7 @@ class GaussNewtonSolver(Solver):
             jacobian_photos, forwards = 0, k  # one forward for the init's scores and the top's input
         else:
             jacobian_photos = (1 + options.refreshes()) * k
-            forwards = (max(1, options.evaluations) - options.refreshes()) * k
+            forwards = self.solver_passes(k, config) - 2 * jacobian_photos  # a Jacobian photo is 2 passes
         if not zero_shot_done:
             forwards += self.zero_shot_passes(k, model.n_tasks, config)
         chunk = options.chunk(model.device)
