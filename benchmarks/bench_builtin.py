@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     for k in (10, 100):
         runs[k] = time_personalize(model, images[:k], mos[:k])
         log.info("K=%d: %.1f s, %d passes", k, *runs[k][:2])
-    # The default before 2026-12-06: the coefficients fitted under 50 photos too (FastOptions.init_only_below).
+    # The earlier defaults (init_only_below=0): the coefficients fitted at 10 and 40 photos too
+    # (FastOptions.init_only_below).
     # Both warm (the first K = 10 above also warms torch up), so their ratio is the rule's alone.
     fitted_10 = time_personalize(model, images[:10], mos[:10], PersonalizeConfig.for_solver("fast", init_only_below=0))
     warm_10 = time_personalize(model, images[:10], mos[:10])
@@ -162,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| K = 10 again, warm: the coefficients fitted first (`init_only_below=0`, the default until "
             f"2026-12-06; baseline) | {fitted_10[0]:.1f} s, {fitted_10[1]:,} passes | |",
             f"| K = 10 again, warm, as now | {warm_10[0]:.1f} s ({fitted_10[0] / warm_10[0]:.2f}x faster) | |",
-            f"| K = 40, warm: the coefficients fitted first (the default until 2026-12-06, evening; baseline) | "
+            f"| K = 40, warm: the coefficients fitted first (the default at 30-49 photos until 2026-12-06, night; "
+            f"baseline) | "
             f"{fitted_40[0]:.1f} s, {fitted_40[1]:,} passes | |",
             f"| K = 40, warm, as now | {warm_40[0]:.1f} s ({fitted_40[0] / warm_40[0]:.2f}x faster), "
             f"{warm_40[1]:,} passes | |",
