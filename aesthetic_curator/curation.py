@@ -54,6 +54,11 @@ class RatingReadiness:
         return self.rated + self.comparisons
 
     @property
+    def mostly_comparisons(self) -> bool:
+        """Comparisons outnumber the starred photos (Judgements.mostly_comparisons: then the fit runs)."""
+        return self.comparisons > self.rated
+
+    @property
     def ready(self) -> bool:
         return self.answers >= MIN_RATINGS and (self.distinct >= 2 or self.comparisons > 0)
 
@@ -134,15 +139,16 @@ def estimate_personalization(
     rated: list[Path] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    comparisons: bool = False,
+    mostly_comparisons: bool = False,
 ) -> PersonalizationEstimate:
-    """How long learning from ``k`` judged photos will take, and where (the CPU or a GPU); ``comparisons``:
-    whether any answer is a comparison (with stars alone under 50 photos the fast solver skips its fit)."""
+    """How long learning from ``k`` judged photos will take, and where (the CPU or a GPU);
+    ``mostly_comparisons``: whether comparisons outnumber the starred photos (with mostly stars under 50
+    photos the fast solver skips its fit)."""
     from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
     model.prepare(progress, cancel)
     config = PersonalizeConfig(solver=solver) if solver else PersonalizeConfig()
-    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config, rated, comparisons))
+    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config, rated, mostly_comparisons))
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def test_comparisons_alone_make_an_album_ready_and_personalize_it(scenes_library
         lib.add_comparison(photos[2 * i].id, photos[2 * i + 1].id, "a" if i % 3 else "b")
     readiness = curation.rating_readiness(lib)
     assert readiness.ready and (readiness.rated, readiness.comparisons, readiness.photos) == (0, 10, 20)
-    assert readiness.explain() == "10 comparisons: ready to personalize"
+    assert readiness.explain() == "10 comparisons: ready to personalize" and readiness.mostly_comparisons
     model = curation.open_model(test_bundle.path, "cpu")
     result = curation.personalize_album(lib, model, "pairs only")
     assert result.k == 20
@@ -96,7 +96,7 @@ def test_stars_and_comparisons_count_together(scenes_library):
         lib.add_comparison(photos[10 + i].id, photos[20 + i].id, "a")
     readiness = curation.rating_readiness(lib)
     assert readiness.ready and readiness.explain() == "6 ratings and 4 comparisons: ready to personalize"
-    assert readiness.photos == 14
+    assert readiness.photos == 14 and not readiness.mostly_comparisons  # mostly stars: learned as stars are
 
 
 def test_each_profile_knows_its_agreement_and_how_far_the_top_moved(scenes_library, test_bundle):

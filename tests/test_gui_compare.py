@@ -113,12 +113,12 @@ def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(
     window.statusBar().messageChanged.connect(messages.append)
     monkeypatch.setattr(main_window, "CONFIRM_SECONDS", 0.0)  # every run counts as long: the prompt shows
     answers = _Answers(monkeypatch, text="from pairs")
-    estimated_with = []  # the time estimate is told there are comparisons (with them the fast solver fits)
+    estimated_with = []  # the estimate is told comparisons are most of the answers (the fast solver then fits)
     estimate = curation.estimate_personalization
 
-    def estimate_and_record(model, k, solver, rated, progress, cancel, comparisons=False):
-        estimated_with.append(comparisons)
-        return estimate(model, k, solver, rated, progress, cancel, comparisons)
+    def estimate_and_record(model, k, solver, rated, progress, cancel, mostly_comparisons=False):
+        estimated_with.append(mostly_comparisons)
+        return estimate(model, k, solver, rated, progress, cancel, mostly_comparisons)
 
     monkeypatch.setattr(curation, "estimate_personalization", estimate_and_record)
     with qtbot.waitSignal(window.ranked, timeout=TIMEOUT) as ranked:

@@ -350,11 +350,19 @@ def test_under_fifty_stars_the_tuning_starts_from_the_init_and_each_fold_from_it
     # Without the tuning after it, or from init_only_below photos on, the solver fits the coefficients.
     run.tap, run.counter = None, PassCounter()
     assert not torch.equal(get_solver("fast").solve(run).alpha, init) and run.counter.backward > 0
-    # So it does for comparisons: the pairs asked after init-only profiles cost more than the rule gains.
+    # So it does when comparisons are most of the answers: pairs asked after init-only profiles taught less.
     order = sorted(range(k), key=lambda i: -mos[i])
-    compared = Judgements.build([None] * k, [(order[i], order[i + 1]) for i in range(k - 1)])
+    chain = [(order[i], order[i + 1]) for i in range(k - 1)]
+    compared = Judgements.build([None] * k, chain)
+    assert compared.mostly_comparisons
     run.tap, run.counter, run.judgements = tap, PassCounter(), compared
     assert not torch.equal(get_solver("fast").solve(run).alpha, init) and run.counter.backward > 0
+    # Stars at least half of the answers: the init is kept as for stars alone.
+    half = k // 2
+    mixed = Judgements.build([*mos[:half], *([None] * (k - half))], chain[:half])
+    assert mixed.has_comparisons and mixed.n_starred == half and not mixed.mostly_comparisons
+    run.counter, run.judgements = PassCounter(), mixed
+    assert torch.equal(get_solver("fast").solve(run).alpha, init) and run.counter.backward == 0
     run.judgements = judgements
     run.tap, run.counter = tap, PassCounter()
     run.config = PersonalizeConfig.for_solver("fast", init_only_below=k)
@@ -368,9 +376,9 @@ def test_under_fifty_stars_the_tuning_starts_from_the_init_and_each_fold_from_it
     fitting = PersonalizeConfig.for_solver("fast", init_only_below=0)  # 3 Jacobians, 2 plain forwards
     full = fast.estimate_seconds(builtin_model, k, fitting, zero_shot_done=True, timings=timings)
     assert full == pytest.approx(per_jacobian_photo * 3 * k + per_forward * 2 * k)
-    # With a comparison among the answers the coefficients are fitted, and the estimate counts that fit.
+    # With comparisons the most of the answers the coefficients are fitted, and the estimate counts that fit.
     with_pairs = fast.estimate_seconds(
-        builtin_model, k, PersonalizeConfig(), zero_shot_done=True, timings=timings, comparisons=True
+        builtin_model, k, PersonalizeConfig(), zero_shot_done=True, timings=timings, mostly_comparisons=True
     )
     assert with_pairs == pytest.approx(full)
 

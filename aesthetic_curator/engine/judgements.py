@@ -114,6 +114,12 @@ class Judgements:
         return bool(self.comparisons.any())
 
     @property
+    def mostly_comparisons(self) -> bool:
+        """More decided comparisons than starred photos: the fast solver then fits the coefficients at every
+        count (FastOptions.keeps_init), because pairs chosen from init-only profiles taught less."""
+        return int(self.comparisons.sum()) > self.n_starred
+
+    @property
     def has_pairs(self) -> bool:
         return bool(self.matrix().any())
 

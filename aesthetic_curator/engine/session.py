@@ -106,18 +106,19 @@ class ModelSession:
         k: int,
         config: PersonalizeConfig | None = None,
         rated: Sequence[Path] | None = None,
-        comparisons: bool = False,
+        mostly_comparisons: bool = False,
     ) -> float:
         """Honest wall time before starting, from a few passes timed the way the solver runs them
         (:meth:`Solver.estimate_seconds`; this also builds the model the personalization then reuses).
-        ``comparisons``: whether any of the answers is a comparison (the fast solver's passes depend on it)."""
+        ``mostly_comparisons``: whether comparisons outnumber the starred photos (the fast solver's passes
+        depend on it)."""
         config = config or PersonalizeConfig()
         with self.lock:
             model = self.merged_model()
             ahead = rated is not None and self.task_scores.lookup(rated) is not None  # scored in the background
             solver = get_solver(config.solver)
             solving = solver.estimate_seconds(
-                model, k, config, zero_shot_done=ahead, timings=self.timings, comparisons=comparisons
+                model, k, config, zero_shot_done=ahead, timings=self.timings, mostly_comparisons=mostly_comparisons
             )
             return solving + tuning_seconds(model, k, config, self.timings)
 

@@ -172,12 +172,12 @@ class Solver(ABC):
         config: PersonalizeConfig,
         zero_shot_done: bool = False,
         timings: Timings | None = None,
-        comparisons: bool = False,
+        mostly_comparisons: bool = False,
     ) -> float:
         """Wall time of a run on ``k`` photos: one timed forward + backward of 4 photos, times the planned
         passes (less the zero-shot ones when the task scores were computed ahead). ``timings``: see
-        :func:`measured`. ``comparisons``: whether the judgements include a comparison (a solver whose
-        passes depend on it counts them)."""
+        :func:`measured`. ``mostly_comparisons``: whether comparisons outnumber the starred photos (a
+        solver whose passes depend on it counts them)."""
         passes = self.planned_passes(k, model.n_tasks, config)
         if zero_shot_done:
             passes -= self.zero_shot_passes(k, model.n_tasks, config)

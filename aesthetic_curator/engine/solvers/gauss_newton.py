@@ -73,13 +73,15 @@ class FastOptions:
     jacobian_chunk: int | None = None  # photos per batched per-photo gradient; None: 1 on a CPU, 32 on a GPU
     damping: float = 10.0  # initial Levenberg–Marquardt damping, in units of the loss's mean curvature
     cv_folds: int = 5  # folds of the rated photos used to choose the prior strength
-    # Below this many photos judged by stars alone, when the top is tuned after the coefficients, the
-    # coefficients stay at the adaptive init and only the tuning learns (0: always fit them). Since
-    # 2026-12-06: on PARA (3 seeds, 36 draws per cell) the profile as kept gained +0.033 / +0.024 / +0.035 /
-    # +0.027 at 10 / 20 / 30 / 40 stars and was level at 50 (+0.008 ± 0.008), so the fit starts at 50; 9
-    # users at K = 10: +0.021 over 90 draws. Not for comparisons: +0.022 at 10, level at 20, but the pairs
-    # then asked from such profiles cost −0.077 at 50 on one seed (docs/comparisons.md). Such a run costs
-    # one forward per photo instead of ~8 passes.
+    # Below this many judged photos, when the top is tuned after the coefficients and stars make at least half the
+    # answers, the coefficients stay at the adaptive init and only the tuning learns (0: always fit them). Since
+    # 2026-12-06: on PARA (3 seeds, 36 draws per cell) the profile as kept gained +0.033 / +0.024 / +0.035 / +0.027 at
+    # 10 / 20 / 30 / 40 stars and was level at 50 (+0.008 ± 0.008), so the fit starts at 50; 9 users at K = 10: +0.021
+    # over 90 draws. Half stars, half comparisons (since 2026-12-06, late): +0.034 / +0.011 / +0.007 at 10 / 20 / 30
+    # answers over 36 draws; at 40 and 50 answers they spanned 50 photos (fitted either way) on the one seed run. Not
+    # when comparisons are most of the answers: +0.022 at 10 comparisons alone, level at 20, but the pairs then asked
+    # from such profiles cost −0.077 at 50 on one seed (docs/comparisons.md). Such a run costs one forward per photo
+    # instead of ~8 passes.
     init_only_below: int = 50
     head_refit: bool = True  # refit the head's coefficients exactly at the end (head_refit.py)
     # On a CPU, rebuild the per-photo gradients from one batched backward where the network allows
@@ -88,9 +90,10 @@ class FastOptions:
     # earlier path, kept as the benchmarks' baseline.
     batched_jacobian: bool = True
 
-    def keeps_init(self, k: int, tunes_top: bool, comparisons: bool = False) -> bool:
-        """Whether a run on ``k`` judged photos keeps the adaptive init's coefficients (``init_only_below``)."""
-        return tunes_top and not comparisons and k < self.init_only_below
+    def keeps_init(self, k: int, tunes_top: bool, mostly_comparisons: bool = False) -> bool:
+        """Whether a run on ``k`` judged photos keeps the adaptive init's coefficients (``init_only_below``);
+        ``mostly_comparisons``: whether comparisons outnumber the starred photos (Judgements.mostly_comparisons)."""
+        return tunes_top and not mostly_comparisons and k < self.init_only_below
 
     def chunk(self, device: torch.device) -> int:
         return self.jacobian_chunk or (1 if device.type == "cpu" else 32)
@@ -139,18 +142,18 @@ class GaussNewtonSolver(Solver):
         config: PersonalizeConfig,
         zero_shot_done: bool = False,
         timings: Timings | None = None,
-        comparisons: bool = False,
+        mostly_comparisons: bool = False,
     ) -> float:
         """Times what this solver runs, a Jacobian chunk and a scoring batch, and scales each by its count.
 
         One timed forward + backward of 4 photos (the base estimate) is 1.3x too high for the built-in
         model, whose Jacobians go batched and whose forwards go 16 photos at a time (docs/benchmarks.md).
-        ``timings``: see :func:`measured`. ``comparisons``: whether any answer is a comparison (such a run
-        fits the coefficients at every count, :meth:`FastOptions.keeps_init`).
+        ``timings``: see :func:`measured`. ``mostly_comparisons``: whether comparisons outnumber the starred
+        photos (such a run fits the coefficients at every count, :meth:`FastOptions.keeps_init`).
         """
         options: FastOptions = self.options(config)
         small = is_small_network(model)
-        if options.keeps_init(k, config.tunes_top(model), comparisons):
+        if options.keeps_init(k, config.tunes_top(model), mostly_comparisons):
             jacobian_photos, forwards = 0, k  # one forward for the init's scores and the top's input
         else:
             jacobian_photos = (1 + options.refreshes()) * k
@@ -187,7 +190,7 @@ class GaussNewtonSolver(Solver):
         counter, progress, cancel = run.counter, run.progress, run.cancel
         options: FastOptions = self.options(config)
         k = images.shape[0]
-        if options.keeps_init(k, run.tap is not None, run.judgements.has_comparisons):
+        if options.keeps_init(k, run.tap is not None, run.judgements.mostly_comparisons):
             log.debug("fast solver: %d photos, under %d: the coefficients stay at the init", k, options.init_only_below)
             return _init_only(run)
         evaluations, refreshes = max(1, options.evaluations), options.refreshes()
