@@ -76,12 +76,12 @@ class FastOptions:
     # Below this many judged photos, when the top is tuned after the coefficients and stars make at least half the
     # answers, the coefficients stay at the adaptive init and only the tuning learns (0: always fit them). Since
     # 2026-12-06: on PARA (3 seeds, 36 draws per cell) the profile as kept gained +0.033 / +0.024 / +0.035 / +0.027 at
-    # 10 / 20 / 30 / 40 stars and was level at 50 (+0.008 ± 0.008), so the fit starts at 50; 9 users at K = 10: +0.021
-    # over 90 draws. Half stars, half comparisons (since 2026-12-06, late): +0.034 / +0.011 / +0.007 at 10 / 20 / 30
-    # answers over 36 draws; at 40 and 50 answers they spanned 50 photos (fitted either way) on the one seed run. Not
-    # when comparisons are most of the answers: +0.022 at 10 comparisons alone, level at 20, but the pairs then asked
-    # from such profiles cost −0.077 at 50 on one seed (docs/comparisons.md). Such a run costs one forward per photo
-    # instead of ~8 passes.
+    # 10 / 20 / 30 / 40 stars (+0.029 at 45, 60 draws) and was level at 50 (+0.008 ± 0.008), so the fit starts at 50;
+    # 9 users at K = 10: +0.021 over 90 draws. Half stars, half comparisons (since 2026-12-06, late): +0.034 / +0.011
+    # / +0.007 at 10 / 20 / 30 answers over 36 draws; at 40 and 50 answers they spanned 50 photos (fitted either way)
+    # on the one seed run. Not when comparisons are most of the answers: +0.022 at 10 comparisons alone, level at 20,
+    # but the pairs then asked from such profiles cost −0.077 at 50 on one seed (docs/comparisons.md). Such a run
+    # costs one forward per photo instead of ~8 passes.
     init_only_below: int = 50
     head_refit: bool = True  # refit the head's coefficients exactly at the end (head_refit.py)
     # On a CPU, rebuild the per-photo gradients from one batched backward where the network allows
