@@ -22,7 +22,7 @@ from aesthetic_curator.errors import CuratorError, RatingsError
 from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_photos
 from aesthetic_curator.library.store import REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
-from aesthetic_curator.profile_progress import ProfileProgress, previous_top, record_top_movement
+from aesthetic_curator.profile_progress import ProfileProgress, answers_in_words, previous_top, record_top_movement
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 if TYPE_CHECKING:
@@ -76,9 +76,7 @@ class RatingReadiness:
 
     def told(self) -> str:
         """What the user told, in words: "12 ratings and 5 comparisons" (not the photos those span)."""
-        told = [f"{self.rated} ratings"] if self.rated else []
-        told += [f"{self.comparisons} comparisons"] if self.comparisons else []
-        return " and ".join(told) or "no ratings"
+        return answers_in_words(self.rated, self.comparisons) or "no ratings"
 
 
 def rating_readiness(library: Library) -> RatingReadiness:

@@ -88,10 +88,19 @@ def learned_from(photos: int, comparisons: int, answers: int | None) -> str:
     then the photos they span); a profile from before answers were counted says "20 photos, 5 comparisons"."""
     if answers is None:
         return f"{photos} photos" + (f", {comparisons} comparisons" if comparisons else "")
-    ratings = answers - comparisons
-    told = [f"{ratings} rating{'s' if ratings != 1 else ''}"] if ratings > 0 else []
-    told += [f"{comparisons} comparison{'s' if comparisons != 1 else ''}"] if comparisons else []
-    return " and ".join(told) + (f" ({photos} photos)" if comparisons else "")
+    return answers_in_words(answers - comparisons, comparisons) + (f" ({photos} photos)" if comparisons else "")
+
+
+def answers_in_words(ratings: int, comparisons: int, rating_noun: str = "rating") -> str:
+    """What the user told, "12 ratings and 1 comparison", with each noun in the number it needs ("" for
+    nothing). One wording for the status bar, the prompts, profile details and the command line."""
+    told = [_counted(ratings, rating_noun)] if ratings > 0 else []
+    told += [_counted(comparisons, "comparison")] if comparisons > 0 else []
+    return " and ".join(told)
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _number(value: object) -> float | None:

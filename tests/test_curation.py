@@ -91,6 +91,7 @@ def test_stars_and_comparisons_count_together(scenes_library):
     assert curation.rating_readiness(lib).explain() == "give 4 more star ratings or comparisons to personalize (6/10)"
     lib.add_comparison(photos[26].id, photos[27].id, "b")  # one comparison is one answer, not two photos
     assert curation.rating_readiness(lib).explain() == "give 3 more star ratings or comparisons to personalize (7/10)"
+    assert curation.rating_readiness(lib).told() == "6 ratings and 1 comparison"  # each noun in its number
     lib.undo_comparison()
     for i in range(4):
         lib.add_comparison(photos[10 + i].id, photos[20 + i].id, "a")

@@ -30,6 +30,7 @@ def _personalize_config(args: argparse.Namespace, solver: str):
 
 def cmd_personalize(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.profile_progress import answers_in_words
     from aesthetic_curator.ratings_file import read_pairs_csv, read_ratings_csv
 
     if args.ratings is None and args.pairs is None:
@@ -47,8 +48,8 @@ def cmd_personalize(args: argparse.Namespace) -> int:
     if args.ratings is not None:
         rated = read_ratings_csv(args.ratings, images_root, args.rating_column, require_order=not pairs)
     config = _personalize_config(args, args.solver)
-    told = ([f"{len(rated)} rated photos"] if rated else []) + ([f"{len(pairs)} comparisons"] if pairs else [])
-    say(f"personalizing on {' and '.join(told)} with {len(bundle.tasks)} tasks on {model.device}")
+    told = answers_in_words(len(rated), len(pairs), rating_noun="rated photo")
+    say(f"personalizing on {told} with {len(bundle.tasks)} tasks on {model.device}")
     bars = BarProgress(not args.quiet)
     try:
         model.prepare(bars)
