@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication
 
 from aesthetic_curator import curation
 from aesthetic_curator.gui.main_window import MainWindow
@@ -87,6 +88,8 @@ def test_answer_skip_undo_and_zoom_from_the_keyboard(qtbot, window: MainWindow, 
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
     assert "compared 2" in window.counter_label.text()
+    # The keyboard goes back to the photos (Ctrl+L, stars), also where no window manager hands focus back.
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window and window.grid.hasFocus(), timeout=2000)
 
 
 def test_twenty_answers_and_personalize_shows_how_well_it_knows_you(
