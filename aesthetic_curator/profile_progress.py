@@ -79,7 +79,7 @@ class ProfileProgress:
             return "learned from all your answers"
         more = answers - self.answers
         if more > 0:
-            return f"{more} new answer{'s' if more != 1 else ''} since: Personalize again to use them"
+            return f"{_counted(more, 'new answer')} since: Personalize again to use them"
         return "your answers changed since: Personalize again to use them"
 
 

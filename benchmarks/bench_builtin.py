@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in (10, 100):
         runs[k] = time_personalize(model, images[:k], mos[:k])
         log.info("K=%d: %.1f s, %d passes", k, *runs[k][:2])
-    # The earlier defaults (init_only_below=0): the coefficients fitted at 10 and 40 photos too
-    # (FastOptions.init_only_below).
+    # The earlier defaults (`FastOptions.init_only_below=0`): the coefficients fitted at 10 and 40 photos too.
     # Both warm (the first K = 10 above also warms torch up), so their ratio is the rule's alone.
     fitted_10 = time_personalize(model, images[:10], mos[:10], PersonalizeConfig.for_solver("fast", init_only_below=0))
     warm_10 = time_personalize(model, images[:10], mos[:10])

@@ -222,8 +222,8 @@ class AlbumController(QObject):
         rated = curation.judged_photos(library)
 
         def estimate(progress, cancel):
-            mostly_compared = readiness.mostly_comparisons
-            return curation.estimate_personalization(model, k, solver, rated, progress, cancel, mostly_compared)
+            mostly = readiness.mostly_comparisons  # then the fast solver fits the coefficients at every count
+            return curation.estimate_personalization(model, k, solver, rated, progress, cancel, mostly)
 
         def learn(progress, cancel):
             return curation.personalize_album(library, model, name, solver=solver, progress=progress, cancel=cancel)
