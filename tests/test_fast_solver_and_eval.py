@@ -452,6 +452,25 @@ def test_eval_saves_every_user_and_resumes_where_it_stopped(tmp_path: Path, test
         assert resumed["results"]["6"][name]["mean"] == pytest.approx(result["mean"])
 
 
+def test_a_column_run_in_pieces_draws_what_the_whole_run_draws(tmp_path: Path, test_bundle, capsys):
+    """--first-trial 1 --trials 1 is the second trial of a 2-trial run, value for value, so a column too slow
+    for one sitting (the paper recipe at K = 100 on a CPU) is run in pieces and paired with the others."""
+    whole, piece = tmp_path / "whole.json", tmp_path / "piece.json"
+    args = ["eval", "--bundle", str(test_bundle.path), "--synthetic-users", "2", "--photos-per-user", "16"]
+    args += ["--shots", "6", "--solver", "fast", "-q"]
+    assert main([*args, "--trials", "2", "--json", str(whole)]) == 0
+    assert main([*args, "--trials", "1", "--first-trial", "1", "--json", str(piece)]) == 0
+    expected, got = json.loads(whole.read_text()), json.loads(piece.read_text())
+    assert got["settings"]["first_trial"] == 1 and "first_trial" not in expected["settings"]
+    for name, result in expected["results"]["6"].items():
+        for user, values in result["per_user"].items():
+            assert got["results"]["6"][name]["per_user"][user] == [values[1]]
+    capsys.readouterr()
+    curve = [*args[:-3], "--protocol", "learning-curve", "--first-trial", "1", "--json", str(tmp_path / "c.json")]
+    assert main(curve) == 2  # refused in one line, before any model work
+    assert "--first-trial is for the few-shot protocol" in capsys.readouterr().err
+
+
 def test_linear_problem_is_solved_to_its_minimum():
     """The damped step minimises loss + ridge * |offset + d|^2 + damping * |d|^2: checked against its own gradient."""
     generator = torch.Generator().manual_seed(0)

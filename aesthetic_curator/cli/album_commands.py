@@ -118,6 +118,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from aesthetic_curator.progress import Cancelled
 
     if args.protocol == "learning-curve":
+        if args.first_trial:
+            raise CuratorError("--first-trial is for the few-shot protocol (each curve point draws its own answers)")
         return _eval_learning_curves(args)
     if (args.dataset is None) == (args.synthetic_users is None):
         raise CuratorError("give exactly one of --dataset KIND:PATH or --synthetic-users N")
@@ -165,6 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             finetune=FineTuneConfig(steps=args.finetune_steps),
             finished=saved_runs(saved, users) if saved else None,
             on_user=save,
+            first_trial=args.first_trial,
         )
     except (Cancelled, KeyboardInterrupt):
         log.warning("stopped; the users finished so far are in %s: the same command with --resume goes on", out)
@@ -206,6 +209,8 @@ def _eval_command(args: argparse.Namespace) -> dict:
     from aesthetic_curator import __version__
 
     settings = {name: getattr(args, name) for name in _EVAL_SETTINGS}
+    if args.first_trial:  # absent at 0, so runs saved before the option existed still resume
+        settings["first_trial"] = args.first_trial
     settings["bundle"] = str(args.bundle.resolve()) if args.bundle is not None else "built-in"
     settings["version"] = __version__
     return json.loads(json.dumps(settings, default=str))

@@ -201,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="support draws per user (default: 10; 0: only each task's zero-shot SROCC)",
     )
     ev.add_argument(
+        "--first-trial",
+        type=int,
+        default=0,
+        help="few-shot: number the trials from N (default 0), so a slow column runs in pieces: "
+        "--first-trial 3 --trials 2 draws what a 10-trial run's trials 3 and 4 draw",
+    )
+    ev.add_argument(
         "--solver",
         nargs="+",
         type=_solver_spec,

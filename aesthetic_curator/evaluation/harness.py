@@ -174,6 +174,7 @@ def evaluate(
     finetune: FineTuneConfig | None = None,
     finished: Mapping[int, UserRun] | None = None,
     on_user: Callable[[EvalReport], None] | None = None,
+    first_trial: int = 0,
 ) -> EvalReport:
     """Run the protocol; a user with too few photos for some K (K + 2 needed) is left out of that K.
 
@@ -182,7 +183,11 @@ def evaluate(
     same torch thread count per process: floating-point sums may round differently otherwise).
     Long runs survive being stopped: ``on_user`` gets the report of the users done so far each time
     one finishes (the CLI saves it), and ``finished`` (from :func:`saved_runs`) skips users already done.
+    ``first_trial`` numbers the trials from there: trials 3-4 of a 10-trial table draw exactly what that
+    table's trials 3-4 drew, so a column too slow for one sitting can be run in pieces and paired later.
     """
+    if first_trial < 0:
+        raise RatingsError("the first trial must be 0 or more")
     for spec in solvers:
         variant_config(spec, base_config or PersonalizeConfig(), 0)  # an unknown name or setting fails here
     if jobs > 1 and model.device.type != "cpu":
@@ -191,7 +196,14 @@ def evaluate(
         if name not in BASELINE_METHODS:
             raise RatingsError(f"unknown baseline '{name}' (available: {', '.join(BASELINE_METHODS)})")
     protocol = _Protocol(
-        list(shots), trials, list(solvers), base_config or PersonalizeConfig(), seed, list(baselines), finetune
+        list(shots),
+        trials,
+        list(solvers),
+        base_config or PersonalizeConfig(),
+        seed,
+        list(baselines),
+        finetune,
+        first_trial,
     )
     runs: dict[int, UserRun] = {i: run for i, run in (finished or {}).items() if 0 <= i < len(users)}
     pending = [i for i in range(len(users)) if i not in runs]
@@ -263,6 +275,8 @@ def _summarize(protocol: _Protocol, users: Sequence[EvalUser], runs: Mapping[int
     for index in sorted(runs):
         zero_shot[users[index].name] = runs[index][1]
     settings = {"seed": protocol.seed, "config": asdict(protocol.base_config)}
+    if protocol.first_trial:
+        settings["first_trial"] = protocol.first_trial
     if BEST_FIT_FT in baselines:
         settings["best_fit_finetune"] = asdict(protocol.finetune or FineTuneConfig())
     names = [u.name for u in users]
@@ -302,6 +316,7 @@ class _Protocol:
     seed: int
     baselines: list[str] = field(default_factory=list)
     finetune: FineTuneConfig | None = None
+    first_trial: int = 0
     # Users over the same photos (columns of one table) share one image tensor; what depends only on
     # the photos is computed once per tensor.
     _per_photo_set: dict = field(default_factory=dict, repr=False)
@@ -343,7 +358,7 @@ class _Protocol:
                 log.warning("user %s has %d photos: too few for K = %d, left out", user.name, ratings.numel(), k)
                 on_trials(self.trials)
                 continue
-            for trial in range(self.trials):
+            for trial in range(self.first_trial, self.first_trial + self.trials):
                 check(cancel)
                 generator = torch.Generator().manual_seed(self.seed * 1_000_003 + user_index * 10_007 + k * 101 + trial)
                 order = draw_support(ratings, k, generator)
