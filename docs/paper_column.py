@@ -66,12 +66,12 @@ def main() -> int:
         ahead = sum(x > 0 for x in differences)
         print(f"| {name} | {mean:.3f} | {statistics.fmean(differences):+.3f} ± {error:.3f} | {ahead} / {len(draws)} |")
     print()
-    print("| trial | paper recipe | default | default minus paper |")
-    print("|---|---|---|---|")
+    print("| trial | users | paper recipe | default | default minus paper |")
+    print("|---|---|---|---|---|")
     for trial in trials:
         mine = [d for d in draws if d[1] == trial]
         p, f = (statistics.fmean(m[d] for d in mine) for m in (paper, default))
-        print(f"| {trial} | {p:.3f} | {f:.3f} | {f - p:+.3f} |")
+        print(f"| {trial} | {len(mine)} | {p:.3f} | {f:.3f} | {f - p:+.3f} |")
     return 0
 
 
