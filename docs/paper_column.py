@@ -1,11 +1,12 @@
 """The paper recipe's K = 100 column, run in pieces, paired with the 10-trial table's methods on the same draws.
 
-docs/evaluation.md ("The paper recipe on the first draws"). One paper-recipe run at K = 100 costs about 11
-minutes on 2 cores, so its column of the 10-trial table (90 runs) is run a trial or two at a time with
-``eval --first-trial N``, each piece into its own JSON. This script checks that every piece drew what the
-whole table drew (the adaptive init, which depends only on the draw, must agree to 1e-6 for every user and
-trial), then prints each method's mean over the trials the pieces cover and its paired difference to the
-default (the fast solver), over every (user, trial) draw, ± the standard error.
+docs/evaluation.md ("The paper recipe on the first of those draws", "The second draw"). One paper-recipe
+run at K = 100 costs 9-11 minutes on 2 cores, so its column of the 10-trial table (90 runs) is run a
+trial or two at a time with ``eval --first-trial N``, each piece into its own JSON. This script checks
+that every piece drew what the whole table drew (the adaptive init, which depends only on the draw, must
+agree to 1e-6 for every user and trial), then prints each method's mean over the trials the pieces cover
+and its paired difference to the default (the fast solver), over every (user, trial) draw, ± the
+standard error.
 
     .venv/bin/python docs/paper_column.py docs/eval/para-k100-9users-10trials.json \
         docs/eval/para-k100-9users-paper-trial*.json
@@ -36,20 +37,20 @@ def main() -> int:
     parser.add_argument("pieces", type=Path, nargs="+", help="JSONs of the paper recipe's pieces")
     args = parser.parse_args()
     table = json.loads(args.table.read_text(encoding="utf-8"))
+    methods = {name: per_draw(table, name, 0) for name in table["results"][K]}
     paper: dict[tuple[str, int], float] = {}
     for path in args.pieces:
         piece = json.loads(path.read_text(encoding="utf-8"))
         if not piece.get("complete", True):
             print(f"{path}: not every user is done yet ({piece.get('users_done')} of {len(piece['users'])})")
         first = int(piece["settings"].get("first_trial", 0))
-        mine, theirs = per_draw(piece, SAME_DRAW, first), per_draw(table, SAME_DRAW, 0)
+        mine, theirs = per_draw(piece, SAME_DRAW, first), methods[SAME_DRAW]
         for draw, value in mine.items():
             if draw not in theirs or abs(theirs[draw] - value) > 1e-6:
                 raise SystemExit(f"{path}: {draw} is not the table's draw ({value} against {theirs.get(draw)})")
         paper.update(per_draw(piece, "paper", first))
     draws = sorted(paper, key=lambda d: (d[1], d[0]))
     trials = sorted({t for _, t in draws})
-    methods = {name: per_draw(table, name, 0) for name in table["results"][K]}
     methods["paper"] = paper
     default = methods[DEFAULT]
     print(f"K = {K}: {len(draws)} draws, {len({u for u, _ in draws})} users x trials {', '.join(map(str, trials))}")
