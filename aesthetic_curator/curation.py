@@ -45,7 +45,7 @@ class RatingReadiness:
 
     rated: int  # photos whose rating counts for personalization
     distinct: int  # different rating values among them
-    comparisons: int = 0  # decided "A or B?" answers whose photos are both in the album
+    comparisons: int = 0  # decided "A or B?" answers whose photos are both in the album, a repeated one once
     photos: int = 0  # different photos judged (rated, compared or both)
     digest: str = ""  # fingerprint of every answer (judgements_digest): a profile keeps the one it learned from
 
@@ -84,9 +84,13 @@ def rating_readiness(library: Library) -> RatingReadiness:
 
 
 def _readiness_of(album: Path, rated: list[tuple[Path, float]], pairs: list[tuple[Path, Path]]) -> RatingReadiness:
+    """The same pair answered the same way twice (an imported pairs file can repeat one) teaches the rank
+    loss one ordered pair, as Judgements counts it, so it counts once here too: the estimate's choice
+    between fitting and keeping the init (mostly_comparisons) then matches the run's."""
     photos = {path for path, _ in rated} | {path for pair in pairs for path in pair}
     digest = judgements_digest(album, rated, pairs)
-    return RatingReadiness(len(rated), len({rating for _, rating in rated}), len(pairs), len(photos), digest)
+    distinct_pairs = len(set(pairs))
+    return RatingReadiness(len(rated), len({rating for _, rating in rated}), distinct_pairs, len(photos), digest)
 
 
 def judgements_digest(album: Path, rated: list[tuple[Path, float]], pairs: list[tuple[Path, Path]]) -> str:

@@ -98,6 +98,10 @@ def test_stars_and_comparisons_count_together(scenes_library):
     readiness = curation.rating_readiness(lib)
     assert readiness.ready and readiness.explain() == "6 ratings and 4 comparisons: ready to personalize"
     assert readiness.photos == 14 and not readiness.mostly_comparisons  # mostly stars: learned as stars are
+    lib.add_comparison(photos[10].id, photos[20].id, "a")  # the same answer again teaches no new pair ...
+    assert curation.rating_readiness(lib).comparisons == 4
+    lib.add_comparison(photos[20].id, photos[10].id, "a")  # ... a change of mind is a new (opposite) pair
+    assert curation.rating_readiness(lib).comparisons == 5
 
 
 def test_each_profile_knows_its_agreement_and_how_far_the_top_moved(scenes_library, test_bundle):

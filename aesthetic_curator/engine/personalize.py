@@ -268,7 +268,9 @@ def personal_scores(
 
 
 def planned_passes(k: int, n_tasks: int, config: PersonalizeConfig) -> int:
-    """Passes through the network a run on ``k`` rated photos is expected to take (for time estimates)."""
+    """Passes through the network a run on ``k`` rated photos takes at most (for time estimates): a fast run
+    that keeps the adaptive init (FastOptions.keeps_init, which needs the model and the judgements) takes
+    ``k`` after the zero-shot scoring instead; ``Solver.estimate_seconds`` counts that case exactly."""
     return get_solver(config.solver).planned_passes(k, n_tasks, config)
 
 
