@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.gui.main_window import MainWindow
@@ -278,6 +279,44 @@ def test_suggest_and_preferences_persist(qtbot, window: MainWindow, album: Path,
     assert again.recent_folders[0] == album.resolve()
     geometry, _ = again.window_state()
     assert geometry is not None
+
+
+def test_thumbnail_size_keys_fill_the_width_and_the_choice_is_kept(qtbot, window: MainWindow, album: Path):
+    """Ctrl+= / Ctrl+- (Photos → Larger / Smaller Thumbnails) change the tiles; a row of tiles ends at the
+    grid's right edge at any width (before, up to a tile's width was left empty there); the next launch
+    shows the chosen size."""
+    open_album(qtbot, window, album)
+    window.activateWindow()
+    window.grid.setFocus()
+    grid, spacing = window.grid, window.grid.spacing()
+
+    def first_row() -> list:
+        rects = [grid.visualRect(window.model.index(row)) for row in range(window.model.rowCount())]
+        return [rect for rect in rects if rect.top() == rects[0].top()]
+
+    def fills_the_width() -> bool:
+        row = first_row()
+        return len(row) > 1 and grid.viewport().width() - (row[-1].right() + 1) <= len(row) + spacing + 1
+
+    window.resize(1000, 700)  # 5 tiles of 180 px would leave 88 px empty at the right
+    qtbot.waitUntil(fills_the_width, timeout=TIMEOUT)
+    columns, width = len(first_row()), first_row()[0].width()
+    qtbot.keyClick(window.windowHandle(), Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(first_row()) > columns and fills_the_width(), timeout=TIMEOUT)
+    assert first_row()[0].width() < width and window.preferences.tile_size == 140
+    for _ in range(5):  # past the largest size: it stays there
+        qtbot.keyClick(window.windowHandle(), Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(first_row()) < columns and fills_the_width(), timeout=TIMEOUT)
+    assert window.preferences.tile_size == 270
+    # QTest leaves Ctrl in the application's modifier state after a shortcut; a later test's click would
+    # then toggle the selection instead of setting it. A plain key event resets it, as a real release does.
+    qtbot.keyRelease(window.windowHandle(), Qt.Key.Key_Control)
+    assert QGuiApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier
+    window.resize(1300, 700)
+    qtbot.waitUntil(fills_the_width, timeout=TIMEOUT)
+    later = MainWindow(window.preferences, window.controller.runner)  # the next launch
+    qtbot.addWidget(later)
+    assert later.grid.tile_size == 270
 
 
 def test_rating_the_suggestions_then_personalizing_shows_the_whole_album_ranked(qtbot, window, album):

@@ -21,7 +21,6 @@ from aesthetic_curator.gui import window_actions
 from aesthetic_curator.gui.controller import AlbumController
 from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
 from aesthetic_curator.gui.loupe import LoupeDialog
-from aesthetic_curator.gui.photo_delegate import PhotoDelegate
 from aesthetic_curator.gui.photo_grid import RATING_KEYS, PhotoGridView
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel
 from aesthetic_curator.gui.preferences import Preferences
@@ -64,9 +63,9 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         self.loader = ThumbnailLoader(self.thumbnails, parent=self)
         self.model = PhotoListModel()
         self.model.set_loader(self.loader)
-        self.grid = PhotoGridView()
+        self.grid = PhotoGridView(tile_size=self.preferences.tile_size)
         self.grid.setModel(self.model)
-        self.grid.setItemDelegate(PhotoDelegate(parent=self.grid))
+        self.grid.tile_size_changed.connect(lambda size: setattr(self.preferences, "tile_size", size))
         self.grid.rating_key.connect(self.handle_rating_key)
         self.grid.open_loupe.connect(self.open_loupe)
         self.grid.selectionModel().currentChanged.connect(lambda *_: self._update_selection_status())

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from aesthetic_curator.builtin_model import builtin_bundle_path, is_builtin
+from aesthetic_curator.gui.photo_grid import DEFAULT_TILE
 from aesthetic_curator.paths import data_dir
 
 MAX_RECENT = 8
@@ -60,6 +61,16 @@ class Preferences:
     @stack_bursts.setter
     def stack_bursts(self, on: bool) -> None:
         self._settings.setValue("view/stack_bursts", "true" if on else "false")
+
+    @property
+    def tile_size(self) -> int:
+        """The grid's chosen thumbnail size in pixels (Photos → Larger / Smaller Thumbnails)."""
+        text = self._text("view/tile_size", str(DEFAULT_TILE))
+        return int(text) if text.isdigit() else DEFAULT_TILE
+
+    @tile_size.setter
+    def tile_size(self, size: int) -> None:
+        self._settings.setValue("view/tile_size", str(int(size)))
 
     @property
     def recent_folders(self) -> list[Path]:

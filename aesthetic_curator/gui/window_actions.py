@@ -56,6 +56,11 @@ def build_actions(w: MainWindow) -> None:
     w.stack_action.setCheckable(True)
     w.expand_stack_action = _action(w, "Expand or Collapse Burst", w.toggle_stack_clicked, "S", "show a burst's photos")
     w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
+    w.larger_tiles_action = _action(w, "Larger Thumbnails", w.grid.larger_tiles, "Ctrl+=", "bigger grid tiles")
+    w.larger_tiles_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence(QKeySequence.StandardKey.ZoomIn)])
+    w.smaller_tiles_action = _action(
+        w, "Smaller Thumbnails", w.grid.smaller_tiles, QKeySequence.StandardKey.ZoomOut, "more photos on screen"
+    )
     w.quit_action = _action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
 
 
@@ -106,6 +111,9 @@ def build_menus(w: MainWindow) -> None:
     photo_menu.addSeparator()
     photo_menu.addAction(w.stack_action)
     photo_menu.addAction(w.expand_stack_action)
+    photo_menu.addSeparator()
+    photo_menu.addAction(w.larger_tiles_action)
+    photo_menu.addAction(w.smaller_tiles_action)
     profile_menu = w.menuBar().addMenu("P&rofile")
     for action in (w.taste_action, w.blend_action, None, w.import_profile_action, w.export_profile_action, None):
         profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
