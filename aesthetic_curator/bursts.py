@@ -185,6 +185,7 @@ class BurstReport:
     read: int  # photos read just now (the rest came from the library)
     unreadable: int  # photos without a perceptual hash (they cannot be decoded): never in a burst
     from_file_time: int  # photos without an EXIF time, placed by their file's modification time
+    taken: dict[int, float] = field(default_factory=dict)  # photo id -> capture time (the grid's sort)
 
 
 def album_bursts(
@@ -204,4 +205,5 @@ def album_bursts(
         len(fresh),
         sum(1 for m in current if m.phash is None),
         sum(1 for m in current if m.source == "file"),
+        {m.photo_id: m.taken for m in current},
     )

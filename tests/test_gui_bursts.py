@@ -113,3 +113,43 @@ def test_stacking_is_kept_between_runs_and_a_new_album_is_stacked_when_scanned(
     with qtbot.waitSignal(later.controller.bursts_found, timeout=TIMEOUT):
         open_album(qtbot, later, burst_folder)
     assert later.model.rowCount() == 12 and sum(t.stacked for t in _tiles(later)) == 4
+
+
+def test_capture_time_sort_reads_the_times_once_and_puts_photos_in_shooting_order(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    tmp_path: Path,
+):
+    """Two cameras' files named out of shooting order, one photo without EXIF (placed by its file time):
+    Sort → Capture time reads each photo's time in the background, once; the next load knows them at once."""
+    import os
+
+    from aesthetic_curator.engine.synthetic import synthetic_photos
+    from aesthetic_curator.gui.photo_model import PhotoListModel
+
+    root = tmp_path / "two-cameras"
+    root.mkdir()
+    photos = synthetic_photos(5, 64, seed=3)
+    shots = {"a_0001.jpg": "12:00:30", "a_0002.jpg": "12:00:50", "b_0001.jpg": "12:00:10", "b_0002.jpg": "12:00:40"}
+    for photo, (name, clock) in zip(photos, shots.items(), strict=False):
+        photo.save(root / name, quality=90, exif=_exif(f"2024:06:01 {clock}"))
+    photos[4].save(root / "scan.jpg", quality=90)  # no EXIF: its file time, 12:00:20 that day, places it
+    moment = 1717243220  # 2024-06-01 12:00:20 UTC, as EXIF times are read (bursts._parse_exif_time)
+    os.utime(root / "scan.jpg", (moment, moment))
+    open_album(qtbot, window, root)
+    names = lambda app: [tile.path.name for tile in _tiles(app)]  # noqa: E731
+    assert names(window) == ["a_0001.jpg", "a_0002.jpg", "b_0001.jpg", "b_0002.jpg", "scan.jpg"]
+    with qtbot.waitSignal(window.controller.bursts_found, timeout=TIMEOUT):
+        window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.TAKEN))  # as picking it does
+    shooting_order = ["b_0001.jpg", "scan.jpg", "a_0001.jpg", "b_0002.jpg", "a_0002.jpg"]
+    assert names(window) == shooting_order
+    message = window.statusBar().currentMessage()
+    assert message == "sorted by the capture times of 5 photos; 1 without an EXIF time (placed by file time)"
+    window.show_view(SortOrder.ALBUM)
+    with qtbot.assertNotEmitted(window.controller.bursts_found):
+        window.show_view(SortOrder.TAKEN)  # known now: nothing is read again
+    assert names(window) == shooting_order
+    again = PhotoListModel()
+    again.load(window.library)  # the next launch: the times come from the library
+    again.set_view(SortOrder.TAKEN, Filter.ALL)
+    assert [again.index(row).data(PHOTO_ROLE).path.name for row in range(5)] == shooting_order

@@ -251,9 +251,10 @@ class AlbumController(QObject):
         self.run("rank", job, self._ranked_done)
 
     def find_bursts(self) -> None:
-        """Read capture times and perceptual hashes of photos not read before, then group the bursts."""
+        """Read capture times and perceptual hashes of photos not read before, then group the bursts (one
+        asked for while one runs is that one: it ends with ``bursts_found`` too)."""
         library = self.library
-        if library is None:
+        if library is None or (self.is_busy() and self.task.name == "find bursts"):
             return
 
         def job(progress, cancel):

@@ -32,6 +32,7 @@ class PhotoItem:
     score: float | None = None
     rank: int | None = None
     burst_size: int = 0  # photos in its burst (0: in none)
+    taken: float | None = None  # capture time (EXIF, else file time), once read: bursts.read_moment
     stacked: bool = False  # the tile stands for its whole (collapsed) burst
 
     @property
@@ -46,6 +47,7 @@ class SortOrder(enum.Enum):
     SCORE = "Personal score"
     ALBUM = "Album order"
     STARS = "My rating"
+    TAKEN = "Capture time"
 
 
 class Filter(enum.Enum):
@@ -91,6 +93,10 @@ class PhotoListModel(QAbstractListModel):
         for pid, rating in ratings.items():
             if pid in self._items:
                 self._items[pid].stars, self._items[pid].flag = rating.stars, rating.flag
+        for pid, (content, moment) in library.photo_moments().items():  # times read before, if still current
+            item = self._items.get(pid)
+            if item is not None and item.photo.content_hash == content:
+                item.taken = moment.taken
         self._mark_bursts()
         self.set_scores(scores or {})
 
@@ -120,8 +126,14 @@ class PhotoListModel(QAbstractListModel):
         self.suggested, self.hidden_gems, self.bursts = [], (None, set()), None
         self.expanded.clear()
 
-    def set_bursts(self, bursts: Bursts | None, stack: bool | None = None) -> None:
+    def set_bursts(
+        self, bursts: Bursts | None, stack: bool | None = None, taken: dict[int, float] | None = None
+    ) -> None:
+        """The album's bursts, whether to stack them, and the capture times read with them."""
         self.bursts = bursts
+        for pid, seconds in (taken or {}).items():
+            if pid in self._items:
+                self._items[pid].taken = seconds
         self._mark_bursts()
         if stack is not None:
             self.stack_bursts = stack
@@ -166,6 +178,10 @@ class PhotoListModel(QAbstractListModel):
                 kept.append(item)
         return kept
 
+    def needs_capture_times(self) -> bool:
+        """Whether some photo's capture time is still to be read (the Capture time sort asks for it)."""
+        return any(item.taken is None for item in self._items.values())
+
     def has_scores(self) -> bool:
         return any(item.score is not None for item in self._items.values())
 
@@ -176,6 +192,8 @@ class PhotoListModel(QAbstractListModel):
             items.sort(key=lambda i: (i.rank is None, i.rank or 0, i.order))
         elif self.sort_order is SortOrder.STARS:
             items.sort(key=lambda i: (-_star_value(i), i.order))
+        elif self.sort_order is SortOrder.TAKEN:  # photos not read yet last, in album order
+            items.sort(key=lambda i: (i.taken is None, i.taken or 0.0, i.order))
         else:
             items.sort(key=lambda i: i.order)
         for item in items:

@@ -1,13 +1,13 @@
 """How the main window shows bursts: stacks in the grid (the best photo on top, S expands), and the
-"Best of each burst" filter.
+"Best of each burst" filter; and the Capture time sort, whose times are read with them.
 
 A mixin of :class:`MainWindow`. Bursts are found by the controller's "find bursts" task (bursts.py: each
-photo is read once, then kept in the library); the first stack or burst filter asks for it.
+photo is read once, then kept in the library); the first stack, burst filter or capture-time sort asks for it.
 """
 
 from __future__ import annotations
 
-from aesthetic_curator.gui.photo_model import Filter
+from aesthetic_curator.gui.photo_model import Filter, SortOrder
 
 
 class WindowBursts:
@@ -43,20 +43,31 @@ class WindowBursts:
 
     def _album_scanned_bursts(self) -> None:
         """After a (re-)scan, bring bursts up to date when they are in use (only new photos are read)."""
-        if self.model.stack_bursts or self.filter_box.currentData() is Filter.BEST_OF_BURSTS:
+        if self.model.stack_bursts or self.filter_box.currentData() is Filter.BEST_OF_BURSTS or self._by_time():
             self.controller.find_bursts()
 
     def _update_bursts(self) -> None:
-        """The burst filter needs the bursts: look for them the first time it is chosen."""
-        if self.filter_box.currentData() is Filter.BEST_OF_BURSTS and self.model.bursts is None and self.library:
+        """The burst filter needs the bursts, and the Capture time sort their times: look for them the first
+        time either is chosen (photos read before come from the library at once)."""
+        wanted = self.filter_box.currentData() is Filter.BEST_OF_BURSTS and self.model.bursts is None
+        if (wanted or (self._by_time() and self.model.needs_capture_times())) and self.library:
             self.controller.find_bursts()
+
+    def _by_time(self) -> bool:
+        return self.sort_box.currentData() is SortOrder.TAKEN
 
     def _bursts_found(self, report) -> None:
         current = self._current_id()
-        self.model.set_bursts(report.bursts)
+        self.model.set_bursts(report.bursts, taken=report.taken)
         self._reselect(current)
         grouped = sum(len(group) for group in report.bursts.groups)
         notes = [f"{len(report.bursts.groups)} burst(s) of {grouped} photos"]
+        if (
+            self._by_time()
+            and not self.model.stack_bursts
+            and self.filter_box.currentData() is not Filter.BEST_OF_BURSTS
+        ):
+            notes = [f"sorted by the capture times of {len(report.taken)} photos"]  # what the user asked for
         if report.from_file_time:
             notes.append(f"{report.from_file_time} without an EXIF time (placed by file time)")
         if report.unreadable:
