@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 from aesthetic_curator.gui.photo_delegate import PhotoDelegate
 from aesthetic_curator.library.store import PICKED, REJECTED
 
-#: The tile widths one can choose, in pixels; the largest still shows the 256 px thumbnails unscaled.
+#: The tile widths one can choose, in pixels; at the largest the 256 px thumbnails show at about their own size.
 TILE_SIZES = (110, 140, 180, 220, 270)
 DEFAULT_TILE = 180
 #: The narrowest a tile gets when the window is narrower than one chosen tile.
