@@ -13,7 +13,15 @@ from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
 from aesthetic_curator.gui.main_window import MainWindow
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, SortOrder
 from tests.test_bursts import BASE_TIME, _exif, _variants
-from tests.test_gui import TIMEOUT, grid_ids, open_album, rate_with_keys, window  # noqa: F401
+from tests.test_gui import (  # noqa: F401
+    THREAD_TIMEOUT,
+    TIMEOUT,
+    grid_ids,
+    open_album,
+    rate_with_keys,
+    threaded_window,
+    window,
+)
 
 
 @pytest.fixture
@@ -153,3 +161,25 @@ def test_capture_time_sort_reads_the_times_once_and_puts_photos_in_shooting_orde
     again.load(window.library)  # the next launch: the times come from the library
     again.set_view(SortOrder.TAKEN, Filter.ALL)
     assert [again.index(row).data(PHOTO_ROLE).path.name for row in range(5)] == shooting_order
+
+
+def test_capture_time_picked_while_a_task_runs_is_read_when_it_ends_without_a_busy_box(
+    qtbot,
+    threaded_window: MainWindow,  # noqa: F811
+    burst_folder: Path,
+):
+    import threading
+
+    app = threaded_window
+    open_album(qtbot, app, burst_folder)
+    release = threading.Event()
+    assert app.controller.run("slow", lambda progress, cancel: release.wait(THREAD_TIMEOUT / 1000), lambda _: None)
+    with qtbot.assertNotEmitted(app.controller.failed):  # before: "Busy: wait for “slow” to finish"
+        app.show_view(SortOrder.TAKEN)
+    assert app.is_busy() and app.model.needs_capture_times()
+    with qtbot.waitSignal(app.controller.bursts_found, timeout=THREAD_TIMEOUT):
+        release.set()
+    assert not app.model.needs_capture_times()
+    names, times = [tile.path.name for tile in _tiles(app)], [tile.taken for tile in _tiles(app)]
+    assert times == sorted(times)
+    assert names.index("burst0_4.jpg") < names.index("burst1_0.jpg") < names.index("burst3_4.jpg")

@@ -103,7 +103,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         self._connect_profile_views()
         c.bursts_found.connect(self._bursts_found)
         self.album_loaded.connect(self._album_scanned_bursts)
-        self._restore_stacking()
+        self._connect_bursts()
 
     @property
     def library(self):

@@ -13,17 +13,26 @@ from aesthetic_curator.gui.photo_model import Filter, SortOrder
 class WindowBursts:
     """Stack Bursts (a checkable action), expanding a stack, and the best-of-burst filter."""
 
-    def _restore_stacking(self) -> None:
+    _bursts_wanted = False  # asked for while another task ran: looked for when it ends
+
+    def _connect_bursts(self) -> None:
         """Stacking as the user left it; the bursts themselves are found when an album is scanned."""
         self.model.stack_bursts = self.preferences.stack_bursts
         self.stack_action.setChecked(self.model.stack_bursts)
+        self.controller.task_ended.connect(lambda: self._bursts_wanted and self._find_bursts())
+
+    def _find_bursts(self) -> None:
+        """Now, or once the running task has ended: asking while it runs would only bring a "Busy" box."""
+        self._bursts_wanted = self.controller.is_busy() and self.controller.task.name != "find bursts"
+        if not self._bursts_wanted:
+            self.controller.find_bursts()
 
     def stack_bursts_toggled(self, on: bool) -> None:
         self.model.stack_bursts = self.preferences.stack_bursts = on
         if self.library is None:
             return
         if on and self.model.bursts is None:
-            self.controller.find_bursts()  # the grid stacks when the task ends
+            self._find_bursts()  # the grid stacks when the task ends
         else:
             current = self._current_id()
             self.model.refresh()
@@ -44,14 +53,14 @@ class WindowBursts:
     def _album_scanned_bursts(self) -> None:
         """After a (re-)scan, bring bursts up to date when they are in use (only new photos are read)."""
         if self.model.stack_bursts or self.filter_box.currentData() is Filter.BEST_OF_BURSTS or self._by_time():
-            self.controller.find_bursts()
+            self._find_bursts()
 
     def _update_bursts(self) -> None:
         """The burst filter needs the bursts, and the Capture time sort their times: look for them the first
         time either is chosen (photos read before come from the library at once)."""
         wanted = self.filter_box.currentData() is Filter.BEST_OF_BURSTS and self.model.bursts is None
         if (wanted or (self._by_time() and self.model.needs_capture_times())) and self.library:
-            self.controller.find_bursts()
+            self._find_bursts()
 
     def _by_time(self) -> bool:
         return self.sort_box.currentData() is SortOrder.TAKEN
