@@ -93,10 +93,13 @@ class PhotoListModel(QAbstractListModel):
         for pid, rating in ratings.items():
             if pid in self._items:
                 self._items[pid].stars, self._items[pid].flag = rating.stars, rating.flag
-        for pid, (content, moment) in library.photo_moments().items():  # times read before, if still current
-            item = self._items.get(pid)
-            if item is not None and item.photo.content_hash == content:
-                item.taken = moment.taken
+        self._set_taken(  # times read before, if the file is still the one they were read from (one query)
+            {
+                pid: moment.taken
+                for pid, (content, moment) in library.photo_moments().items()
+                if pid in self._items and self._items[pid].photo.content_hash == content
+            }
+        )
         self._mark_bursts()
         self.set_scores(scores or {})
 
@@ -131,14 +134,19 @@ class PhotoListModel(QAbstractListModel):
     ) -> None:
         """The album's bursts, whether to stack them, and the capture times read with them."""
         self.bursts = bursts
-        for pid, seconds in (taken or {}).items():
-            if pid in self._items:
-                self._items[pid].taken = seconds
+        self._set_taken(taken or {})
         self._mark_bursts()
         if stack is not None:
             self.stack_bursts = stack
         self.expanded.clear()
         self.refresh()
+
+    def _set_taken(self, taken: dict[int, float]) -> None:
+        """Capture times (seconds) of the album's photos; ids no longer in the album are ignored."""
+        for pid, seconds in taken.items():
+            item = self._items.get(pid)
+            if item is not None:
+                item.taken = seconds
 
     def _mark_bursts(self) -> None:
         """Each photo's burst size (0: in none), set once per album load or burst search, not per refresh."""
