@@ -176,3 +176,29 @@ def test_apply_runs_off_the_ui_thread_and_the_panel_waits_for_it(qtbot, threaded
     qtbot.waitUntil(lambda: not panel.busy, timeout=THREAD_TIMEOUT)
     assert panel.undo_button.isEnabled() and panel.sliders[panel.summary.tasks[0]].value() == 100
     assert app.library.profile_version_count(app.current_profile_id()) == 1
+
+
+def test_hidden_gems_picked_while_a_task_runs_are_found_when_it_ends_without_a_busy_box(
+    qtbot,
+    threaded_window,  # noqa: F811
+    album,  # noqa: F811
+):
+    import threading
+
+    from tests.test_gui import THREAD_TIMEOUT
+
+    app = threaded_window
+    open_album(qtbot, app, album)
+    rate_with_keys(qtbot, app, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(app.ranked, timeout=THREAD_TIMEOUT):
+        app.start_personalization("mine")
+    qtbot.waitUntil(lambda: not app.is_busy(), timeout=THREAD_TIMEOUT)
+    release = threading.Event()
+    assert app.controller.run("slow", lambda progress, cancel: release.wait(THREAD_TIMEOUT / 1000), lambda _: None)
+    with qtbot.assertNotEmitted(app.controller.failed):  # before: "Busy: wait for “slow” to finish"
+        app.show_view(SortOrder.SCORE, Filter.HIDDEN_GEMS)
+    assert app.controller.task.name == "slow" and app.model.hidden_gems[0] is None
+    with qtbot.waitSignal(app.controller.gems_found, timeout=THREAD_TIMEOUT) as found:
+        release.set()
+    assert found.args[0] == app.current_profile_id() and set(grid_ids(app)) == found.args[1]
+    assert "hidden gem" in app.statusBar().currentMessage()

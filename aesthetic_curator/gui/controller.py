@@ -72,6 +72,8 @@ class AlbumController(QObject):
         self.compare_task: Task | None = None  # choosing the next "A or B?" pairs
         self._score_ahead_timer = QTimer(self, singleShot=True, interval=SCORE_AHEAD_DELAY_MS)
         self._score_ahead_timer.timeout.connect(self.score_ahead)
+        self._waiting: dict[str, Callable[[], None]] = {}  # when_idle: what to start once the task has ended
+        self.task_ended.connect(self._start_waiting)
 
     # -- the album --------------------------------------------------------------------------------------
     def open_album(self, folder: Path) -> Library:
@@ -102,6 +104,7 @@ class AlbumController(QObject):
         self.run("scan", job, self.scanned.emit)
 
     def close_album(self) -> None:
+        self._waiting.clear()
         self._stop_album_tasks()
         if self.library is not None:
             self.library.close()
@@ -251,10 +254,9 @@ class AlbumController(QObject):
         self.run("rank", job, self._ranked_done)
 
     def find_bursts(self) -> None:
-        """Read capture times and perceptual hashes of photos not read before, then group the bursts (one
-        asked for while one runs is that one: it ends with ``bursts_found`` too)."""
+        """Read capture times and perceptual hashes of photos not read before, then group the bursts."""
         library = self.library
-        if library is None or (self.is_busy() and self.task.name == "find bursts"):
+        if library is None:
             return
 
         def job(progress, cancel):
@@ -369,6 +371,20 @@ class AlbumController(QObject):
 
     def is_busy(self) -> bool:
         return self.task is not None and self.task.is_busy()
+
+    def when_idle(self, key: str, start: Callable[[], None]) -> None:
+        """Call ``start`` now, or once the running task has ended: for what a view change needs (bursts, hidden
+        gems), where a "Busy" box would only be in the way. One call per ``key`` waits (the latest); ``start``
+        should check again that it is still wanted."""
+        if self.is_busy():
+            self._waiting[key] = start
+        else:
+            start()
+
+    def _start_waiting(self) -> None:
+        while self._waiting and not self.is_busy():  # the first may start a task: the others wait for it
+            start = self._waiting.pop(next(iter(self._waiting)))
+            start()
 
     def cancel(self, wait: bool = False) -> None:
         if self.task is None or not self.is_busy():

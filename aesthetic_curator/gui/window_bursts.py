@@ -13,19 +13,22 @@ from aesthetic_curator.gui.photo_model import Filter, SortOrder
 class WindowBursts:
     """Stack Bursts (a checkable action), expanding a stack, and the best-of-burst filter."""
 
-    _bursts_wanted = False  # asked for while another task ran: looked for when it ends
-
     def _connect_bursts(self) -> None:
         """Stacking as the user left it; the bursts themselves are found when an album is scanned."""
         self.model.stack_bursts = self.preferences.stack_bursts
         self.stack_action.setChecked(self.model.stack_bursts)
-        self.controller.task_ended.connect(lambda: self._bursts_wanted and self._find_bursts())
 
     def _find_bursts(self) -> None:
-        """Now, or once the running task has ended: asking while it runs would only bring a "Busy" box."""
-        self._bursts_wanted = self.controller.is_busy() and self.controller.task.name != "find bursts"
-        if not self._bursts_wanted:
-            self.controller.find_bursts()
+        """Now, or once the running task has ended (one asked for while one runs is that one)."""
+        controller = self.controller
+        if not (controller.is_busy() and controller.task.name == "find bursts"):
+            controller.when_idle("find bursts", lambda: self._bursts_in_use() and controller.find_bursts())
+
+    def _bursts_in_use(self) -> bool:
+        """Stacks, the best-of-burst filter or the capture-time sort: what the burst search serves."""
+        return self.library is not None and (
+            self.model.stack_bursts or self.filter_box.currentData() is Filter.BEST_OF_BURSTS or self._by_time()
+        )
 
     def stack_bursts_toggled(self, on: bool) -> None:
         self.model.stack_bursts = self.preferences.stack_bursts = on
@@ -52,7 +55,7 @@ class WindowBursts:
 
     def _album_scanned_bursts(self) -> None:
         """After a (re-)scan, bring bursts up to date when they are in use (only new photos are read)."""
-        if self.model.stack_bursts or self.filter_box.currentData() is Filter.BEST_OF_BURSTS or self._by_time():
+        if self._bursts_in_use():
             self._find_bursts()
 
     def _update_bursts(self) -> None:

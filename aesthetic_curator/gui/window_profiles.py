@@ -150,6 +150,9 @@ class WindowProfiles:
         profile_id = self.current_profile_id()
         if self.filter_box.currentData() is not Filter.HIDDEN_GEMS or self.library is None:
             return
+        if self.controller.is_busy():  # e.g. the rank that brings the scores: looked for when it ends
+            self.controller.when_idle("find hidden gems", self._update_hidden_gems)
+            return
         if profile_id is None or not self.model.has_scores():
             self.model.hidden_gems = (None, set())
             self.statusBar().showMessage("Hidden gems need a ranked profile: personalize first", 10_000)
@@ -158,6 +161,9 @@ class WindowProfiles:
             self.controller.find_hidden_gems(profile_id)
 
     def _gems_found(self, profile_id: int, gems: set[int]) -> None:
+        if profile_id != self.current_profile_id():  # the user chose another profile meanwhile
+            self.controller.when_idle("find hidden gems", self._update_hidden_gems)
+            return
         self.model.hidden_gems = (profile_id, gems)
         self.view_changed()
         self.statusBar().showMessage(
