@@ -13,16 +13,24 @@ from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.gui.blend_dialog import BlendDialog
 from aesthetic_curator.gui.main_window import MainWindow
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
-from tests.test_gui import TIMEOUT, album, grid_ids, open_album, rate_with_keys, threaded_window, window  # noqa: F401
+from aesthetic_curator.gui.tasks import ImmediateTaskRunner
+from tests.test_gui import THREAD_TIMEOUT, TIMEOUT, album, grid_ids, open_album, rate_with_keys, threaded_window, window  # noqa: F401
 
 
 @pytest.fixture
 def personalized(qtbot, window: MainWindow, album: Path) -> MainWindow:  # noqa: F811
-    open_album(qtbot, window, album)
-    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
-    with qtbot.waitSignal(window.ranked, timeout=TIMEOUT):
-        window.start_personalization("mine")
-    return window
+    return _personalize(qtbot, window, album)
+
+
+def _personalize(qtbot, app: MainWindow, folder: Path) -> MainWindow:
+    """Open ``folder``, rate ten photos by keys and personalize "mine"; returns when the album is ranked."""
+    timeout = TIMEOUT if isinstance(app.controller.runner, ImmediateTaskRunner) else THREAD_TIMEOUT
+    open_album(qtbot, app, folder)
+    rate_with_keys(qtbot, app, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(app.ranked, timeout=timeout):
+        app.start_personalization("mine")
+    qtbot.waitUntil(lambda: not app.is_busy(), timeout=timeout)
+    return app
 
 
 def _ranked_order(app: MainWindow, profile_id: int) -> list[int]:
@@ -157,14 +165,7 @@ def test_hidden_gems_follow_a_shaped_profile(qtbot, personalized):
 
 
 def test_apply_runs_off_the_ui_thread_and_the_panel_waits_for_it(qtbot, threaded_window, album):  # noqa: F811
-    from tests.test_gui import THREAD_TIMEOUT
-
-    app = threaded_window
-    open_album(qtbot, app, album)
-    rate_with_keys(qtbot, app, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
-    with qtbot.waitSignal(app.ranked, timeout=THREAD_TIMEOUT):
-        app.start_personalization("mine")
-    qtbot.waitUntil(lambda: not app.is_busy(), timeout=THREAD_TIMEOUT)
+    app = _personalize(qtbot, threaded_window, album)
     app.taste_action.trigger()
     panel = app.taste_panel
     panel.sliders[panel.summary.tasks[0]].setValue(250)
@@ -185,14 +186,7 @@ def test_hidden_gems_picked_while_a_task_runs_are_found_when_it_ends_without_a_b
 ):
     import threading
 
-    from tests.test_gui import THREAD_TIMEOUT
-
-    app = threaded_window
-    open_album(qtbot, app, album)
-    rate_with_keys(qtbot, app, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
-    with qtbot.waitSignal(app.ranked, timeout=THREAD_TIMEOUT):
-        app.start_personalization("mine")
-    qtbot.waitUntil(lambda: not app.is_busy(), timeout=THREAD_TIMEOUT)
+    app = _personalize(qtbot, threaded_window, album)
     release = threading.Event()
     assert app.controller.run("slow", lambda progress, cancel: release.wait(THREAD_TIMEOUT / 1000), lambda _: None)
     with qtbot.assertNotEmitted(app.controller.failed):  # before: "Busy: wait for “slow” to finish"
