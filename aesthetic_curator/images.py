@@ -71,6 +71,12 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
     which is several times faster for large photos that only feed a small model input.
     Raises :class:`ImageDecodeError` with a readable reason for anything that is not a usable image.
     """
+    return decode_image_scaled(path, min_size)[0]
+
+
+def decode_image_scaled(path: Path, min_size: int | None = None) -> tuple[Image.Image, float]:
+    """:func:`decode_image`, and how many pixels of the full decode one pixel of this one spans (1.0: full
+    size; 2.0 when libjpeg halved it): what showing a reduced decode at 1:1 needs until the full one comes."""
     try:
         if path.stat().st_size == 0:
             raise ImageDecodeError(f"{path}: empty file")
@@ -86,7 +92,8 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
             request = jpeg_draft_request(width, height, min_size) if img.format == "JPEG" else None
             if request is not None:
                 img.draft("RGB", request)
-            return _finish(img)
+            scale = width / img.size[0]  # before rotating upright: both sides shrink alike
+            return _finish(img), scale
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as exc:
@@ -170,8 +177,9 @@ def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
         return img
 
 
-def _decode_raw(path: Path, min_size: int | None) -> Image.Image:
-    """A camera RAW file: its embedded JPEG preview when there is one, else a LibRaw development."""
+def _decode_raw(path: Path, min_size: int | None) -> tuple[Image.Image, float]:
+    """A camera RAW file: its embedded JPEG preview when there is one, else a LibRaw development (at half
+    size when ``min_size`` allows: scale 2.0)."""
     try:
         import rawpy
     except ImportError as exc:  # pragma: no cover - depends on the platform's wheels
@@ -185,11 +193,12 @@ def _decode_raw(path: Path, min_size: int | None) -> Image.Image:
             if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
                 preview = Image.open(io.BytesIO(thumb.data))
                 if min_size is None or min(preview.size) >= min_size:
-                    return _finish(preview)
+                    return _finish(preview), 1.0
             elif thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
-                return Image.fromarray(thumb.data).convert("RGB")
+                return Image.fromarray(thumb.data).convert("RGB"), 1.0
+            half = min_size is not None and thumb is None  # with a small preview, the full decode is the preview
             developed = raw.postprocess(use_camera_wb=True, half_size=min_size is not None, output_bps=8)
-            return Image.fromarray(developed)
+            return Image.fromarray(developed), 2.0 if half else 1.0
     except ImageDecodeError:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:

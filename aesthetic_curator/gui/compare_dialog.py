@@ -1,9 +1,9 @@
 """The compare view: two photos large, side by side, and one question: which do you prefer?
 
 Keys: ← or 1 picks the left photo, → or 2 the right, = says "can't decide", Space skips the pair,
-Backspace undoes the last answer, Z zooms both photos to 1:1 at the same spot (the pointer pans both),
-Esc leaves. The window supplies the pairs (``add_pairs``) and records the answers (``answered``); the
-next pairs' photos are decoded ahead, so the next question shows at once.
+Backspace undoes the last answer, Z (or a click, at the spot clicked) zooms both photos to 1:1 at the same
+spot (the pointer pans both), Esc leaves. The window supplies the pairs (``add_pairs``) and records the
+answers (``answered``); the next pairs' photos are decoded ahead, so the next question shows at once.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap
-from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap
+from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
-from aesthetic_curator.gui.photo_decoder import PhotoDecoder
+from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, PhotoDecoder
+from aesthetic_curator.gui.zoom_view import ZoomView
 
 #: Pairs decoded ahead of the one shown: with two, a user answering every second while the cores were busy
 #: (choosing the next batch, a personalization) met "Loading…" for a few seconds now and then.
@@ -26,7 +27,8 @@ PREFETCH_PAIRS = 4
 #: Choosing a batch scores up to 16 new photos with every task: about 1 s on an idle 2-core CPU, but 20-40 s
 #: while a personalization keeps the cores busy, when 6 left (the old threshold) ran dry every batch.
 LOW_WATER = 12
-#: Decoded photos kept (the shown pair, the prefetched ones, and the last few for undo).
+#: Decoded photos kept (the shown pair, the prefetched ones, and the last few for undo), at about screen size;
+#: a zoomed pair's full decodes are held by its views only, and dropped with the pair.
 KEEP_DECODED = 16
 
 
@@ -46,56 +48,6 @@ class ComparePair:
         return frozenset((self.a_id, self.b_id))
 
 
-class ZoomView(QWidget):
-    """One photo, fitted to the view or at 1:1 around a shared centre (0..1 of the photo)."""
-
-    pointer_moved = Signal(QPointF)  # the centre wanted, as a share of the photo
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumSize(240, 240)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMouseTracking(True)
-        self.pixmap = QPixmap()
-        self.message = ""
-        self.zoomed = False
-        self.centre = QPointF(0.5, 0.5)
-
-    def show_pixmap(self, pixmap: QPixmap, message: str = "") -> None:
-        self.pixmap, self.message = pixmap, message
-        self.update()
-
-    def source_rect(self) -> QRectF:
-        """The part of the photo drawn: all of it, or a view-sized window at 1:1 around the centre."""
-        full = QRectF(self.pixmap.rect())
-        if not self.zoomed:
-            return full
-        width, height = min(self.width(), full.width()), min(self.height(), full.height())
-        left = min(max(0.0, self.centre.x() * full.width() - width / 2), full.width() - width)
-        top = min(max(0.0, self.centre.y() * full.height() - height / 2), full.height() - height)
-        return QRectF(left, top, width, height)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), Qt.GlobalColor.black)
-        if self.pixmap.isNull():
-            painter.setPen(Qt.GlobalColor.lightGray)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message or "Loading…")
-            return
-        source = self.source_rect()
-        scale = min(self.width() / source.width(), self.height() / source.height())
-        size = source.size() * scale
-        corner = QPointF((self.width() - size.width()) / 2, (self.height() - size.height()) / 2)
-        target = QRectF(corner, size)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(target, self.pixmap, source)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self.zoomed and self.width() and self.height():
-            position = event.position()
-            self.pointer_moved.emit(QPointF(position.x() / self.width(), position.y() / self.height()))
-
-
 class CompareDialog(QDialog):
     answered = Signal(int, int, str)  # photo a (left), photo b (right), "a", "b" or "tie"
     undo_requested = Signal()
@@ -110,7 +62,7 @@ class CompareDialog(QDialog):
         self.captions = (QLabel(alignment=Qt.AlignmentFlag.AlignCenter), QLabel(alignment=Qt.AlignmentFlag.AlignCenter))
         self.help = QLabel(
             "← or 1: left   ·   → or 2: right   ·   =: can't decide   ·   Space: skip   ·   "
-            "Backspace: undo   ·   Z: zoom both   ·   Esc: done",
+            "Backspace: undo   ·   Z or click: zoom both to 1:1   ·   Esc: done",
             alignment=Qt.AlignmentFlag.AlignCenter,
         )
         self.status = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
@@ -119,6 +71,7 @@ class CompareDialog(QDialog):
             layout.addWidget(view, 0, column)
             layout.addWidget(caption, 1, column)
             view.pointer_moved.connect(self._pan)
+            view.clicked.connect(self.toggle_zoom)
         layout.addWidget(self.help, 2, 0, 1, 2)
         layout.addWidget(self.status, 3, 0, 1, 2)
         layout.setRowStretch(0, 1)
@@ -127,8 +80,10 @@ class CompareDialog(QDialog):
         self.seen: set[frozenset[int]] = set()  # asked, answered or skipped in this session: not asked again
         self.answers = 0
         self._waiting_for_more = False
-        self._decoded: dict[str, QPixmap | str] = {}  # path -> pixmap, or the reason it cannot be shown
+        #: path -> (pixmap, pixels of the full decode per pixel), or the reason it cannot be shown
+        self._decoded: dict[str, tuple[QPixmap, float] | str] = {}
         self._requested: set[str] = set()
+        self._full_requested: set[str] = set()  # every pixel, for the zoomed pair
         self._decoder = PhotoDecoder(2, self)
         self._decoder.decoded.connect(self._on_decoded)
         for view in self.views:  # until the first batch comes (seconds on a CPU, more while it is busy)
@@ -197,8 +152,9 @@ class CompareDialog(QDialog):
     # -- photos ----------------------------------------------------------------------------------------
     def _show(self, view: ZoomView, path: Path) -> None:
         shown = self._decoded.get(str(path))
-        if isinstance(shown, QPixmap):
-            view.show_pixmap(shown)
+        if isinstance(shown, tuple):
+            view.show_pixmap(shown[0], scale=shown[1])
+            self._ask_full(view, path)
         else:
             view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{shown}" if isinstance(shown, str) else "")
             self._request(path)
@@ -208,14 +164,31 @@ class CompareDialog(QDialog):
             self._requested.add(str(path))
             self._decoder.request(path, max(self.views[0].width(), self.views[0].height(), 1200))
 
+    def _ask_full(self, view: ZoomView, path: Path) -> None:
+        """Zoomed on a reduced decode: decode every pixel of it, ahead of the prefetching."""
+        if view.wants_full() and str(path) not in self._full_requested:
+            self._full_requested.add(str(path))
+            self._decoder.request(path, None, FULL_DECODE_PRIORITY)
+
     def _prefetch(self) -> None:
         for pair in list(self.queue)[:PREFETCH_PAIRS]:
             self._request(pair.a_path)
             self._request(pair.b_path)
 
-    def _on_decoded(self, path: str, image: QImage, error: str) -> None:
+    def _shown_paths(self) -> list[tuple[ZoomView, Path]]:
+        pair = self.current
+        return list(zip(self.views, (pair.a_path, pair.b_path))) if pair is not None else []
+
+    def _on_decoded(self, path: str, image: QImage, scale: float, error: str) -> None:
+        if path in self._full_requested and (error or scale == 1.0):  # a full decode: for the views only
+            self._full_requested.discard(path)
+            for view, shown in self._shown_paths():
+                if str(shown) == path and not error and view.scale > 1.0:
+                    view.show_full(QPixmap.fromImage(image))
+            if path not in self._requested:
+                return
         self._requested.discard(path)
-        self._decoded[path] = error or QPixmap.fromImage(image)
+        self._decoded[path] = error or (QPixmap.fromImage(image), scale)
         wanted: set[str] = set()
         for pair in (self.current, *self.queue):
             if pair is not None:
@@ -223,22 +196,25 @@ class CompareDialog(QDialog):
         stale = [key for key in self._decoded if key not in wanted]  # oldest first
         for key in stale[: max(0, len(self._decoded) - KEEP_DECODED)]:
             del self._decoded[key]
-        if self.current is not None:
-            for view, shown in zip(self.views, (self.current.a_path, self.current.b_path)):
-                if str(shown) == path:
-                    self._show(view, shown)
+        for view, shown in self._shown_paths():
+            if str(shown) == path:
+                self._show(view, shown)
 
     def is_ready(self, pair: ComparePair) -> bool:
         """Both photos of ``pair`` are decoded (so showing it is instant)."""
-        return all(isinstance(self._decoded.get(str(p)), QPixmap) for p in (pair.a_path, pair.b_path))
+        return all(isinstance(self._decoded.get(str(p)), tuple) for p in (pair.a_path, pair.b_path))
 
     # -- zoom ------------------------------------------------------------------------------------------
-    def toggle_zoom(self) -> None:
+    def toggle_zoom(self, at: QPointF | None = None) -> None:
+        """Both photos to 1:1 around the same spot (``at``, a share of the photo; the middle by default), or
+        back to fitted."""
         zoomed = not self.views[0].zoomed
         for view in self.views:
             view.zoomed = zoomed
-            view.centre = QPointF(0.5, 0.5)
+            view.centre = at if zoomed and at is not None else QPointF(0.5, 0.5)
             view.update()
+        for view, path in self._shown_paths():
+            self._ask_full(view, path)
 
     def _pan(self, centre: QPointF) -> None:
         for view in self.views:  # both photos show the same spot

@@ -1,8 +1,8 @@
 """Full photos decoded off the UI thread, for the views that show them large (loupe, compare).
 
 Decoding a camera JPEG takes a noticeable fraction of a second, so it happens on a small thread pool
-(reduced-scale decode to about the screen size) and the result arrives as a signal with a QImage,
-which, unlike a QPixmap, may be made outside the UI thread.
+(reduced-scale decode to about the screen size, or the full photo for a 1:1 view) and the result arrives
+as a signal with a QImage, which, unlike a QPixmap, may be made outside the UI thread.
 """
 
 from __future__ import annotations
@@ -13,33 +13,37 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from aesthetic_curator.errors import ImageDecodeError
-from aesthetic_curator.images import decode_image
+from aesthetic_curator.images import decode_image_scaled
+
+#: QThreadPool priority of a full decode: a zoom asked for goes ahead of the photos decoded in advance.
+FULL_DECODE_PRIORITY = 1
 
 
 class _Signals(QObject):
-    ready = Signal(str, QImage, str)  # path, image, error
+    ready = Signal(str, QImage, float, str)  # path, image, pixels of the full decode per pixel, error
 
 
 class _DecodeJob(QRunnable):
-    def __init__(self, path: Path, min_size: int, signals: _Signals) -> None:
+    def __init__(self, path: Path, min_size: int | None, signals: _Signals) -> None:
         super().__init__()
         self.path, self.min_size, self.signals = path, min_size, signals
 
     def run(self) -> None:
         try:
-            image = decode_image(self.path, min_size=self.min_size)
+            image, scale = decode_image_scaled(self.path, min_size=self.min_size)
         except ImageDecodeError as exc:
-            self.signals.ready.emit(str(self.path), QImage(), str(exc))
+            self.signals.ready.emit(str(self.path), QImage(), 1.0, str(exc))
             return
         data = image.tobytes("raw", "RGB")
         qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
-        self.signals.ready.emit(str(self.path), qimage, "")
+        self.signals.ready.emit(str(self.path), qimage, scale, "")
 
 
 class PhotoDecoder(QObject):
-    """``request(path, size)``; ``decoded(path, image, error)`` follows on the UI thread."""
+    """``request(path, size)``; ``decoded(path, image, scale, error)`` follows on the UI thread (``scale``:
+    pixels of the full decode per pixel of ``image``, 1.0 for a full decode)."""
 
-    decoded = Signal(str, QImage, str)
+    decoded = Signal(str, QImage, float, str)
 
     def __init__(self, threads: int = 1, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,8 +52,10 @@ class PhotoDecoder(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
 
-    def request(self, path: Path, min_size: int) -> None:
-        self._pool.start(_DecodeJob(path, min_size, self._signals))
+    def request(self, path: Path, min_size: int | None, priority: int = 0) -> None:
+        """Decode ``path`` with its shorter side at least ``min_size`` (None: every pixel, for 1:1); a higher
+        ``priority`` starts before queued requests."""
+        self._pool.start(_DecodeJob(path, min_size, self._signals), priority)
 
     def drop_pending(self) -> None:
         """Forget requests not started yet (the user moved on)."""

@@ -25,7 +25,7 @@ class WindowCompare:
             self.compare.answered.connect(self._compare_answered)
             self.compare.undo_requested.connect(self._compare_undo)
             self.compare.wants_more.connect(self._ask_for_pairs)
-            self.compare.finished.connect(self._compare_closed)
+            self.compare.finished.connect(self._give_keys_back)
             self.controller.comparisons_chosen.connect(self._comparisons_chosen)
         self.compare.show()
         self.compare.raise_()
@@ -33,12 +33,6 @@ class WindowCompare:
         self._update_compare_status()
         if self.compare.current is None:
             self._ask_for_pairs()
-
-    def _compare_closed(self) -> None:
-        """Give the keyboard back to the photos: where no window manager does (seen under Xvfb), focus stayed
-        with the closed view, and Ctrl+L or a star key after Esc went nowhere."""
-        self.activateWindow()
-        self.grid.setFocus()
 
     def _ask_for_pairs(self) -> None:
         waiting = self.compare.waiting_pairs() if self.compare is not None else []

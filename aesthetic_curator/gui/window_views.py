@@ -29,8 +29,18 @@ class WindowViews:
             self.loupe = LoupeDialog(self)
             self.loupe.navigate.connect(self._loupe_navigate)
             self.loupe.key_rating.connect(self._loupe_key)
+            self.loupe.finished.connect(self._give_keys_back)
         self.loupe.show()
+        self.loupe.raise_()
+        self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
         self.loupe.show_item(item)
+
+    def _give_keys_back(self) -> None:
+        """Give the keyboard back to the photos when the loupe or the compare view closes: where no window
+        manager does (seen under Xvfb), focus stayed with the closed view, and Ctrl+L or a star key after Esc
+        went nowhere."""
+        self.activateWindow()
+        self.grid.setFocus()
 
     def _loupe_navigate(self, step: int) -> None:
         row = self.grid.currentIndex().row() + step

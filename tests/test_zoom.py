@@ -1,0 +1,135 @@
+"""1:1 for a focus check: the reduced decode's scale, the zoom view's frame, and Z or a click in the loupe and
+the compare view, which then decode every pixel of the photos shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QApplication
+
+from aesthetic_curator.gui.main_window import MainWindow
+from aesthetic_curator.gui.zoom_view import ZoomView
+from aesthetic_curator.images import decode_image_scaled
+from tests.test_gui import TIMEOUT, window  # noqa: F401  (fixtures)
+
+FULL = (2400, 1600)  # the zoom view's photo
+CAMERA = (4800, 3200)  # the albums': large enough that a view of the loupe's size gets a reduced decode
+
+
+def _camera_jpeg(path: Path, seed: int, orientation: int | None = None) -> Path:
+    """A 15-megapixel JPEG with fine detail (what a focus check looks at)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(CAMERA[1] // 8, CAMERA[0] // 8, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).resize(CAMERA, Image.Resampling.NEAREST)
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    image.save(path, quality=90, exif=exif)
+    return path
+
+
+@pytest.fixture
+def big_album(tmp_path: Path) -> Path:
+    root = tmp_path / "shoot"
+    root.mkdir()
+    for index in range(6):
+        _camera_jpeg(root / f"DSC_{index:04d}.jpg", seed=index)
+    return root
+
+
+def test_a_reduced_decode_says_how_much_it_was_reduced_also_when_turned_upright(tmp_path: Path):
+    plain, turned = _camera_jpeg(tmp_path / "a.jpg", 0), _camera_jpeg(tmp_path / "b.jpg", 1, orientation=6)
+    image, scale = decode_image_scaled(plain, min_size=800)
+    assert image.size == (1200, 800) and scale == 4.0
+    image, scale = decode_image_scaled(turned, min_size=1600)
+    assert image.size == (1600, 2400) and scale == 2.0  # upright: the sides swap, the scale does not
+    image, scale = decode_image_scaled(plain)
+    assert image.size == CAMERA and scale == 1.0
+    small = tmp_path / "small.png"
+    Image.new("RGB", (300, 200)).save(small)
+    assert decode_image_scaled(small, min_size=800)[1] == 1.0
+
+
+def test_zoom_view_shows_one_file_pixel_per_screen_pixel_from_the_reduced_decode_then_the_full(qtbot):
+    view = ZoomView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show_pixmap(QPixmap(1200, 800), scale=2.0)
+    assert view.source_rect() == QRectF(0, 0, 1200, 800) and not view.wants_full()  # fitted: all of it
+    view.zoomed = True
+    assert view.devicePixelRatioF() == 1.0  # offscreen: one point, one screen pixel
+    # A 400x300 window of the 2400x1600 file: 200x150 pixels of the half-size decode, drawn twice as large.
+    assert view.source_rect() == QRectF(500, 325, 200, 150)
+    assert view.target_rect() == QRectF(0, 0, 400, 300)
+    assert view.wants_full()
+    view.show_full(QPixmap(*FULL))
+    assert not view.wants_full()
+    assert view.source_rect() == QRectF(1000, 650, 400, 300)  # the middle of the file, at 1:1
+    view.centre = QPointF(0.0, 1.0)  # a corner: the window stays inside the photo
+    assert view.source_rect() == QRectF(0, 1300, 400, 300)
+    view.show_pixmap(QPixmap(100, 80))  # another photo, smaller than the view: at 1:1 it is not magnified
+    assert view.full.isNull() and view.target_rect() == QRectF(150, 110, 100, 80)
+
+
+def test_loupe_zooms_to_every_pixel_with_z_or_a_click_and_keeps_the_zoom_while_flipping(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    big_album: Path,
+):
+    from tests.test_gui import open_album
+
+    open_album(qtbot, window, big_album)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    loupe = window.loupe
+    view = loupe.view
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is loupe, timeout=2000)  # its keys go to it
+    qtbot.waitUntil(lambda: not view.pixmap.isNull(), timeout=TIMEOUT)
+    assert view.scale > 1.0 and view.pixmap.width() < CAMERA[0]  # fast to flip through: a reduced decode
+
+    qtbot.keyClick(loupe, Qt.Key.Key_Z)
+    assert view.zoomed and "1:1" in loupe.caption.text()
+    qtbot.waitUntil(lambda: not view.full.isNull(), timeout=TIMEOUT)
+    assert (view.full.width(), view.full.height()) == CAMERA
+
+    first_full = view.full
+    qtbot.keyClick(loupe, Qt.Key.Key_Right)  # the next photo, still at 1:1: its own pixels are decoded
+    assert window.grid.currentIndex().row() == 1
+    qtbot.waitUntil(lambda: not view.full.isNull() and view.full.cacheKey() != first_full.cacheKey(), timeout=TIMEOUT)
+    assert view.zoomed and loupe._shown == str(window.current_item().path)
+
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(10, 10))  # a click goes back to fitted
+    assert not view.zoomed and "1:1" not in loupe.caption.text()
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.target_rect().topLeft().toPoint() + QPoint(1, 1))
+    assert view.zoomed and view.centre.x() < 0.05 and view.centre.y() < 0.05  # zoomed where clicked
+    qtbot.keyClick(loupe, Qt.Key.Key_Escape)
+    assert not loupe.isVisible()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window and window.grid.hasFocus(), timeout=2000)
+
+
+def test_compare_zoom_decodes_every_pixel_of_both_photos_and_drops_them_with_the_pair(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    big_album: Path,
+):
+    from tests.test_gui import open_album
+    from tests.test_gui_compare import _open_compare, _wait_until_shown
+
+    open_album(qtbot, window, big_album)
+    dialog = _open_compare(qtbot, window)
+    left, right = dialog.views
+    assert left.scale > 1.0 and right.scale > 1.0
+    qtbot.keyClick(dialog, Qt.Key.Key_Z)
+    qtbot.waitUntil(lambda: not left.full.isNull() and not right.full.isNull(), timeout=TIMEOUT)
+    assert (left.full.width(), right.full.width()) == (CAMERA[0], CAMERA[0])
+    assert all(isinstance(kept, tuple) and kept[0].width() < CAMERA[0] for kept in dialog._decoded.values())
+    qtbot.keyClick(dialog, Qt.Key.Key_Left)  # answered: the next pair, still zoomed, gets its own pixels
+    _wait_until_shown(qtbot, dialog)
+    assert left.zoomed
+    qtbot.waitUntil(lambda: not left.full.isNull() and not right.full.isNull(), timeout=TIMEOUT)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
