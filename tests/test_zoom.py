@@ -13,6 +13,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication
 
 from aesthetic_curator.gui.main_window import MainWindow
+from aesthetic_curator.gui.photo_model import PHOTO_ROLE
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.images import decode_image_scaled
 from tests.test_gui import TIMEOUT, window  # noqa: F401  (fixtures)
@@ -98,8 +99,11 @@ def test_loupe_zooms_to_every_pixel_with_z_or_a_click_and_keeps_the_zoom_while_f
     assert (view.full.width(), view.full.height()) == CAMERA
 
     first_full = view.full
-    qtbot.keyClick(loupe, Qt.Key.Key_Right)  # the next photo, still at 1:1: its own pixels are decoded
-    assert window.grid.currentIndex().row() == 1
+    following = str(window.model.index(1).data(PHOTO_ROLE).path)
+    qtbot.waitUntil(lambda: following in loupe._decoded, timeout=TIMEOUT)  # the next photo, decoded ahead
+    assert loupe._decoded[following][0].width() < CAMERA[0]  # at about screen size: full decodes are not kept
+    qtbot.keyClick(loupe, Qt.Key.Key_Right)  # shown at once, still at 1:1: its own pixels are decoded
+    assert window.grid.currentIndex().row() == 1 and loupe._shown == following and view.zoomed
     qtbot.waitUntil(lambda: not view.full.isNull() and view.full.cacheKey() != first_full.cacheKey(), timeout=TIMEOUT)
     assert view.zoomed and loupe._shown == str(window.current_item().path)
 

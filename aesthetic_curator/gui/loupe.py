@@ -1,12 +1,16 @@
 """The loupe: one photo large, with the grid's rating keys and next/previous, and 1:1 for a focus check.
 
-The photo is decoded on a worker thread (:mod:`photo_decoder`) at about the screen's size, so flipping
-through photos never blocks the window; Z or a click zooms to 1:1 (at the spot clicked), and every pixel of
-the file is decoded then, ahead of anything else (the reduced one, magnified, shows meanwhile). The zoom
-stays on while flipping, as a photographer comparing the focus of a series expects.
+Photos are decoded on worker threads (:mod:`photo_decoder`) at about the screen's size, the grid's next
+and previous ones ahead, so flipping through a series shows each at once and never blocks the window. Z or a
+click zooms to 1:1 (at the spot clicked), and every pixel of the file is decoded then, ahead of anything else
+(the reduced one, magnified, shows meanwhile). The zoom stays on while flipping, as a photographer comparing
+the focus of a series expects.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QPixmap
@@ -16,6 +20,12 @@ from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, PhotoDecod
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
+
+#: Reduced decodes kept (the photo shown, its neighbours, the last few seen): about 12 MB each for 12 MP.
+KEEP_DECODED = 6
+#: Decoder priorities: the photo asked for goes before the neighbours decoded ahead (a zoom's full decode
+#: before both).
+SHOWN_PRIORITY = 1
 
 
 class LoupeDialog(QDialog):
@@ -39,16 +49,25 @@ class LoupeDialog(QDialog):
         layout.addWidget(self.caption)
         self._item: PhotoItem | None = None
         self._shown: str | None = None  # the path whose (reduced) decode the view holds
-        self._full_asked: str | None = None
-        self._decoder = PhotoDecoder(1, self)
+        self._decoded: dict[str, tuple[QPixmap, float]] = {}  # path -> (reduced decode, its scale)
+        self._full_requested: set[str] = set()  # full decodes asked for while this photo shows
+        self._wanted: list[str] = []  # the photo shown and its neighbours
+        self._decoder = PhotoDecoder(2, self)
         self._decoder.decoded.connect(self._on_decoded)
 
-    def show_item(self, item: PhotoItem) -> None:
-        """Show ``item`` (the previous photo stays until it is decoded: no flash of "Loading…")."""
-        self._item, self._full_asked = item, None
+    def show_item(self, item: PhotoItem, neighbours: Sequence[Path] = ()) -> None:
+        """Show ``item`` (at once when it was decoded ahead; else the previous photo stays until it is, with no
+        flash of "Loading…"), and decode ``neighbours`` ahead."""
+        self._item = item
         self.update_caption(item)
-        self._decoder.drop_pending()
-        self._decoder.request(item.path, max(self.view.width(), self.view.height(), 800))
+        self._decoder.drop_pending()  # the photos left behind; a decode already running still arrives
+        self._full_requested.clear()
+        self._wanted = [str(item.path), *(str(path) for path in neighbours)]
+        if str(item.path) in self._decoded:
+            self._display(str(item.path))
+        for priority, path in [(SHOWN_PRIORITY, item.path), *((0, path) for path in neighbours)]:
+            if str(path) not in self._decoded:
+                self._decoder.request(path, max(self.view.width(), self.view.height(), 800), priority)
 
     def update_caption(self, item: PhotoItem) -> None:
         if self._item is None or item.id != self._item.id:
@@ -61,23 +80,35 @@ class LoupeDialog(QDialog):
         self.caption.setText(f"{display_path(item.photo.relpath)}   {stars}{flag}{rank}{zoom}")
 
     def _on_decoded(self, path: str, image: QImage, scale: float, error: str) -> None:
-        if self._item is None or str(self._item.path) != path:
-            return  # the user moved on
+        current = self._item is not None and str(self._item.path) == path
+        kept = self._decoded.get(path)
+        if kept is not None and kept[1] > 1.0 and (scale == 1.0 or error):  # a zoom's every pixel: shown, not kept
+            if current and not error and self._shown == path:
+                self.view.show_full(QPixmap.fromImage(image))
+            return
         if error:
-            self._shown = None
-            self.view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{error}")
+            if current:
+                self._shown = None
+                self.view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{error}")
             return
-        if self._shown == path and scale == 1.0 and self.view.scale > 1.0:
-            self.view.show_full(QPixmap.fromImage(image))  # the zoom's every pixel; the fitted view keeps its own
-            return
+        self._decoded[path] = (QPixmap.fromImage(image), scale)
+        stale = [key for key in self._decoded if key not in self._wanted]  # oldest first
+        for key in stale[: max(0, len(self._decoded) - KEEP_DECODED)]:
+            del self._decoded[key]
+        if current:
+            self._display(path)
+
+    def _display(self, path: str) -> None:
+        pixmap, scale = self._decoded[path]
         self._shown = path
-        self.view.show_pixmap(QPixmap.fromImage(image), scale=scale)
+        self.view.show_pixmap(pixmap, scale=scale)
         self._ask_full()
 
     def _ask_full(self) -> None:
-        if self._item is not None and self.view.wants_full() and self._full_asked != self._shown:
-            self._full_asked = self._shown
-            self._decoder.request(self._item.path, None, FULL_DECODE_PRIORITY)
+        """Zoomed on a reduced decode: decode every pixel of it, ahead of the neighbours."""
+        if self._shown is not None and self.view.wants_full() and self._shown not in self._full_requested:
+            self._full_requested.add(self._shown)
+            self._decoder.request(Path(self._shown), None, FULL_DECODE_PRIORITY)
 
     def toggle_zoom(self, at: QPointF | None = None) -> None:
         """1:1 around ``at`` (a share of the photo; the middle by default), or back to fitted."""

@@ -228,7 +228,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         score = f" · rank {item.rank} · score {item.score:.2f}" if item.rank is not None else ""
         self.selection_label.setText(f"  {display_path(item.photo.relpath)}{score}")
         if self.loupe is not None and self.loupe.isVisible():
-            self.loupe.show_item(item)
+            self._show_in_loupe(item)
 
     # -- suggestions and XMP ---------------------------------------------------------------------------------
     def suggest_clicked(self) -> None:

@@ -16,7 +16,7 @@ from aesthetic_curator.errors import ImageDecodeError
 from aesthetic_curator.images import decode_image_scaled
 
 #: QThreadPool priority of a full decode: a zoom asked for goes ahead of the photos decoded in advance.
-FULL_DECODE_PRIORITY = 1
+FULL_DECODE_PRIORITY = 2
 
 
 class _Signals(QObject):

@@ -13,7 +13,7 @@ from aesthetic_curator import curation
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
-from aesthetic_curator.gui.photo_model import Filter, SortOrder
+from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, SortOrder
 from aesthetic_curator.profile_progress import ProfileProgress, learned_from
 
 
@@ -33,7 +33,13 @@ class WindowViews:
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
-        self.loupe.show_item(item)
+        self._show_in_loupe(item)
+
+    def _show_in_loupe(self, item: PhotoItem) -> None:
+        """The photo, and the grid's next and previous ones to decode ahead (flipping on shows them at once)."""
+        row = self.grid.currentIndex().row()
+        rows = [r for r in (row + 1, row - 1, row + 2) if 0 <= r < self.model.rowCount() and r != row]
+        self.loupe.show_item(item, [self.model.index(r).data(PHOTO_ROLE).path for r in rows])
 
     def _give_keys_back(self) -> None:
         """Give the keyboard back to the photos when the loupe or the compare view closes: where no window
