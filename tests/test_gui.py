@@ -236,6 +236,35 @@ def test_cancel_personalization(qtbot, threaded_window: MainWindow, album: Path)
     assert window.personalize_action.isEnabled()
 
 
+def test_a_press_during_the_album_scan_starts_when_the_scan_ends(qtbot, threaded_window: MainWindow, album: Path):
+    """The scan that follows every album opening used to disable Suggest, Personalize, Rank and Export, and a
+    press that got through met a "Busy" box; now they stay enabled and a press starts when the scan ends."""
+    import threading
+
+    window = threaded_window
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    release = threading.Event()
+    assert window.controller.run("scan", lambda progress, cancel: release.wait(THREAD_TIMEOUT / 1000), lambda _: None)
+    window._update_actions()
+    assert window.suggest_action.isEnabled() and window.personalize_action.isEnabled()
+    assert not window.compare_action.isEnabled()  # it reads the album while choosing: after the scan
+    with qtbot.assertNotEmitted(window.controller.failed):
+        window.suggest_action.trigger()
+    assert window.task.name == "scan" and "then suggest" in window.task_label.text()
+    with qtbot.waitSignal(window.controller.suggested, timeout=THREAD_TIMEOUT) as suggested:
+        release.set()
+    assert suggested.args[0] and window.filter_box.currentData() is Filter.SUGGESTED
+    qtbot.waitUntil(lambda: window.task_label.text() == "", timeout=THREAD_TIMEOUT)  # the thread has stopped
+    release.clear()  # a task the user started is still waited for with a "Busy" message, as before
+    assert window.controller.run("rank", lambda progress, cancel: release.wait(THREAD_TIMEOUT / 1000), lambda _: None)
+    with qtbot.waitSignal(window.controller.failed) as busy:
+        window.controller.suggest(10)
+    assert busy.args[0] == "Busy"
+    release.set()
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=THREAD_TIMEOUT)
+
+
 def test_worker_error_is_shown_not_raised(qtbot, window: MainWindow, album: Path, tmp_path: Path, test_bundle):
     broken = tmp_path / "broken-bundle"
     shutil.copytree(test_bundle.path, broken)

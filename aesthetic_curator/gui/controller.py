@@ -32,10 +32,16 @@ SCORE_AHEAD_DELAY_MS = 2000
 Confirm = Callable[[curation.PersonalizationEstimate, curation.RatingReadiness], bool]
 
 
+#: Tasks the app runs by itself (the scan when an album opens) or for a view (bursts, hidden gems): a press
+#: that comes while one runs (Suggest, Personalize, Rank, Export…) starts when it ends, with no "Busy" box.
+BACKGROUND_TASKS = frozenset({"scan", "find bursts", "find hidden gems"})
+
+
 class AlbumController(QObject):
     task_started = Signal(str)  # task name
     task_progress = Signal(object)  # Progress
     task_ended = Signal()  # the task's thread has stopped (after its outcome)
+    task_queued = Signal(str)  # a task asked for while a background one ran: it starts when that one ends
     failed = Signal(str, str)  # title, readable message
     cancelled = Signal(str)  # task name
     scanned = Signal(object)  # library.album.IndexSummary
@@ -354,9 +360,14 @@ class AlbumController(QObject):
 
     # -- running tasks ----------------------------------------------------------------------------------
     def run(self, name: str, job: Job, on_finished: Callable[[Any], None]) -> bool:
-        """Start ``job``; only one long task runs at a time (False, with a message, when busy)."""
+        """Start ``job``; only one long task runs at a time. False when it could not start now: asked for while
+        a background task runs it starts when that ends (``task_queued``); else a "Busy" message says why."""
         if self.is_busy():
-            self.failed.emit("Busy", f"Wait for “{self.task.name}” to finish, or cancel it first.")
+            if self.task.name in BACKGROUND_TASKS and name not in BACKGROUND_TASKS:
+                self.when_idle(name, lambda: self.run(name, job, on_finished))
+                self.task_queued.emit(name)
+            else:
+                self.failed.emit("Busy", f"Wait for “{self.task.name}” to finish, or cancel it first.")
             return False
         task = self.runner.create(name, job, self)
         task.progress.connect(self.task_progress)
@@ -371,6 +382,10 @@ class AlbumController(QObject):
 
     def is_busy(self) -> bool:
         return self.task is not None and self.task.is_busy()
+
+    def runs_in_background(self) -> bool:
+        """A background task runs (:data:`BACKGROUND_TASKS`): what the user asks for now waits for it."""
+        return self.is_busy() and self.task.name in BACKGROUND_TASKS
 
     def when_idle(self, key: str, start: Callable[[], None]) -> None:
         """Call ``start`` now, or once the running task has ended: for what a view change needs (bursts, hidden

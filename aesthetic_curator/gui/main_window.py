@@ -396,14 +396,16 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
 
     def _update_actions(self) -> None:
         busy = self.is_busy()
+        waits = busy and not self.controller.runs_in_background()  # else a press starts when the scan (…) ends
         has_album = self.library is not None
         readiness = curation.rating_readiness(self.library) if has_album else None
-        self.personalize_action.setEnabled(has_album and not busy and bool(readiness and readiness.ready))
+        self.personalize_action.setEnabled(has_album and not waits and bool(readiness and readiness.ready))
         self.personalize_action.setToolTip(readiness.explain() if readiness else "open a folder first")
         has_profile = self.current_profile_id() is not None
-        self.rank_action.setEnabled(has_album and not busy and has_profile)
-        for action in (self.suggest_action, self.compare_action, self.import_xmp_action, self.export_action):
-            action.setEnabled(has_album and not busy)
+        self.rank_action.setEnabled(has_album and not waits and has_profile)
+        for action in (self.suggest_action, self.import_xmp_action, self.export_action):
+            action.setEnabled(has_album and not waits)
+        self.compare_action.setEnabled(has_album and not busy)
         self._update_profile_actions(has_profile, busy)
         self._update_counter(readiness)
 

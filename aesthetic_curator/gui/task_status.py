@@ -27,9 +27,20 @@ class TaskStatus(QObject):
         controller.task_started.connect(self._started)
         controller.task_progress.connect(self._progress)
         controller.task_ended.connect(self._ended)
+        controller.task_queued.connect(self._queued)
+        self._then: list[str] = []  # tasks waiting for the running one, as the label says
+
+    def _queued(self, name: str) -> None:
+        self._then = [*(waiting for waiting in self._then if waiting != name), name]
+        task = self.controller.task
+        self.label.setText(f"{task.name.capitalize()}…{self._then_text()}" if task is not None else "")
+
+    def _then_text(self) -> str:
+        return f" · then {', '.join(self._then)}" if self._then else ""
 
     def _started(self, name: str) -> None:
-        self.label.setText(f"{name.capitalize()}…")
+        self._then = [waiting for waiting in self._then if waiting != name]
+        self.label.setText(f"{name.capitalize()}…{self._then_text()}")
         self.bar.setRange(0, 0)
         self.bar.setVisible(True)
         self.cancel_button.setVisible(True)
@@ -48,10 +59,11 @@ class TaskStatus(QObject):
         if task.name == "rank" and progress.stage == "ranking" and progress.done:
             elapsed = max(1e-6, time.monotonic() - task.started_at)
             text += f" · {progress.done / elapsed:.1f} photos/s"
-        self.label.setText(text)
+        self.label.setText(text + self._then_text())
 
     def _ended(self) -> None:
         if not self.controller.is_busy():
+            self._then = []
             self.bar.setVisible(False)
             self.cancel_button.setVisible(False)
             self.label.setText("")
