@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication
@@ -27,6 +28,8 @@ def _camera_jpeg(path: Path, seed: int, orientation: int | None = None) -> Path:
     pixels = np.random.default_rng(seed).integers(0, 256, size=(CAMERA[1] // 8, CAMERA[0] // 8, 3), dtype=np.uint8)
     image = Image.fromarray(pixels).resize(CAMERA, Image.Resampling.NEAREST)
     exif = Image.Exif()
+    exif[0x0110] = "Test Camera"
+    exif.get_ifd(0x8769).update({0x829A: IFDRational(1, 250), 0x829D: IFDRational(56, 10), 0x8827: 800})
     if orientation is not None:
         exif[0x0112] = orientation
     image.save(path, quality=90, exif=exif)
@@ -92,6 +95,7 @@ def test_loupe_zooms_to_every_pixel_with_z_or_a_click_and_keeps_the_zoom_while_f
     qtbot.waitUntil(lambda: QApplication.activeWindow() is loupe, timeout=2000)  # its keys go to it
     qtbot.waitUntil(lambda: not view.pixmap.isNull(), timeout=TIMEOUT)
     assert view.scale > 1.0 and view.pixmap.width() < CAMERA[0]  # fast to flip through: a reduced decode
+    assert "1/250 s · f/5.6 · ISO 800 · Test Camera" in loupe.caption.text()  # its shooting details
 
     qtbot.keyClick(loupe, Qt.Key.Key_Z)
     assert view.zoomed and "1:1" in loupe.caption.text()

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
-from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, PhotoDecoder
+from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, DecodedPhoto, PhotoDecoder
 from aesthetic_curator.gui.zoom_view import ZoomView
 
 #: Pairs decoded ahead of the one shown: with two, a user answering every second while the cores were busy
@@ -179,16 +179,17 @@ class CompareDialog(QDialog):
         pair = self.current
         return list(zip(self.views, (pair.a_path, pair.b_path))) if pair is not None else []
 
-    def _on_decoded(self, path: str, image: QImage, scale: float, error: str) -> None:
-        if path in self._full_requested and (error or scale == 1.0):  # a full decode: for the views only
+    def _on_decoded(self, photo: DecodedPhoto) -> None:
+        path = photo.path
+        if path in self._full_requested and (photo.error or photo.scale == 1.0):  # a full decode: for the views only
             self._full_requested.discard(path)
             for view, shown in self._shown_paths():
-                if str(shown) == path and not error and view.scale > 1.0:
-                    view.show_full(QPixmap.fromImage(image))
+                if str(shown) == path and not photo.error and view.scale > 1.0:
+                    view.show_full(QPixmap.fromImage(photo.image))
             if path not in self._requested:
                 return
         self._requested.discard(path)
-        self._decoded[path] = error or (QPixmap.fromImage(image), scale)
+        self._decoded[path] = photo.error or (QPixmap.fromImage(photo.image), photo.scale)
         wanted: set[str] = set()
         for pair in (self.current, *self.queue):
             if pair is not None:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
-from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, PhotoDecoder
+from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, DecodedPhoto, PhotoDecoder
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
@@ -49,7 +49,9 @@ class LoupeDialog(QDialog):
         layout.addWidget(self.caption)
         self._item: PhotoItem | None = None
         self._shown: str | None = None  # the path whose (reduced) decode the view holds
-        self._decoded: dict[str, tuple[QPixmap, float]] = {}  # path -> (reduced decode, its scale)
+        self._details = ""  # the shooting details of that photo
+        #: path -> (reduced decode, its scale, its shooting details)
+        self._decoded: dict[str, tuple[QPixmap, float, str]] = {}
         self._full_requested: set[str] = set()  # full decodes asked for while this photo shows
         self._wanted: list[str] = []  # the photo shown and its neighbours
         self._decoder = PhotoDecoder(2, self)
@@ -77,21 +79,23 @@ class LoupeDialog(QDialog):
         flag = {1: "  PICK", -1: "  REJECT"}.get(item.flag, "")
         rank = f"   #{item.rank} · score {item.score:.2f}" if item.rank is not None else ""
         zoom = "   ·   1:1 (Z: fit)" if self.view.zoomed else ""
-        self.caption.setText(f"{display_path(item.photo.relpath)}   {stars}{flag}{rank}{zoom}")
+        details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""
+        self.caption.setText(f"{display_path(item.photo.relpath)}   {stars}{flag}{rank}{zoom}{details}")
 
-    def _on_decoded(self, path: str, image: QImage, scale: float, error: str) -> None:
+    def _on_decoded(self, photo: DecodedPhoto) -> None:
+        path = photo.path
         current = self._item is not None and str(self._item.path) == path
         kept = self._decoded.get(path)
-        if kept is not None and kept[1] > 1.0 and (scale == 1.0 or error):  # a zoom's every pixel: shown, not kept
-            if current and not error and self._shown == path:
-                self.view.show_full(QPixmap.fromImage(image))
+        if kept is not None and kept[1] > 1.0 and (photo.scale == 1.0 or photo.error):  # a zoom's: shown, not kept
+            if current and not photo.error and self._shown == path:
+                self.view.show_full(QPixmap.fromImage(photo.image))
             return
-        if error:
+        if photo.error:
             if current:
                 self._shown = None
-                self.view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{error}")
+                self.view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{photo.error}")
             return
-        self._decoded[path] = (QPixmap.fromImage(image), scale)
+        self._decoded[path] = (QPixmap.fromImage(photo.image), photo.scale, photo.details)
         stale = [key for key in self._decoded if key not in self._wanted]  # oldest first
         for key in stale[: max(0, len(self._decoded) - KEEP_DECODED)]:
             del self._decoded[key]
@@ -99,10 +103,12 @@ class LoupeDialog(QDialog):
             self._display(path)
 
     def _display(self, path: str) -> None:
-        pixmap, scale = self._decoded[path]
+        pixmap, scale, self._details = self._decoded[path]
         self._shown = path
         self.view.show_pixmap(pixmap, scale=scale)
         self._ask_full()
+        if self._item is not None:
+            self.update_caption(self._item)
 
     def _ask_full(self) -> None:
         """Zoomed on a reduced decode: decode every pixel of it, ahead of the neighbours."""

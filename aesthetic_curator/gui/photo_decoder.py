@@ -7,6 +7,7 @@ as a signal with a QImage, which, unlike a QPixmap, may be made outside the UI t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -14,13 +15,25 @@ from PySide6.QtGui import QImage
 
 from aesthetic_curator.errors import ImageDecodeError
 from aesthetic_curator.images import decode_image_scaled
+from aesthetic_curator.shooting_details import shooting_details
 
 #: QThreadPool priority of a full decode: a zoom asked for goes ahead of the photos decoded in advance.
 FULL_DECODE_PRIORITY = 2
 
 
+@dataclass(frozen=True)
+class DecodedPhoto:
+    """A decode's outcome, delivered on the UI thread."""
+
+    path: str
+    image: QImage  # null when ``error``
+    scale: float  # pixels of the full decode per pixel of ``image`` (1.0: a full decode)
+    error: str = ""  # why it cannot be shown
+    details: str = ""  # its shooting details (shooting_details), read with a reduced decode
+
+
 class _Signals(QObject):
-    ready = Signal(str, QImage, float, str)  # path, image, pixels of the full decode per pixel, error
+    ready = Signal(object)  # DecodedPhoto
 
 
 class _DecodeJob(QRunnable):
@@ -32,18 +45,18 @@ class _DecodeJob(QRunnable):
         try:
             image, scale = decode_image_scaled(self.path, min_size=self.min_size)
         except ImageDecodeError as exc:
-            self.signals.ready.emit(str(self.path), QImage(), 1.0, str(exc))
+            self.signals.ready.emit(DecodedPhoto(str(self.path), QImage(), 1.0, str(exc)))
             return
         data = image.tobytes("raw", "RGB")
         qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
-        self.signals.ready.emit(str(self.path), qimage, scale, "")
+        details = shooting_details(self.path) if self.min_size is not None else ""
+        self.signals.ready.emit(DecodedPhoto(str(self.path), qimage, scale, details=details))
 
 
 class PhotoDecoder(QObject):
-    """``request(path, size)``; ``decoded(path, image, scale, error)`` follows on the UI thread (``scale``:
-    pixels of the full decode per pixel of ``image``, 1.0 for a full decode)."""
+    """``request(path, size)``; ``decoded(DecodedPhoto)`` follows on the UI thread."""
 
-    decoded = Signal(str, QImage, float, str)
+    decoded = Signal(object)  # DecodedPhoto
 
     def __init__(self, threads: int = 1, parent: QObject | None = None) -> None:
         super().__init__(parent)

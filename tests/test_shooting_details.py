@@ -1,0 +1,48 @@
+"""Shooting details from EXIF, as the loupe shows them under a photo."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
+
+from aesthetic_curator.shooting_details import describe, shooting_details
+
+
+def _with_exif(path: Path, settings: dict[int, object], model: str | None = "Canon EOS R5") -> Path:
+    exif = Image.Exif()
+    if model is not None:
+        exif[0x0110] = model
+    exif.get_ifd(0x8769).update(settings)
+    Image.new("RGB", (40, 30), (90, 120, 150)).save(path, exif=exif)
+    return path
+
+
+def test_details_read_from_a_camera_jpeg(tmp_path: Path):
+    path = _with_exif(
+        tmp_path / "a.jpg",
+        {0x829A: IFDRational(1, 250), 0x829D: IFDRational(28, 10), 0x8827: 400, 0x920A: IFDRational(50, 1)},
+    )
+    assert shooting_details(path) == "1/250 s · f/2.8 · ISO 400 · 50 mm · Canon EOS R5"
+
+
+def test_what_is_absent_or_nonsensical_is_left_out(tmp_path: Path):
+    assert shooting_details(_with_exif(tmp_path / "b.jpg", {0x829D: IFDRational(8, 1)}, model=None)) == "f/8"
+    several = _with_exif(tmp_path / "c.jpg", {0x8827: (640, 640), 0x829A: IFDRational(0, 0)}, model=None)
+    assert shooting_details(several) == "ISO 640"  # the first of several ISO values; a 0/0 shutter is left out
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (10, 10)).save(plain)
+    assert shooting_details(plain) == ""
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe1 not an exif block")
+    assert shooting_details(broken) == ""  # never an error: the photo itself is judged elsewhere
+    assert shooting_details(tmp_path / "x.nef") == ""  # RAW containers: Pillow reads none
+
+
+def test_described_as_a_photographer_writes_them():
+    assert describe(1 / 8000, 1.4, 100, 85.0, "X-T5") == "1/8000 s · f/1.4 · ISO 100 · 85 mm · X-T5"
+    assert describe(2.0, 11.0, 3200, 23.7, " \x00") == "2 s · f/11 · ISO 3200 · 24 mm"
+    assert describe(float(Fraction(1, 3)), 0.0, None, None, None) == "1/3 s"
+    assert describe(None, None, None, None, None) == ""
