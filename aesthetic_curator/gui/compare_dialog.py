@@ -19,6 +19,16 @@ from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, DecodedPhoto, PhotoDecoder
 from aesthetic_curator.gui.zoom_view import ZoomView
 
+#: The compare view's keys (its help line and Help → Keyboard Shortcuts).
+COMPARE_KEYS = [
+    ("← or 1", "left"),
+    ("→ or 2", "right"),
+    ("=", "can't decide"),
+    ("Space", "skip"),
+    ("Backspace", "undo"),
+    ("Z or click", "zoom both to 1:1"),
+    ("Esc", "done"),
+]
 #: Pairs decoded ahead of the one shown: with two, a user answering every second while the cores were busy
 #: (choosing the next batch, a personalization) met "Loading…" for a few seconds now and then.
 PREFETCH_PAIRS = 4
@@ -61,9 +71,7 @@ class CompareDialog(QDialog):
         self.views = (ZoomView(self), ZoomView(self))
         self.captions = (QLabel(alignment=Qt.AlignmentFlag.AlignCenter), QLabel(alignment=Qt.AlignmentFlag.AlignCenter))
         self.help = QLabel(
-            "← or 1: left   ·   → or 2: right   ·   =: can't decide   ·   Space: skip   ·   "
-            "Backspace: undo   ·   Z or click: zoom both to 1:1   ·   Esc: done",
-            alignment=Qt.AlignmentFlag.AlignCenter,
+            "   ·   ".join(f"{keys}: {what}" for keys, what in COMPARE_KEYS), alignment=Qt.AlignmentFlag.AlignCenter
         )
         self.status = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         layout = QGridLayout(self)

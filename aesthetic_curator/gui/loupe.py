@@ -21,6 +21,13 @@ from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
 
+#: The loupe's keys (Help → Keyboard Shortcuts).
+LOUPE_KEYS = [
+    ("← → (↑ ↓)", "previous, next photo"),
+    ("1 – 5, 0, P, X, U", "rate, as in the grid"),
+    ("Z or a click", "1:1 at that spot (the pointer pans); again: fitted"),
+    ("Space, Return or Esc", "back to the grid"),
+]
 #: Reduced decodes kept (the photo shown, its neighbours, the last few seen): about 12 MB each for 12 MP.
 KEEP_DECODED = 6
 #: Decoder priorities: the photo asked for goes before the neighbours decoded ahead (a zoom's full decode

@@ -91,6 +91,19 @@ def fitted_tile_width(available: int, chosen: int, spacing: int) -> int:
     return max(MIN_TILE, inside // columns - spacing)
 
 
+#: The keys the grid handles itself (Help → Keyboard Shortcuts; the menus' shortcuts are listed from their actions).
+GRID_KEYS = [
+    ("← → ↑ ↓", "move"),
+    ("Shift or Ctrl + click", "select several: the rating keys then rate them all"),
+    ("1 – 5", "stars"),
+    ("0", "clear the stars"),
+    ("P", "pick (again: unflag)"),
+    ("X", "reject (again: unflag)"),
+    ("U", "unflag"),
+    ("Space or double-click", "the loupe"),
+]
+
+
 def is_rating_key(event: QKeyEvent) -> bool:
     return event.key() in RATING_KEYS
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QProgressBar, QPushButton, QToolBar
 
+from aesthetic_curator.gui.help_dialogs import help_actions
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
 
 if TYPE_CHECKING:
@@ -120,6 +121,9 @@ def build_menus(w: MainWindow) -> None:
     profile_menu.addAction(w.rename_profile_action)
     profile_menu.addAction(w.delete_profile_action)
     w.menuBar().addMenu("&Settings").addAction(w.settings_action)
+    help_menu = w.menuBar().addMenu("&Help")
+    for action in help_actions(w):
+        help_menu.addAction(action)
 
 
 def build_status_bar(w: MainWindow) -> None:
