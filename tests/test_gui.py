@@ -366,6 +366,25 @@ def test_rating_the_suggestions_then_personalizing_shows_the_whole_album_ranked(
     assert window.filter_box.currentData() is Filter.UNRATED and window.model.rowCount() == 31 - 10
 
 
+def test_culling_filters_show_picks_rejects_and_stars_from_the_show_box(qtbot, window: MainWindow, album: Path):
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "p", "x", "4", "2", "3"])  # row 1 picked, row 2 rejected, no stars
+    ids = grid_ids(window)
+
+    def show(filter_: Filter) -> list[int]:
+        window.filter_box.setCurrentIndex(window.filter_box.findData(filter_))
+        return grid_ids(window)
+
+    assert show(Filter.PICKS) == [ids[1]] and show(Filter.REJECTED) == [ids[2]]
+    assert show(Filter.NOT_REJECTED) == [pid for pid in ids if pid != ids[2]]
+    assert show(Filter.MIN_STARS) == [ids[0], ids[3]]  # from a top count of 50 the box starts at 4 stars
+    assert window.filter_value.value() == 4 and window.filter_value.maximum() == 5
+    window.filter_value.setValue(3)
+    assert grid_ids(window) == [ids[0], ids[3], ids[5]]
+    show(Filter.TOP_N)
+    assert window.filter_value.maximum() > 5
+
+
 def test_without_a_bundle_the_app_explains_and_star_export_works(
     qtbot, window: MainWindow, album: Path, tmp_path, monkeypatch
 ):

@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 from aesthetic_curator.bursts import Bursts
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.library.export import percent_cutoff
-from aesthetic_curator.library.store import REJECTED, Library, Photo
+from aesthetic_curator.library.store import PICKED, REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailRequest
 from aesthetic_curator.paths import display_path
 
@@ -57,6 +57,10 @@ class Filter(enum.Enum):
     MIN_SCORE = "Score at least"
     UNRATED = "Unrated"
     RATED = "Rated"
+    MIN_STARS = "Stars at least"
+    PICKS = "Picks"
+    NOT_REJECTED = "Not rejected"
+    REJECTED = "Rejected"
     SUGGESTED = "Suggested to rate"
     HIDDEN_GEMS = "Hidden gems"
     BEST_OF_BURSTS = "Best of each burst"
@@ -220,6 +224,12 @@ class PhotoListModel(QAbstractListModel):
             return [i for i in items if i.stars is None and i.flag == 0]
         if self.filter is Filter.RATED:
             return [i for i in items if i.stars is not None or i.flag != 0]
+        if self.filter is Filter.MIN_STARS:
+            return [i for i in items if i.stars is not None and i.stars >= value]
+        if self.filter in (Filter.PICKS, Filter.REJECTED):
+            return [i for i in items if i.flag == (PICKED if self.filter is Filter.PICKS else REJECTED)]
+        if self.filter is Filter.NOT_REJECTED:
+            return [i for i in items if i.flag != REJECTED]
         if self.filter is Filter.SUGGESTED:
             wanted = {pid: n for n, pid in enumerate(self.suggested)}
             return sorted((i for i in items if i.id in wanted), key=lambda i: wanted[i.id])

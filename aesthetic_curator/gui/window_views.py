@@ -16,6 +16,9 @@ from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, SortOrder
 from aesthetic_curator.profile_progress import ProfileProgress, learned_from
 
+#: The Show filters that take a number (the box beside them).
+VALUED_FILTERS = (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE, Filter.MIN_STARS)
+
 
 class WindowViews:
     """The loupe, profile choice (rename, delete), and the grid's sort order and filter."""
@@ -161,9 +164,14 @@ class WindowViews:
     # -- sorting and filtering ---------------------------------------------------------------------------------
     def view_changed(self) -> None:
         filter_ = self.filter_box.currentData()
-        self.filter_value_action.setVisible(filter_ in (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE))
-        self.filter_value.setSuffix({Filter.TOP_PERCENT: " %"}.get(filter_, ""))
-        self.filter_value.setDecimals(0 if filter_ is Filter.TOP_N else 1)
+        self.filter_value_action.setVisible(filter_ in VALUED_FILTERS)
+        self.filter_value.setSuffix({Filter.TOP_PERCENT: " %", Filter.MIN_STARS: " ★"}.get(filter_, ""))
+        self.filter_value.setDecimals(0 if filter_ in (Filter.TOP_N, Filter.MIN_STARS) else 1)
+        self.filter_value.blockSignals(True)  # stars go 1-5 (from a top count of 50: 4 stars and up)
+        if filter_ is Filter.MIN_STARS and not 1 <= self.filter_value.value() <= 5:
+            self.filter_value.setValue(4)
+        self.filter_value.setRange(*((1, 5) if filter_ is Filter.MIN_STARS else (0, 1_000_000)))
+        self.filter_value.blockSignals(False)
         self._update_hidden_gems()
         self._update_bursts()
         current = self.current_item()
