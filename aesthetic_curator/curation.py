@@ -20,7 +20,7 @@ from PIL import Image
 from aesthetic_curator import pair_selection
 from aesthetic_curator.errors import CuratorError, RatingsError
 from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_photos
-from aesthetic_curator.library.store import REJECTED, Library, Photo
+from aesthetic_curator.library.store import PICKED, REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
 from aesthetic_curator.profile_progress import ProfileProgress, answers_in_words, previous_top, record_top_movement
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
@@ -322,16 +322,22 @@ def export_album(
     mode: str = "copy",
     write_xmp: bool = False,
     best_of_bursts: bool = False,
+    only_picks: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> ExportReport:
-    """Export the best photos by a profile (or by the user's stars when ``profile_id`` is None); with
-    ``best_of_bursts`` only the best-ranked photo of each burst (bursts.py) is a candidate."""
+    """Export the best photos by a profile (or by the user's stars when ``profile_id`` is None). The user's
+    culling comes first: a rejected photo is never exported, however high a profile ranks it, and with
+    ``only_picks`` only picked photos are candidates. With ``best_of_bursts`` only the best-ranked photo of
+    each burst (bursts.py) is."""
     ranking = album_ranking(library, profile_id)
     if not ranking:
         raise CuratorError(
             "nothing to export: rank the album first" if profile_id is not None else "no starred photos to export"
         )
+    ranking = culled(library, ranking, only_picks)
+    if not ranking:
+        raise CuratorError("nothing to export: none of the ranked photos is picked (P)")
     if best_of_bursts:
         ranking = best_of_each_burst(library, ranking, progress, cancel)
     profile_name = next((p.name for p in library.profiles() if p.id == profile_id), None)
@@ -348,6 +354,18 @@ def export_album(
         progress=progress,
         cancel=cancel,
     )
+
+
+def culled(library: Library, ranking: list[RankedPhoto], only_picks: bool = False) -> list[RankedPhoto]:
+    """``ranking`` without the photos the user rejected (X), and with ``only_picks`` only those picked (P);
+    ranks kept, so an exported photo keeps the rank the grid shows."""
+    relpaths = {p.id: p.relpath for p in library.photos()}
+    flags = {relpaths[pid]: rating.flag for pid, rating in library.ratings().items() if pid in relpaths}
+    return [
+        r
+        for r in ranking
+        if flags.get(r.relpath, 0) != REJECTED and (not only_picks or flags.get(r.relpath, 0) == PICKED)
+    ]
 
 
 def best_of_each_burst(

@@ -366,7 +366,7 @@ def test_rating_the_suggestions_then_personalizing_shows_the_whole_album_ranked(
     assert window.filter_box.currentData() is Filter.UNRATED and window.model.rowCount() == 31 - 10
 
 
-def test_culling_filters_show_picks_rejects_and_stars_from_the_show_box(qtbot, window: MainWindow, album: Path):
+def test_culling_filters_and_export_of_the_picks(qtbot, window: MainWindow, album: Path, tmp_path: Path):
     open_album(qtbot, window, album)
     rate_with_keys(qtbot, window, ["5", "p", "x", "4", "2", "3"])  # row 1 picked, row 2 rejected, no stars
     ids = grid_ids(window)
@@ -383,6 +383,16 @@ def test_culling_filters_show_picks_rejects_and_stars_from_the_show_box(qtbot, w
     assert grid_ids(window) == [ids[0], ids[3], ids[5]]
     show(Filter.TOP_N)
     assert window.filter_value.maximum() > 5
+
+    from aesthetic_curator.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(None, tmp_path / "picks", window)  # by my own stars: rows 0, 3, 5, 4 have stars
+    dialog.only_picks.setChecked(True)
+    show(Filter.ALL)
+    rate_with_keys(qtbot, window, ["p"])  # row 0 (5 stars) picked too: the export takes the picks only
+    with qtbot.waitSignal(window.exported, timeout=TIMEOUT) as exported:
+        window.start_export(dialog.choice())
+    assert exported.args[0].written == 1 and len(list((tmp_path / "picks").glob("*.jpg"))) == 1
 
 
 def test_without_a_bundle_the_app_explains_and_star_export_works(

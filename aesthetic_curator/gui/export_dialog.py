@@ -31,6 +31,7 @@ class ExportChoice:
     mode: str  # copy | hardlink
     write_xmp: bool
     best_of_bursts: bool = False  # only the best photo of each burst is a candidate
+    only_picks: bool = False  # only photos picked with P are candidates (rejected ones never are)
 
 
 class ExportDialog(QDialog):
@@ -68,6 +69,8 @@ class ExportDialog(QDialog):
         form.addRow("", self.write_xmp)
         self.best_of_bursts = QCheckBox("Only the best of each burst (near-identical photos taken seconds apart)")
         form.addRow("", self.best_of_bursts)
+        self.only_picks = QCheckBox("Only my picks (P); photos I rejected (X) are never exported")
+        form.addRow("", self.only_picks)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
@@ -104,4 +107,5 @@ class ExportDialog(QDialog):
             mode=self.mode.currentData(),
             write_xmp=self.write_xmp.isChecked(),
             best_of_bursts=self.best_of_bursts.isChecked(),
+            only_picks=self.only_picks.isChecked(),
         )

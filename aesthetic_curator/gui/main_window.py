@@ -364,6 +364,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
             mode=choice.mode,
             write_xmp=choice.write_xmp,
             best_of_bursts=choice.best_of_bursts,
+            only_picks=choice.only_picks,
         )
 
     def _exported(self, report) -> None:
