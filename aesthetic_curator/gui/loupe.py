@@ -93,8 +93,8 @@ class LoupeDialog(QDialog):
         path = photo.path
         current = self._item is not None and str(self._item.path) == path
         kept = self._decoded.get(path)
-        if kept is not None and kept[1] > 1.0 and (photo.scale == 1.0 or photo.error):  # a zoom's: shown, not kept
-            if current and not photo.error and self._shown == path:
+        if kept is not None:  # a zoom's full decode (shown, never kept), or the same reduced one again
+            if kept[1] > 1.0 and photo.scale == 1.0 and not photo.error and current and self._shown == path:
                 self.view.show_full(QPixmap.fromImage(photo.image))
             return
         if photo.error:
