@@ -19,6 +19,7 @@ from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, SortOrder
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.tasks import ImmediateTaskRunner, TaskRunner
 from aesthetic_curator.library.export import read_ranking_csv
+from aesthetic_curator.library.store import REJECTED
 
 TIMEOUT = 5_000  # ms; work runs synchronously (ImmediateTaskRunner), so a signal comes at once or never
 THREAD_TIMEOUT = 120_000  # ms; for the tests that run work on real threads
@@ -393,6 +394,34 @@ def test_culling_filters_and_export_of_the_picks(qtbot, window: MainWindow, albu
     with qtbot.waitSignal(window.exported, timeout=TIMEOUT) as exported:
         window.start_export(dialog.choice())
     assert exported.args[0].written == 1 and len(list((tmp_path / "picks").glob("*.jpg"))) == 1
+
+
+def test_undo_and_redo_take_back_a_rating_key_also_from_the_loupe(qtbot, window: MainWindow, album: Path):
+    open_album(qtbot, window, album)
+    assert not window.undo_rating_action.isEnabled()
+    rate_with_keys(qtbot, window, ["4", "x"])
+    first, second = grid_ids(window)[:2]
+    window.grid.selectAll()
+    qtbot.keyClick(window.grid, "2")  # one press, every photo: one step
+    assert {r.stars for r in window.library.ratings().values()} == {2}
+
+    window.undo_rating_action.trigger()
+    ratings = window.library.ratings()
+    assert (ratings[first].stars, ratings[second].stars, ratings[second].flag) == (4, None, REJECTED)
+    assert len(ratings) == 2 and "Undid the rating of" in window.statusBar().currentMessage()
+    window.undo_rating_action.trigger()  # the X
+    assert second not in window.library.ratings() and window.current_item().id == second
+    window.redo_rating_action.trigger()
+    assert window.library.ratings()[second].flag == REJECTED and window.model.item(second).flag == REJECTED
+
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    qtbot.keyClick(window.loupe, "5")
+    assert window.library.ratings()[first].stars == 5 and not window.redo_rating_action.isEnabled()
+    qtbot.keyClick(window.loupe, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.library.ratings()[first].stars == 4 and "★★★★☆" in window.loupe.caption.text()
+    qtbot.keyRelease(window.loupe.windowHandle(), Qt.Key.Key_Control)  # QTest leaves Ctrl held (see above)
+    qtbot.keyClick(window.loupe, Qt.Key.Key_Escape)
 
 
 def test_without_a_bundle_the_app_explains_and_star_export_works(

@@ -24,7 +24,7 @@ from aesthetic_curator.paths import display_path
 #: The loupe's keys (Help → Keyboard Shortcuts).
 LOUPE_KEYS = [
     ("← → (↑ ↓)", "previous, next photo"),
-    ("1 – 5, 0, P, X, U", "rate, as in the grid"),
+    ("1 – 5, 0, P, X, U", "rate, as in the grid (Ctrl+Z takes it back)"),
     ("Z or a click", "1:1 at that spot (the pointer pans); again: fitted"),
     ("Space, Return or Esc", "back to the grid"),
 ]

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMessageBox
 
 from aesthetic_curator import curation
@@ -21,7 +21,7 @@ from aesthetic_curator.gui import window_actions
 from aesthetic_curator.gui.controller import AlbumController
 from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
 from aesthetic_curator.gui.loupe import LoupeDialog
-from aesthetic_curator.gui.photo_grid import RATING_KEYS, PhotoGridView
+from aesthetic_curator.gui.photo_grid import PhotoGridView
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.settings_dialog import SettingsDialog
@@ -31,8 +31,8 @@ from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.gui.window_bursts import WindowBursts
 from aesthetic_curator.gui.window_compare import WindowCompare
 from aesthetic_curator.gui.window_profiles import WindowProfiles
+from aesthetic_curator.gui.window_ratings import WindowRatings
 from aesthetic_curator.gui.window_views import WindowViews
-from aesthetic_curator.library.store import KEEP
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 from aesthetic_curator.model_setup import NO_BUNDLE_HELP
 from aesthetic_curator.paths import display_path
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 30.0
 
 
-class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMainWindow):
+class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, WindowBursts, QMainWindow):
     album_loaded = Signal()
     personalized = Signal(int)  # profile id
     ranked = Signal(int)  # profile id
@@ -76,6 +76,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         window_actions.build_menus(self)
         window_actions.build_status_bar(self)
         self._fill_recent_menu()
+        self._forget_rating_history()
         self._connect_controller()
         geometry, state = self.preferences.window_state()
         if geometry is not None:
@@ -140,6 +141,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         self.model.set_loader(self.loader)
         self.model.forget_album()
         self._fill_recent_menu()
+        self._forget_rating_history()
         self.setWindowTitle(f"{folder.name} — Aesthetic Curator")
         self._reload_profiles()
         self._reload_model()
@@ -204,22 +206,6 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         self.grid.scrollTo(index)
         return True
 
-    def handle_rating_key(self, event: QKeyEvent) -> None:
-        part, value = RATING_KEYS[Qt.Key(event.key())]
-        items = self.selected_items()
-        if self.library is None or not items:
-            return
-        for item in items:
-            # Pressing P on a pick (or X on a reject) clears it, as in Lightroom.
-            value_here = 0 if part == "flag" and value != 0 and item.flag == value else value
-            stars, flag = (value_here, KEEP) if part == "stars" else (KEEP, value_here)
-            self.library.set_rating(item.id, stars=stars, flag=flag)
-            self.model.set_rating(item.id, item.stars if stars is KEEP else stars, item.flag if flag is KEEP else flag)
-        if self.loupe is not None and self.loupe.isVisible() and items:
-            self.loupe.update_caption(items[0])
-        self.controller.ratings_changed()
-        self._update_actions()
-
     def _update_selection_status(self) -> None:
         item = self.current_item()
         if item is None:
@@ -251,6 +237,7 @@ class MainWindow(WindowViews, WindowCompare, WindowProfiles, WindowBursts, QMain
         self.controller.import_xmp()
 
     def _xmp_done(self, outcome) -> None:
+        self._forget_rating_history()  # undo would put back stars from before the import
         self._reload_model()
         message = f"Imported ratings of {outcome.imported} photo(s) from XMP."
         if outcome.problems:

@@ -278,6 +278,10 @@ class PhotoListModel(QAbstractListModel):
     def item_at(self, row: int) -> PhotoItem | None:
         return self._visible[row] if 0 <= row < len(self._visible) else None
 
+    def item(self, photo_id: int) -> PhotoItem | None:
+        """The album's photo, shown or filtered out."""
+        return self._items.get(photo_id)
+
     def row_of(self, photo_id: int) -> int | None:
         return self._rows.get(photo_id)
 

@@ -63,6 +63,8 @@ def build_actions(w: MainWindow) -> None:
         w, "Smaller Thumbnails", w.grid.smaller_tiles, QKeySequence.StandardKey.ZoomOut, "more photos on screen"
     )
     w.quit_action = _action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
+    w.undo_rating_action = _action(w, "Undo Rating", w.undo_rating, QKeySequence.StandardKey.Undo, "take back a key")
+    w.redo_rating_action = _action(w, "Redo Rating", w.redo_rating, QKeySequence.StandardKey.Redo)
 
 
 def build_toolbar(w: MainWindow) -> None:
@@ -106,6 +108,9 @@ def build_menus(w: MainWindow) -> None:
         file_menu.addAction(action)
     file_menu.addSeparator()
     file_menu.addAction(w.quit_action)
+    edit_menu = w.menuBar().addMenu("&Edit")
+    edit_menu.addAction(w.undo_rating_action)
+    edit_menu.addAction(w.redo_rating_action)
     photo_menu = w.menuBar().addMenu("&Photos")
     for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
         photo_menu.addAction(action)

@@ -6,7 +6,7 @@ window module holds the commands and this one the views.
 
 from __future__ import annotations
 
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from aesthetic_curator import curation
@@ -60,6 +60,10 @@ class WindowViews:
     def _loupe_key(self, event: QKeyEvent) -> None:
         if is_rating_key(event):
             self.handle_rating_key(event)
+        elif event.matches(QKeySequence.StandardKey.Undo):  # the window's shortcuts do not reach the loupe
+            self.undo_rating()
+        elif event.matches(QKeySequence.StandardKey.Redo):
+            self.redo_rating()
 
     # -- what the user has told the app ---------------------------------------------------------------------
     def _update_counter(self, readiness: curation.RatingReadiness | None) -> None:

@@ -1,0 +1,89 @@
+"""How the main window takes ratings: Lightroom's keys on every selected photo, and Edit → Undo / Redo Rating.
+
+A mixin of :class:`MainWindow`. Each key press is one step of the history (all the photos it rated), so a
+mistyped star or an X on the wrong frame comes back with Ctrl+Z, as in every photo app; the history is the
+open album's, this session's, and starts again when an album opens or ratings are imported from XMP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+
+from aesthetic_curator.gui.photo_grid import RATING_KEYS
+from aesthetic_curator.library.store import KEEP
+from aesthetic_curator.paths import display_path
+
+#: Key presses kept for undo.
+HISTORY_STEPS = 500
+
+
+@dataclass(frozen=True)
+class RatingChange:
+    """One photo's rating before and after a key press."""
+
+    photo_id: int
+    before: tuple[int | None, int]  # (stars, flag)
+    after: tuple[int | None, int]
+
+
+class WindowRatings:
+    """Rating keys, and undo/redo of what they did."""
+
+    def _forget_rating_history(self) -> None:
+        self._undo: list[list[RatingChange]] = []
+        self._redo: list[list[RatingChange]] = []
+        self._update_undo_actions()
+
+    def handle_rating_key(self, event: QKeyEvent) -> None:
+        part, value = RATING_KEYS[Qt.Key(event.key())]
+        items = self.selected_items()
+        if self.library is None or not items:
+            return
+        changes = []
+        for item in items:
+            # Pressing P on a pick (or X on a reject) clears it, as in Lightroom.
+            value_here = 0 if part == "flag" and value != 0 and item.flag == value else value
+            stars, flag = (value_here, KEEP) if part == "stars" else (KEEP, value_here)
+            after = (item.stars if stars is KEEP else stars, item.flag if flag is KEEP else flag)
+            changes.append(RatingChange(item.id, (item.stars, item.flag), after))
+        self._undo = [*self._undo, changes][-HISTORY_STEPS:]
+        self._redo = []
+        self._apply_ratings([(change.photo_id, change.after) for change in changes])
+
+    def undo_rating(self) -> None:
+        """Ctrl+Z: the last key press's photos get their earlier ratings back (and are selected)."""
+        if self._undo:
+            changes = self._undo.pop()
+            self._redo.append(changes)
+            self._apply_ratings([(change.photo_id, change.before) for change in changes], "Undid")
+
+    def redo_rating(self) -> None:
+        if self._redo:
+            changes = self._redo.pop()
+            self._undo.append(changes)
+            self._apply_ratings([(change.photo_id, change.after) for change in changes], "Redid")
+
+    def _apply_ratings(self, ratings: list[tuple[int, tuple[int | None, int]]], told: str = "") -> None:
+        for photo_id, (stars, flag) in ratings:
+            self.library.set_rating(photo_id, stars=stars, flag=flag)
+            self.model.set_rating(photo_id, stars, flag)
+        if told and ratings:  # show what came back: the grid may have scrolled on since
+            self.select_photo(ratings[0][0])
+            item = self.current_item()
+            name = f" of {display_path(item.photo.relpath)}" if item is not None and len(ratings) == 1 else ""
+            photos = f" of {len(ratings)} photos" if len(ratings) > 1 else name
+            self.statusBar().showMessage(f"{told} the rating{photos}", 5_000)
+        if self.loupe is not None and self.loupe.isVisible() and ratings:
+            item = self.model.item(ratings[0][0])
+            if item is not None:
+                self.loupe.update_caption(item)
+        self.controller.ratings_changed()
+        self._update_actions()
+        self._update_undo_actions()
+
+    def _update_undo_actions(self) -> None:
+        self.undo_rating_action.setEnabled(bool(self._undo))
+        self.redo_rating_action.setEnabled(bool(self._redo))
