@@ -25,7 +25,7 @@ from aesthetic_curator.gui.photo_grid import PhotoGridView
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.settings_dialog import SettingsDialog
-from aesthetic_curator.gui.task_status import TaskStatus
+from aesthetic_curator.gui.task_status import TaskStatus, human_duration
 from aesthetic_curator.gui.tasks import TaskRunner
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.gui.window_bursts import WindowBursts
@@ -274,7 +274,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
 
     def _estimated(self, estimate: curation.PersonalizationEstimate) -> None:
         where = "the GPU" if estimate.device_type == "cuda" else "the CPU"
-        self.statusBar().showMessage(f"Personalizing on {where}: about {_duration(estimate.seconds)}", 15_000)
+        self.statusBar().showMessage(f"Personalizing on {where}: about {human_duration(estimate.seconds)}", 15_000)
 
     def _confirm_long_run(
         self, estimate: curation.PersonalizationEstimate, readiness: curation.RatingReadiness
@@ -284,7 +284,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         answer = QMessageBox.question(
             self,
             "Personalize",
-            f"Learning from {readiness.told()} on the CPU will take about {_duration(estimate.seconds)} "
+            f"Learning from {readiness.told()} on the CPU will take about {human_duration(estimate.seconds)} "
             f"(no CUDA GPU found). You can keep browsing and rating meanwhile, and cancel at any time.\n\n"
             "Start now?",
         )
@@ -427,11 +427,3 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
     def showEvent(self, event) -> None:
         super().showEvent(event)
         QTimer.singleShot(0, self._update_actions)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
