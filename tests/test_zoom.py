@@ -115,6 +115,12 @@ def test_loupe_zooms_to_every_pixel_with_z_or_a_click_and_keeps_the_zoom_while_f
     assert not view.zoomed and "1:1" not in loupe.caption.text()
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.target_rect().topLeft().toPoint() + QPoint(1, 1))
     assert view.zoomed and view.centre.x() < 0.05 and view.centre.y() < 0.05  # zoomed where clicked
+    shown = loupe._shown
+    small = min(loupe._decoded[shown][0].width(), loupe._decoded[shown][0].height())
+    assert small >= view.fit_size()  # the decode fills the view when fitted, and no more than needed…
+    loupe.resize(2400, 2000)  # …and a larger loupe gets a larger one
+    qtbot.waitUntil(lambda: min(view.pixmap.width(), view.pixmap.height()) > small, timeout=TIMEOUT)
+    assert min(view.pixmap.width(), view.pixmap.height()) >= view.fit_size()
     qtbot.keyClick(loupe, Qt.Key.Key_Escape)
     assert not loupe.isVisible()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window and window.grid.hasFocus(), timeout=2000)

@@ -170,7 +170,7 @@ class CompareDialog(QDialog):
     def _request(self, path: Path) -> None:
         if str(path) not in self._requested and str(path) not in self._decoded:
             self._requested.add(str(path))
-            self._decoder.request(path, max(self.views[0].width(), self.views[0].height(), 1200))
+            self._decoder.request(path, self.views[0].fit_size())
 
     def _ask_full(self, view: ZoomView, path: Path) -> None:
         """Zoomed on a reduced decode: decode every pixel of it, ahead of the prefetching."""

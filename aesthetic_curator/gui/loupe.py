@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPixmap
+from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
 from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, DecodedPhoto, PhotoDecoder
@@ -61,6 +61,7 @@ class LoupeDialog(QDialog):
         self._decoded: dict[str, tuple[QPixmap, float, str]] = {}
         self._full_requested: set[str] = set()  # full decodes asked for while this photo shows
         self._wanted: list[str] = []  # the photo shown and its neighbours
+        self._neighbours: list[Path] = []
         self._decoder = PhotoDecoder(2, self)
         self._decoder.decoded.connect(self._on_decoded)
 
@@ -74,9 +75,19 @@ class LoupeDialog(QDialog):
         self._wanted = [str(item.path), *(str(path) for path in neighbours)]
         if str(item.path) in self._decoded:
             self._display(str(item.path))
+        self._neighbours = list(neighbours)
         for priority, path in [(SHOWN_PRIORITY, item.path), *((0, path) for path in neighbours)]:
             if str(path) not in self._decoded:
-                self._decoder.request(path, max(self.view.width(), self.view.height(), 800), priority)
+                self._decoder.request(path, self.view.fit_size(), priority)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """A larger loupe (maximized, another screen) needs larger decodes than those kept: decode again."""
+        super().resizeEvent(event)
+        shown = self._decoded.get(self._shown or "")
+        if shown is not None and shown[1] > 1.0 and min(shown[0].width(), shown[0].height()) < self.view.fit_size():
+            self._decoded.clear()
+            if self._item is not None:
+                self.show_item(self._item, self._neighbours)
 
     def update_caption(self, item: PhotoItem) -> None:
         if self._item is None or item.id != self._item.id:

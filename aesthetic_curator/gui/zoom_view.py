@@ -12,6 +12,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+#: The smallest reduced decode asked for (a view before its first layout reports a tiny size).
+MIN_FIT_SIZE = 480
+
 
 class ZoomView(QWidget):
     """A photo fitted or at 1:1 around ``centre`` (0..1 of the photo, shared by views that move together)."""
@@ -41,6 +44,12 @@ class ZoomView(QWidget):
         """The full decode of the photo shown, for the 1:1 view."""
         self.full = pixmap
         self.update()
+
+    def fit_size(self) -> int:
+        """The shorter side a reduced decode needs to fill this view sharply when fitted: the view's shorter
+        side in screen pixels (a fitted photo's shorter side is never longer). A floor for a view not laid out
+        yet."""
+        return max(MIN_FIT_SIZE, round(min(self.width(), self.height()) * self.devicePixelRatioF()))
 
     def wants_full(self) -> bool:
         """Zoomed on a reduced decode whose full one has not come: the owner should ask for it."""
