@@ -138,6 +138,7 @@ def test_compare_zoom_decodes_every_pixel_of_both_photos_and_drops_them_with_the
     dialog = _open_compare(qtbot, window)
     left, right = dialog.views
     assert left.scale > 1.0 and right.scale > 1.0
+    assert all("1/250 s · f/5.6 · ISO 800" in caption.text() for caption in dialog.captions)  # shooting details
     qtbot.keyClick(dialog, Qt.Key.Key_Z)
     qtbot.waitUntil(lambda: not left.full.isNull() and not right.full.isNull(), timeout=TIMEOUT)
     assert (left.full.width(), right.full.width()) == (CAMERA[0], CAMERA[0])

@@ -88,8 +88,8 @@ class CompareDialog(QDialog):
         self.seen: set[frozenset[int]] = set()  # asked, answered or skipped in this session: not asked again
         self.answers = 0
         self._waiting_for_more = False
-        #: path -> (pixmap, pixels of the full decode per pixel), or the reason it cannot be shown
-        self._decoded: dict[str, tuple[QPixmap, float] | str] = {}
+        #: path -> (pixmap, pixels of the full decode per pixel, shooting details), or why it cannot be shown
+        self._decoded: dict[str, tuple[QPixmap, float, str] | str] = {}
         self._requested: set[str] = set()
         self._full_requested: set[str] = set()  # every pixel, for the zoomed pair
         self._decoder = PhotoDecoder(2, self)
@@ -137,11 +137,9 @@ class CompareDialog(QDialog):
         else:
             self.seen.add(self.current.key)
             pair = self.current
-            for view, caption, path, text in zip(
-                self.views, self.captions, (pair.a_path, pair.b_path), (pair.a_caption, pair.b_caption)
-            ):
-                caption.setText(text)
+            for view, path in zip(self.views, (pair.a_path, pair.b_path)):
                 self._show(view, path)
+            self._update_captions()
         if len(self.queue) < LOW_WATER and not self._waiting_for_more:
             self._waiting_for_more = True
             self.wants_more.emit()
@@ -197,7 +195,7 @@ class CompareDialog(QDialog):
             if path not in self._requested:
                 return
         self._requested.discard(path)
-        self._decoded[path] = photo.error or (QPixmap.fromImage(photo.image), photo.scale)
+        self._decoded[path] = photo.error or (QPixmap.fromImage(photo.image), photo.scale, photo.details)
         wanted: set[str] = set()
         for pair in (self.current, *self.queue):
             if pair is not None:
@@ -208,6 +206,17 @@ class CompareDialog(QDialog):
         for view, shown in self._shown_paths():
             if str(shown) == path:
                 self._show(view, shown)
+                self._update_captions()
+
+    def _update_captions(self) -> None:
+        """Each photo's caption, with its shooting details once decoded (was it the shutter speed?)."""
+        pair = self.current
+        if pair is None:
+            return
+        for caption, path, text in zip(self.captions, (pair.a_path, pair.b_path), (pair.a_caption, pair.b_caption)):
+            kept = self._decoded.get(str(path))
+            details = kept[2] if isinstance(kept, tuple) else ""
+            caption.setText(f"{text}\n{details}" if details else text)
 
     def is_ready(self, pair: ComparePair) -> bool:
         """Both photos of ``pair`` are decoded (so showing it is instant)."""
