@@ -23,6 +23,8 @@ VALUED_FILTERS = (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE, Filter.MIN
 class WindowViews:
     """The loupe, profile choice (rename, delete), and the grid's sort order and filter."""
 
+    _number_before_stars: float | None = None  # the Show box's number while "Stars at least" borrows it
+
     # -- loupe ----------------------------------------------------------------------------------------------
     def open_loupe(self) -> None:
         item = self.current_item()
@@ -171,11 +173,18 @@ class WindowViews:
         self.filter_value_action.setVisible(filter_ in VALUED_FILTERS)
         self.filter_value.setSuffix({Filter.TOP_PERCENT: " %", Filter.MIN_STARS: " ★"}.get(filter_, ""))
         self.filter_value.setDecimals(0 if filter_ in (Filter.TOP_N, Filter.MIN_STARS) else 1)
-        self.filter_value.blockSignals(True)  # stars go 1-5 (from a top count of 50: 4 stars and up)
-        if filter_ is Filter.MIN_STARS and not 1 <= self.filter_value.value() <= 5:
-            self.filter_value.setValue(4)
-        self.filter_value.setRange(*((1, 5) if filter_ is Filter.MIN_STARS else (0, 1_000_000)))
-        self.filter_value.blockSignals(False)
+        stars = filter_ is Filter.MIN_STARS
+        if stars != (self._number_before_stars is not None):  # stars go 1-5: the other number comes back after
+            self.filter_value.blockSignals(True)
+            if stars:
+                number = self._number_before_stars = self.filter_value.value()
+                self.filter_value.setRange(1, 5)
+                self.filter_value.setValue(number if 1 <= number <= 5 else 4)  # show_view may have set the stars
+            else:
+                self.filter_value.setRange(0, 1_000_000)
+                self.filter_value.setValue(self._number_before_stars)
+                self._number_before_stars = None
+            self.filter_value.blockSignals(False)
         self._update_hidden_gems()
         self._update_bursts()
         current = self.current_item()
