@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QProgressBar, QPushButton, QToolBar
 
+from aesthetic_curator.gui import photo_files
 from aesthetic_curator.gui.help_dialogs import help_actions
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
 
@@ -63,8 +64,33 @@ def build_actions(w: MainWindow) -> None:
         w, "Smaller Thumbnails", w.grid.smaller_tiles, QKeySequence.StandardKey.ZoomOut, "more photos on screen"
     )
     w.quit_action = _action(w, "Quit", w.close, QKeySequence.StandardKey.Quit)
+    w.open_file_action = _action(
+        w, "Open in Default App", lambda: _with_paths(w, photo_files.open_in_default_app), "Ctrl+Return"
+    )
+    w.show_in_folder_action = _action(w, "Show in Folder", lambda: _with_paths(w, photo_files.show_in_folder))
+    w.copy_path_action = _action(w, "Copy Path", lambda: _with_paths(w, photo_files.copy_paths))
     w.undo_rating_action = _action(w, "Undo Rating", w.undo_rating, QKeySequence.StandardKey.Undo, "take back a key")
     w.redo_rating_action = _action(w, "Redo Rating", w.redo_rating, QKeySequence.StandardKey.Redo)
+
+
+def _with_paths(w: MainWindow, hand_over) -> None:
+    """Run one of photo_files' hand-overs on the selected photos' files."""
+    paths = [item.path for item in w.selected_items()]
+    if paths:
+        hand_over(paths)
+
+
+def build_context_menu(w: MainWindow) -> None:
+    """Right-click on a photo: the loupe, and its file for other apps."""
+    w.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+    for action in (w.loupe_action, None, w.open_file_action, w.show_in_folder_action, w.copy_path_action):
+        w.grid.addAction(action if action is not None else _separator(w))
+
+
+def _separator(w: MainWindow) -> QAction:
+    separator = QAction(w)
+    separator.setSeparator(True)
+    return separator
 
 
 def build_toolbar(w: MainWindow) -> None:
@@ -115,6 +141,9 @@ def build_menus(w: MainWindow) -> None:
     for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
         photo_menu.addAction(action)
     photo_menu.addSeparator()
+    for action in (w.open_file_action, w.show_in_folder_action, w.copy_path_action):
+        photo_menu.addAction(action)
+    photo_menu.addSeparator()
     photo_menu.addAction(w.stack_action)
     photo_menu.addAction(w.expand_stack_action)
     photo_menu.addSeparator()
@@ -126,6 +155,7 @@ def build_menus(w: MainWindow) -> None:
     profile_menu.addAction(w.rename_profile_action)
     profile_menu.addAction(w.delete_profile_action)
     w.menuBar().addMenu("&Settings").addAction(w.settings_action)
+    build_context_menu(w)
     help_menu = w.menuBar().addMenu("&Help")
     for action in help_actions(w):
         help_menu.addAction(action)
