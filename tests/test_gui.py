@@ -421,6 +421,14 @@ def test_undo_and_redo_take_back_a_rating_key_also_from_the_loupe(qtbot, window:
     qtbot.keyClick(window.loupe, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.library.ratings()[first].stars == 4 and "★★★★☆" in window.loupe.caption.text()
     qtbot.keyRelease(window.loupe.windowHandle(), Qt.Key.Key_Control)  # QTest leaves Ctrl held (see above)
+
+    window.advance_action.trigger()  # Edit → Advance After Rating: one key per photo through a series
+    assert window.preferences.advance_after_rating
+    qtbot.keyClick(window.loupe, "3")
+    qtbot.keyClick(window.loupe, "x")
+    assert window.grid.currentIndex().row() == 2 and window.library.ratings()[first].stars == 3
+    assert second not in window.library.ratings()  # X on a reject unflags it, then the loupe moved on
+    assert window.loupe._item.id == grid_ids(window)[2]
     qtbot.keyClick(window.loupe, Qt.Key.Key_Escape)
 
 

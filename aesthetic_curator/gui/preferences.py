@@ -63,6 +63,15 @@ class Preferences:
         self._settings.setValue("view/stack_bursts", "true" if on else "false")
 
     @property
+    def advance_after_rating(self) -> bool:
+        """Whether a rating key moves on to the next photo (Edit → Advance After Rating), kept between runs."""
+        return self._text("view/advance_after_rating", "false") == "true"
+
+    @advance_after_rating.setter
+    def advance_after_rating(self, on: bool) -> None:
+        self._settings.setValue("view/advance_after_rating", "true" if on else "false")
+
+    @property
     def tile_size(self) -> int:
         """The grid's chosen thumbnail size in pixels (Photos → Larger / Smaller Thumbnails)."""
         text = self._text("view/tile_size", str(DEFAULT_TILE))

@@ -69,6 +69,15 @@ def build_actions(w: MainWindow) -> None:
     )
     w.show_in_folder_action = _action(w, "Show in Folder", lambda: _with_paths(w, photo_files.show_in_folder))
     w.copy_path_action = _action(w, "Copy Path", lambda: _with_paths(w, photo_files.copy_paths))
+    w.advance_action = _action(
+        w,
+        "Advance After Rating",
+        lambda on: setattr(w.preferences, "advance_after_rating", on),
+        None,
+        "a rating key moves on to the next photo (culling a series at one key per photo)",
+    )
+    w.advance_action.setCheckable(True)
+    w.advance_action.setChecked(w.preferences.advance_after_rating)
     w.undo_rating_action = _action(w, "Undo Rating", w.undo_rating, QKeySequence.StandardKey.Undo, "take back a key")
     w.redo_rating_action = _action(w, "Redo Rating", w.redo_rating, QKeySequence.StandardKey.Redo)
 
@@ -137,6 +146,8 @@ def build_menus(w: MainWindow) -> None:
     edit_menu = w.menuBar().addMenu("&Edit")
     edit_menu.addAction(w.undo_rating_action)
     edit_menu.addAction(w.redo_rating_action)
+    edit_menu.addSeparator()
+    edit_menu.addAction(w.advance_action)
     photo_menu = w.menuBar().addMenu("&Photos")
     for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
         photo_menu.addAction(action)

@@ -1,4 +1,5 @@
-"""How the main window takes ratings: Lightroom's keys on every selected photo, and Edit → Undo / Redo Rating.
+"""How the main window takes ratings: Lightroom's keys on every selected photo, Edit → Undo / Redo Rating, and
+Edit → Advance After Rating (a key rates one photo and moves on, Lightroom's Caps Lock mode).
 
 A mixin of :class:`MainWindow`. Each key press is one step of the history (all the photos it rated), so a
 mistyped star or an X on the wrong frame comes back with Ctrl+Z, as in every photo app; the history is the
@@ -52,6 +53,8 @@ class WindowRatings:
         self._undo = [*self._undo, changes][-HISTORY_STEPS:]
         self._redo = []
         self._apply_ratings([(change.photo_id, change.after) for change in changes])
+        if self.advance_action.isChecked() and len(items) == 1:
+            self._step_photo(1)  # the next photo in the grid (the loupe follows it)
 
     def undo_rating(self) -> None:
         """Ctrl+Z: the last key press's photos get their earlier ratings back (and are selected)."""

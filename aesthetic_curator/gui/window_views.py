@@ -32,7 +32,7 @@ class WindowViews:
             return
         if self.loupe is None:
             self.loupe = LoupeDialog(self)
-            self.loupe.navigate.connect(self._loupe_navigate)
+            self.loupe.navigate.connect(self._step_photo)
             self.loupe.key_rating.connect(self._loupe_key)
             self.loupe.finished.connect(self._give_keys_back)
         self.loupe.show()
@@ -53,7 +53,8 @@ class WindowViews:
         self.activateWindow()
         self.grid.setFocus()
 
-    def _loupe_navigate(self, step: int) -> None:
+    def _step_photo(self, step: int) -> None:
+        """The grid's next (+1) or previous (-1) photo becomes the current one (the loupe follows)."""
         row = self.grid.currentIndex().row() + step
         if 0 <= row < self.model.rowCount():
             index = self.model.index(row)
