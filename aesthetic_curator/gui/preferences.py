@@ -17,6 +17,15 @@ from aesthetic_curator.paths import data_dir
 MAX_RECENT = 8
 
 
+def _switch(key: str, doc: str) -> property:
+    """An on/off setting kept between runs as "true"/"false" (Qt's INI files keep no booleans)."""
+    return property(
+        lambda self: self._text(key, "false") == "true",
+        lambda self, on: self._settings.setValue(key, "true" if on else "false"),
+        doc=doc,
+    )
+
+
 class Preferences:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "settings.ini"
@@ -53,23 +62,10 @@ class Preferences:
     def solver(self, value: str) -> None:
         self._settings.setValue("model/solver", value)
 
-    @property
-    def stack_bursts(self) -> bool:
-        """Whether the grid shows each burst as one stack (Photos → Stack Bursts), kept between runs."""
-        return self._text("view/stack_bursts", "false") == "true"
-
-    @stack_bursts.setter
-    def stack_bursts(self, on: bool) -> None:
-        self._settings.setValue("view/stack_bursts", "true" if on else "false")
-
-    @property
-    def advance_after_rating(self) -> bool:
-        """Whether a rating key moves on to the next photo (Edit → Advance After Rating), kept between runs."""
-        return self._text("view/advance_after_rating", "false") == "true"
-
-    @advance_after_rating.setter
-    def advance_after_rating(self, on: bool) -> None:
-        self._settings.setValue("view/advance_after_rating", "true" if on else "false")
+    stack_bursts = _switch("view/stack_bursts", "Whether each burst shows as one stack (Photos → Stack Bursts).")
+    advance_after_rating = _switch(
+        "view/advance_after_rating", "Whether a rating key moves on to the next photo (Edit → Advance After Rating)."
+    )
 
     @property
     def tile_size(self) -> int:
