@@ -121,6 +121,10 @@ def test_loupe_zooms_to_every_pixel_with_z_or_a_click_and_keeps_the_zoom_while_f
     loupe.resize(2400, 2000)  # …and a larger loupe gets a larger one
     qtbot.waitUntil(lambda: min(view.pixmap.width(), view.pixmap.height()) > small, timeout=TIMEOUT)
     assert min(view.pixmap.width(), view.pixmap.height()) >= view.fit_size()
+    qtbot.keyClick(loupe, Qt.Key.Key_F)  # full screen, and back
+    assert loupe.isFullScreen()
+    qtbot.keyClick(loupe, Qt.Key.Key_F)
+    assert not loupe.isFullScreen()
     qtbot.keyClick(loupe, Qt.Key.Key_Escape)
     assert not loupe.isVisible()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window and window.grid.hasFocus(), timeout=2000)

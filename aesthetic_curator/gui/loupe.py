@@ -26,6 +26,7 @@ LOUPE_KEYS = [
     ("← → (↑ ↓)", "previous, next photo"),
     ("1 – 5, 0, P, X, U", "rate, as in the grid (Ctrl+Z takes it back)"),
     ("Z or a click", "1:1 at that spot (the pointer pans); again: fitted"),
+    ("F", "full screen (again: a window)"),
     ("Space, Return or Esc", "back to the grid"),
 ]
 #: Reduced decodes kept (the photo shown, its neighbours, the last few seen): about 12 MB each for 12 MP.
@@ -155,6 +156,11 @@ class LoupeDialog(QDialog):
             self.navigate.emit(-1)
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
+        elif key == Qt.Key.Key_F:  # the photo gets the whole screen; the decodes grow with it (resizeEvent)
+            if self.isFullScreen():
+                self.showNormal()
+            else:
+                self.showFullScreen()
         elif key in (Qt.Key.Key_Space, Qt.Key.Key_Escape, Qt.Key.Key_Return):
             self.accept()
         else:
@@ -162,4 +168,6 @@ class LoupeDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._decoder.wait()
+        if self.isFullScreen():
+            self.showNormal()  # the next Space opens a window again
         super().done(result)
