@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from aesthetic_curator.engine.synthetic import synthetic_photos
+from aesthetic_curator.gui import photo_files
 from aesthetic_curator.gui.main_window import MainWindow
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, SortOrder
 from aesthetic_curator.gui.preferences import Preferences
@@ -367,7 +368,7 @@ def test_rating_the_suggestions_then_personalizing_shows_the_whole_album_ranked(
     assert window.filter_box.currentData() is Filter.UNRATED and window.model.rowCount() == 31 - 10
 
 
-def test_culling_filters_and_export_of_the_picks(qtbot, window: MainWindow, album: Path, tmp_path: Path):
+def test_culling_filters_and_export_of_the_picks(qtbot, window: MainWindow, album: Path, tmp_path, monkeypatch):
     open_album(qtbot, window, album)
     rate_with_keys(qtbot, window, ["5", "p", "x", "4", "2", "3"])  # row 1 picked, row 2 rejected, no stars
     ids = grid_ids(window)
@@ -394,6 +395,10 @@ def test_culling_filters_and_export_of_the_picks(qtbot, window: MainWindow, albu
     with qtbot.waitSignal(window.exported, timeout=TIMEOUT) as exported:
         window.start_export(dialog.choice())
     assert exported.args[0].written == 1 and len(list((tmp_path / "picks").glob("*.jpg"))) == 1
+    opened = []
+    monkeypatch.setattr(photo_files.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    next(b for b in window.info_box.buttons() if b.text() == "Show Folder").click()  # the message's button
+    assert opened == [str(tmp_path / "picks")]
 
 
 def test_undo_and_redo_take_back_a_rating_key_also_from_the_loupe(qtbot, window: MainWindow, album: Path):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMessageBo
 
 from aesthetic_curator import curation
 from aesthetic_curator.errors import CuratorError
-from aesthetic_curator.gui import window_actions
+from aesthetic_curator.gui import photo_files, window_actions
 from aesthetic_curator.gui.controller import AlbumController
 from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
 from aesthetic_curator.gui.loupe import LoupeDialog
@@ -362,6 +362,8 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             + (f" {report.resumed} were already there from an earlier run." if report.resumed else "")
             + (f"\n\n{notes}" if notes else ""),
         )
+        folder = self.info_box.addButton("Show Folder", QMessageBox.ButtonRole.ActionRole)  # where they went
+        folder.clicked.connect(lambda _=False, dest=self._export_dest: photo_files.open_folder(dest))
         self.exported.emit(report)
 
     # -- settings ----------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The selected photos' files, handed to the rest of the desktop: open in the default app, show in the file
-manager, copy their paths. The grid's context menu (right-click) offers these; the photos are never changed.
+manager, copy their paths. The grid's context menu (right-click) offers these, and the export's message its
+folder; the photos are never changed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ def open_in_default_app(paths: Sequence[Path]) -> int:
 
 def show_in_folder(paths: Sequence[Path]) -> bool:
     """Open the file manager on the folder of the first photo (portable Qt cannot select the file in it)."""
-    return bool(paths) and QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths[0].parent)))
+    return bool(paths) and open_folder(paths[0].parent)
+
+
+def open_folder(folder: Path) -> bool:
+    """The file manager on ``folder`` (an export's destination, a photo's folder)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
 def copy_paths(paths: Sequence[Path]) -> None:
