@@ -38,7 +38,7 @@ def test_a_key_pressed_before_both_photos_show_answers_nothing(qtbot, window: Ma
     open_album(qtbot, window, album)
     dialog = _open_compare(qtbot, window)
     pair = dialog.current
-    dialog._decoded.pop(str(pair.b_path))  # the right photo still "Loading…"
+    dialog.photos._kept.pop(str(pair.b_path))  # the right photo still "Loading…"
     assert not dialog.is_ready(pair)
     qtbot.keyClick(dialog, Qt.Key.Key_Left)
     assert window.library.comparisons() == [] and dialog.current is pair

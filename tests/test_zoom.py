@@ -104,8 +104,8 @@ def test_loupe_zooms_to_every_pixel_with_z_or_a_click_and_keeps_the_zoom_while_f
 
     first_full = view.full
     following = str(window.model.index(1).data(PHOTO_ROLE).path)
-    qtbot.waitUntil(lambda: following in loupe._decoded, timeout=TIMEOUT)  # the next photo, decoded ahead
-    assert loupe._decoded[following][0].width() < CAMERA[0]  # at about screen size: full decodes are not kept
+    qtbot.waitUntil(lambda: following in loupe.photos, timeout=TIMEOUT)  # the next photo, decoded ahead
+    assert loupe.photos.get(following).pixmap.width() < CAMERA[0]  # at about screen size: full decodes are not kept
     qtbot.keyClick(loupe, Qt.Key.Key_Right)  # shown at once, still at 1:1: its own pixels are decoded
     assert window.grid.currentIndex().row() == 1 and loupe._shown == following and view.zoomed
     qtbot.waitUntil(lambda: not view.full.isNull() and view.full.cacheKey() != first_full.cacheKey(), timeout=TIMEOUT)
@@ -116,7 +116,7 @@ def test_loupe_zooms_to_every_pixel_with_z_or_a_click_and_keeps_the_zoom_while_f
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.target_rect().topLeft().toPoint() + QPoint(1, 1))
     assert view.zoomed and view.centre.x() < 0.05 and view.centre.y() < 0.05  # zoomed where clicked
     shown = loupe._shown
-    small = min(loupe._decoded[shown][0].width(), loupe._decoded[shown][0].height())
+    small = min(loupe.photos.get(shown).pixmap.width(), loupe.photos.get(shown).pixmap.height())
     assert small >= view.fit_size()  # the decode fills the view when fitted, and no more than needed…
     loupe.resize(2400, 2000)  # …and a larger loupe gets a larger one
     qtbot.waitUntil(lambda: min(view.pixmap.width(), view.pixmap.height()) > small, timeout=TIMEOUT)
@@ -146,9 +146,45 @@ def test_compare_zoom_decodes_every_pixel_of_both_photos_and_drops_them_with_the
     qtbot.keyClick(dialog, Qt.Key.Key_Z)
     qtbot.waitUntil(lambda: not left.full.isNull() and not right.full.isNull(), timeout=TIMEOUT)
     assert (left.full.width(), right.full.width()) == (CAMERA[0], CAMERA[0])
-    assert all(isinstance(kept, tuple) and kept[0].width() < CAMERA[0] for kept in dialog._decoded.values())
+    assert all(kept.pixmap.width() < CAMERA[0] for kept in dialog.photos._kept.values())  # full ones: the views' only
     qtbot.keyClick(dialog, Qt.Key.Key_Left)  # answered: the next pair, still zoomed, gets its own pixels
     _wait_until_shown(qtbot, dialog)
     assert left.zoomed
     qtbot.waitUntil(lambda: not left.full.isNull() and not right.full.isNull(), timeout=TIMEOUT)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+
+
+def test_the_decode_cache_keeps_the_size_asked_for_never_a_full_decode_and_drops_the_oldest_unwanted(qtbot):
+    from PySide6.QtGui import QImage
+
+    from aesthetic_curator.gui.photo_decoder import DecodedPhoto, DecodedPhotos
+
+    size, wanted = [600], {"/a"}
+    photos = DecodedPhotos(3, lambda: size[0], lambda: wanted)
+    full_arrivals: list[str] = []
+    photos.full_arrived.connect(lambda path, pixmap: full_arrivals.append(path))
+
+    def arrive(path: str, width: int, min_size: int | None) -> None:  # as the decoder's worker reports it
+        image = QImage(width, width * 2 // 3, QImage.Format.Format_RGB888)
+        photos._on_decoded(DecodedPhoto(path, image, CAMERA[0] / width, min_size=min_size))
+
+    photos._requested["/a"] = 600  # as request() records it
+    arrive("/a", 900, 600)
+    assert photos.get("/a").scale > 1.0
+    arrive("/a", CAMERA[0], None)  # a full decode nobody asked for (any more): not kept, not passed on
+    assert photos.get("/a").pixmap.width() == 900 and full_arrivals == []
+    photos._full_requested.add("/a")
+    arrive("/a", CAMERA[0], None)
+    assert full_arrivals == ["/a"] and photos.get("/a").pixmap.width() == 900  # for the view only
+
+    size[0] = 1200  # the view grew: decodes asked for before it did still arrive after the new request
+    photos.clear()
+    photos._requested["/a"] = 1200
+    arrive("/a", 900, 600)
+    arrive("/a", 1800, 1200)
+    arrive("/a", 900, 600)  # older and smaller: does not replace the one asked for
+    assert photos.get("/a").pixmap.width() == 1800
+
+    for path in ("/b", "/c", "/d"):  # 3 kept at most, the wanted one always
+        arrive(path, 900, 600)
+    assert "/a" in photos and "/b" not in photos and "/c" in photos and "/d" in photos

@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
-from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, DecodedPhoto, PhotoDecoder
+from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.zoom_view import ZoomView
 
 #: The compare view's keys (its help line and Help → Keyboard Shortcuts).
@@ -88,12 +88,9 @@ class CompareDialog(QDialog):
         self.seen: set[frozenset[int]] = set()  # asked, answered or skipped in this session: not asked again
         self.answers = 0
         self._waiting_for_more = False
-        #: path -> (pixmap, pixels of the full decode per pixel, shooting details), or why it cannot be shown
-        self._decoded: dict[str, tuple[QPixmap, float, str] | str] = {}
-        self._requested: set[str] = set()
-        self._full_requested: set[str] = set()  # every pixel, for the zoomed pair
-        self._decoder = PhotoDecoder(2, self)
-        self._decoder.decoded.connect(self._on_decoded)
+        self.photos = DecodedPhotos(KEEP_DECODED, self.views[0].fit_size, self._wanted_paths, self)
+        self.photos.arrived.connect(self._on_arrived)
+        self.photos.full_arrived.connect(self._on_full_arrived)
         for view in self.views:  # until the first batch comes (seconds on a CPU, more while it is busy)
             view.show_pixmap(QPixmap(), "Choosing photos to compare…")
 
@@ -157,56 +154,43 @@ class CompareDialog(QDialog):
 
     # -- photos ----------------------------------------------------------------------------------------
     def _show(self, view: ZoomView, path: Path) -> None:
-        shown = self._decoded.get(str(path))
-        if isinstance(shown, tuple):
-            view.show_pixmap(shown[0], scale=shown[1])
+        shown = self.photos.get(str(path))
+        if isinstance(shown, KeptPhoto):
+            view.show_pixmap(shown.pixmap, scale=shown.scale)
             self._ask_full(view, path)
         else:
             view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{shown}" if isinstance(shown, str) else "")
-            self._request(path)
-
-    def _request(self, path: Path) -> None:
-        if str(path) not in self._requested and str(path) not in self._decoded:
-            self._requested.add(str(path))
-            self._decoder.request(path, self.views[0].fit_size())
+            self.photos.request(path)
 
     def _ask_full(self, view: ZoomView, path: Path) -> None:
         """Zoomed on a reduced decode: decode every pixel of it, ahead of the prefetching."""
-        if view.wants_full() and str(path) not in self._full_requested:
-            self._full_requested.add(str(path))
-            self._decoder.request(path, None, FULL_DECODE_PRIORITY)
+        if view.wants_full():
+            self.photos.request_full(path)
 
     def _prefetch(self) -> None:
         for pair in list(self.queue)[:PREFETCH_PAIRS]:
-            self._request(pair.a_path)
-            self._request(pair.b_path)
+            self.photos.request(pair.a_path)
+            self.photos.request(pair.b_path)
 
     def _shown_paths(self) -> list[tuple[ZoomView, Path]]:
         pair = self.current
         return list(zip(self.views, (pair.a_path, pair.b_path))) if pair is not None else []
 
-    def _on_decoded(self, photo: DecodedPhoto) -> None:
-        path = photo.path
-        if path in self._full_requested and (photo.error or photo.scale == 1.0):  # a full decode: for the views only
-            self._full_requested.discard(path)
-            for view, shown in self._shown_paths():
-                if str(shown) == path and not photo.error and view.scale > 1.0:
-                    view.show_full(QPixmap.fromImage(photo.image))
-            if path not in self._requested:
-                return
-        self._requested.discard(path)
-        self._decoded[path] = photo.error or (QPixmap.fromImage(photo.image), photo.scale, photo.details)
-        wanted: set[str] = set()
-        for pair in (self.current, *self.queue):
-            if pair is not None:
-                wanted |= {str(pair.a_path), str(pair.b_path)}
-        stale = [key for key in self._decoded if key not in wanted]  # oldest first
-        for key in stale[: max(0, len(self._decoded) - KEEP_DECODED)]:
-            del self._decoded[key]
+    def _wanted_paths(self) -> set[str]:
+        """The photos of the pair shown and of the queued ones: never dropped from the cache."""
+        pairs = [pair for pair in (self.current, *self.queue) if pair is not None]
+        return {str(path) for pair in pairs for path in (pair.a_path, pair.b_path)}
+
+    def _on_arrived(self, path: str) -> None:
         for view, shown in self._shown_paths():
             if str(shown) == path:
                 self._show(view, shown)
                 self._update_captions()
+
+    def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
+        for view, shown in self._shown_paths():
+            if str(shown) == path and view.scale > 1.0:
+                view.show_full(pixmap)
 
     def _update_captions(self) -> None:
         """Each photo's caption, with its shooting details once decoded (was it the shutter speed?)."""
@@ -214,13 +198,13 @@ class CompareDialog(QDialog):
         if pair is None:
             return
         for caption, path, text in zip(self.captions, (pair.a_path, pair.b_path), (pair.a_caption, pair.b_caption)):
-            kept = self._decoded.get(str(path))
-            details = kept[2] if isinstance(kept, tuple) else ""
+            kept = self.photos.get(str(path))
+            details = kept.details if isinstance(kept, KeptPhoto) else ""
             caption.setText(f"{text}\n{details}" if details else text)
 
     def is_ready(self, pair: ComparePair) -> bool:
         """Both photos of ``pair`` are decoded (so showing it is instant)."""
-        return all(isinstance(self._decoded.get(str(p)), tuple) for p in (pair.a_path, pair.b_path))
+        return all(isinstance(self.photos.get(str(p)), KeptPhoto) for p in (pair.a_path, pair.b_path))
 
     # -- zoom ------------------------------------------------------------------------------------------
     def toggle_zoom(self, at: QPointF | None = None) -> None:
@@ -260,5 +244,5 @@ class CompareDialog(QDialog):
             super().keyPressEvent(event)
 
     def done(self, result: int) -> None:
-        self._decoder.wait()
+        self.photos.wait()
         super().done(result)

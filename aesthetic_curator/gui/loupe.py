@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
-from aesthetic_curator.gui.photo_decoder import FULL_DECODE_PRIORITY, DecodedPhoto, PhotoDecoder
+from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
@@ -31,7 +31,7 @@ LOUPE_KEYS = [
 ]
 #: Reduced decodes kept (the photo shown, its neighbours, the last few seen): about 12 MB each for 12 MP.
 KEEP_DECODED = 6
-#: Decoder priorities: the photo asked for goes before the neighbours decoded ahead (a zoom's full decode
+#: Decoder priority of the photo asked for: before the neighbours decoded ahead (a zoom's full decode goes
 #: before both).
 SHOWN_PRIORITY = 1
 
@@ -58,35 +58,32 @@ class LoupeDialog(QDialog):
         self._item: PhotoItem | None = None
         self._shown: str | None = None  # the path whose (reduced) decode the view holds
         self._details = ""  # the shooting details of that photo
-        #: path -> (reduced decode, its scale, its shooting details)
-        self._decoded: dict[str, tuple[QPixmap, float, str]] = {}
-        self._full_requested: set[str] = set()  # full decodes asked for while this photo shows
         self._wanted: list[str] = []  # the photo shown and its neighbours
         self._neighbours: list[Path] = []
-        self._decoder = PhotoDecoder(2, self)
-        self._decoder.decoded.connect(self._on_decoded)
+        self.photos = DecodedPhotos(KEEP_DECODED, self.view.fit_size, lambda: self._wanted, self)
+        self.photos.arrived.connect(self._on_arrived)
+        self.photos.full_arrived.connect(self._on_full_arrived)
 
     def show_item(self, item: PhotoItem, neighbours: Sequence[Path] = ()) -> None:
         """Show ``item`` (at once when it was decoded ahead; else the previous photo stays until it is, with no
         flash of "Loading…"), and decode ``neighbours`` ahead."""
         self._item = item
         self.update_caption(item)
-        self._decoder.drop_pending()  # the photos left behind; a decode already running still arrives
-        self._full_requested.clear()
+        self.photos.drop_pending()  # the photos left behind; a decode already running still arrives
         self._wanted = [str(item.path), *(str(path) for path in neighbours)]
-        if str(item.path) in self._decoded:
+        if str(item.path) in self.photos:
             self._display(str(item.path))
         self._neighbours = list(neighbours)
         for priority, path in [(SHOWN_PRIORITY, item.path), *((0, path) for path in neighbours)]:
-            if str(path) not in self._decoded:
-                self._decoder.request(path, self.view.fit_size(), priority)
+            self.photos.request(path, priority)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """A larger loupe (maximized, another screen) needs larger decodes than those kept: decode again."""
         super().resizeEvent(event)
-        shown = self._decoded.get(self._shown or "")
-        if shown is not None and shown[1] > 1.0 and min(shown[0].width(), shown[0].height()) < self.view.fit_size():
-            self._decoded.clear()
+        shown = self.photos.get(self._shown or "")
+        small = isinstance(shown, KeptPhoto) and min(shown.pixmap.width(), shown.pixmap.height()) < self.view.fit_size()
+        if small and shown.scale > 1.0:
+            self.photos.clear()
             if self._item is not None:
                 self.show_item(self._item, self._neighbours)
 
@@ -101,39 +98,30 @@ class LoupeDialog(QDialog):
         details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""
         self.caption.setText(f"{display_path(item.photo.relpath)}   {stars}{flag}{rank}{zoom}{details}")
 
-    def _on_decoded(self, photo: DecodedPhoto) -> None:
-        path = photo.path
-        current = self._item is not None and str(self._item.path) == path
-        kept = self._decoded.get(path)
-        if kept is not None:  # a zoom's full decode (shown, never kept), or the same reduced one again
-            if kept[1] > 1.0 and photo.scale == 1.0 and not photo.error and current and self._shown == path:
-                self.view.show_full(QPixmap.fromImage(photo.image))
-            return
-        if photo.error:
-            if current:
-                self._shown = None
-                self.view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{photo.error}")
-            return
-        self._decoded[path] = (QPixmap.fromImage(photo.image), photo.scale, photo.details)
-        stale = [key for key in self._decoded if key not in self._wanted]  # oldest first
-        for key in stale[: max(0, len(self._decoded) - KEEP_DECODED)]:
-            del self._decoded[key]
-        if current:
+    def _on_arrived(self, path: str) -> None:
+        if self._item is not None and str(self._item.path) == path:
             self._display(path)
 
+    def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
+        if self._shown == path and self._item is not None and str(self._item.path) == path:
+            self.view.show_full(pixmap)
+
     def _display(self, path: str) -> None:
-        pixmap, scale, self._details = self._decoded[path]
-        self._shown = path
-        self.view.show_pixmap(pixmap, scale=scale)
-        self._ask_full()
+        kept = self.photos.get(path)
+        if isinstance(kept, KeptPhoto):
+            self._shown, self._details = path, kept.details
+            self.view.show_pixmap(kept.pixmap, scale=kept.scale)
+            self._ask_full()
+        else:
+            self._shown, self._details = None, ""
+            self.view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{kept}")
         if self._item is not None:
             self.update_caption(self._item)
 
     def _ask_full(self) -> None:
         """Zoomed on a reduced decode: decode every pixel of it, ahead of the neighbours."""
-        if self._shown is not None and self.view.wants_full() and self._shown not in self._full_requested:
-            self._full_requested.add(self._shown)
-            self._decoder.request(Path(self._shown), None, FULL_DECODE_PRIORITY)
+        if self._shown is not None and self.view.wants_full():
+            self.photos.request_full(Path(self._shown))
 
     def toggle_zoom(self, at: QPointF | None = None) -> None:
         """1:1 around ``at`` (a share of the photo; the middle by default), or back to fitted."""
@@ -167,7 +155,7 @@ class LoupeDialog(QDialog):
             self.key_rating.emit(event)
 
     def done(self, result: int) -> None:
-        self._decoder.wait()
+        self.photos.wait()
         if self.isFullScreen():
             self.showNormal()  # the next Space opens a window again
         super().done(result)
