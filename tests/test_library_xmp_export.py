@@ -12,9 +12,9 @@ from PIL import Image
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library import export as export_module
 from aesthetic_curator.library import xmp
-from aesthetic_curator.library.album import import_xmp_ratings, index_album
+from aesthetic_curator.library.album import import_xmp_ratings, index_album, write_xmp_ratings
 from aesthetic_curator.library.export import RankedPhoto, export_photos, select_top, stars_for_rank
-from aesthetic_curator.library.store import REJECTED, Library
+from aesthetic_curator.library.store import PICKED, REJECTED, Library
 
 DARKTABLE_SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
@@ -94,6 +94,44 @@ def test_import_xmp_ratings_into_the_library(album, tmp_path):
         assert library.ratings()[user_rated.id].stars == 2
 
 
+def test_ratings_written_back_to_sidecars_beside_the_photos_keep_other_tools_fields(album, tmp_path):
+    (album / "a" / "IMG_0005.jpg.xmp").write_text("not XMP at all")  # a broken sidecar: reported, untouched
+    Image.new("RGB", (32, 24)).save(album / "a" / "IMG_0009.png")  # IMG_0009.jpg's twin: one NAME.xmp for both
+    photos_before = {name: digest for name, digest in _checksums(album).items() if not name.endswith(".xmp")}
+    unchanged_sidecar = album / "b" / "IMG_0002.xmp"
+    mtime = unchanged_sidecar.stat().st_mtime_ns
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        index_album(library)
+
+        def rate(relpath: str, **rating) -> None:
+            library.set_rating(library.photo(relpath).id, **rating)
+
+        rate("a/IMG_0001.jpg", stars=5)  # its darktable sidecar gets 5 and keeps its history
+        rate("b/IMG_0002.jpg", flag=REJECTED)  # its sidecar already says rejected
+        rate("a/IMG_0003.jpg", stars=3)  # no sidecar yet: a new IMG_0003.jpg.xmp
+        rate("b/IMG_0004.jpg", flag=PICKED)  # a pick without stars: nothing to write
+        rate("a/IMG_0005.jpg", stars=4)
+        rate("a/IMG_0009.jpg", stars=2)
+        rate("a/IMG_0009.png", stars=1)
+        outcome = write_xmp_ratings(library, naming="stem")
+
+    assert (outcome.written, outcome.unchanged) == (3, 1)
+    assert [relpath for relpath, _ in outcome.problems] == ["a/IMG_0005.jpg", "a/IMG_0009.png"]
+    assert "unreadable XMP sidecar" in outcome.problems[0][1] and "shares IMG_0009.xmp" in outcome.problems[1][1]
+    fields = xmp.read_fields(album / "a" / "IMG_0001.jpg.xmp")
+    assert fields["Xmp.xmp.Rating"] == "5" and fields["Xmp.darktable.history_end"] == "7"
+    assert xmp.read_fields(album / "a" / "IMG_0003.xmp")["Xmp.xmp.Rating"] == "3"  # named as asked
+    assert xmp.read_fields(album / "a" / "IMG_0009.xmp")["Xmp.xmp.Rating"] == "2"
+    assert not xmp.find_sidecars(album / "b" / "IMG_0004.jpg")
+    assert unchanged_sidecar.stat().st_mtime_ns == mtime  # no change for Lightroom to flag
+    assert (album / "a" / "IMG_0005.jpg.xmp").read_text() == "not XMP at all"
+    photos_after = {name: digest for name, digest in _checksums(album).items() if not name.endswith(".xmp")}
+    assert photos_after == photos_before  # the photos themselves never change
+    with Library(tmp_path / "lib.sqlite3", album) as library:  # read back, they are the app's ratings again
+        assert import_xmp_ratings(library, overwrite=True).imported == 5
+        assert library.ratings()[library.photo("a/IMG_0003.jpg").id].stars == 3
+
+
 def test_selection_rules_and_star_bands():
     ranking = [RankedPhoto(f"{i}.jpg", 100 - i, i + 1) for i in range(20)]
     assert len(select_top(ranking, top=5)) == 5
@@ -170,3 +208,16 @@ def test_interrupted_export_leaves_no_partial_files(album, tmp_path, monkeypatch
     for name in written:
         assert (dest / name).read_bytes() in originals  # every file written is complete
     assert _checksums(album) == before
+
+
+def test_scan_write_xmp_from_the_command_line(album, capsys):
+    from aesthetic_curator.cli import main
+
+    with Library.open_for_album(album) as library:
+        index_album(library)
+        library.set_rating(library.photo("a/IMG_0003.jpg").id, stars=4)
+        library.set_rating(library.photo("a/IMG_0005.jpg").id, flag=REJECTED)
+    assert main(["scan", str(album), "--no-thumbnails", "-q", "--write-xmp", "--sidecar-names", "stem"]) == 0
+    assert "ratings written to XMP sidecars: 2 (0 already said so)" in capsys.readouterr().out
+    assert xmp.read_rating(album / "a" / "IMG_0003.jpg").stars == 4
+    assert (album / "a" / "IMG_0005.xmp").is_file() and xmp.read_rating(album / "a" / "IMG_0005.jpg").rejected

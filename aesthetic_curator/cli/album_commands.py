@@ -286,7 +286,7 @@ def _eval_learning_curves(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from aesthetic_curator.library.album import import_xmp_ratings, index_album
+    from aesthetic_curator.library.album import import_xmp_ratings, index_album, write_xmp_ratings
     from aesthetic_curator.library.store import Library
     from aesthetic_curator.library.thumbnails import ThumbnailCache
 
@@ -297,6 +297,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             cache = None if args.no_thumbnails else ThumbnailCache()
             summary = index_album(library, thumbnails=cache, workers=args.workers, progress=bars)
             xmp_import = import_xmp_ratings(library, progress=bars) if args.import_xmp else None
+            xmp_write = write_xmp_ratings(library, args.sidecar_names, progress=bars) if args.write_xmp else None
         finally:
             bars.close()
         scan, sync = summary.scan, summary.sync
@@ -314,6 +315,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print(f"ratings imported from XMP: {xmp_import.imported}")
             for relpath, problem in xmp_import.problems:
                 print(f"  XMP of {relpath}: {problem}", file=sys.stderr)
+        if xmp_write is not None:
+            print(f"ratings written to XMP sidecars: {xmp_write.written} ({xmp_write.unchanged} already said so)")
+            for relpath, problem in xmp_write.problems:
+                print(f"  XMP of {relpath} not written: {problem}", file=sys.stderr)
         skipped = [(p.path, p.reason) for p in scan.problems] + summary.unreadable
         if skipped:
             print(f"skipped {len(skipped)}:", file=sys.stderr)

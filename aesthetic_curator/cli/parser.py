@@ -277,6 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("album", type=Path)
     scan.add_argument("--no-thumbnails", action="store_true", help="only index, make no thumbnails")
     scan.add_argument("--import-xmp", action="store_true", help="take star ratings from XMP sidecars/embedded XMP")
+    scan.add_argument(
+        "--write-xmp",
+        action="store_true",
+        help="write the stars and rejects given in the app to XMP sidecars beside the photos (never the photos)",
+    )
+    scan.add_argument(
+        "--sidecar-names",
+        choices=("photo", "stem"),
+        default="photo",
+        help="new sidecars' names: IMG_1.JPG.xmp (photo: darktable, digiKam) or IMG_1.xmp (stem: Lightroom, "
+        "Capture One); an existing sidecar is always the one updated",
+    )
     scan.add_argument("--workers", type=int, default=None, help="thumbnail threads (default: CPU count, max 8)")
     scan.set_defaults(func=cmd_scan)
 

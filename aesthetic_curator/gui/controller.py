@@ -47,6 +47,7 @@ class AlbumController(QObject):
     scanned = Signal(object)  # library.album.IndexSummary
     suggested = Signal(object)  # list of photo ids
     xmp_imported = Signal(object)  # library.album.XmpImport
+    xmp_written = Signal(object)  # library.album.XmpWrite
     estimated = Signal(object)  # curation.PersonalizationEstimate
     personalized = Signal(object)  # curation.PersonalizedProfile
     ranked = Signal(object)  # curation.AlbumRanking
@@ -220,6 +221,19 @@ class AlbumController(QObject):
             return import_xmp_ratings(library, progress=progress, cancel=cancel)
 
         self.run("import XMP", job, self.xmp_imported.emit)
+
+    def write_xmp(self, naming: str) -> None:
+        """The stars and rejects given in the app into sidecars beside the photos (``xmp.SIDECAR_NAMINGS``)."""
+        library = self.library
+        if library is None:
+            return
+
+        def job(progress, cancel):
+            from aesthetic_curator.library.album import write_xmp_ratings
+
+            return write_xmp_ratings(library, naming, progress=progress, cancel=cancel)
+
+        self.run("write XMP", job, self.xmp_written.emit)
 
     def personalize(self, name: str, confirm: Confirm | None = None) -> None:
         """Estimate the time, ask ``confirm`` (when given), learn the profile, then rank the album."""

@@ -33,6 +33,7 @@ from aesthetic_curator.gui.window_compare import WindowCompare
 from aesthetic_curator.gui.window_profiles import WindowProfiles
 from aesthetic_curator.gui.window_ratings import WindowRatings
 from aesthetic_curator.gui.window_views import WindowViews
+from aesthetic_curator.gui.window_xmp import WindowXmp
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 from aesthetic_curator.model_setup import NO_BUNDLE_HELP
 from aesthetic_curator.paths import display_path
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 30.0
 
 
-class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, WindowBursts, QMainWindow):
+class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, WindowBursts, WindowXmp, QMainWindow):
     album_loaded = Signal()
     personalized = Signal(int)  # profile id
     ranked = Signal(int)  # profile id
@@ -60,6 +61,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         self.controller = AlbumController(self.preferences, self.thumbnails, runner, self)
         self.error_box: QMessageBox | None = None
         self.info_box: QMessageBox | None = None
+        self.xmp_box: QMessageBox | None = None  # the question before writing XMP sidecars
         self.loader = ThumbnailLoader(self.thumbnails, parent=self)
         self.model = PhotoListModel()
         self.model.set_loader(self.loader)
@@ -97,6 +99,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         c.scanned.connect(self._scan_done)
         c.suggested.connect(self._suggest_done)
         c.xmp_imported.connect(self._xmp_done)
+        c.xmp_written.connect(self._xmp_written)
         c.estimated.connect(self._estimated)
         c.personalized.connect(self._personalized)
         c.ranked.connect(self._ranked)
@@ -216,7 +219,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         if self.loupe is not None and self.loupe.isVisible():
             self._show_in_loupe(item)
 
-    # -- suggestions and XMP ---------------------------------------------------------------------------------
+    # -- suggestions ---------------------------------------------------------------------------------
     def suggest_clicked(self) -> None:
         if self.library is not None:
             self.controller.suggest(max(10, curation.MIN_RATINGS - curation.rating_readiness(self.library).rated))
@@ -232,19 +235,6 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         self.statusBar().showMessage(
             f"{len(ids)} varied photos to rate: use 1-5, X (reject) and the arrow keys", 15_000
         )
-
-    def import_xmp_clicked(self) -> None:
-        self.controller.import_xmp()
-
-    def _xmp_done(self, outcome) -> None:
-        self._forget_rating_history()  # undo would put back stars from before the import
-        self._reload_model()
-        message = f"Imported ratings of {outcome.imported} photo(s) from XMP."
-        if outcome.problems:
-            listed = "\n".join(f"{display_path(path)}: {problem}" for path, problem in outcome.problems[:10])
-            more = f"\n… and {len(outcome.problems) - 10} more" if len(outcome.problems) > 10 else ""
-            message += f"\n\n{len(outcome.problems)} could not be used:\n{listed}{more}"
-        self.show_info("Import ratings", message)
 
     # -- personalize and rank ------------------------------------------------------------------------------------
     def _bundle_or_explain(self) -> Path | None:
@@ -393,7 +383,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         self.personalize_action.setToolTip(readiness.explain() if readiness else "open a folder first")
         has_profile = self.current_profile_id() is not None
         self.rank_action.setEnabled(has_album and not waits and has_profile)
-        for action in (self.suggest_action, self.import_xmp_action, self.export_action):
+        for action in (self.suggest_action, self.import_xmp_action, self.write_xmp_action, self.export_action):
             action.setEnabled(has_album and not waits)
         self.compare_action.setEnabled(has_album and not busy)
         self._update_profile_actions(has_profile, busy)

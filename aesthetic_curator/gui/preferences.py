@@ -68,6 +68,15 @@ class Preferences:
     )
 
     @property
+    def sidecar_names(self) -> str:
+        """How File → Write Ratings to XMP Sidecars names new sidecars (``xmp.SIDECAR_NAMINGS``), last chosen."""
+        return self._text("xmp/sidecar_names", "photo")
+
+    @sidecar_names.setter
+    def sidecar_names(self, value: str) -> None:
+        self._settings.setValue("xmp/sidecar_names", value)
+
+    @property
     def tile_size(self) -> int:
         """The grid's chosen thumbnail size in pixels (Photos → Larger / Smaller Thumbnails)."""
         text = self._text("view/tile_size", str(DEFAULT_TILE))

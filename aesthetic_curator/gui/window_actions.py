@@ -36,6 +36,9 @@ def build_actions(w: MainWindow) -> None:
         w, "Compare", w.compare_clicked, "Ctrl+B", "which of two photos do you prefer? (answers teach the most)"
     )
     w.import_xmp_action = _action(w, "Import Ratings from XMP", w.import_xmp_clicked)
+    w.write_xmp_action = _action(
+        w, "Write Ratings to XMP Sidecars…", w.write_xmp_clicked, None, "your stars and rejects, for other photo apps"
+    )
     w.personalize_action = _action(
         w, "Personalize", w.personalize_clicked, "Ctrl+L", "learn your taste from your star ratings and comparisons"
     )
@@ -139,7 +142,7 @@ def build_menus(w: MainWindow) -> None:
     file_menu = w.menuBar().addMenu("&File")
     file_menu.addAction(w.open_action)
     w.recent_menu = file_menu.addMenu("Open &Recent")
-    for action in (w.import_xmp_action, w.export_action):
+    for action in (w.import_xmp_action, w.write_xmp_action, w.export_action):
         file_menu.addAction(action)
     file_menu.addSeparator()
     file_menu.addAction(w.quit_action)

@@ -1,4 +1,4 @@
-"""Album-level operations the CLI and GUI call: index a folder, import XMP ratings.
+"""Album-level operations the CLI and GUI call: index a folder, import XMP ratings and write them back.
 
 These tie the scanner, the store and the thumbnail cache together so callers never juggle them.
 """
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library import xmp
 from aesthetic_curator.library.scanner import ScanResult, scan_album
 from aesthetic_curator.library.store import KEEP, REJECTED, Library, SyncReport
@@ -91,3 +93,56 @@ def import_xmp_ratings(
         report(progress, "reading XMP", index, len(photos))
     return outcome
 
+
+
+@dataclass
+class XmpWrite:
+    written: int = 0  # sidecars that got the app's rating
+    unchanged: int = 0  # sidecars that already said it (left untouched, so other tools see no change)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (relpath, why it was not written)
+
+
+def write_xmp_ratings(
+    library: Library,
+    naming: str = "photo",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> XmpWrite:
+    """Write the stars and rejects given in the app into XMP sidecars beside the photos, for Lightroom,
+    darktable, digiKam or Capture One to read; the photos themselves are never touched.
+
+    An existing sidecar is updated in place keeping every other field (another tool's edits); a new one is
+    named by ``naming`` (:data:`xmp.SIDECAR_NAMINGS`). Photos without stars or a reject are left alone (a
+    sidecar's rating from elsewhere is never cleared), and so are sidecars exiv2 cannot parse (reported). Two
+    photos sharing one ``NAME.xmp`` (IMG_1.JPG and IMG_1.CR3) with different ratings: the first keeps it,
+    the second is reported.
+    """
+    ratings = library.ratings()
+    photos = [photo for photo in library.photos() if photo.id in ratings]
+    outcome = XmpWrite()
+    claimed: dict[Path, tuple[int, str]] = {}  # sidecar -> (rating written, by which photo)
+    for index, photo in enumerate(photos, start=1):
+        check(cancel)
+        report(progress, "writing XMP", index, len(photos))
+        rating = ratings[photo.id]
+        value = -1 if rating.flag == REJECTED else rating.stars
+        if value is None:
+            continue  # a pick without stars: XMP has no standard field for it
+        source = library.absolute_path(photo)
+        sidecar = xmp.sidecar_for_writing(source, naming)
+        if sidecar in claimed:
+            value_there, other = claimed[sidecar]
+            if value_there != value:
+                outcome.problems.append((photo.relpath, f"shares {sidecar.name} with {other}: kept that one's rating"))
+            continue
+        claimed[sidecar] = (value, photo.relpath)
+        try:
+            if xmp.sidecar_rating(sidecar) == str(value):
+                outcome.unchanged += 1
+                continue
+            xmp.write_sidecar(source, stars=max(value, 0), rejected=value < 0, sidecar=sidecar)
+        except (xmp.XmpReadError, CuratorError) as exc:
+            outcome.problems.append((photo.relpath, str(exc)))
+            continue
+        outcome.written += 1
+    return outcome

@@ -159,12 +159,32 @@ def read_fields(path: Path) -> dict[str, str]:
     return _read_xmp(path)
 
 
-def _new_sidecar_path(photo: Path) -> Path:
-    """``NAME.EXT.xmp`` where it fits the file-name limit, else the short ``NAME.xmp`` form."""
+#: How a new sidecar is named: ``NAME.EXT.xmp`` (darktable, digiKam: IMG_1.JPG and IMG_1.CR3 get one each)
+#: or ``NAME.xmp`` (Lightroom Classic, Capture One, Bridge: what they read beside a raw file).
+SIDECAR_NAMINGS = ("photo", "stem")
+
+
+def _new_sidecar_path(photo: Path, naming: str = "photo") -> Path:
+    """``NAME.EXT.xmp`` (``naming="photo"``) where it fits the file-name limit, else the short ``NAME.xmp``."""
+    if naming not in SIDECAR_NAMINGS:
+        raise ValueError(f"sidecar naming must be one of {SIDECAR_NAMINGS}, not {naming!r}")
     long_form = photo.name + ".xmp"
-    if len(os.fsencode(long_form)) <= NAME_MAX_BYTES:
+    if naming == "photo" and len(os.fsencode(long_form)) <= NAME_MAX_BYTES:
         return photo.with_name(long_form)
     return photo.with_name(photo.stem + ".xmp")
+
+
+def sidecar_for_writing(photo: Path, naming: str = "photo") -> Path:
+    """The photo's sidecar if it has one (the tool that made it reads that one), else a new one's path."""
+    return next(iter(find_sidecars(photo)), None) or _new_sidecar_path(photo, naming)
+
+
+def sidecar_rating(sidecar: Path) -> str | None:
+    """The ``xmp:Rating`` text of an existing sidecar (None when it has none or does not exist); raises
+    :class:`XmpReadError` for a sidecar exiv2 cannot parse, which must then not be rewritten."""
+    if not _is_file(sidecar):
+        return None
+    return _read_xmp(sidecar, strict=True).get("Xmp.xmp.Rating")
 
 
 def write_sidecar(
@@ -183,7 +203,7 @@ def write_sidecar(
     form, which cannot clash between IMG_1.JPG and IMG_1.CR3). Returns the sidecar written.
     """
     pyexiv2 = _pyexiv2()
-    target = sidecar or next(iter(find_sidecars(photo)), None) or _new_sidecar_path(photo)
+    target = sidecar or sidecar_for_writing(photo)
     fields: dict[str, str] = {}
     if rejected:
         fields["Xmp.xmp.Rating"] = "-1"

@@ -1,0 +1,52 @@
+"""File → Import Ratings from XMP and File → Write Ratings to XMP Sidecars, from the menus, as a user does."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from aesthetic_curator.gui.main_window import MainWindow
+from aesthetic_curator.gui.photo_model import PHOTO_ROLE
+from aesthetic_curator.library import xmp
+from tests.test_gui import album, open_album, rate_with_keys, window  # noqa: F401  (fixtures)
+
+
+def _file_menu_action(main: MainWindow, text: str):
+    file_menu = main.menuBar().actions()[0].menu()
+    return next(action for action in file_menu.actions() if action.text() == text)
+
+
+def _photo_digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.jpg"))}
+
+
+def test_ratings_go_out_to_sidecars_and_come_back_in(qtbot, window: MainWindow, album: Path):  # noqa: F811
+    photos_before = _photo_digests(album)
+    open_album(qtbot, window, album)
+    write = _file_menu_action(window, "Write Ratings to XMP Sidecars…")
+    write.trigger()  # nothing rated yet: says so, asks nothing
+    assert window.xmp_box is None and "nothing to write" in window.info_box.text()
+
+    rate_with_keys(qtbot, window, ["5", "x", "p"])  # five stars, a reject, a pick without stars
+    paths = [window.model.index(row).data(PHOTO_ROLE).path for row in range(4)]
+    write.trigger()
+    box = window.xmp_box
+    assert box.isVisible() and "2 photo(s)" in box.text()
+    assert box.defaultButton().text() == "New ones as IMG_1234.JPG.xmp"  # darktable's and digiKam's form
+    next(b for b in box.buttons() if b.text() == "New ones as IMG_1234.xmp").click()
+    assert "Wrote the ratings of 2 photo(s)" in window.info_box.text()
+    assert xmp.read_rating(paths[0]).stars == 5 and paths[0].with_suffix(".xmp").is_file()
+    assert xmp.read_rating(paths[1]).rejected and not xmp.find_sidecars(paths[2])
+    assert window.preferences.sidecar_names == "stem"
+
+    write.trigger()  # the choice is remembered; nothing changed, so no sidecar is rewritten
+    assert window.xmp_box.defaultButton().text() == "New ones as IMG_1234.xmp"
+    window.xmp_box.defaultButton().click()
+    assert "Wrote the ratings of 0 photo(s)" in window.info_box.text()
+    assert "2 sidecar(s) already said so" in window.info_box.text()
+
+    xmp.write_sidecar(paths[3], stars=3)  # stars given in another app
+    _file_menu_action(window, "Import Ratings from XMP").trigger()
+    assert "Imported ratings of 1 photo(s)" in window.info_box.text()  # the photos rated here keep theirs
+    assert window.model.index(3).data(PHOTO_ROLE).stars == 3
+    assert _photo_digests(album) == photos_before  # the photos themselves never change
