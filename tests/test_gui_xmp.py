@@ -31,7 +31,7 @@ def test_ratings_go_out_to_sidecars_and_come_back_in(qtbot, window: MainWindow, 
     paths = [window.model.index(row).data(PHOTO_ROLE).path for row in range(4)]
     write.trigger()
     box = window.xmp_box
-    assert box.isVisible() and "2 photo(s)" in box.text()
+    assert box.isVisible() and "of 2 photo(s)" in box.text()
     assert box.defaultButton().text() == "New ones as IMG_1234.JPG.xmp"  # darktable's and digiKam's form
     next(b for b in box.buttons() if b.text() == "New ones as IMG_1234.xmp").click()
     assert "Wrote the ratings of 2 photo(s)" in window.info_box.text()
@@ -50,3 +50,31 @@ def test_ratings_go_out_to_sidecars_and_come_back_in(qtbot, window: MainWindow, 
     assert "Imported ratings of 1 photo(s)" in window.info_box.text()  # the photos rated here keep theirs
     assert window.model.index(3).data(PHOTO_ROLE).stars == 3
     assert _photo_digests(album) == photos_before  # the photos themselves never change
+
+
+def test_colour_label_keys_toggle_undo_filter_and_show_in_the_loupe(qtbot, window: MainWindow, album: Path):  # noqa: F811
+    from PySide6.QtCore import Qt
+
+    from aesthetic_curator.gui.photo_model import Filter
+    from tests.test_gui import grid_ids
+
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["6", "9", "4"])  # red, blue, four stars
+    ids = grid_ids(window)
+    assert window.library.labels() == {ids[0]: "red", ids[1]: "blue"}
+    assert set(window.library.ratings()) == {ids[2]}  # a label is not a rating: nothing more to personalize with
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, "6")  # the same label's key again takes it off
+    assert ids[0] not in window.library.labels() and window.model.item(ids[0]).label is None
+    window.undo_rating_action.trigger()
+    assert window.library.labels()[ids[0]] == "red" and window.model.item(ids[0]).label == "red"
+
+    window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.BLUE))
+    assert grid_ids(window) == [ids[1]] and not window.filter_box.itemIcon(window.filter_box.currentIndex()).isNull()
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    assert "BLUE LABEL" in window.loupe.caption.text()
+    qtbot.keyClick(window.loupe, "8")  # in the loupe too
+    assert window.library.labels()[ids[1]] == "green" and "GREEN LABEL" in window.loupe.caption.text()
+    qtbot.keyClick(window.loupe, Qt.Key.Key_Escape)
+    window.grid.grab()  # the tiles paint their label bar

@@ -63,6 +63,18 @@ def test_stars_flags_and_training_ratings(library):
         library.set_rating(ids["a.jpg"], stars=6)
 
 
+def test_colour_labels_are_kept_apart_from_ratings(library):
+    ids = {p.relpath: p.id for p in library.photos()}
+    library.set_label(ids["a.jpg"], "red")
+    library.set_label(ids["a.jpg"], "blue")  # one label per photo, as in Lightroom
+    library.set_label(ids["b.jpg"], "purple")
+    library.set_label(ids["b.jpg"], None)
+    assert library.labels() == {ids["a.jpg"]: "blue"}
+    assert library.ratings() == {} and library.training_ratings() == []  # a label is not a rating
+    with pytest.raises(ValueError):
+        library.set_label(ids["a.jpg"], "magenta")
+
+
 def test_profiles_and_scores_cascade(library):
     ids = [p.id for p in library.photos()]
     pid = library.save_profile("portraits", b"\x00profile-bytes", "bundle-1", {"k": 12})
@@ -167,5 +179,6 @@ def test_a_version_1_library_gains_the_later_tables(tmp_path):
     album = tmp_path / "album"
     album.mkdir()
     with Library(db, album) as library:
-        assert library.schema_version == SCHEMA_VERSION == 3
+        assert library.schema_version == SCHEMA_VERSION == 4
+        assert library.labels() == {}
         assert library.comparisons() == [] and library.profile_version_count(1) == 0

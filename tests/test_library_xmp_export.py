@@ -221,3 +221,28 @@ def test_scan_write_xmp_from_the_command_line(album, capsys):
     assert "ratings written to XMP sidecars: 2 (0 already said so)" in capsys.readouterr().out
     assert xmp.read_rating(album / "a" / "IMG_0003.jpg").stars == 4
     assert (album / "a" / "IMG_0005.xmp").is_file() and xmp.read_rating(album / "a" / "IMG_0005.jpg").rejected
+
+
+def test_colour_labels_go_out_to_sidecars_and_come_back_in(album, tmp_path):
+    label_sidecar = DARKTABLE_SIDECAR.replace('xmp:Rating="{rating}"', 'xmp:Rating="{rating}" xmp:Label="{label}"')
+    (album / "b" / "IMG_0004.jpg.xmp").write_text(label_sidecar.format(rating=0, label="green"))  # any case
+    (album / "b" / "IMG_0006.jpg.xmp").write_text(label_sidecar.format(rating=3, label="To Print"))  # not a colour
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        index_album(library)
+        library.set_rating(library.photo("a/IMG_0001.jpg").id, stars=4)  # rated here; its label may still come
+        outcome = import_xmp_ratings(library)
+        ids = {relpath: library.photo(relpath).id for relpath in ("b/IMG_0004.jpg", "b/IMG_0006.jpg")}
+        assert outcome.labelled == 1 and library.labels() == {ids["b/IMG_0004.jpg"]: "green"}
+        assert ids["b/IMG_0004.jpg"] not in library.ratings()  # rating 0: unrated, the label is still taken
+
+        library.set_label(library.photo("a/IMG_0003.jpg").id, "purple")  # a label alone
+        library.set_label(library.photo("a/IMG_0001.jpg").id, "red")
+        written = write_xmp_ratings(library)
+    fields = xmp.read_fields(album / "a" / "IMG_0003.jpg.xmp")
+    assert fields["Xmp.xmp.Label"] == "Purple" and "Xmp.xmp.Rating" not in fields  # nothing about its stars
+    fields = xmp.read_fields(album / "a" / "IMG_0001.jpg.xmp")
+    assert (fields["Xmp.xmp.Rating"], fields["Xmp.xmp.Label"]) == ("4", "Red")
+    assert fields["Xmp.darktable.history_end"] == "7"
+    assert xmp.read_fields(album / "b" / "IMG_0006.jpg.xmp")["Xmp.xmp.Label"] == "To Print"  # not ours: kept
+    assert written.unchanged == 2  # IMG_0002's reject and IMG_0006's 3 stars were already there
+    assert xmp.read_fields(album / "b" / "IMG_0004.jpg.xmp")["Xmp.xmp.Label"] == "Green"  # as Lightroom spells it

@@ -24,7 +24,7 @@ from aesthetic_curator.paths import display_path
 #: The loupe's keys (Help → Keyboard Shortcuts).
 LOUPE_KEYS = [
     ("← → (↑ ↓)", "previous, next photo"),
-    ("1 – 5, 0, P, X, U", "rate, as in the grid (Ctrl+Z takes it back)"),
+    ("1 – 5, 0, P, X, U, 6 – 9", "rate or label, as in the grid (Ctrl+Z takes it back)"),
     ("Z or a click", "1:1 at that spot (the pointer pans); again: fitted"),
     ("F", "full screen (again: a window)"),
     ("Space, Return or Esc", "back to the grid"),
@@ -93,6 +93,7 @@ class LoupeDialog(QDialog):
         self._item = item
         stars = "★" * (item.stars or 0) + "☆" * (5 - (item.stars or 0))
         flag = {1: "  PICK", -1: "  REJECT"}.get(item.flag, "")
+        flag += f"  {item.label.upper()} LABEL" if item.label else ""
         rank = f"   #{item.rank} · score {item.score:.2f}" if item.rank is not None else ""
         zoom = "   ·   1:1 (Z: fit)" if self.view.zoomed else ""
         details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""

@@ -1,4 +1,4 @@
-"""Painting one grid tile: the thumbnail, the user's stars and flag, and the personal rank and score."""
+"""Painting one grid tile: the thumbnail, the user's stars, flag and colour label, and the personal rank and score."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from aesthetic_curator.gui.photo_model import PHOTO_ROLE, PhotoItem
 from aesthetic_curator.library.store import PICKED, REJECTED
 
 STAR_FULL, STAR_EMPTY = "★", "☆"
+#: How each colour label (store.COLOUR_LABELS) is drawn: a bar along the tile's foot, as Lightroom tints a cell.
+LABEL_COLOURS = {"red": "#e5484d", "yellow": "#f5d90a", "green": "#46a758", "blue": "#3e63dd", "purple": "#8e4ec6"}
 
 
 class PhotoDelegate(QStyledItemDelegate):
@@ -63,6 +65,8 @@ class PhotoDelegate(QStyledItemDelegate):
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             STAR_FULL * stars + STAR_EMPTY * (5 - stars),
         )
+        if item.label in LABEL_COLOURS:
+            painter.fillRect(QRect(rect.left(), rect.bottom() - 3, rect.width(), 4), QColor(LABEL_COLOURS[item.label]))
         if item.flag in (PICKED, REJECTED):
             painter.setPen(QColor("#7bd88f") if item.flag == PICKED else QColor("#ff6b6b"))
             label = "PICK" if item.flag == PICKED else "REJECT"

@@ -100,6 +100,7 @@ GRID_KEYS = [
     ("P", "pick (again: unflag)"),
     ("X", "reject (again: unflag)"),
     ("U", "unflag"),
+    ("6 – 9", "red, yellow, green, blue label (again: none)"),
     ("Space or double-click", "the loupe"),
 ]
 
@@ -108,7 +109,7 @@ def is_rating_key(event: QKeyEvent) -> bool:
     return event.key() in RATING_KEYS
 
 
-#: Lightroom's keys: 1-5 stars, 0 no stars, P pick, X reject, U unflag.
+#: Lightroom's keys: 1-5 stars, 0 no stars, P pick, X reject, U unflag, 6-9 colour labels.
 RATING_KEYS = {
     Qt.Key.Key_0: ("stars", None),
     Qt.Key.Key_1: ("stars", 1),
@@ -119,4 +120,8 @@ RATING_KEYS = {
     Qt.Key.Key_P: ("flag", PICKED),
     Qt.Key.Key_X: ("flag", REJECTED),
     Qt.Key.Key_U: ("flag", 0),
+    Qt.Key.Key_6: ("label", "red"),
+    Qt.Key.Key_7: ("label", "yellow"),
+    Qt.Key.Key_8: ("label", "green"),
+    Qt.Key.Key_9: ("label", "blue"),
 }

@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 from aesthetic_curator.bursts import Bursts
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
 from aesthetic_curator.library.export import percent_cutoff
-from aesthetic_curator.library.store import PICKED, REJECTED, Library, Photo
+from aesthetic_curator.library.store import COLOUR_LABELS, PICKED, REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailRequest
 from aesthetic_curator.paths import display_path
 
@@ -29,6 +29,7 @@ class PhotoItem:
     order: int  # position in album order (folder, then name)
     stars: int | None = None
     flag: int = 0
+    label: str | None = None  # colour label (store.COLOUR_LABELS)
     score: float | None = None
     rank: int | None = None
     burst_size: int = 0  # photos in its burst (0: in none)
@@ -64,6 +65,15 @@ class Filter(enum.Enum):
     SUGGESTED = "Suggested to rate"
     HIDDEN_GEMS = "Hidden gems"
     BEST_OF_BURSTS = "Best of each burst"
+    RED = "Red label"
+    YELLOW = "Yellow label"
+    GREEN = "Green label"
+    BLUE = "Blue label"
+    PURPLE = "Purple label"
+
+
+#: The colour label each label filter shows.
+LABEL_FILTERS = {filter_: filter_.name.lower() for filter_ in Filter if filter_.name.lower() in COLOUR_LABELS}
 
 
 class PhotoListModel(QAbstractListModel):
@@ -97,6 +107,9 @@ class PhotoListModel(QAbstractListModel):
         for pid, rating in ratings.items():
             if pid in self._items:
                 self._items[pid].stars, self._items[pid].flag = rating.stars, rating.flag
+        for pid, label in library.labels().items():
+            if pid in self._items:
+                self._items[pid].label = label
         self._set_taken(  # times read before, if the file is still the one they were read from (one query)
             {
                 pid: moment.taken
@@ -112,12 +125,12 @@ class PhotoListModel(QAbstractListModel):
             item.score, item.rank = scores.get(item.id, (None, None))
         self.refresh()
 
-    def set_rating(self, photo_id: int, stars: int | None, flag: int) -> None:
-        """Show a rating the library just stored."""
+    def set_rating(self, photo_id: int, stars: int | None, flag: int, label: str | None) -> None:
+        """Show a rating (and colour label) the library just stored."""
         item = self._items.get(photo_id)
         if item is None:
             return
-        item.stars, item.flag = stars, flag
+        item.stars, item.flag, item.label = stars, flag, label
         row = self._rows.get(photo_id)
         if row is not None:
             index = self.index(row)
@@ -230,6 +243,8 @@ class PhotoListModel(QAbstractListModel):
             return [i for i in items if i.flag == (PICKED if self.filter is Filter.PICKS else REJECTED)]
         if self.filter is Filter.NOT_REJECTED:
             return [i for i in items if i.flag != REJECTED]
+        if self.filter in LABEL_FILTERS:
+            return [i for i in items if i.label == LABEL_FILTERS[self.filter]]
         if self.filter is Filter.SUGGESTED:
             wanted = {pid: n for n, pid in enumerate(self.suggested)}
             return sorted((i for i in items if i.id in wanted), key=lambda i: wanted[i.id])

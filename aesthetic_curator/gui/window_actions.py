@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QProgressBar, QPushButton, QToolBar
 
 from aesthetic_curator.gui import photo_files
 from aesthetic_curator.gui.help_dialogs import help_actions
-from aesthetic_curator.gui.photo_model import Filter, SortOrder
+from aesthetic_curator.gui.photo_delegate import LABEL_COLOURS
+from aesthetic_curator.gui.photo_model import LABEL_FILTERS, Filter, SortOrder
 
 if TYPE_CHECKING:
     from aesthetic_curator.gui.main_window import MainWindow
@@ -127,7 +128,12 @@ def build_toolbar(w: MainWindow) -> None:
     bar.addWidget(QLabel("  Show "))
     w.filter_box = QComboBox()
     for item in Filter:
-        w.filter_box.addItem(item.value, item)
+        if item in LABEL_FILTERS:  # a swatch of the colour, as the tiles show it
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(LABEL_COLOURS[LABEL_FILTERS[item]]))
+            w.filter_box.addItem(QIcon(swatch), item.value, item)
+        else:
+            w.filter_box.addItem(item.value, item)
     w.filter_box.currentIndexChanged.connect(w.view_changed)
     bar.addWidget(w.filter_box)
     w.filter_value = QDoubleSpinBox(minimum=0, maximum=1_000_000, decimals=1, value=50)

@@ -1,5 +1,6 @@
-"""How the main window takes ratings: Lightroom's keys on every selected photo, Edit → Undo / Redo Rating, and
-Edit → Advance After Rating (a key rates one photo and moves on, Lightroom's Caps Lock mode).
+"""How the main window takes ratings: Lightroom's keys on every selected photo (stars, flags and colour
+labels), Edit → Undo / Redo Rating, and Edit → Advance After Rating (a key rates one photo and moves on,
+Lightroom's Caps Lock mode).
 
 A mixin of :class:`MainWindow`. Each key press is one step of the history (all the photos it rated), so a
 mistyped star or an X on the wrong frame comes back with Ctrl+Z, as in every photo app; the history is the
@@ -14,11 +15,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
 from aesthetic_curator.gui.photo_grid import RATING_KEYS
-from aesthetic_curator.library.store import KEEP
 from aesthetic_curator.paths import display_path
 
 #: Key presses kept for undo.
 HISTORY_STEPS = 500
+
+
+#: What a rating key sets on a photo: (stars, flag, colour label).
+RatingState = tuple[int | None, int, str | None]
 
 
 @dataclass(frozen=True)
@@ -26,8 +30,8 @@ class RatingChange:
     """One photo's rating before and after a key press."""
 
     photo_id: int
-    before: tuple[int | None, int]  # (stars, flag)
-    after: tuple[int | None, int]
+    before: RatingState
+    after: RatingState
 
 
 class WindowRatings:
@@ -45,11 +49,14 @@ class WindowRatings:
             return
         changes = []
         for item in items:
-            # Pressing P on a pick (or X on a reject) clears it, as in Lightroom.
-            value_here = 0 if part == "flag" and value != 0 and item.flag == value else value
-            stars, flag = (value_here, KEEP) if part == "stars" else (KEEP, value_here)
-            after = (item.stars if stars is KEEP else stars, item.flag if flag is KEEP else flag)
-            changes.append(RatingChange(item.id, (item.stars, item.flag), after))
+            before = (item.stars, item.flag, item.label)
+            if part == "stars":
+                after = (value, item.flag, item.label)
+            elif part == "flag":  # pressing P on a pick (or X on a reject) clears it, as in Lightroom
+                after = (item.stars, 0 if value != 0 and item.flag == value else value, item.label)
+            else:  # a colour label's key on a photo with that label takes it off, as in Lightroom
+                after = (item.stars, item.flag, None if item.label == value else value)
+            changes.append(RatingChange(item.id, before, after))
         self._undo = [*self._undo, changes][-HISTORY_STEPS:]
         self._redo = []
         self._apply_ratings([(change.photo_id, change.after) for change in changes])
@@ -69,10 +76,14 @@ class WindowRatings:
             self._undo.append(changes)
             self._apply_ratings([(change.photo_id, change.after) for change in changes], "Redid")
 
-    def _apply_ratings(self, ratings: list[tuple[int, tuple[int | None, int]]], told: str = "") -> None:
-        for photo_id, (stars, flag) in ratings:
-            self.library.set_rating(photo_id, stars=stars, flag=flag)
-            self.model.set_rating(photo_id, stars, flag)
+    def _apply_ratings(self, ratings: list[tuple[int, RatingState]], told: str = "") -> None:
+        for photo_id, (stars, flag, label) in ratings:
+            item = self.model.item(photo_id)
+            if item is None or (item.stars, item.flag) != (stars, flag):
+                self.library.set_rating(photo_id, stars=stars, flag=flag)
+            if item is None or item.label != label:
+                self.library.set_label(photo_id, label)
+            self.model.set_rating(photo_id, stars, flag, label)
         if told and ratings:  # show what came back: the grid may have scrolled on since
             self.select_photo(ratings[0][0])
             item = self.current_item()

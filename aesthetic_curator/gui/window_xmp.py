@@ -39,26 +39,29 @@ class WindowXmp:
     def _xmp_done(self, outcome) -> None:
         self._forget_rating_history()  # undo would put back stars from before the import
         self._reload_model()
-        message = f"Imported ratings of {outcome.imported} photo(s) from XMP."
+        message = f"Imported ratings of {outcome.imported} photo(s) from XMP"
+        message += f" and colour labels of {outcome.labelled}." if outcome.labelled else "."
         self.show_info("Import ratings", message + _problem_lines(outcome.problems, "could not be used"))
 
     def write_xmp_clicked(self) -> None:
         """Ask how new sidecars are named (the last choice is the default), then write in the background."""
         if self.library is None:
             return
-        ratings = self.library.ratings().values()
-        count = sum(1 for rating in ratings if rating.stars is not None or rating.flag == REJECTED)
+        ratings = self.library.ratings()
+        rated = {pid for pid, rating in ratings.items() if rating.stars is not None or rating.flag == REJECTED}
+        count = len(rated | set(self.library.labels()))
         if count == 0:
-            self.show_info("Write ratings to XMP", "No photo has stars or a reject yet: there is nothing to write.")
+            message = "No photo has stars, a reject or a colour label yet: there is nothing to write."
+            self.show_info("Write ratings to XMP", message)
             return
-        question = f"Write the stars and rejects of {count} photo(s) into XMP sidecars beside the photos?"
+        question = f"Write the stars, rejects and colour labels of {count} photo(s) into sidecars beside the photos?"
         cancel = QMessageBox.StandardButton.Cancel
         box = QMessageBox(QMessageBox.Icon.Question, "Write ratings to XMP", question, cancel, self)
         box.setInformativeText(
             "Lightroom Classic, darktable, digiKam and Capture One read them when they import or re-read the "
             "folder. A photo that has a sidecar gets its rating there, with everything else in it kept; the photos "
             "themselves are never changed. Picks without stars are not written (XMP has no field for them), and a "
-            "sidecar's rating is never cleared.\n\n"
+            "sidecar's rating or label is never cleared.\n\n"
             "New sidecars: IMG_1234.JPG.xmp is what darktable and digiKam read; IMG_1234.xmp is what Lightroom "
             "Classic and Capture One read beside a raw file (Lightroom reads a JPEG's rating only from inside the "
             "file, which this app never changes)."

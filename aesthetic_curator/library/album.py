@@ -64,6 +64,7 @@ def index_album(
 class XmpImport:
     imported: int = 0  # photos that got a rating
     problems: list[tuple[str, str]] = field(default_factory=list)  # (relpath, what was wrong), reported
+    labelled: int = 0  # photos that got a colour label
 
 
 def import_xmp_ratings(
@@ -72,32 +73,35 @@ def import_xmp_ratings(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> XmpImport:
-    """Take star ratings and rejects from XMP (sidecar or embedded) as the user's own ratings.
+    """Take star ratings, rejects and colour labels from XMP (sidecar or embedded) as the user's own.
 
-    Photos the user already rated in the app keep their rating unless ``overwrite``. Broken
-    sidecars and out-of-range ratings are listed in ``problems``, never coerced or fatal.
+    Photos the user already rated (or labelled) in the app keep their rating (label) unless ``overwrite``.
+    Broken sidecars and out-of-range ratings are listed in ``problems``, never coerced or fatal.
     """
-    existing = library.ratings()
+    existing, labels = library.ratings(), library.labels()
     photos = library.photos()
     outcome = XmpImport()
     for index, photo in enumerate(photos, start=1):
         check(cancel)
-        if photo.id in existing and not overwrite:
-            continue
-        lookup = xmp.look_up_rating(library.absolute_path(photo))
-        outcome.problems.extend((photo.relpath, problem) for problem in lookup.problems)
-        if lookup.rating is not None:
-            flag = REJECTED if lookup.rating.rejected else KEEP
-            library.set_rating(photo.id, stars=lookup.rating.stars, flag=flag, source="xmp")
-            outcome.imported += 1
+        take_rating = overwrite or photo.id not in existing
+        take_label = overwrite or photo.id not in labels
+        if take_rating or take_label:
+            lookup = xmp.look_up_rating(library.absolute_path(photo))
+            outcome.problems.extend((photo.relpath, problem) for problem in lookup.problems)
+            if take_rating and lookup.rating is not None:
+                flag = REJECTED if lookup.rating.rejected else KEEP
+                library.set_rating(photo.id, stars=lookup.rating.stars, flag=flag, source="xmp")
+                outcome.imported += 1
+            if take_label and lookup.label is not None:
+                library.set_label(photo.id, lookup.label)
+                outcome.labelled += 1
         report(progress, "reading XMP", index, len(photos))
     return outcome
 
 
-
 @dataclass
 class XmpWrite:
-    written: int = 0  # sidecars that got the app's rating
+    written: int = 0  # sidecars that got the app's rating or label
     unchanged: int = 0  # sidecars that already said it (left untouched, so other tools see no change)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (relpath, why it was not written)
 
@@ -108,39 +112,43 @@ def write_xmp_ratings(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> XmpWrite:
-    """Write the stars and rejects given in the app into XMP sidecars beside the photos, for Lightroom,
-    darktable, digiKam or Capture One to read; the photos themselves are never touched.
+    """Write the stars, rejects and colour labels given in the app into XMP sidecars beside the photos, for
+    Lightroom, darktable, digiKam or Capture One to read; the photos themselves are never touched.
 
     An existing sidecar is updated in place keeping every other field (another tool's edits); a new one is
-    named by ``naming`` (:data:`xmp.SIDECAR_NAMINGS`). Photos without stars or a reject are left alone (a
-    sidecar's rating from elsewhere is never cleared), and so are sidecars exiv2 cannot parse (reported). Two
-    photos sharing one ``NAME.xmp`` (IMG_1.JPG and IMG_1.CR3) with different ratings: the first keeps it,
-    the second is reported.
+    named by ``naming`` (:data:`xmp.SIDECAR_NAMINGS`). Photos without stars, a reject or a label are left
+    alone (a sidecar's rating or label from elsewhere is never cleared), and so are sidecars exiv2 cannot
+    parse (reported). Two photos sharing one ``NAME.xmp`` (IMG_1.JPG and IMG_1.CR3) with different ratings:
+    the first keeps it, the second is reported.
     """
-    ratings = library.ratings()
-    photos = [photo for photo in library.photos() if photo.id in ratings]
+    ratings, labels = library.ratings(), library.labels()
+    photos = [photo for photo in library.photos() if photo.id in ratings or photo.id in labels]
     outcome = XmpWrite()
-    claimed: dict[Path, tuple[int, str]] = {}  # sidecar -> (rating written, by which photo)
+    claimed: dict[Path, tuple[dict[str, str], str]] = {}  # sidecar -> (fields written, by which photo)
     for index, photo in enumerate(photos, start=1):
         check(cancel)
         report(progress, "writing XMP", index, len(photos))
-        rating = ratings[photo.id]
-        value = -1 if rating.flag == REJECTED else rating.stars
-        if value is None:
-            continue  # a pick without stars: XMP has no standard field for it
+        rating, label = ratings.get(photo.id), labels.get(photo.id)
+        value = None if rating is None else -1 if rating.flag == REJECTED else rating.stars
+        wanted = {"Xmp.xmp.Rating": str(value)} if value is not None else {}  # a pick alone: no XMP field
+        wanted |= {"Xmp.xmp.Label": label.capitalize()} if label is not None else {}
+        if not wanted:
+            continue
         source = library.absolute_path(photo)
         sidecar = xmp.sidecar_for_writing(source, naming)
         if sidecar in claimed:
-            value_there, other = claimed[sidecar]
-            if value_there != value:
+            fields_there, other = claimed[sidecar]
+            if fields_there != wanted:
                 outcome.problems.append((photo.relpath, f"shares {sidecar.name} with {other}: kept that one's rating"))
             continue
-        claimed[sidecar] = (value, photo.relpath)
+        claimed[sidecar] = (wanted, photo.relpath)
         try:
-            if xmp.sidecar_rating(sidecar) == str(value):
+            present = xmp.sidecar_fields(sidecar)
+            if all(present.get(key) == text for key, text in wanted.items()):
                 outcome.unchanged += 1
                 continue
-            xmp.write_sidecar(source, stars=max(value, 0), rejected=value < 0, sidecar=sidecar)
+            stars = max(value, 0) if value is not None else None
+            xmp.write_sidecar(source, stars=stars, rejected=value == -1, sidecar=sidecar, label=label)
         except (xmp.XmpReadError, CuratorError) as exc:
             outcome.problems.append((photo.relpath, str(exc)))
             continue

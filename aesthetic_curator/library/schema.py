@@ -86,6 +86,15 @@ MIGRATIONS: tuple[str, ...] = (
         phash TEXT
     );
     """,
+    # 4: colour labels (Lightroom's 6-9 keys, XMP's xmp:Label), apart from ratings: a label says nothing
+    # about taste, so a labelled photo is not a rated one for personalization, Suggest or the rated count.
+    """
+    CREATE TABLE labels (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE,
+        label TEXT NOT NULL CHECK (label IN ('red', 'yellow', 'green', 'blue', 'purple')),
+        labelled_at REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -101,4 +110,5 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "version_scores": ("version_id", "photo_id", "score", "rank"),
     "reference_scores": ("bundle_id", "photo_id", "score", "rank"),
     "photo_features": ("photo_id", "content_hash", "taken", "taken_source", "phash"),
+    "labels": ("photo_id", "label", "labelled_at"),
 }

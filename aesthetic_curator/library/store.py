@@ -27,6 +27,8 @@ from aesthetic_curator.paths import data_dir
 REJECTED = -1
 PICKED = 1
 KEEP = object()  # set_rating: leave this part of the rating as it is
+#: Colour labels, in Lightroom's order (keys 6-9 set the first four); XMP stores them capitalised.
+COLOUR_LABELS = ("red", "yellow", "green", "blue", "purple")
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,24 @@ class Library(ProfileStore, PhotoFeatureStore):
                 "source=excluded.source, rated_at=excluded.rated_at",
                 (photo_id, new_stars, new_flag, source, time.time()),
             )
+
+    def set_label(self, photo_id: int, label: str | None) -> None:
+        """A colour label (one of :data:`COLOUR_LABELS`), or None for none."""
+        if label is not None and label not in COLOUR_LABELS:
+            raise ValueError(f"label must be one of {COLOUR_LABELS} or None, not {label!r}")
+        with self.transaction() as db:
+            if label is None:
+                db.execute("DELETE FROM labels WHERE photo_id = ?", (photo_id,))
+            else:
+                db.execute(
+                    "INSERT INTO labels (photo_id, label, labelled_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (photo_id) DO UPDATE SET label=excluded.label, labelled_at=excluded.labelled_at",
+                    (photo_id, label, time.time()),
+                )
+
+    def labels(self) -> dict[int, str]:
+        """Photo id -> colour label, for the labelled photos."""
+        return dict(self._query("SELECT photo_id, label FROM labels"))
 
     def ratings(self) -> dict[int, Rating]:
         return {

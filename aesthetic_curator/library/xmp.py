@@ -1,6 +1,8 @@
 """XMP interop: the star ratings Lightroom, darktable and digiKam share, in sidecars or embedded.
 
-``xmp:Rating`` is 1-5 stars, 0 unrated, -1 rejected. Reading looks at both sidecar names
+``xmp:Rating`` is 1-5 stars, 0 unrated, -1 rejected; ``xmp:Label`` a colour label's name (Lightroom's and
+Bridge's default set: Red, Yellow, Green, Blue, Purple; a custom label set's other names are not colours and
+are left alone). Reading looks at both sidecar names
 (``IMG_1234.xmp`` and ``IMG_1234.CR3.xmp``) and then at XMP embedded in the photo. Writing only
 ever touches a sidecar (never the photo), through exiv2 (pyexiv2) so every field written by other
 tools is kept; the sidecar is modified as a temporary copy and renamed into place.
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from aesthetic_curator.atomic import atomic_path
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.store import COLOUR_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -122,30 +125,46 @@ def _read_xmp(path: Path, strict: bool = False) -> dict[str, str]:
         return {}
 
 
+def parse_label(value: str | None) -> str | None:
+    """The colour label (``store.COLOUR_LABELS``) an ``xmp:Label`` names, in any case; None for none or for
+    a custom label set's names."""
+    text = str(value or "").strip().lower()
+    return text if text in COLOUR_LABELS else None
+
+
 @dataclass
 class RatingLookup:
     rating: XmpRating | None
     problems: list[str] = field(default_factory=list)  # broken sidecars, out-of-range values
+    label: str | None = None  # colour label, from the first source that names one
 
 
 def look_up_rating(photo: Path) -> RatingLookup:
-    """The photo's XMP star rating from a sidecar (preferred) or embedded XMP, with what was wrong
-    on the way: a broken sidecar or an invalid value is reported and the next source is tried."""
+    """The photo's XMP star rating and colour label from a sidecar (preferred) or embedded XMP, with what was
+    wrong on the way: a broken sidecar or an invalid value is reported and the next source is tried."""
     lookup = RatingLookup(None)
+    rating_found = False  # an explicit 0 means unrated: nothing to import, and no later source is asked
     for source in [*find_sidecars(photo), photo]:
+        if rating_found and lookup.label is not None:
+            break
         try:
-            parsed = _parse_rating(_read_xmp(source, strict=source != photo).get("Xmp.xmp.Rating"))
+            fields = _read_xmp(source, strict=source != photo)
         except XmpReadError as exc:
             lookup.problems.append(str(exc))
             continue
+        lookup.label = lookup.label or parse_label(fields.get("Xmp.xmp.Label"))
+        if rating_found:
+            continue
+        try:
+            parsed = _parse_rating(fields.get("Xmp.xmp.Rating"))
         except XmpValueError as exc:
             lookup.problems.append(f"{source.name}: {exc}; ignored")
             continue
         if parsed is not None:
+            rating_found = True
             stars, rejected = parsed
             if stars is not None or rejected:
                 lookup.rating = XmpRating(stars, rejected, source)
-            return lookup  # an explicit 0 means unrated: nothing to import
     return lookup
 
 
@@ -179,12 +198,10 @@ def sidecar_for_writing(photo: Path, naming: str = "photo") -> Path:
     return next(iter(find_sidecars(photo)), None) or _new_sidecar_path(photo, naming)
 
 
-def sidecar_rating(sidecar: Path) -> str | None:
-    """The ``xmp:Rating`` text of an existing sidecar (None when it has none or does not exist); raises
-    :class:`XmpReadError` for a sidecar exiv2 cannot parse, which must then not be rewritten."""
-    if not _is_file(sidecar):
-        return None
-    return _read_xmp(sidecar, strict=True).get("Xmp.xmp.Rating")
+def sidecar_fields(sidecar: Path) -> dict[str, str]:
+    """The XMP fields of an existing sidecar (``{}`` when it does not exist); raises :class:`XmpReadError`
+    for a sidecar exiv2 cannot parse, which must then not be rewritten."""
+    return _read_xmp(sidecar, strict=True) if _is_file(sidecar) else {}
 
 
 def write_sidecar(
@@ -196,8 +213,10 @@ def write_sidecar(
     rank: int | None = None,
     profile: str | None = None,
     sidecar: Path | None = None,
+    label: str | None = None,
 ) -> Path:
-    """Set the rating (and our personal score fields) in the photo's sidecar, keeping all other fields.
+    """Set the rating, colour label and our personal score fields given in the photo's sidecar, keeping all
+    other fields.
 
     Uses the existing sidecar if there is one, else creates ``NAME.EXT.xmp`` (the darktable/digiKam
     form, which cannot clash between IMG_1.JPG and IMG_1.CR3). Returns the sidecar written.
@@ -211,6 +230,10 @@ def write_sidecar(
         if not 0 <= stars <= 5:
             raise ValueError("stars must be 0-5")
         fields["Xmp.xmp.Rating"] = str(stars)
+    if label is not None:
+        if label not in COLOUR_LABELS:
+            raise ValueError(f"label must be one of {COLOUR_LABELS}")
+        fields["Xmp.xmp.Label"] = label.capitalize()
     if score is not None:
         fields[f"Xmp.{CURATOR_PREFIX}.Score"] = f"{score:.4f}"
     if rank is not None:
