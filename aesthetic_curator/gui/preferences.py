@@ -26,6 +26,15 @@ def _switch(key: str, doc: str) -> property:
     )
 
 
+def _setting(key: str, default: str, doc: str) -> property:
+    """A text setting kept between runs."""
+    return property(
+        lambda self: self._text(key, default),
+        lambda self, value: self._settings.setValue(key, value),
+        doc=doc,
+    )
+
+
 class Preferences:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "settings.ini"
@@ -46,35 +55,16 @@ class Preferences:
         # The built-in model is stored as "no choice", so it follows the app to wherever it is installed.
         self._settings.setValue("model/bundle", str(path) if path and not is_builtin(path) else "")
 
-    @property
-    def device(self) -> str:
-        return self._text("model/device", "auto")
-
-    @device.setter
-    def device(self, value: str) -> None:
-        self._settings.setValue("model/device", value)
-
-    @property
-    def solver(self) -> str:
-        return self._text("model/solver", "fast")
-
-    @solver.setter
-    def solver(self, value: str) -> None:
-        self._settings.setValue("model/solver", value)
+    device = _setting("model/device", "auto", "Where the model runs: auto, cpu or cuda.")
+    solver = _setting("model/solver", "fast", "How Personalize learns: fast or paper.")
 
     stack_bursts = _switch("view/stack_bursts", "Whether each burst shows as one stack (Photos → Stack Bursts).")
     advance_after_rating = _switch(
         "view/advance_after_rating", "Whether a rating key moves on to the next photo (Edit → Advance After Rating)."
     )
-
-    @property
-    def sidecar_names(self) -> str:
-        """How File → Write Ratings to XMP Sidecars names new sidecars (``xmp.SIDECAR_NAMINGS``), last chosen."""
-        return self._text("xmp/sidecar_names", "photo")
-
-    @sidecar_names.setter
-    def sidecar_names(self, value: str) -> None:
-        self._settings.setValue("xmp/sidecar_names", value)
+    sidecar_names = _setting(
+        "xmp/sidecar_names", "photo", "How Write Ratings to XMP Sidecars names new ones (xmp.SIDECAR_NAMINGS)."
+    )
 
     @property
     def tile_size(self) -> int:
