@@ -183,3 +183,33 @@ def test_capture_time_picked_while_a_task_runs_is_read_when_it_ends_without_a_bu
     names, times = [tile.path.name for tile in _tiles(app)], [tile.taken for tile in _tiles(app)]
     assert times == sorted(times)
     assert names.index("burst0_4.jpg") < names.index("burst1_0.jpg") < names.index("burst3_4.jpg")
+
+
+def test_reject_the_rest_keeps_what_the_user_chose_in_each_burst_as_one_undo_step(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    burst_folder: Path,
+):
+    from aesthetic_curator.library.store import PICKED, REJECTED
+
+    app = window
+    open_album(qtbot, app, burst_folder)
+    ids = {Path(p.relpath).stem: p.id for p in app.library.photos()}
+    app.grid.setFocus()
+    for name, key in (("burst0_2", "4"), ("burst1_1", "p"), ("burst2_0", "x")):  # burst 3: nothing
+        app.select_photo(ids[name])
+        qtbot.keyClick(app.grid, key)
+    assert app.model.bursts is None  # not looked for yet: the action looks first, then rejects
+    with qtbot.waitSignal(app.controller.bursts_found, timeout=TIMEOUT):
+        app.reject_rest_action.trigger()
+    flags = {pid: rating.flag for pid, rating in app.library.ratings().items()}
+    rejected = {name for name, pid in ids.items() if flags.get(pid) == REJECTED}
+    expected = {f"burst{n}_{k}" for n, kept in ((0, 2), (1, 1)) for k in range(5) if k != kept}
+    assert rejected == expected | {"burst2_0"}  # burst 2's only reject says nothing about its best: left alone
+    assert flags[ids["burst1_1"]] == PICKED and app.library.ratings()[ids["burst0_2"]].stars == 4
+    assert "Rejected 8 photo(s)" in app.statusBar().currentMessage()
+    assert "2 burst(s) left alone" in app.statusBar().currentMessage()
+
+    app.undo_rating_action.trigger()  # one step: all eight come back
+    flags = {pid: rating.flag for pid, rating in app.library.ratings().items()}
+    assert [name for name, pid in ids.items() if flags.get(pid) == REJECTED] == ["burst2_0"]

@@ -180,6 +180,27 @@ class PhotoListModel(QAbstractListModel):
         self.refresh()
         return True
 
+    def rest_of_bursts(self) -> tuple[list[PhotoItem], int]:
+        """The burst members to reject so each burst keeps only its keepers: the photos the user picked or
+        starred in it, else the profile's best; never a photo the user rated. Also how many bursts were left
+        alone because nothing chooses their keeper (no pick, no stars, no profile: the first frame taken would
+        be a guess)."""
+        if self.bursts is None:
+            return [], 0
+        ranks, _ = self._best_first()
+        rest, undecided = [], 0
+        for group in self.bursts.groups:
+            members = [self._items[pid] for pid in group if pid in self._items]
+            unrated = [item for item in members if item.stars is None and item.flag == 0]
+            if any(item.flag == PICKED or (item.stars is not None and item.flag != REJECTED) for item in members):
+                rest += unrated  # the user chose
+            elif any(item.id in ranks for item in members):
+                best = self.bursts.best([item.id for item in members], ranks)
+                rest += [item for item in unrated if item.id != best]
+            else:
+                undecided += 1
+        return rest, undecided
+
     def _best_first(self) -> tuple[dict[int, int], dict[int, float]]:
         """What picks a burst's best photo: the profile's ranks, then the user's stars."""
         ranks = {i.id: i.rank for i in self._items.values() if i.rank is not None}

@@ -61,6 +61,9 @@ def build_actions(w: MainWindow) -> None:
     )
     w.stack_action.setCheckable(True)
     w.expand_stack_action = _action(w, "Expand or Collapse Burst", w.toggle_stack_clicked, "S", "show a burst's photos")
+    w.reject_rest_action = _action(
+        w, "Reject the Rest of Each Burst", w.reject_rest_clicked, None, "keep each burst's best (Ctrl+Z: undo)"
+    )
     w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
     w.larger_tiles_action = _action(w, "Larger Thumbnails", w.grid.larger_tiles, "Ctrl+=", "bigger grid tiles")
     w.larger_tiles_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence(QKeySequence.StandardKey.ZoomIn)])
@@ -166,6 +169,7 @@ def build_menus(w: MainWindow) -> None:
     photo_menu.addSeparator()
     photo_menu.addAction(w.stack_action)
     photo_menu.addAction(w.expand_stack_action)
+    photo_menu.addAction(w.reject_rest_action)
     photo_menu.addSeparator()
     photo_menu.addAction(w.larger_tiles_action)
     photo_menu.addAction(w.smaller_tiles_action)

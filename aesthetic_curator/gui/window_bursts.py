@@ -1,5 +1,6 @@
-"""How the main window shows bursts: stacks in the grid (the best photo on top, S expands), and the
-"Best of each burst" filter; and the Capture time sort, whose times are read with them.
+"""How the main window shows bursts: stacks in the grid (the best photo on top, S expands), the
+"Best of each burst" filter and Photos → Reject the Rest of Each Burst; and the Capture time sort, whose times
+are read with them.
 
 A mixin of :class:`MainWindow`. Bursts are found by the controller's "find bursts" task (bursts.py: each
 photo is read once, then kept in the library); the first stack, burst filter or capture-time sort asks for it.
@@ -8,10 +9,12 @@ photo is read once, then kept in the library); the first stack, burst filter or 
 from __future__ import annotations
 
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
+from aesthetic_curator.gui.window_ratings import RatingChange
+from aesthetic_curator.library.store import REJECTED
 
 
 class WindowBursts:
-    """Stack Bursts (a checkable action), expanding a stack, and the best-of-burst filter."""
+    """Stack Bursts (a checkable action), expanding a stack, the best-of-burst filter, rejecting the rest."""
 
     def _connect_bursts(self) -> None:
         """Stacking as the user left it; the bursts themselves are found when an album is scanned."""
@@ -52,6 +55,29 @@ class WindowBursts:
             return
         if self.model.toggle_stack(item.id):
             self._reselect(item.id)
+
+    def reject_rest_clicked(self) -> None:
+        """Reject every burst member but its best that the user has not rated, as one undoable step (the
+        culling tools' "auto-cull duplicates"); the bursts are looked for first when they were not yet."""
+        if self.library is None:
+            return
+        if self.model.bursts is None:
+            self.statusBar().showMessage("Looking for bursts first…", 5_000)
+            controller = self.controller
+            controller.when_idle("find bursts", controller.find_bursts)  # then this again (not if it failed)
+            controller.when_idle("reject the rest", lambda: self.model.bursts is None or self.reject_rest_clicked())
+            return
+        rest, undecided = self.model.rest_of_bursts()
+        groups = len(self.model.bursts.groups)
+        if rest:
+            rejected = [RatingChange(i.id, (i.stars, i.flag, i.label), (i.stars, REJECTED, i.label)) for i in rest]
+            self._apply_step(rejected)
+            told = f"Rejected {len(rest)} photo(s), the rest of {groups} burst(s) (Ctrl+Z takes it back)"
+        else:
+            told = f"Nothing to reject in {groups} burst(s)"
+        if undecided:
+            told += f"; {undecided} burst(s) left alone: rate one of their photos or personalize first"
+        self.statusBar().showMessage(told, 15_000)
 
     def _album_scanned_bursts(self) -> None:
         """After a (re-)scan, bring bursts up to date when they are in use (only new photos are read)."""

@@ -57,11 +57,15 @@ class WindowRatings:
             else:  # a colour label's key on a photo with that label takes it off, as in Lightroom
                 after = (item.stars, item.flag, None if item.label == value else value)
             changes.append(RatingChange(item.id, before, after))
+        self._apply_step(changes)
+        if self.advance_action.isChecked() and len(items) == 1:
+            self._step_photo(1)  # the next photo in the grid (the loupe follows it)
+
+    def _apply_step(self, changes: list[RatingChange]) -> None:
+        """Apply ``changes`` as one step of the history (one Ctrl+Z takes them all back)."""
         self._undo = [*self._undo, changes][-HISTORY_STEPS:]
         self._redo = []
         self._apply_ratings([(change.photo_id, change.after) for change in changes])
-        if self.advance_action.isChecked() and len(items) == 1:
-            self._step_photo(1)  # the next photo in the grid (the loupe follows it)
 
     def undo_rating(self) -> None:
         """Ctrl+Z: the last key press's photos get their earlier ratings back (and are selected)."""
