@@ -19,7 +19,7 @@ from PIL import Image
 
 from aesthetic_curator import pair_selection
 from aesthetic_curator.errors import CuratorError, RatingsError
-from aesthetic_curator.library.export import ExportReport, RankedPhoto, export_photos
+from aesthetic_curator.library.export import DEFAULT_LONG_EDGE, ExportReport, RankedPhoto, export_photos
 from aesthetic_curator.library.store import PICKED, REJECTED, Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
 from aesthetic_curator.profile_progress import ProfileProgress, answers_in_words, previous_top, record_top_movement
@@ -320,6 +320,7 @@ def export_album(
     top_percent: float | None = None,
     min_score: float | None = None,
     mode: str = "copy",
+    long_edge: int = DEFAULT_LONG_EDGE,
     write_xmp: bool = False,
     best_of_bursts: bool = False,
     only_picks: bool = False,
@@ -349,6 +350,7 @@ def export_album(
         top_percent=top_percent,
         min_score=min_score,
         mode=mode,
+        long_edge=long_edge,
         write_xmp=write_xmp,
         profile_name=profile_name,
         progress=progress,

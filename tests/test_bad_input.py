@@ -219,7 +219,7 @@ def test_long_file_names_import_xmp_and_export_in_every_mode(tmp_path, length):
         index_album(library)
         assert import_xmp_ratings(library).problems == []
     ranking = [RankedPhoto(name, 9.0, 1), RankedPhoto("short.jpg", 1.0, 2)]
-    for mode, write_xmp in [("copy", False), ("hardlink", False), ("copy", True)]:
+    for mode, write_xmp in [("copy", False), ("hardlink", False), ("copy", True), ("jpeg", True)]:
         dest = tmp_path / f"{mode}-{write_xmp}"
         result = export_photos(ranking, album, dest, top=2, mode=mode, write_xmp=write_xmp)
         assert result.written == 2, result.problems

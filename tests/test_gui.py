@@ -401,6 +401,28 @@ def test_culling_filters_and_export_of_the_picks(qtbot, window: MainWindow, albu
     assert opened == [str(tmp_path / "picks")]
 
 
+def test_export_dialog_writes_resized_jpegs_for_sharing(qtbot, window: MainWindow, album: Path, tmp_path):
+    from PIL import Image
+
+    from aesthetic_curator.gui.export_dialog import ExportDialog
+
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "4", "3"])
+    dialog = ExportDialog(None, tmp_path / "share", window)  # by my own stars
+    assert not dialog.long_edge.isEnabled()  # only for resized copies
+    dialog.mode.setCurrentIndex(dialog.mode.findData("jpeg"))
+    assert dialog.long_edge.isEnabled() and dialog.long_edge.value() == 2048
+    dialog.long_edge.setValue(512)
+    choice = dialog.choice()
+    assert (choice.mode, choice.long_edge) == ("jpeg", 512)
+    with qtbot.waitSignal(window.exported, timeout=TIMEOUT) as exported:
+        window.start_export(choice)
+    assert exported.args[0].written == 3
+    for shared in (tmp_path / "share").glob("*.jpg"):
+        with Image.open(shared) as image:
+            assert image.format == "JPEG" and b"at 512 px" in image.info["comment"]
+
+
 def test_undo_and_redo_take_back_a_rating_key_also_from_the_loupe(qtbot, window: MainWindow, album: Path):
     open_album(qtbot, window, album)
     assert not window.undo_rating_action.isEnabled()

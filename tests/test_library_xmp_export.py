@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 from pathlib import Path
 
@@ -246,3 +247,52 @@ def test_colour_labels_go_out_to_sidecars_and_come_back_in(album, tmp_path):
     assert xmp.read_fields(album / "b" / "IMG_0006.jpg.xmp")["Xmp.xmp.Label"] == "To Print"  # not ours: kept
     assert written.unchanged == 2  # IMG_0002's reject and IMG_0006's 3 stars were already there
     assert xmp.read_fields(album / "b" / "IMG_0004.jpg.xmp")["Xmp.xmp.Label"] == "Green"  # as Lightroom spells it
+
+
+def test_resized_jpegs_for_sharing_are_upright_srgb_keep_exif_and_resume(tmp_path):
+    from PIL import ImageCms
+
+    album = tmp_path / "album"
+    album.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: turned 90° when shown
+    exif[0x0110] = "Test Camera"
+    Image.new("RGB", (1200, 900), (200, 40, 40)).save(album / "portrait.jpg", exif=exif)
+    (album / "portrait.jpg.xmp").write_text(DARKTABLE_SIDECAR.format(rating=3))  # an editor's: not copied
+    Image.new("RGB", (300, 200), (10, 200, 10)).save(album / "small.png")  # never enlarged
+    (album / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    before = _checksums(album)
+    ranking = [RankedPhoto("portrait.jpg", 9.0, 1), RankedPhoto("broken.jpg", 8.0, 2), RankedPhoto("small.png", 7.0, 3)]
+    dest = tmp_path / "share"
+
+    result = export_photos(ranking, album, dest, top=3, mode="jpeg", long_edge=400)
+    assert result.written == 2 and len(result.problems) == 1 and "broken.jpg: not exported" in result.problems[0]
+    assert sorted(p.name for p in dest.iterdir()) == ["portrait.jpg", "ranking.csv", "small.jpg"]
+    with Image.open(dest / "portrait.jpg") as shared:
+        assert shared.format == "JPEG" and shared.size == (300, 400)  # upright, the long edge as asked
+        assert 0x0112 not in shared.getexif() and shared.getexif()[0x0110] == "Test Camera"
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(shared.info["icc_profile"]))
+        assert "sRGB" in ImageCms.getProfileDescription(profile)
+    with Image.open(dest / "small.jpg") as shared:
+        assert shared.size == (300, 200)
+    assert (dest / "portrait.jpg").stat().st_mtime_ns == (album / "portrait.jpg").stat().st_mtime_ns
+
+    again = export_photos(ranking, album, dest, top=3, mode="jpeg", long_edge=400)  # a rerun finishes, no copies
+    assert again.resumed == 2 and sorted(p.name for p in dest.glob("*.jpg")) == ["portrait.jpg", "small.jpg"]
+    larger = export_photos(ranking, album, dest, top=1, mode="jpeg", long_edge=600)  # another size: a new file
+    assert larger.resumed == 0 and (dest / "portrait (2).jpg").is_file()
+    assert _checksums(album) == before  # the originals never change
+
+
+def test_export_resized_jpegs_from_the_command_line(tmp_path, capsys):
+    from aesthetic_curator.cli import main
+
+    album = tmp_path / "album"
+    album.mkdir()
+    Image.new("RGB", (800, 600), (20, 30, 40)).save(album / "a.jpg")
+    ranking = tmp_path / "ranking.csv"
+    ranking.write_text("image,score,rank\na.jpg,7.5,1\n")
+    argv = ["export", "--ranking", str(ranking), "--images", str(album), "--dest", str(tmp_path / "out")]
+    assert main([*argv, "--top", "1", "--mode", "jpeg", "--long-edge", "200", "-q"]) == 0
+    with Image.open(tmp_path / "out" / "a.jpg") as shared:
+        assert shared.size == (200, 150)

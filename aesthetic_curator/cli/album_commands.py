@@ -343,6 +343,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             top_percent=args.top_percent,
             min_score=args.min_score,
             mode=args.mode,
+            long_edge=args.long_edge,
             write_xmp=args.xmp,
             dry_run=args.dry_run,
             progress=bars,

@@ -300,7 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     choice.add_argument("--top", type=int, help="the N best photos")
     choice.add_argument("--top-percent", type=float, help="the best P percent")
     choice.add_argument("--min-score", type=float, help="every photo scoring at least S")
-    export.add_argument("--mode", choices=("copy", "hardlink"), default="copy")
+    export.add_argument(
+        "--mode",
+        choices=("copy", "hardlink", "jpeg"),
+        default="copy",
+        help="copy the files (default), hard-link them, or write resized JPEGs for sharing (jpeg)",
+    )
+    export.add_argument(
+        "--long-edge", type=int, default=2048, help="with --mode jpeg: the longest side in pixels (default 2048)"
+    )
     export.add_argument("--xmp", action="store_true", help="write XMP stars from the score percentile to sidecars")
     export.add_argument("--dry-run", action="store_true", help="show what would be exported; write nothing")
     export.set_defaults(func=cmd_export)

@@ -1,5 +1,5 @@
 """The export dialog: which photos (count / percent / score, by profile or by the user's stars),
-where to, copy or hard link, and whether to write XMP ratings."""
+where to, copy, hard link or resized JPEGs for sharing, and whether to write XMP ratings."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QWidget,
 )
+
+from aesthetic_curator.library.export import DEFAULT_LONG_EDGE
 
 
 @dataclass
@@ -28,10 +31,11 @@ class ExportChoice:
     top_percent: float | None
     min_score: float | None
     dest: Path
-    mode: str  # copy | hardlink
+    mode: str  # copy | hardlink | jpeg (export.EXPORT_MODES)
     write_xmp: bool
     best_of_bursts: bool = False  # only the best photo of each burst is a candidate
     only_picks: bool = False  # only photos picked with P are candidates (rejected ones never are)
+    long_edge: int = DEFAULT_LONG_EDGE  # pixels, for resized JPEGs
 
 
 class ExportDialog(QDialog):
@@ -64,7 +68,15 @@ class ExportDialog(QDialog):
         self.mode = QComboBox()
         self.mode.addItem("Copy files", "copy")
         self.mode.addItem("Hard links (no extra space, same disk only)", "hardlink")
-        form.addRow("How", self.mode)
+        self.mode.addItem("Resized JPEGs for sharing (sRGB, no sidecars)", "jpeg")
+        self.long_edge = QSpinBox(minimum=256, maximum=20_000, value=DEFAULT_LONG_EDGE, suffix=" px long edge")
+        self.long_edge.setSingleStep(256)
+        self.mode.currentIndexChanged.connect(lambda _: self.long_edge.setEnabled(self.mode.currentData() == "jpeg"))
+        self.long_edge.setEnabled(False)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.mode)
+        mode_row.addWidget(self.long_edge)
+        form.addRow("How", mode_row)
         self.write_xmp = QCheckBox("Write stars, score and rank to XMP sidecars of the exported copies")
         form.addRow("", self.write_xmp)
         self.best_of_bursts = QCheckBox("Only the best of each burst (near-identical photos taken seconds apart)")
@@ -108,4 +120,5 @@ class ExportDialog(QDialog):
             write_xmp=self.write_xmp.isChecked(),
             best_of_bursts=self.best_of_bursts.isChecked(),
             only_picks=self.only_picks.isChecked(),
+            long_edge=self.long_edge.value(),
         )

@@ -339,6 +339,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             top_percent=choice.top_percent,
             min_score=choice.min_score,
             mode=choice.mode,
+            long_edge=choice.long_edge,
             write_xmp=choice.write_xmp,
             best_of_bursts=choice.best_of_bursts,
             only_picks=choice.only_picks,

@@ -1,9 +1,12 @@
-"""Exporting the best photos: copies or hard links into one folder, with their sidecars.
+"""Exporting the best photos: copies or hard links into one folder, with their sidecars; or JPEGs resized
+for sharing (upright, sRGB, the long edge at most ``long_edge`` pixels, EXIF kept but for its orientation,
+no sidecars copied: an editor's sidecar would re-apply its edits to the rendered copy).
 
 Originals are only ever read. Each file is written under a hidden temporary name and renamed, so
 an interrupted export never leaves half a file under a real name; existing files are never
 overwritten (clashes get " (2)", " (3)", ... suffixes). Running the same export again after an
-interruption finishes it: photos already there (same content) are recognised, not duplicated, and
+interruption finishes it: photos already there (same content; for a resized copy, a JPEG comment that
+names the original's content hash and the size) are recognised, not duplicated, and
 temporaries of the killed run are removed. Exports are flat: photos from nested folders land side
 by side in the destination.
 """
@@ -13,17 +16,21 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import functools
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image, ImageCms
+
 from aesthetic_curator.atomic import TEMPORARY_SUFFIX, atomic_open, atomic_path
-from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.errors import CuratorError, ImageDecodeError
+from aesthetic_curator.images import decode_image
 from aesthetic_curator.library import xmp
 from aesthetic_curator.library.scanner import fast_hash
 from aesthetic_curator.paths import confined_relpath, display_path
@@ -31,7 +38,18 @@ from aesthetic_curator.progress import CancelToken, ProgressCallback, check, rep
 
 log = logging.getLogger(__name__)
 
+ORIENTATION_TAG = 0x0112
+#: The colour profile a resized copy declares (its pixels are sRGB: images.decode_image converts them).
+SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
 RANKING_LIST_HEADER = ("image", "score", "rank", "source")
+
+#: How photos are exported: the files themselves (copied or hard-linked), or resized JPEGs for sharing.
+EXPORT_MODES = ("copy", "hardlink", "jpeg")
+#: The long edge of a resized JPEG by default (a full-screen view on most displays, small enough to mail).
+DEFAULT_LONG_EDGE = 2048
+#: JPEG quality of a resized copy: indistinguishable from the original at its size for photos.
+SHARE_QUALITY = 90
 
 #: Percentile bands -> XMP stars when exporting with --xmp: top 10% = 5, next 20% = 4, next 30% = 3,
 #: next 25% = 2, the rest = 1 (percentiles over the whole ranking, not just the exported part).
@@ -152,14 +170,16 @@ class _NameReserver:
         self.taken = {p.name.lower() for p in dest.iterdir()} if dest.is_dir() else set()
         self.handed: set[str] = set()
 
-    def reserve(self, name: str, source: Path | None = None) -> tuple[Path, bool]:
-        """(target path, already exported there)."""
+    def reserve(
+        self, name: str, source: Path | None = None, same: Callable[[Path, Path], bool] = _same_content
+    ) -> tuple[Path, bool]:
+        """(target path, already exported there: ``same(source, existing)``)."""
         stem, suffix = Path(name).stem, Path(name).suffix
         candidate, n = _fit_name(stem, suffix), 1
         while True:
             key = candidate.lower()
             if key not in self.handed:
-                if source is not None and key in self.taken and _same_content(source, self.dest / candidate):
+                if source is not None and key in self.taken and same(source, self.dest / candidate):
                     self.handed.add(key)
                     return self.dest / candidate, True
                 if key not in self.taken and (candidate + ".xmp").lower() not in self.taken:
@@ -168,6 +188,54 @@ class _NameReserver:
                     return self.dest / candidate, False
             n += 1
             candidate = _fit_name(stem, suffix, f" ({n})")
+
+
+def _share_mark(source: Path, long_edge: int) -> str:
+    """The comment a resized copy carries: which original (by content) at which size, so a rerun knows it."""
+    size = source.stat().st_size
+    return f"aesthetic-curator export of {fast_hash(source, size)}:{size} at {long_edge} px"
+
+
+def _same_share_copy(source: Path, existing: Path, long_edge: int) -> bool:
+    try:
+        with Image.open(existing) as image:
+            return image.info.get("comment") == _share_mark(source, long_edge).encode()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+
+
+def _exif_upright(source: Path) -> bytes:
+    """The original's EXIF with its orientation dropped (the pixels are turned upright), or none when it has
+    none or Pillow cannot read it (a RAW file, a damaged block)."""
+    try:
+        with Image.open(source) as image:
+            exif = image.getexif()
+            exif.pop(ORIENTATION_TAG, None)
+            return exif.tobytes() if len(exif) else b""
+    except Exception as exc:  # any reader error only costs the copy its EXIF
+        log.debug("no EXIF kept from %s: %s", source, exc)
+        return b""
+
+
+def _write_share_copy(source: Path, target: Path, long_edge: int) -> None:
+    """``source`` decoded upright in sRGB, at most ``long_edge`` pixels long, as a JPEG at ``target``."""
+    image = decode_image(source)
+    image.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)  # never enlarges
+    try:
+        with atomic_path(target, replace=False) as partial:
+            image.save(
+                partial,
+                "JPEG",
+                quality=SHARE_QUALITY,
+                optimize=True,
+                exif=_exif_upright(source),
+                icc_profile=SRGB_PROFILE,
+                comment=_share_mark(source, long_edge),
+            )
+    except FileExistsError as exc:
+        raise CuratorError(str(exc)) from None
+    stat = source.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # sorts by date like the original
 
 
 def _readable(path: Path) -> str | None:
@@ -191,8 +259,10 @@ def plan_export(
     dest: Path,
     write_xmp: bool,
     problems: list[str] | None = None,
+    long_edge: int | None = None,
 ) -> list[ExportItem]:
-    """Decide every target name before writing anything (the dry run shows exactly this).
+    """Decide every target name before writing anything (the dry run shows exactly this); with ``long_edge``
+    the targets are resized JPEGs (``NAME.jpg``) and no sidecars go with them.
 
     Every ranked path must lie inside ``images_root`` (a ranking naming ``/etc/passwd`` or ``../x`` is
     refused whole); photos that vanished or became unreadable since ranking are skipped and noted.
@@ -213,11 +283,15 @@ def plan_export(
         if reason is not None:
             problems.append(f"{display_path(relpath)} (rank {photo.rank}) {reason}; skipped")
             continue
-        target, done = names.reserve(source.name, source)
-        if target.name != source.name and len(os.fsencode(source.name)) > xmp.NAME_MAX_BYTES - _SIDECAR_ROOM:
+        if long_edge is None:
+            target, done = names.reserve(source.name, source)
+        else:
+            same = functools.partial(_same_share_copy, long_edge=long_edge)
+            target, done = names.reserve(Path(source.name).stem + ".jpg", source, same)
+        if Path(target.name).stem != source.stem and len(os.fsencode(source.name)) > xmp.NAME_MAX_BYTES - _SIDECAR_ROOM:
             problems.append(f"{display_path(source.name)}: name shortened to {display_path(target.name)}")
         sidecars = []
-        for sidecar in xmp.find_sidecars(source):
+        for sidecar in xmp.find_sidecars(source) if long_edge is None else []:
             long_form = sidecar.name.lower().startswith(source.name.lower() + ".")
             name = target.name + sidecar.suffix if long_form else target.stem + sidecar.suffix
             names.taken.add(name.lower())
@@ -284,19 +358,24 @@ def export_photos(
     top_percent: float | None = None,
     min_score: float | None = None,
     mode: str = "copy",
+    long_edge: int = DEFAULT_LONG_EDGE,
     write_xmp: bool = False,
     profile_name: str | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> ExportReport:
-    """Copy (or hard-link) the chosen photos and their sidecars to ``dest``; see the module docstring.
+    """Copy (or hard-link) the chosen photos and their sidecars to ``dest``, or (``mode="jpeg"``) write them
+    as JPEGs at most ``long_edge`` pixels long; see the module docstring.
 
     Sidecars are always copied, never linked, so writing XMP stars into an exported sidecar cannot
-    change the original's. A ``ranking.csv`` of what was exported is written beside the photos.
+    change the original's. A ``ranking.csv`` of what was exported is written beside the photos. A photo
+    that cannot be decoded for a resized copy is skipped and noted; the others go on.
     """
-    if mode not in ("copy", "hardlink"):
-        raise CuratorError(f"unknown export mode '{mode}' (copy or hardlink)")
+    if mode not in EXPORT_MODES:
+        raise CuratorError(f"unknown export mode '{mode}' ({', '.join(EXPORT_MODES)})")
+    if mode == "jpeg" and not 16 <= long_edge <= 100_000:
+        raise CuratorError(f"the long edge of a resized copy must be 16-100000 pixels, not {long_edge}")
     started = time.perf_counter()
     images_root = images_root.resolve()
     dest = dest.resolve()
@@ -306,7 +385,8 @@ def export_photos(
         raise CuratorError(f"the destination {dest} is a file, not a folder")
     selected = select_top(ranking, top, top_percent, min_score)
     problems: list[str] = []
-    items = plan_export(ranking, selected, images_root, dest, write_xmp, problems)
+    resized = long_edge if mode == "jpeg" else None
+    items = plan_export(ranking, selected, images_root, dest, write_xmp, problems, resized)
     result = ExportReport(items, dry_run, problems=problems)
     if dry_run:
         result.seconds = time.perf_counter() - started
@@ -320,6 +400,12 @@ def export_photos(
             result.resumed += 1
         elif mode == "hardlink":
             _link_or_copy(item.source, item.target, result.problems)
+        elif mode == "jpeg":
+            try:
+                _write_share_copy(item.source, item.target, long_edge)
+            except ImageDecodeError as exc:
+                result.problems.append(f"{display_path(item.photo.relpath)}: not exported ({exc})")
+                continue
         else:
             _copy_atomically(item.source, item.target)
         for source_sidecar, target_sidecar in item.sidecars:
