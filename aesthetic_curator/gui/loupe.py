@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
+from aesthetic_curator.gui.histogram_view import HistogramView
 from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.zoom_view import ZoomView
@@ -27,6 +28,7 @@ LOUPE_KEYS = [
     ("1 – 5, 0, P, X, U, 6 – 9", "rate or label, as in the grid (Ctrl+Z takes it back)"),
     ("Z or a click", "1:1 at that spot (the pointer pans); again: fitted"),
     ("F", "full screen (again: a window)"),
+    ("H", "histogram, with how much is blown or crushed (again: off)"),
     ("Space, Return or Esc", "back to the grid"),
 ]
 #: Reduced decodes kept (the photo shown, its neighbours, the last few seen): about 12 MB each for 12 MP.
@@ -40,6 +42,7 @@ class LoupeDialog(QDialog):
     """Shows ``current`` and asks the window for neighbours and ratings through signals."""
 
     navigate = Signal(int)  # -1 previous, +1 next
+    histogram_toggled = Signal(bool)  # H: the window keeps the choice between runs
     key_rating = Signal(QKeyEvent)  # a rating key, handled by the window exactly like in the grid
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -51,6 +54,8 @@ class LoupeDialog(QDialog):
         self.view.clicked.connect(self.toggle_zoom)
         self.view.pointer_moved.connect(self._pan)
         self.view.setToolTip("Z or a click: 1:1 at that spot (the pointer pans) · ←/→: previous, next · 1-5, P, X")
+        self.histogram = HistogramView(self.view)
+        self.histogram.hide()
         self.caption = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.addWidget(self.view, 1)
@@ -77,9 +82,17 @@ class LoupeDialog(QDialog):
         for priority, path in [(SHOWN_PRIORITY, item.path), *((0, path) for path in neighbours)]:
             self.photos.request(path, priority)
 
+    def set_histogram_shown(self, shown: bool) -> None:
+        self.histogram.setVisible(shown)
+        self._place_histogram()
+
+    def _place_histogram(self) -> None:
+        self.histogram.move(self.view.width() - self.histogram.width() - 8, 8)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         """A larger loupe (maximized, another screen) needs larger decodes than those kept: decode again."""
         super().resizeEvent(event)
+        self._place_histogram()
         shown = self.photos.get(self._shown or "")
         small = isinstance(shown, KeptPhoto) and min(shown.pixmap.width(), shown.pixmap.height()) < self.view.fit_size()
         if small and shown.scale > 1.0:
@@ -112,10 +125,12 @@ class LoupeDialog(QDialog):
         if isinstance(kept, KeptPhoto):
             self._shown, self._details = path, kept.details
             self.view.show_pixmap(kept.pixmap, scale=kept.scale)
+            self.histogram.show_histogram(kept.histogram)
             self._ask_full()
         else:
             self._shown, self._details = None, ""
             self.view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{kept}")
+            self.histogram.show_histogram(None)
         if self._item is not None:
             self.update_caption(self._item)
 
@@ -150,6 +165,9 @@ class LoupeDialog(QDialog):
                 self.showNormal()
             else:
                 self.showFullScreen()
+        elif key == Qt.Key.Key_H:
+            self.set_histogram_shown(not self.histogram.isVisible())
+            self.histogram_toggled.emit(self.histogram.isVisible())
         elif key in (Qt.Key.Key_Space, Qt.Key.Key_Escape, Qt.Key.Key_Return):
             self.accept()
         else:

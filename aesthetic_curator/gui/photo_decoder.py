@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from aesthetic_curator.errors import ImageDecodeError
+from aesthetic_curator.exposure import Histogram, histogram
 from aesthetic_curator.images import decode_image_scaled
 from aesthetic_curator.shooting_details import shooting_details
 
@@ -37,6 +38,7 @@ class DecodedPhoto:
     error: str = ""  # why it cannot be shown
     details: str = ""  # its shooting details (shooting_details), read with a reduced decode
     min_size: int | None = None  # the shorter side asked for (None: every pixel)
+    histogram: Histogram | None = None  # read with a reduced decode
 
 
 class _Signals(QObject):
@@ -56,8 +58,10 @@ class _DecodeJob(QRunnable):
             return
         data = image.tobytes("raw", "RGB")
         qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
-        details = shooting_details(self.path) if self.min_size is not None else ""
-        self.signals.ready.emit(DecodedPhoto(str(self.path), qimage, scale, details=details, min_size=self.min_size))
+        reduced = self.min_size is not None
+        details = shooting_details(self.path) if reduced else ""
+        levels = histogram(image) if reduced else None
+        self.signals.ready.emit(DecodedPhoto(str(self.path), qimage, scale, "", details, self.min_size, levels))
 
 
 class PhotoDecoder(QObject):
@@ -92,6 +96,7 @@ class KeptPhoto(NamedTuple):
     pixmap: QPixmap
     scale: float  # pixels of the full decode per pixel of ``pixmap``
     details: str  # shooting details
+    histogram: Histogram | None = None
 
 
 class DecodedPhotos(QObject):
@@ -168,7 +173,9 @@ class DecodedPhotos(QObject):
         if asked_for:
             del self._requested[path]
         self._kept.pop(path, None)  # a newer decode goes last, with the youngest
-        self._kept[path] = photo.error or KeptPhoto(QPixmap.fromImage(photo.image), photo.scale, photo.details)
+        self._kept[path] = photo.error or KeptPhoto(
+            QPixmap.fromImage(photo.image), photo.scale, photo.details, photo.histogram
+        )
         wanted = set(self._wanted())
         stale = [key for key in self._kept if key not in wanted]  # oldest first
         for key in stale[: max(0, len(self._kept) - self.keep)]:

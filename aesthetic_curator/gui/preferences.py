@@ -62,6 +62,7 @@ class Preferences:
     advance_after_rating = _switch(
         "view/advance_after_rating", "Whether a rating key moves on to the next photo (Edit → Advance After Rating)."
     )
+    loupe_histogram = _switch("view/loupe_histogram", "Whether the loupe shows the histogram (H).")
     sidecar_names = _setting(
         "xmp/sidecar_names", "photo", "How Write Ratings to XMP Sidecars names new ones (xmp.SIDECAR_NAMINGS)."
     )

@@ -35,6 +35,8 @@ class WindowViews:
             self.loupe.navigate.connect(self._step_photo)
             self.loupe.key_rating.connect(self._loupe_key)
             self.loupe.finished.connect(self._give_keys_back)
+            self.loupe.set_histogram_shown(self.preferences.loupe_histogram)
+            self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
