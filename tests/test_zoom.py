@@ -188,3 +188,40 @@ def test_the_decode_cache_keeps_the_size_asked_for_never_a_full_decode_and_drops
     for path in ("/b", "/c", "/d"):  # 3 kept at most, the wanted one always
         arrive(path, 900, 600)
     assert "/a" in photos and "/b" not in photos and "/c" in photos and "/d" in photos
+
+
+def test_survey_shows_the_selected_photos_rates_the_marked_one_and_zooms_all(qtbot, window: MainWindow, big_album):  # noqa: F811
+    from PySide6.QtCore import QItemSelectionModel
+
+    from tests.test_gui import open_album
+
+    open_album(qtbot, window, big_album)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, "n")  # one photo: nothing to compare it with
+    assert window.survey is None and "Select 2 to 6 photos" in window.statusBar().currentMessage()
+    for row in (1, 2):
+        window.grid.selectionModel().select(window.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    qtbot.keyClick(window.grid, "n")
+    survey = window.survey
+    assert survey.isVisible() and len(survey.views) == 3
+    ids = [window.model.index(row).data(PHOTO_ROLE).id for row in range(3)]
+    assert [item.id for item in survey.items] == ids  # in the grid's order
+    qtbot.waitUntil(lambda: all(not view.pixmap.isNull() for view in survey.views), timeout=TIMEOUT)
+    assert all(view.scale > 1.0 for view in survey.views)  # reduced decodes, at the views' size
+
+    qtbot.keyClick(survey, Qt.Key.Key_Right)  # the second photo is the one to rate
+    qtbot.keyClick(survey, "5")
+    qtbot.keyClick(survey, "6")
+    assert window.library.ratings()[ids[1]].stars == 5 and window.library.labels() == {ids[1]: "red"}
+    assert survey.captions[1].text().startswith("▶") and "★★★★★" in survey.captions[1].text()
+    assert "RED LABEL" in survey.captions[1].text() and ids[0] not in window.library.ratings()
+    qtbot.keyClick(survey, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # takes the label back
+    assert window.library.labels() == {} and "RED" not in survey.captions[1].text()
+    qtbot.keyRelease(survey.windowHandle(), Qt.Key.Key_Control)  # QTest leaves Ctrl held
+
+    qtbot.keyClick(survey, Qt.Key.Key_Z)  # every photo at 1:1, each with every pixel
+    assert all(view.zoomed for view in survey.views)
+    qtbot.waitUntil(lambda: all(not view.full.isNull() for view in survey.views), timeout=TIMEOUT)
+    qtbot.keyClick(survey, "n")
+    assert not survey.isVisible()

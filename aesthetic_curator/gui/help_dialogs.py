@@ -1,7 +1,7 @@
 """Help → Keyboard Shortcuts and Help → About: what the keys do everywhere, and what the app is made of.
 
 The window's own shortcuts are read from its actions, so the list cannot drift from what the keys do; the
-keys handled inside the grid, the loupe and the compare view are listed by those views (``*_KEYS``). About
+keys handled inside the grid, the loupe, the survey and the compare view are listed by those views (``*_KEYS``). About
 names the version, the built-in model with its credits and licence notices (the LIVE In the Wild notice must
 travel with weights derived from it), and where the app keeps its files.
 """
@@ -20,6 +20,7 @@ from aesthetic_curator.builtin_model import builtin_bundle_path
 from aesthetic_curator.gui.compare_dialog import COMPARE_KEYS
 from aesthetic_curator.gui.loupe import LOUPE_KEYS
 from aesthetic_curator.gui.photo_grid import GRID_KEYS
+from aesthetic_curator.gui.survey_dialog import SURVEY_KEYS
 from aesthetic_curator.paths import cache_dir, data_dir
 
 LIVE_NOTICE = "LIVE-NOTICE.txt"
@@ -38,11 +39,12 @@ def window_shortcuts(window: QMainWindow) -> list[tuple[str, str]]:
 
 
 def shortcuts_html(window: QMainWindow) -> str:
-    """Four tables: the window's menus, the grid, the loupe and the compare view."""
+    """Five tables: the window's menus, the grid, the loupe, the survey and the compare view."""
     sections = [
         ("Everywhere in the window", window_shortcuts(window)),
         ("In the grid", GRID_KEYS),
         ("In the loupe (Space)", LOUPE_KEYS),
+        ("In the survey (N)", SURVEY_KEYS),
         ("In the compare view (Ctrl+B)", COMPARE_KEYS),
     ]
     return "".join(_table(title, rows) for title, rows in sections)

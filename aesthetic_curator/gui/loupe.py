@@ -154,7 +154,9 @@ class LoupeDialog(QDialog):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
-        if key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+Z, Ctrl+Shift+Z: the window's undo
+            self.key_rating.emit(event)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down):
             self.navigate.emit(1)
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
             self.navigate.emit(-1)

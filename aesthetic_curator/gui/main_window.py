@@ -25,6 +25,7 @@ from aesthetic_curator.gui.photo_grid import PhotoGridView
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.settings_dialog import SettingsDialog
+from aesthetic_curator.gui.survey_dialog import SurveyDialog
 from aesthetic_curator.gui.task_status import TaskStatus, human_duration
 from aesthetic_curator.gui.tasks import TaskRunner
 from aesthetic_curator.gui.thumbnail_loader import ThumbnailLoader
@@ -73,6 +74,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         self.grid.selectionModel().currentChanged.connect(lambda *_: self._update_selection_status())
         self.setCentralWidget(self.grid)
         self.loupe: LoupeDialog | None = None
+        self.survey: SurveyDialog | None = None
         window_actions.build_actions(self)
         window_actions.build_toolbar(self)
         window_actions.build_menus(self)

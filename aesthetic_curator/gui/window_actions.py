@@ -65,6 +65,7 @@ def build_actions(w: MainWindow) -> None:
         w, "Reject the Rest of Each Burst", w.reject_rest_clicked, None, "keep each burst's best (Ctrl+Z: undo)"
     )
     w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
+    w.survey_action = _action(w, "Survey Selected Photos", w.open_survey, "N", "the selected photos side by side")
     w.larger_tiles_action = _action(w, "Larger Thumbnails", w.grid.larger_tiles, "Ctrl+=", "bigger grid tiles")
     w.larger_tiles_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence(QKeySequence.StandardKey.ZoomIn)])
     w.smaller_tiles_action = _action(
@@ -161,7 +162,9 @@ def build_menus(w: MainWindow) -> None:
     edit_menu.addSeparator()
     edit_menu.addAction(w.advance_action)
     photo_menu = w.menuBar().addMenu("&Photos")
-    for action in (w.suggest_action, w.compare_action, w.loupe_action, w.personalize_action, w.rank_action):
+    for action in (w.suggest_action, w.compare_action, w.loupe_action, w.survey_action):
+        photo_menu.addAction(action)
+    for action in (w.personalize_action, w.rank_action):
         photo_menu.addAction(action)
     photo_menu.addSeparator()
     for action in (w.open_file_action, w.show_in_folder_action, w.copy_path_action):

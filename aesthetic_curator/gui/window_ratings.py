@@ -42,9 +42,11 @@ class WindowRatings:
         self._redo: list[list[RatingChange]] = []
         self._update_undo_actions()
 
-    def handle_rating_key(self, event: QKeyEvent) -> None:
+    def handle_rating_key(self, event: QKeyEvent, items: list | None = None) -> None:
+        """Rate the selected photos (or ``items``: the survey's photo, which never advances the grid)."""
         part, value = RATING_KEYS[Qt.Key(event.key())]
-        items = self.selected_items()
+        advance = items is None and self.advance_action.isChecked()
+        items = self.selected_items() if items is None else items
         if self.library is None or not items:
             return
         changes = []
@@ -58,7 +60,7 @@ class WindowRatings:
                 after = (item.stars, item.flag, None if item.label == value else value)
             changes.append(RatingChange(item.id, before, after))
         self._apply_step(changes)
-        if self.advance_action.isChecked() and len(items) == 1:
+        if advance and len(items) == 1:
             self._step_photo(1)  # the next photo in the grid (the loupe follows it)
 
     def _apply_step(self, changes: list[RatingChange]) -> None:
@@ -94,10 +96,11 @@ class WindowRatings:
             name = f" of {display_path(item.photo.relpath)}" if item is not None and len(ratings) == 1 else ""
             photos = f" of {len(ratings)} photos" if len(ratings) > 1 else name
             self.statusBar().showMessage(f"{told} the rating{photos}", 5_000)
-        if self.loupe is not None and self.loupe.isVisible() and ratings:
-            item = self.model.item(ratings[0][0])
-            if item is not None:
-                self.loupe.update_caption(item)
+        for photo_id, _ in ratings:  # the large views showing them say so too
+            item = self.model.item(photo_id)
+            for view in (self.loupe, self.survey):
+                if item is not None and view is not None and view.isVisible():
+                    view.update_caption(item)
         self.controller.ratings_changed()
         self._update_actions()
         self._update_undo_actions()

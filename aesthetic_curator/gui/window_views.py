@@ -1,4 +1,5 @@
-"""How the main window shows the album: the loupe, the profile whose scores sort the grid, sort and filter.
+"""How the main window shows the album: the loupe, the survey, the profile whose scores sort the grid, sort and
+filter.
 
 A mixin of :class:`MainWindow` (it uses the window's grid, model, boxes and library), kept apart so the
 window module holds the commands and this one the views.
@@ -14,6 +15,7 @@ from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, SortOrder
+from aesthetic_curator.gui.survey_dialog import MAX_SURVEYED, SurveyDialog
 from aesthetic_curator.profile_progress import ProfileProgress, learned_from
 
 #: The Show filters that take a number (the box beside them).
@@ -21,7 +23,7 @@ VALUED_FILTERS = (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE, Filter.MIN
 
 
 class WindowViews:
-    """The loupe, profile choice (rename, delete), and the grid's sort order and filter."""
+    """The loupe, the survey, profile choice (rename, delete), and the grid's sort order and filter."""
 
     _number_before_stars: float | None = None  # the Show box's number while "Stars at least" borrows it
 
@@ -41,6 +43,30 @@ class WindowViews:
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
         self._show_in_loupe(item)
+
+    def open_survey(self) -> None:
+        """N: the selected photos side by side (in the grid's order), to choose among similar frames."""
+        items = sorted(self.selected_items(), key=lambda item: self.model.row_of(item.id) or 0)
+        if len(items) < 2:
+            self.statusBar().showMessage("Select 2 to 6 photos (Shift or Ctrl + click) to survey them together", 8_000)
+            return
+        if self.survey is None:
+            self.survey = SurveyDialog(self)
+            self.survey.key_rating.connect(self._survey_key)
+            self.survey.finished.connect(self._give_keys_back)
+        self.survey.show_items(items)
+        self.survey.show()
+        self.survey.raise_()
+        self.survey.activateWindow()
+        if len(items) > MAX_SURVEYED:
+            self.statusBar().showMessage(f"Surveying the first {MAX_SURVEYED} of {len(items)} selected photos", 8_000)
+
+    def _survey_key(self, photo_id: int, event: QKeyEvent) -> None:
+        item = self.model.item(photo_id)
+        if is_rating_key(event) and item is not None:
+            self.handle_rating_key(event, [item])
+        else:
+            self._loupe_key(event)  # undo, redo
 
     def _show_in_loupe(self, item: PhotoItem) -> None:
         """The photo, and the grid's next and previous ones to decode ahead (flipping on shows them at once)."""

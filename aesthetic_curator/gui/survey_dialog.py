@@ -1,0 +1,151 @@
+"""The survey: the photos selected in the grid (2 to 6) side by side, to choose among near-identical frames
+(Lightroom's Survey view, key N).
+
+←/→ choose the photo the rating keys rate (its caption is marked ▶), Z zooms every photo to 1:1 at the
+same spot (the pointer pans them together: which frame has the sharp eye?), a click makes a photo the one
+to rate. Photos are decoded off the UI thread at their view's size (:class:`DecodedPhotos`), every pixel
+only while zoomed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPixmap
+from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
+
+from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
+from aesthetic_curator.gui.photo_model import PhotoItem
+from aesthetic_curator.gui.zoom_view import ZoomView
+from aesthetic_curator.paths import display_path
+
+#: The most photos surveyed at once (more would each be too small to judge).
+MAX_SURVEYED = 6
+#: The survey's keys (Help → Keyboard Shortcuts).
+SURVEY_KEYS = [
+    ("← → or a click", "the photo to rate (▶)"),
+    ("1 – 5, 0, P, X, U, 6 – 9", "rate or label it, as in the grid (Ctrl+Z takes it back)"),
+    ("Z", "every photo to 1:1 at the same spot (the pointer pans them); again: fitted"),
+    ("N or Esc", "back to the grid"),
+]
+
+
+class SurveyDialog(QDialog):
+    """Shows ``items``; rating keys go to the window with the photo they are for."""
+
+    key_rating = Signal(int, QKeyEvent)  # the photo to rate, the key (handled as in the grid)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Survey")
+        self.setObjectName("survey")
+        self.resize(1400, 860)
+        self._layout = QGridLayout(self)
+        self.items: list[PhotoItem] = []
+        self.views: list[ZoomView] = []
+        self.captions: list[QLabel] = []
+        self.active = 0
+        self.photos = DecodedPhotos(2 * MAX_SURVEYED, self._fit_size, self._wanted, self)
+        self.photos.arrived.connect(self._on_arrived)
+        self.photos.full_arrived.connect(self._on_full_arrived)
+
+    def show_items(self, items: list[PhotoItem]) -> None:
+        """Survey ``items`` (the first :data:`MAX_SURVEYED`), two or three to a row."""
+        for widget in [*self.views, *self.captions]:
+            widget.deleteLater()
+        self.items = items[:MAX_SURVEYED]
+        self.views, self.captions, self.active = [], [], 0
+        for row in range(self._layout.rowCount()):
+            self._layout.setRowStretch(row, 0)
+        columns = len(self.items) if len(self.items) <= 3 else (len(self.items) + 1) // 2
+        for n in range(len(self.items)):
+            view, caption = ZoomView(self), QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+            view.clicked.connect(lambda _at, n=n: self._activate(n))
+            view.pointer_moved.connect(self._pan)
+            row, column = divmod(n, columns)
+            self._layout.addWidget(view, 2 * row, column)
+            self._layout.addWidget(caption, 2 * row + 1, column)
+            self._layout.setRowStretch(2 * row, 1)
+            self.views.append(view)
+            self.captions.append(caption)
+        self.photos.drop_pending()
+        for item, view in zip(self.items, self.views):
+            self._show(item, view)
+        self._update_captions()
+
+    def update_caption(self, item: PhotoItem) -> None:
+        """A rating changed: its caption says so (when the photo is surveyed)."""
+        self.items = [item if shown.id == item.id else shown for shown in self.items]
+        self._update_captions()
+
+    def _fit_size(self) -> int:
+        return self.views[0].fit_size() if self.views else 480
+
+    def _wanted(self) -> set[str]:
+        return {str(item.path) for item in self.items}
+
+    def _show(self, item: PhotoItem, view: ZoomView) -> None:
+        kept = self.photos.get(str(item.path))
+        if isinstance(kept, KeptPhoto):
+            view.show_pixmap(kept.pixmap, scale=kept.scale)
+            if view.wants_full():
+                self.photos.request_full(item.path)
+        else:
+            view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{kept}" if isinstance(kept, str) else "")
+            self.photos.request(item.path)
+
+    def _on_arrived(self, path: str) -> None:
+        for item, view in zip(self.items, self.views):
+            if str(item.path) == path:
+                self._show(item, view)
+
+    def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
+        for item, view in zip(self.items, self.views):
+            if str(item.path) == path and view.scale > 1.0:
+                view.show_full(pixmap)
+
+    def _update_captions(self) -> None:
+        for n, (item, caption) in enumerate(zip(self.items, self.captions)):
+            stars = "★" * (item.stars or 0) + "☆" * (5 - (item.stars or 0))
+            flag = {1: "  PICK", -1: "  REJECT"}.get(item.flag, "")
+            label = f"  {item.label.upper()} LABEL" if item.label else ""
+            marker = "▶ " if n == self.active else ""
+            caption.setText(f"{marker}{display_path(item.photo.relpath)}   {stars}{flag}{label}")
+            caption.setStyleSheet("font-weight: bold" if n == self.active else "")
+
+    def _activate(self, n: int) -> None:
+        if 0 <= n < len(self.items):
+            self.active = n
+            self._update_captions()
+
+    def toggle_zoom(self) -> None:
+        """Every photo to 1:1 at the same spot (the middle at first), or back to fitted."""
+        zoomed = not (self.views and self.views[0].zoomed)
+        for item, view in zip(self.items, self.views):
+            view.zoomed, view.centre = zoomed, QPointF(0.5, 0.5)
+            view.update()
+            if view.wants_full():
+                self.photos.request_full(item.path)
+
+    def _pan(self, centre: QPointF) -> None:
+        for view in self.views:
+            view.centre = centre
+            view.update()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+Z, Ctrl+Shift+Z: the window's undo
+            if self.items:
+                self.key_rating.emit(self.items[self.active].id, event)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            step = 1 if key == Qt.Key.Key_Right else -1
+            self._activate((self.active + step) % max(1, len(self.items)))
+        elif key == Qt.Key.Key_Z:
+            self.toggle_zoom()
+        elif key in (Qt.Key.Key_N, Qt.Key.Key_Escape):
+            self.accept()
+        elif self.items:
+            self.key_rating.emit(self.items[self.active].id, event)
+
+    def done(self, result: int) -> None:
+        self.photos.wait()
+        super().done(result)
