@@ -44,7 +44,7 @@ def histogram(image: Image.Image) -> Histogram:
 
 
 def describe_clipping(shares: tuple[float, float], at_least: float = 0.001) -> str:
-    """ "2.1 % blown highlights · 0.4 % crushed shadows", leaving out what is under ``at_least``."""
+    """In words, leaving out what is under ``at_least``: "2.1% blown highlights · 0.4% crushed shadows"."""
     shadows, highlights = shares
     parts = [f"{highlights:.1%} blown highlights" if highlights >= at_least else ""]
     parts.append(f"{shadows:.1%} crushed shadows" if shadows >= at_least else "")

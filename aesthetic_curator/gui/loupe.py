@@ -104,13 +104,10 @@ class LoupeDialog(QDialog):
         if self._item is None or item.id != self._item.id:
             return
         self._item = item
-        stars = "★" * (item.stars or 0) + "☆" * (5 - (item.stars or 0))
-        flag = {1: "  PICK", -1: "  REJECT"}.get(item.flag, "")
-        flag += f"  {item.label.upper()} LABEL" if item.label else ""
         rank = f"   #{item.rank} · score {item.score:.2f}" if item.rank is not None else ""
         zoom = "   ·   1:1 (Z: fit)" if self.view.zoomed else ""
         details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""
-        self.caption.setText(f"{display_path(item.photo.relpath)}   {stars}{flag}{rank}{zoom}{details}")
+        self.caption.setText(f"{display_path(item.photo.relpath)}   {item.rating_text()}{rank}{zoom}{details}")
 
     def _on_arrived(self, path: str) -> None:
         if self._item is not None and str(self._item.path) == path:

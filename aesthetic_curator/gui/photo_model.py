@@ -40,6 +40,12 @@ class PhotoItem:
     def id(self) -> int:
         return self.photo.id
 
+    def rating_text(self) -> str:
+        """The rating as the large views' captions show it: "★★★★☆  PICK  RED LABEL"."""
+        stars = "★" * (self.stars or 0) + "☆" * (5 - (self.stars or 0))
+        flag = {PICKED: "  PICK", REJECTED: "  REJECT"}.get(self.flag, "")
+        return stars + flag + (f"  {self.label.upper()} LABEL" if self.label else "")
+
     def request(self) -> ThumbnailRequest:
         return ThumbnailRequest(self.path, self.photo.content_hash, self.photo.size, self.photo.mtime_ns)
 

@@ -105,11 +105,8 @@ class SurveyDialog(QDialog):
 
     def _update_captions(self) -> None:
         for n, (item, caption) in enumerate(zip(self.items, self.captions)):
-            stars = "★" * (item.stars or 0) + "☆" * (5 - (item.stars or 0))
-            flag = {1: "  PICK", -1: "  REJECT"}.get(item.flag, "")
-            label = f"  {item.label.upper()} LABEL" if item.label else ""
             marker = "▶ " if n == self.active else ""
-            caption.setText(f"{marker}{display_path(item.photo.relpath)}   {stars}{flag}{label}")
+            caption.setText(f"{marker}{display_path(item.photo.relpath)}   {item.rating_text()}")
             caption.setStyleSheet("font-weight: bold" if n == self.active else "")
 
     def _activate(self, n: int) -> None:
