@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -311,6 +312,22 @@ def album_ranking(library: Library, profile_id: int | None) -> list[RankedPhoto]
     return [RankedPhoto(relpath, stars, rank) for rank, (relpath, stars) in enumerate(starred, start=1)]
 
 
+def listed_ranking(library: Library, profile_id: int | None, photo_ids: Sequence[int]) -> list[RankedPhoto]:
+    """``photo_ids`` ranked in their order, each with the profile's score (or its stars, 0 for none)."""
+    photos = {p.id: p for p in library.photos()}
+    scores = library.scores(profile_id) if profile_id is not None else {}
+    ratings = library.ratings()
+    listed = [pid for pid in photo_ids if pid in photos]
+    return [
+        RankedPhoto(
+            photos[pid].relpath,
+            scores[pid][0] if pid in scores else float(ratings[pid].stars or 0) if pid in ratings else 0.0,
+            rank,
+        )
+        for rank, pid in enumerate(listed, start=1)
+    ]
+
+
 def export_album(
     library: Library,
     profile_id: int | None,
@@ -324,14 +341,22 @@ def export_album(
     write_xmp: bool = False,
     best_of_bursts: bool = False,
     only_picks: bool = False,
+    photo_ids: Sequence[int] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> ExportReport:
-    """Export the best photos by a profile (or by the user's stars when ``profile_id`` is None). The user's
+    """Export the best photos by a profile (or by the user's stars when ``profile_id`` is None), or with
+    ``photo_ids`` those photos in that order (what the grid shows, however it is filtered). The user's
     culling comes first: a rejected photo is never exported, however high a profile ranks it, and with
     ``only_picks`` only picked photos are candidates. With ``best_of_bursts`` only the best-ranked photo of
     each burst (bursts.py) is."""
-    ranking = album_ranking(library, profile_id)
+    if photo_ids is not None:
+        ranking = listed_ranking(library, profile_id, photo_ids)
+        top, top_percent, min_score = len(ranking) or 1, None, None
+        if not ranking:
+            raise CuratorError("nothing to export: the grid shows no photos")
+    else:
+        ranking = album_ranking(library, profile_id)
     if not ranking:
         raise CuratorError(
             "nothing to export: rank the album first" if profile_id is not None else "no starred photos to export"

@@ -423,6 +423,28 @@ def test_export_dialog_writes_resized_jpegs_for_sharing(qtbot, window: MainWindo
             assert image.format == "JPEG" and b"at 512 px" in image.info["comment"]
 
 
+def test_export_what_the_grid_shows_a_filtered_grid_in_its_order(qtbot, window: MainWindow, album: Path, tmp_path):
+    from aesthetic_curator.gui.export_dialog import SHOWN_CHOICE, ExportDialog
+    from aesthetic_curator.library.export import read_ranking_csv
+
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["6", "2", "6", "6"])  # three red labels, one photo with stars
+    window.grid.setCurrentIndex(window.model.index(3))
+    qtbot.keyClick(window.grid, "x")  # the last red one rejected: never exported
+    window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.RED))
+    shown = grid_ids(window)
+    assert len(shown) == 3
+    dialog = ExportDialog(None, tmp_path / "red", window, shown=len(shown))
+    dialog.how.setCurrentIndex(SHOWN_CHOICE)
+    assert "3 photos" in dialog.how.currentText() and not dialog.amount.isEnabled()
+    with qtbot.waitSignal(window.exported, timeout=TIMEOUT) as exported:
+        window.start_export(dialog.choice())
+    assert exported.args[0].written == 2
+    listed = read_ranking_csv(tmp_path / "red" / "ranking.csv")
+    names = {p.id: Path(p.relpath).name for p in window.library.photos()}
+    assert [Path(r.relpath).name for r in listed] == [names[shown[0]], names[shown[1]]]
+
+
 def test_undo_and_redo_take_back_a_rating_key_also_from_the_loupe(qtbot, window: MainWindow, album: Path):
     open_album(qtbot, window, album)
     assert not window.undo_rating_action.isEnabled()

@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
 
 from aesthetic_curator.library.export import DEFAULT_LONG_EDGE
 
+#: The "Which photos" choice of exactly what the grid shows.
+SHOWN_CHOICE = 3
+
 
 @dataclass
 class ExportChoice:
@@ -36,10 +39,15 @@ class ExportChoice:
     best_of_bursts: bool = False  # only the best photo of each burst is a candidate
     only_picks: bool = False  # only photos picked with P are candidates (rejected ones never are)
     long_edge: int = DEFAULT_LONG_EDGE  # pixels, for resized JPEGs
+    shown: bool = False  # exactly what the grid shows, in its order (top / percent / score unused)
 
 
 class ExportDialog(QDialog):
-    def __init__(self, profile_name: str | None, default_dest: Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, profile_name: str | None, default_dest: Path, parent: QWidget | None = None, shown: int | None = None
+    ) -> None:
+        """``shown``: how many photos the grid shows, offered as a choice of its own (a filtered grid, say the
+        red labels or the picks, is often exactly what is to go out)."""
         super().__init__(parent)
         self.setWindowTitle("Export top photos")
         form = QFormLayout(self)
@@ -50,6 +58,8 @@ class ExportDialog(QDialog):
         form.addRow("Order by", self.source)
         self.how = QComboBox()
         self.how.addItems(["Top count", "Top percent", "Score at least"])
+        if shown is not None:
+            self.how.addItem(f"What the grid shows ({shown} photos, in its order)")
         self.amount = QDoubleSpinBox()
         self.amount.setDecimals(2)
         self.how.currentIndexChanged.connect(self._adapt_amount)
@@ -90,6 +100,10 @@ class ExportDialog(QDialog):
         form.addRow(buttons)
 
     def _adapt_amount(self, index: int) -> None:
+        self.amount.setEnabled(index != SHOWN_CHOICE)
+        self.source.setEnabled(index != SHOWN_CHOICE)  # the grid's order
+        if index == SHOWN_CHOICE:
+            return
         if index == 0:
             self.amount.setRange(1, 1_000_000)
             self.amount.setDecimals(0)
@@ -121,4 +135,5 @@ class ExportDialog(QDialog):
             best_of_bursts=self.best_of_bursts.isChecked(),
             only_picks=self.only_picks.isChecked(),
             long_edge=self.long_edge.value(),
+            shown=how == SHOWN_CHOICE,
         )

@@ -326,16 +326,16 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         if self.library is None:
             return
         has_scores = self.current_profile_id() is not None and self.model.has_scores()
-        dialog = ExportDialog(
-            self.profile_box.currentText() if has_scores else None, self.library.album.parent / "curated", self
-        )
+        profile = self.profile_box.currentText() if has_scores else None
+        dialog = ExportDialog(profile, self.library.album.parent / "curated", self, shown=self.model.rowCount())
         if dialog.exec() == ExportDialog.DialogCode.Accepted:
             self.start_export(dialog.choice())
 
     def start_export(self, choice: ExportChoice) -> None:
         self._export_dest = choice.dest
+        shown = [self.model.item_at(row).id for row in range(self.model.rowCount())] if choice.shown else None
         self.controller.export(
-            self.current_profile_id() if choice.use_profile else None,
+            self.current_profile_id() if choice.use_profile or choice.shown else None,
             choice.dest,
             top=choice.top,
             top_percent=choice.top_percent,
@@ -345,6 +345,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             write_xmp=choice.write_xmp,
             best_of_bursts=choice.best_of_bursts,
             only_picks=choice.only_picks,
+            photo_ids=shown,
         )
 
     def _exported(self, report) -> None:
