@@ -188,7 +188,7 @@ class PhotoListModel(QAbstractListModel):
 
     def rest_of_bursts(self) -> tuple[list[PhotoItem], int]:
         """The burst members to reject so each burst keeps only its keepers: the photos the user picked or
-        starred in it, else the profile's best; never a photo the user rated. Also how many bursts were left
+        starred in it, else the profile's best; never a photo the user rated or labelled. Also how many bursts were left
         alone because nothing chooses their keeper (no pick, no stars, no profile: the first frame taken would
         be a guess)."""
         if self.bursts is None:
@@ -197,7 +197,7 @@ class PhotoListModel(QAbstractListModel):
         rest, undecided = [], 0
         for group in self.bursts.groups:
             members = [self._items[pid] for pid in group if pid in self._items]
-            unrated = [item for item in members if item.stars is None and item.flag == 0]
+            unrated = [item for item in members if item.stars is None and item.flag == 0 and item.label is None]
             if any(item.flag == PICKED or (item.stars is not None and item.flag != REJECTED) for item in members):
                 rest += unrated  # the user chose
             elif any(item.id in ranks for item in members):
