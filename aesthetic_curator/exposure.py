@@ -1,4 +1,5 @@
-"""A photo's exposure at a glance: its RGB histogram and how much of it is clipped to black or white.
+"""A photo's exposure at a glance: its RGB histogram, how much of it is clipped to black or white, and where
+(the clipping overlay: blown pixels red, crushed ones blue, as Lightroom's J shows them).
 
 Culling asks "is it blown out?" as often as "is it sharp?". The loupe shows this for the photo on screen,
 read from the reduced decode it already has (a few million pixels: a few milliseconds of numpy on the
@@ -49,3 +50,17 @@ def describe_clipping(shares: tuple[float, float], at_least: float = 0.001) -> s
     parts = [f"{highlights:.1%} blown highlights" if highlights >= at_least else ""]
     parts.append(f"{shadows:.1%} crushed shadows" if shadows >= at_least else "")
     return " · ".join(part for part in parts if part) or "nothing clipped"
+
+
+#: The clipping overlay's colours (RGBA): blown to white, crushed to black.
+BLOWN_COLOUR = (255, 0, 0, 255)
+CRUSHED_COLOUR = (0, 90, 255, 255)
+
+
+def clipping_overlay(pixels: np.ndarray) -> np.ndarray:
+    """An RGBA image the size of ``pixels`` (h, w, 3 uint8): :data:`BLOWN_COLOUR` where any channel is blown,
+    :data:`CRUSHED_COLOUR` where every channel is crushed, transparent elsewhere."""
+    overlay = np.zeros((*pixels.shape[:2], 4), dtype=np.uint8)
+    overlay[(pixels <= CLIP_MARGIN).all(axis=2)] = CRUSHED_COLOUR
+    overlay[(pixels >= 255 - CLIP_MARGIN).any(axis=2)] = BLOWN_COLOUR
+    return overlay

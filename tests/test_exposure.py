@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from aesthetic_curator.exposure import describe_clipping, histogram
+from aesthetic_curator.exposure import BLOWN_COLOUR, CRUSHED_COLOUR, clipping_overlay, describe_clipping, histogram
 from aesthetic_curator.gui.main_window import MainWindow
 from tests.test_gui import TIMEOUT, album, open_album, window  # noqa: F401  (fixtures)
 
@@ -25,7 +25,17 @@ def test_histogram_counts_every_pixel_and_clipping_reads_the_worst_channel():
     assert describe_clipping(histogram(Image.new("RGB", (8, 8), (120, 120, 120))).clipped()) == "nothing clipped"
 
 
-def test_h_shows_the_histogram_in_the_loupe_and_is_remembered(qtbot, window: MainWindow, album: Path):  # noqa: F811
+def test_the_clipping_overlay_marks_blown_pixels_red_and_crushed_ones_blue():
+    pixels = np.full((2, 3, 3), 128, dtype=np.uint8)
+    pixels[0, 0] = (255, 120, 90)  # one channel blown is blown
+    pixels[1, 2] = (1, 0, 2)  # every channel crushed
+    pixels[1, 1] = (0, 60, 0)  # one channel at black is not crushed: a deep colour
+    overlay = clipping_overlay(pixels)
+    assert tuple(overlay[0, 0]) == BLOWN_COLOUR and tuple(overlay[1, 2]) == CRUSHED_COLOUR
+    assert overlay[..., 3].sum() == 2 * 255  # the rest transparent
+
+
+def test_h_and_j_show_histogram_and_clipping_in_the_loupe_and_are_remembered(qtbot, window: MainWindow, album: Path):  # noqa: F811
     open_album(qtbot, window, album)
     window.grid.setFocus()
     window.grid.setCurrentIndex(window.model.index(0))
@@ -41,4 +51,12 @@ def test_h_shows_the_histogram_in_the_loupe_and_is_remembered(qtbot, window: Mai
     loupe.histogram.grab()  # paints its curves
     qtbot.keyClick(loupe, Qt.Key.Key_H)
     assert not loupe.histogram.isVisible() and not window.preferences.loupe_histogram
+    assert loupe.view.overlay.isNull()
+    qtbot.keyClick(loupe, Qt.Key.Key_J)  # where it is clipped, over the photo, the photo's size
+    assert window.preferences.loupe_clipping and loupe.view.overlay.size() == loupe.view.pixmap.size()
+    loupe.view.grab()
+    qtbot.keyClick(loupe, Qt.Key.Key_Right)  # the next photo gets its own
+    qtbot.waitUntil(lambda: not loupe.view.overlay.isNull() and loupe._shown == str(window.current_item().path))
+    qtbot.keyClick(loupe, Qt.Key.Key_J)
+    assert loupe.view.overlay.isNull() and not window.preferences.loupe_clipping
     qtbot.keyClick(loupe, Qt.Key.Key_Escape)

@@ -63,6 +63,7 @@ class Preferences:
         "view/advance_after_rating", "Whether a rating key moves on to the next photo (Edit → Advance After Rating)."
     )
     loupe_histogram = _switch("view/loupe_histogram", "Whether the loupe shows the histogram (H).")
+    loupe_clipping = _switch("view/loupe_clipping", "Whether the loupe marks clipped pixels (J).")
     sidecar_names = _setting(
         "xmp/sidecar_names", "photo", "How Write Ratings to XMP Sidecars names new ones (xmp.SIDECAR_NAMINGS)."
     )

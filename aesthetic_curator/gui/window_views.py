@@ -39,6 +39,8 @@ class WindowViews:
             self.loupe.finished.connect(self._give_keys_back)
             self.loupe.set_histogram_shown(self.preferences.loupe_histogram)
             self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
+            self.loupe.set_clipping_shown(self.preferences.loupe_clipping)
+            self.loupe.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus

@@ -31,13 +31,19 @@ class ZoomView(QWidget):
         self.pixmap = QPixmap()  # the reduced decode shown fitted
         self.scale = 1.0  # pixels of the full decode per pixel of ``pixmap``
         self.full = QPixmap()  # the full decode, while zoomed (dropped with the photo)
+        self.overlay = QPixmap()  # drawn over the photo (the loupe's clipping warning), the reduced decode's size
         self.message = ""
         self.zoomed = False
         self.centre = QPointF(0.5, 0.5)
 
     def show_pixmap(self, pixmap: QPixmap, message: str = "", scale: float = 1.0) -> None:
         """A new photo (or none, with ``message``): its full decode, if any, is forgotten."""
-        self.pixmap, self.message, self.scale, self.full = pixmap, message, scale, QPixmap()
+        self.pixmap, self.message, self.scale, self.full, self.overlay = pixmap, message, scale, QPixmap(), QPixmap()
+        self.update()
+
+    def set_overlay(self, overlay: QPixmap) -> None:
+        """Draw ``overlay`` (the size of the reduced decode; a null pixmap: none) over the photo."""
+        self.overlay = overlay
         self.update()
 
     def show_full(self, pixmap: QPixmap) -> None:
@@ -99,7 +105,13 @@ class ZoomView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message or "Loading…")
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(self.target_rect(), pixmap, self.source_rect())
+        target, source = self.target_rect(), self.source_rect()
+        painter.drawPixmap(target, pixmap, source)
+        if not self.overlay.isNull():  # the same part of the photo, in the overlay's pixels
+            share = self.overlay.width() / pixmap.width()
+            part = QRectF(source.left() * share, source.top() * share, source.width() * share, source.height() * share)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # crisp clipped pixels
+            painter.drawPixmap(target, self.overlay, part)
 
     def _share(self, position: QPointF, frame: QRectF) -> QPointF:
         """``position`` as a share of ``frame`` (0..1 each way)."""
