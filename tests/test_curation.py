@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aesthetic_curator import curation
+from aesthetic_curator import album_export, curation
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library.store import PICKED, REJECTED
@@ -33,7 +33,7 @@ def test_readiness_and_star_ranking(scenes_library):
     lib.set_rating(photos[0].id, stars=5)
     lib.set_rating(photos[1].id, flag=REJECTED)
     assert curation.rating_readiness(lib).ready
-    ranking = curation.album_ranking(lib, None)
+    ranking = album_export.album_ranking(lib, None)
     assert ranking[0].relpath == photos[0].relpath and ranking[0].score == 5.0
     assert photos[1].relpath not in {r.relpath for r in ranking}  # rejected photos are not exported
     assert [r.rank for r in ranking] == list(range(1, 10))
@@ -44,27 +44,27 @@ def test_export_never_takes_a_rejected_photo_and_can_take_only_the_picks(scenes_
     them). With only_picks, only photos picked with P are candidates."""
     lib, _ = scenes_library
     photos = lib.photos()
-    ranking = [curation.RankedPhoto(p.relpath, 10.0 - n, n + 1) for n, p in enumerate(photos)]
+    ranking = [album_export.RankedPhoto(p.relpath, 10.0 - n, n + 1) for n, p in enumerate(photos)]
     lib.set_rating(photos[0].id, flag=REJECTED)
     lib.set_rating(photos[2].id, flag=PICKED)
     lib.set_rating(photos[5].id, stars=4, flag=PICKED)
-    kept = curation.culled(lib, ranking)
+    kept = album_export.culled(lib, ranking)
     assert photos[0].relpath not in {r.relpath for r in kept} and [r.rank for r in kept[:2]] == [2, 3]
-    assert [r.relpath for r in curation.culled(lib, ranking, only_picks=True)] == [
+    assert [r.relpath for r in album_export.culled(lib, ranking, only_picks=True)] == [
         photos[2].relpath,
         photos[5].relpath,
     ]
     for n in range(1, 4):
         lib.set_rating(photos[n].id, stars=5, flag=PICKED if n == 2 else 0)  # by stars: 1, 2, 3 then 5
     lib.set_rating(photos[0].id, stars=5, flag=REJECTED)
-    report = curation.export_album(lib, None, tmp_path / "picks", top=10, only_picks=True)
+    report = album_export.export_album(lib, None, tmp_path / "picks", top=10, only_picks=True)
     assert report.written == 2 and sorted(f.name for f in (tmp_path / "picks").glob("*.jpg")) == sorted(
         Path(photos[n].relpath).name for n in (2, 5)
     )
     lib.set_rating(photos[2].id, flag=0)
     lib.set_rating(photos[5].id, flag=0)
     with pytest.raises(CuratorError, match="none of the ranked photos is picked"):
-        curation.export_album(lib, None, tmp_path / "none", top=10, only_picks=True)
+        album_export.export_album(lib, None, tmp_path / "none", top=10, only_picks=True)
 
 
 def test_profile_bytes_round_trip(test_bundle):

@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from aesthetic_curator import curation, profile_editing
+from aesthetic_curator import album_export, curation, profile_editing
 from aesthetic_curator.comparison_questions import comparisons_to_ask
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
@@ -368,7 +368,7 @@ class AlbumController(QObject):
             return
 
         def job(progress, cancel):
-            return curation.export_album(library, profile_id, dest, progress=progress, cancel=cancel, **choice)
+            return album_export.export_album(library, profile_id, dest, progress=progress, cancel=cancel, **choice)
 
         self.run("export", job, self.exported.emit)
 
