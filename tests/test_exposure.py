@@ -41,6 +41,7 @@ def test_h_and_j_show_histogram_and_clipping_in_the_loupe_and_are_remembered(qtb
     window.grid.setCurrentIndex(window.model.index(0))
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)
     loupe = window.loupe
+    assert loupe.caption.text().startswith(f"1 / {window.model.rowCount()}")  # where it is in the grid
     assert not loupe.histogram.isVisible()
     qtbot.waitUntil(lambda: loupe.histogram.histogram is not None, timeout=TIMEOUT)
     with Image.open(window.current_item().path) as photo:
@@ -56,6 +57,7 @@ def test_h_and_j_show_histogram_and_clipping_in_the_loupe_and_are_remembered(qtb
     assert window.preferences.loupe_clipping and loupe.view.overlay.size() == loupe.view.pixmap.size()
     loupe.view.grab()
     qtbot.keyClick(loupe, Qt.Key.Key_Right)  # the next photo gets its own
+    assert loupe.caption.text().startswith("2 / ")
     qtbot.waitUntil(lambda: not loupe.view.overlay.isNull() and loupe._shown == str(window.current_item().path))
     qtbot.keyClick(loupe, Qt.Key.Key_J)
     assert loupe.view.overlay.isNull() and not window.preferences.loupe_clipping

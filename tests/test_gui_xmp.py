@@ -55,7 +55,7 @@ def test_ratings_go_out_to_sidecars_and_come_back_in(qtbot, window: MainWindow, 
 def test_colour_label_keys_toggle_undo_filter_and_show_in_the_loupe(qtbot, window: MainWindow, album: Path):  # noqa: F811
     from PySide6.QtCore import Qt
 
-    from aesthetic_curator.gui.photo_model import Filter
+    from aesthetic_curator.gui.photo_model import Filter, SortOrder
     from tests.test_gui import grid_ids
 
     open_album(qtbot, window, album)
@@ -69,6 +69,13 @@ def test_colour_label_keys_toggle_undo_filter_and_show_in_the_loupe(qtbot, windo
     window.undo_rating_action.trigger()
     assert window.library.labels()[ids[0]] == "red" and window.model.item(ids[0]).label == "red"
 
+    window.grid.setCurrentIndex(window.model.index(5))
+    qtbot.keyClick(window.grid, "7")  # a yellow one further on
+    window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.LABEL))  # Lightroom's order, then none
+    assert grid_ids(window)[:4] == [ids[0], grid_ids(window)[1], ids[1], ids[2]]
+    assert window.model.item(grid_ids(window)[1]).label == "yellow"
+    window.undo_rating_action.trigger()
+    window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.ALBUM))
     window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.BLUE))
     assert grid_ids(window) == [ids[1]] and not window.filter_box.itemIcon(window.filter_box.currentIndex()).isNull()
     window.grid.setCurrentIndex(window.model.index(0))

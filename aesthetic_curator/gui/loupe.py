@@ -63,6 +63,7 @@ class LoupeDialog(QDialog):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.caption)
         self._item: PhotoItem | None = None
+        self._place = ""  # where the photo is in the grid
         self._shown: str | None = None  # the path whose (reduced) decode the view holds
         self._details = ""  # the shooting details of that photo
         self._wanted: list[str] = []  # the photo shown and its neighbours
@@ -73,10 +74,10 @@ class LoupeDialog(QDialog):
         self.photos.arrived.connect(self._on_arrived)
         self.photos.full_arrived.connect(self._on_full_arrived)
 
-    def show_item(self, item: PhotoItem, neighbours: Sequence[Path] = ()) -> None:
+    def show_item(self, item: PhotoItem, neighbours: Sequence[Path] = (), place: str = "") -> None:
         """Show ``item`` (at once when it was decoded ahead; else the previous photo stays until it is, with no
-        flash of "Loading…"), and decode ``neighbours`` ahead."""
-        self._item = item
+        flash of "Loading…"), and decode ``neighbours`` ahead. ``place``: where it is in the grid ("12 / 340")."""
+        self._item, self._place = item, place
         self.update_caption(item)
         self.photos.drop_pending()  # the photos left behind; a decode already running still arrives
         self._wanted = [str(item.path), *(str(path) for path in neighbours)]
@@ -127,7 +128,8 @@ class LoupeDialog(QDialog):
         rank = f"   #{item.rank} · score {item.score:.2f}" if item.rank is not None else ""
         zoom = "   ·   1:1 (Z: fit)" if self.view.zoomed else ""
         details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""
-        self.caption.setText(f"{display_path(item.photo.relpath)}   {item.rating_text()}{rank}{zoom}{details}")
+        place = f"{self._place}   ·   " if self._place else ""
+        self.caption.setText(f"{place}{display_path(item.photo.relpath)}   {item.rating_text()}{rank}{zoom}{details}")
 
     def _on_arrived(self, path: str) -> None:
         if self._item is not None and str(self._item.path) == path:

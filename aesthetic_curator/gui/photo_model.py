@@ -55,6 +55,7 @@ class SortOrder(enum.Enum):
     ALBUM = "Album order"
     STARS = "My rating"
     TAKEN = "Capture time"
+    LABEL = "Colour label"
 
 
 class Filter(enum.Enum):
@@ -246,6 +247,9 @@ class PhotoListModel(QAbstractListModel):
             items.sort(key=lambda i: (-_star_value(i), i.order))
         elif self.sort_order is SortOrder.TAKEN:  # photos not read yet last, in album order
             items.sort(key=lambda i: (i.taken is None, i.taken or 0.0, i.order))
+        elif self.sort_order is SortOrder.LABEL:  # red, yellow, green, blue, purple (Lightroom's order), then none
+            rank = {label: n for n, label in enumerate(COLOUR_LABELS)}
+            items.sort(key=lambda i: (rank.get(i.label, len(rank)), i.order))
         else:
             items.sort(key=lambda i: i.order)
         for item in items:

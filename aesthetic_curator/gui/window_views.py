@@ -74,7 +74,8 @@ class WindowViews:
         """The photo, and the grid's next and previous ones to decode ahead (flipping on shows them at once)."""
         row = self.grid.currentIndex().row()
         rows = [r for r in (row + 1, row - 1, row + 2) if 0 <= r < self.model.rowCount() and r != row]
-        self.loupe.show_item(item, [self.model.index(r).data(PHOTO_ROLE).path for r in rows])
+        place = f"{row + 1} / {self.model.rowCount()}"  # how far through the (filtered) grid
+        self.loupe.show_item(item, [self.model.index(r).data(PHOTO_ROLE).path for r in rows], place)
 
     def _give_keys_back(self) -> None:
         """Give the keyboard back to the photos when the loupe or the compare view closes: where no window
