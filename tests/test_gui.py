@@ -409,9 +409,9 @@ def test_export_dialog_writes_resized_jpegs_for_sharing(qtbot, window: MainWindo
     open_album(qtbot, window, album)
     rate_with_keys(qtbot, window, ["5", "4", "3"])
     dialog = ExportDialog(None, tmp_path / "share", window)  # by my own stars
-    assert not dialog.long_edge.isEnabled()  # only for resized copies
+    assert dialog.long_edge.isHidden()  # only for resized copies
     dialog.mode.setCurrentIndex(dialog.mode.findData("jpeg"))
-    assert dialog.long_edge.isEnabled() and dialog.long_edge.value() == 2048
+    assert not dialog.long_edge.isHidden() and dialog.long_edge.value() == 2048
     dialog.long_edge.setValue(512)
     choice = dialog.choice()
     assert (choice.mode, choice.long_edge) == ("jpeg", 512)

@@ -81,8 +81,8 @@ class ExportDialog(QDialog):
         self.mode.addItem("Resized JPEGs for sharing (sRGB, no sidecars)", "jpeg")
         self.long_edge = QSpinBox(minimum=256, maximum=20_000, value=DEFAULT_LONG_EDGE, suffix=" px long edge")
         self.long_edge.setSingleStep(256)
-        self.mode.currentIndexChanged.connect(lambda _: self.long_edge.setEnabled(self.mode.currentData() == "jpeg"))
-        self.long_edge.setEnabled(False)
+        self.mode.currentIndexChanged.connect(lambda _: self.long_edge.setVisible(self.mode.currentData() == "jpeg"))
+        self.long_edge.setVisible(False)  # only for resized copies
         mode_row = QHBoxLayout()
         mode_row.addWidget(self.mode)
         mode_row.addWidget(self.long_edge)
