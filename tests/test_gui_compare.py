@@ -42,7 +42,7 @@ def test_a_key_pressed_before_both_photos_show_answers_nothing(qtbot, window: Ma
     assert not dialog.is_ready(pair)
     qtbot.keyClick(dialog, Qt.Key.Key_Left)
     assert window.library.comparisons() == [] and dialog.current is pair
-    dialog._show(dialog.views[1], pair.b_path)  # asks the decoder for it again
+    dialog.photos.show_in(dialog.views[1], pair.b_path)  # asks the decoder for it again
     _wait_until_shown(qtbot, dialog)
     qtbot.keyClick(dialog, Qt.Key.Key_Left)
     assert [(c.photo_a, c.photo_b, c.outcome) for c in window.library.comparisons()] == [(pair.a_id, pair.b_id, "a")]

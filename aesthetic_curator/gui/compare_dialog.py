@@ -135,7 +135,7 @@ class CompareDialog(QDialog):
             self.seen.add(self.current.key)
             pair = self.current
             for view, path in zip(self.views, (pair.a_path, pair.b_path)):
-                self._show(view, path)
+                self.photos.show_in(view, path)
             self._update_captions()
         if len(self.queue) < LOW_WATER and not self._waiting_for_more:
             self._waiting_for_more = True
@@ -153,20 +153,6 @@ class CompareDialog(QDialog):
         self._next()
 
     # -- photos ----------------------------------------------------------------------------------------
-    def _show(self, view: ZoomView, path: Path) -> None:
-        shown = self.photos.get(str(path))
-        if isinstance(shown, KeptPhoto):
-            view.show_pixmap(shown.pixmap, scale=shown.scale)
-            self._ask_full(view, path)
-        else:
-            view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{shown}" if isinstance(shown, str) else "")
-            self.photos.request(path)
-
-    def _ask_full(self, view: ZoomView, path: Path) -> None:
-        """Zoomed on a reduced decode: decode every pixel of it, ahead of the prefetching."""
-        if view.wants_full():
-            self.photos.request_full(path)
-
     def _prefetch(self) -> None:
         for pair in list(self.queue)[:PREFETCH_PAIRS]:
             self.photos.request(pair.a_path)
@@ -184,7 +170,7 @@ class CompareDialog(QDialog):
     def _on_arrived(self, path: str) -> None:
         for view, shown in self._shown_paths():
             if str(shown) == path:
-                self._show(view, shown)
+                self.photos.show_in(view, shown)
                 self._update_captions()
 
     def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
@@ -216,7 +202,7 @@ class CompareDialog(QDialog):
             view.centre = at if zoomed and at is not None else QPointF(0.5, 0.5)
             view.update()
         for view, path in self._shown_paths():
-            self._ask_full(view, path)
+            self.photos.ask_full(view, path)
 
     def _pan(self, centre: QPointF) -> None:
         for view in self.views:  # both photos show the same spot

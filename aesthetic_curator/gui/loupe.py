@@ -156,8 +156,8 @@ class LoupeDialog(QDialog):
 
     def _ask_full(self) -> None:
         """Zoomed on a reduced decode: decode every pixel of it, ahead of the neighbours."""
-        if self._shown is not None and self.view.wants_full():
-            self.photos.request_full(Path(self._shown))
+        if self._shown is not None:
+            self.photos.ask_full(self.view, Path(self._shown))
 
     def toggle_zoom(self, at: QPointF | None = None) -> None:
         """1:1 around ``at`` (a share of the photo; the middle by default), or back to fitted."""

@@ -21,6 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from aesthetic_curator.errors import ImageDecodeError
 from aesthetic_curator.exposure import Histogram, histogram
+from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.images import decode_image_scaled
 from aesthetic_curator.shooting_details import shooting_details
 
@@ -144,6 +145,22 @@ class DecodedPhotos(QObject):
         if isinstance(kept, KeptPhoto) and kept.scale > 1.0 and str(path) not in self._full_requested:
             self._full_requested.add(str(path))
             self._decoder.request(path, None, FULL_DECODE_PRIORITY)
+
+    def ask_full(self, view: ZoomView, path: Path) -> None:
+        """Every pixel of ``path`` when ``view`` is zoomed on its reduced decode (ZoomView.wants_full)."""
+        if view.wants_full():
+            self.request_full(path)
+
+    def show_in(self, view: ZoomView, path: Path) -> None:
+        """``path`` in ``view``: its kept decode (and every pixel when zoomed), or why it cannot be shown, or
+        "Loading…" while it is decoded."""
+        kept = self._kept.get(str(path))
+        if isinstance(kept, KeptPhoto):
+            view.show_pixmap(kept.pixmap, scale=kept.scale)
+            self.ask_full(view, path)
+        else:
+            view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{kept}" if isinstance(kept, str) else "")
+            self.request(path)
 
     def drop_pending(self) -> None:
         """Forget the requests not started (the user moved on); one already running still arrives."""

@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
-from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
+from aesthetic_curator.gui.photo_decoder import DecodedPhotos
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
@@ -69,7 +69,7 @@ class SurveyDialog(QDialog):
             self.captions.append(caption)
         self.photos.drop_pending()
         for item, view in zip(self.items, self.views):
-            self._show(item, view)
+            self.photos.show_in(view, item.path)
         self._update_captions()
 
     def update_caption(self, item: PhotoItem) -> None:
@@ -83,20 +83,10 @@ class SurveyDialog(QDialog):
     def _wanted(self) -> set[str]:
         return {str(item.path) for item in self.items}
 
-    def _show(self, item: PhotoItem, view: ZoomView) -> None:
-        kept = self.photos.get(str(item.path))
-        if isinstance(kept, KeptPhoto):
-            view.show_pixmap(kept.pixmap, scale=kept.scale)
-            if view.wants_full():
-                self.photos.request_full(item.path)
-        else:
-            view.show_pixmap(QPixmap(), f"Cannot show this photo:\n{kept}" if isinstance(kept, str) else "")
-            self.photos.request(item.path)
-
     def _on_arrived(self, path: str) -> None:
         for item, view in zip(self.items, self.views):
             if str(item.path) == path:
-                self._show(item, view)
+                self.photos.show_in(view, item.path)
 
     def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
         for item, view in zip(self.items, self.views):
@@ -120,8 +110,7 @@ class SurveyDialog(QDialog):
         for item, view in zip(self.items, self.views):
             view.zoomed, view.centre = zoomed, QPointF(0.5, 0.5)
             view.update()
-            if view.wants_full():
-                self.photos.request_full(item.path)
+            self.photos.ask_full(view, item.path)
 
     def _pan(self, centre: QPointF) -> None:
         for view in self.views:
