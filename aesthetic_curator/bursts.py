@@ -3,8 +3,9 @@ shows its best frame and culling keeps one per burst.
 
 Two facts per photo, read once and kept in the library (``library.photo_features``):
 
-- **when** it was taken: EXIF DateTimeOriginal plus SubSecTimeOriginal; the EXIF DateTime when the
-  original time is absent; the file's modification time when the photo has no EXIF time at all;
+- **when** it was taken: EXIF DateTimeOriginal plus SubSecTimeOriginal (camera RAW files too, read by
+  ``photo_exif``); the EXIF DateTime when the original time is absent; the file's modification time when
+  the photo has no EXIF time at all;
 - **what** it shows: a 64-bit perceptual hash (DCT hash from the ImageHash library) of the upright photo.
 
 Two photos belong to one burst when they were taken at most :data:`BURST_GAP_SECONDS` apart and their
@@ -30,12 +31,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import imagehash
-from PIL import Image
 
 from aesthetic_curator.errors import ImageDecodeError
-from aesthetic_curator.images import RAW_EXTENSIONS, decode_image
+from aesthetic_curator.images import decode_image
 from aesthetic_curator.library.photo_features import PhotoMoment
 from aesthetic_curator.library.store import Library
+from aesthetic_curator.photo_exif import read_exif
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,6 @@ HASH_DISTANCE = 12
 NEIGHBOURS = 12
 #: The shorter side the photo is decoded at for hashing (JPEG DCT scaling makes that cheap).
 HASH_DECODE_SIZE = 64
-
-_EXIF_IFD = 0x8769
-_DATETIME, _DATETIME_ORIGINAL, _SUBSEC_ORIGINAL = 0x0132, 0x9003, 0x9291
 
 
 @dataclass
@@ -148,21 +146,11 @@ def read_moments(
 
 
 def _exif_time(path: Path) -> tuple[float | None, str]:
-    if path.suffix.lower() in RAW_EXTENSIONS:
-        return None, "file"  # Pillow reads no RAW container; the file time stands in
-    try:
-        with Image.open(path) as image:
-            exif = image.getexif()
-            original = exif.get_ifd(_EXIF_IFD)
-            for text, subsec, source in (
-                (original.get(_DATETIME_ORIGINAL), original.get(_SUBSEC_ORIGINAL), "exif"),
-                (exif.get(_DATETIME), None, "exif-modified"),
-            ):
-                taken = _parse_exif_time(text, subsec)
-                if taken is not None:
-                    return taken, source
-    except Exception as exc:  # a damaged EXIF block costs the time, never the photo
-        log.debug("no EXIF time in %s: %s", path, exc)
+    exif = read_exif(path)
+    for text, subsec, source in ((exif.taken, exif.taken_subsec, "exif"), (exif.modified, None, "exif-modified")):
+        taken = _parse_exif_time(text, subsec)
+        if taken is not None:
+            return taken, source
     return None, "file"
 
 

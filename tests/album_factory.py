@@ -44,6 +44,26 @@ def write_tiny_dng(path: Path, width: int = 96, height: int = 64) -> None:
     tifffile.imwrite(path, cfa, photometric=32803, extratags=tags, bitspersample=16)
 
 
+def write_raw_with_exif(path: Path, taken: str, subsec: str = "") -> Path:
+    """A tiny DNG whose EXIF (written by exiv2, as a camera would) says when and how it was shot."""
+    import pyexiv2
+
+    write_tiny_dng(path)
+    tags = {
+        "Exif.Photo.DateTimeOriginal": taken,
+        "Exif.Photo.ExposureTime": "1/250",
+        "Exif.Photo.FNumber": "28/10",
+        "Exif.Photo.ISOSpeedRatings": "400",
+        "Exif.Photo.FocalLength": "50/1",
+        "Exif.Image.Model": "Nikon Z 6_2",
+    }
+    if subsec:
+        tags["Exif.Photo.SubSecTimeOriginal"] = subsec
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_exif(tags)
+    return path
+
+
 def make_album(root: Path) -> dict[str, list[str]]:
     """Create the album; returns the relpaths of good photos by format and the bad files by kind."""
     good: dict[str, list[str]] = {}

@@ -21,6 +21,7 @@ from aesthetic_curator.bursts import (
 from aesthetic_curator.library.album import index_album
 from aesthetic_curator.library.photo_features import PhotoMoment
 from aesthetic_curator.library.store import Library
+from tests.album_factory import write_raw_with_exif
 
 BASE_TIME = "2024:06:01 12:00:00"
 
@@ -137,3 +138,11 @@ def test_a_photo_without_exif_gets_its_file_time_and_an_unreadable_one_no_hash(t
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"nothing")
     assert read_moment(2, broken, 0).phash is None
+
+
+def test_a_raw_file_is_placed_by_its_exif_time_not_its_file_time(tmp_path: Path):
+    """RAW shooters' bursts: the shutter's time (exiv2 reads the DNG/CR2/NEF's EXIF), not the card copy's."""
+    raw = write_raw_with_exif(tmp_path / "DSC_0002.DNG", taken="2024:06:01 12:00:05", subsec="5")
+    moment = read_moment(3, raw, 1_234_000_000_000)
+    assert moment.source == "exif" and moment.taken == pytest.approx(_parse_exif_time(BASE_TIME) + 5.5)
+    assert moment.phash is not None

@@ -23,7 +23,7 @@ from aesthetic_curator.errors import ImageDecodeError
 from aesthetic_curator.exposure import Histogram, histogram
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.images import decode_image_scaled
-from aesthetic_curator.shooting_details import shooting_details
+from aesthetic_curator.photo_exif import shooting_details
 
 #: QThreadPool priority of a full decode: a zoom asked for goes ahead of the photos decoded in advance.
 FULL_DECODE_PRIORITY = 2
@@ -37,7 +37,7 @@ class DecodedPhoto:
     image: QImage  # null when ``error``
     scale: float  # pixels of the full decode per pixel of ``image`` (1.0: a full decode)
     error: str = ""  # why it cannot be shown
-    details: str = ""  # its shooting details (shooting_details), read with a reduced decode
+    details: str = ""  # its shooting details (photo_exif.shooting_details), read with a reduced decode
     min_size: int | None = None  # the shorter side asked for (None: every pixel)
     histogram: Histogram | None = None  # read with a reduced decode
 

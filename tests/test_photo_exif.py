@@ -8,7 +8,8 @@ from pathlib import Path
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
-from aesthetic_curator.shooting_details import describe, shooting_details
+from aesthetic_curator.photo_exif import PhotoExif, describe, read_exif, shooting_details
+from tests.album_factory import write_raw_with_exif, write_tiny_dng
 
 
 def _with_exif(path: Path, settings: dict[int, object], model: str | None = "Canon EOS R5") -> Path:
@@ -38,7 +39,21 @@ def test_what_is_absent_or_nonsensical_is_left_out(tmp_path: Path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe1 not an exif block")
     assert shooting_details(broken) == ""  # never an error: the photo itself is judged elsewhere
-    assert shooting_details(tmp_path / "x.nef") == ""  # RAW containers: Pillow reads none
+    assert shooting_details(tmp_path / "missing.nef") == ""
+    not_raw = tmp_path / "garbage.cr2"
+    not_raw.write_bytes(b"II*\x00 not really a raw file")
+    assert read_exif(not_raw) == PhotoExif()  # exiv2 refuses it: no facts, no error
+
+
+def test_a_camera_raw_file_is_read_through_exiv2(tmp_path: Path):
+    """Pillow reads no RAW container; exiv2 reads a DNG's (and a CR2's, NEF's, ARW's…) EXIF."""
+    path = write_raw_with_exif(tmp_path / "DSC_0001.DNG", taken="2024:06:01 12:30:05", subsec="25")
+    exif = read_exif(path)
+    assert (exif.taken, exif.taken_subsec, exif.model) == ("2024:06:01 12:30:05", "25", "Nikon Z 6_2")
+    assert shooting_details(path) == "1/250 s · f/2.8 · ISO 400 · 50 mm · Nikon Z 6_2"
+    plain = tmp_path / "plain.dng"
+    write_tiny_dng(plain)
+    assert shooting_details(plain) == "" and read_exif(plain).taken is None
 
 
 def test_described_as_a_photographer_writes_them():
