@@ -307,6 +307,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
             f"changes since last scan: {len(sync.added)} added, {len(sync.removed)} removed, "
             f"{len(sync.changed)} changed, {len(sync.moved)} moved or renamed, {sync.unchanged} unchanged"
         )
+        if scan.paired:
+            print(f"{scan.paired} RAW files paired with their JPEG or HEIF (one photo each; exported together)")
+        if sync.paired:
+            print(
+                f"{len(sync.paired)} of them were photos of their own before: their ratings and labels went to "
+                "the pair where it had none"
+            )
         if scan.ignored:
             print(f"{scan.ignored} other files ignored (not photos)")
         if cache is not None:

@@ -161,6 +161,8 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             parts.append(f"{len(sync.added)} new")
         if sync.removed:
             parts.append(f"{len(sync.removed)} missing")
+        if summary.scan.paired:
+            parts.append(f"{summary.scan.paired} of them RAW+JPEG")
         if problems:
             parts.append(f"{problems} skipped (see log)")
             for problem in summary.scan.problems:

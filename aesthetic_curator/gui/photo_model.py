@@ -305,9 +305,12 @@ class PhotoListModel(QAbstractListModel):
         if role == PHOTO_ROLE:
             return item
         if role == Qt.ItemDataRole.DisplayRole:
-            return display_path(item.path.name)
+            raw = item.photo.companion
+            return display_path(item.path.name) + (f" + {raw.rpartition('.')[2]}" if raw else "")
         if role == Qt.ItemDataRole.ToolTipRole:
             parts = [display_path(item.photo.relpath)]
+            if item.photo.companion:
+                parts.append(f"{item.photo.format}: {display_path(item.photo.companion)} is rated and exported with it")
             if item.rank is not None:
                 parts.append(f"rank {item.rank}, score {item.score:.2f}")
             if item.burst_size:

@@ -12,7 +12,7 @@ from pathlib import Path
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library import xmp
 from aesthetic_curator.library.scanner import ScanResult, scan_album
-from aesthetic_curator.library.store import KEEP, REJECTED, Library, SyncReport
+from aesthetic_curator.library.store import KEEP, REJECTED, Library, Photo, SyncReport
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -75,7 +75,8 @@ def import_xmp_ratings(
 ) -> XmpImport:
     """Take star ratings, rejects and colour labels from XMP (sidecar or embedded) as the user's own.
 
-    Photos the user already rated (or labelled) in the app keep their rating (label) unless ``overwrite``.
+    Photos the user already rated (or labelled) in the app keep their rating (label) unless ``overwrite``. A
+    RAW+JPEG pair takes what the JPEG's sidecar says, else what the RAW's says.
     Broken sidecars and out-of-range ratings are listed in ``problems``, never coerced or fatal.
     """
     existing, labels = library.ratings(), library.labels()
@@ -85,16 +86,18 @@ def import_xmp_ratings(
         check(cancel)
         take_rating = overwrite or photo.id not in existing
         take_label = overwrite or photo.id not in labels
-        if take_rating or take_label:
-            lookup = xmp.look_up_rating(library.absolute_path(photo))
+        for path in _files_of(library, photo) if take_rating or take_label else ():
+            lookup = xmp.look_up_rating(path)  # a pair: the JPEG's sidecar first, then the RAW's
             outcome.problems.extend((photo.relpath, problem) for problem in lookup.problems)
             if take_rating and lookup.rating is not None:
                 flag = REJECTED if lookup.rating.rejected else KEEP
                 library.set_rating(photo.id, stars=lookup.rating.stars, flag=flag, source="xmp")
                 outcome.imported += 1
+                take_rating = False
             if take_label and lookup.label is not None:
                 library.set_label(photo.id, lookup.label)
                 outcome.labelled += 1
+                take_label = False
         report(progress, "reading XMP", index, len(photos))
     return outcome
 
@@ -118,8 +121,9 @@ def write_xmp_ratings(
     An existing sidecar is updated in place keeping every other field (another tool's edits); a new one is
     named by ``naming`` (:data:`xmp.SIDECAR_NAMINGS`). Photos without stars, a reject or a label are left
     alone (a sidecar's rating or label from elsewhere is never cleared), and so are sidecars exiv2 cannot
-    parse (reported). Two photos sharing one ``NAME.xmp`` (IMG_1.JPG and IMG_1.CR3) with different ratings:
-    the first keeps it, the second is reported.
+    parse (reported). A RAW+JPEG pair's rating goes into both files' sidecars (one, when ``naming`` makes
+    them share ``NAME.xmp``). Two photos sharing one ``NAME.xmp`` (IMG_1.PNG and IMG_1.TIF) with different
+    ratings: the first keeps it, the second is reported.
     """
     ratings, labels = library.ratings(), library.labels()
     photos = [photo for photo in library.photos() if photo.id in ratings or photo.id in labels]
@@ -134,23 +138,30 @@ def write_xmp_ratings(
         wanted |= {"Xmp.xmp.Label": label.capitalize()} if label is not None else {}
         if not wanted:
             continue
-        source = library.absolute_path(photo)
-        sidecar = xmp.sidecar_for_writing(source, naming)
-        if sidecar in claimed:
-            fields_there, other = claimed[sidecar]
-            if fields_there != wanted:
-                outcome.problems.append((photo.relpath, f"shares {sidecar.name} with {other}: kept that one's rating"))
-            continue
-        claimed[sidecar] = (wanted, photo.relpath)
-        try:
-            present = xmp.sidecar_fields(sidecar)
-            if all(present.get(key) == text for key, text in wanted.items()):
-                outcome.unchanged += 1
+        for source in _files_of(library, photo):  # a RAW+JPEG pair: the RAW's sidecar too (or their shared one)
+            sidecar = xmp.sidecar_for_writing(source, naming)
+            if sidecar in claimed:
+                fields_there, other = claimed[sidecar]
+                if fields_there != wanted:
+                    problem = f"shares {sidecar.name} with {other}: kept that one's rating"
+                    outcome.problems.append((photo.relpath, problem))
                 continue
-            stars = max(value, 0) if value is not None else None
-            xmp.write_sidecar(source, stars=stars, rejected=value == -1, sidecar=sidecar, label=label)
-        except (xmp.XmpReadError, CuratorError) as exc:
-            outcome.problems.append((photo.relpath, str(exc)))
-            continue
-        outcome.written += 1
+            claimed[sidecar] = (wanted, photo.relpath)
+            try:
+                present = xmp.sidecar_fields(sidecar)
+                if all(present.get(key) == text for key, text in wanted.items()):
+                    outcome.unchanged += 1
+                    continue
+                stars = max(value, 0) if value is not None else None
+                xmp.write_sidecar(source, stars=stars, rejected=value == -1, sidecar=sidecar, label=label)
+            except (xmp.XmpReadError, CuratorError) as exc:
+                outcome.problems.append((photo.relpath, str(exc)))
+                continue
+            outcome.written += 1
     return outcome
+
+
+def _files_of(library: Library, photo: Photo) -> list[Path]:
+    """The photo's file, and a RAW+JPEG pair's RAW after it."""
+    companion = library.companion_path(photo)
+    return [library.absolute_path(photo)] + ([companion] if companion is not None else [])

@@ -1,6 +1,6 @@
-"""Exporting the best photos: copies or hard links into one folder, with their sidecars; or JPEGs resized
-for sharing (upright, sRGB, the long edge at most ``long_edge`` pixels, EXIF kept but for its orientation,
-no sidecars copied: an editor's sidecar would re-apply its edits to the rendered copy).
+"""Exporting the best photos: copies or hard links into one folder, with their sidecars (a RAW+JPEG pair's
+RAW goes beside its JPEG, under the same name); or JPEGs resized for sharing (``share_copy``: no sidecars
+copied, since an editor's sidecar would re-apply its edits to the rendered copy).
 
 Originals are only ever read. Each file is written under a hidden temporary name and renamed, so
 an interrupted export never leaves half a file under a real name; existing files are never
@@ -26,30 +26,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageCms
-
 from aesthetic_curator.atomic import TEMPORARY_SUFFIX, atomic_open, atomic_path
 from aesthetic_curator.errors import CuratorError, ImageDecodeError
-from aesthetic_curator.images import decode_image
 from aesthetic_curator.library import xmp
+from aesthetic_curator.library.raw_pairs import raw_companion
 from aesthetic_curator.library.scanner import fast_hash
+from aesthetic_curator.library.share_copy import DEFAULT_LONG_EDGE, same_share_copy, write_share_copy
 from aesthetic_curator.paths import confined_relpath, display_path
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
 
-ORIENTATION_TAG = 0x0112
-#: The colour profile a resized copy declares (its pixels are sRGB: images.decode_image converts them).
-SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
 RANKING_LIST_HEADER = ("image", "score", "rank", "source")
 
 #: How photos are exported: the files themselves (copied or hard-linked), or resized JPEGs for sharing.
 EXPORT_MODES = ("copy", "hardlink", "jpeg")
-#: The long edge of a resized JPEG by default (a full-screen view on most displays, small enough to mail).
-DEFAULT_LONG_EDGE = 2048
-#: JPEG quality of a resized copy: indistinguishable from the original at its size for photos.
-SHARE_QUALITY = 90
 
 #: Percentile bands -> XMP stars when exporting with --xmp: top 10% = 5, next 20% = 4, next 30% = 3,
 #: next 25% = 2, the rest = 1 (percentiles over the whole ranking, not just the exported part).
@@ -71,6 +62,8 @@ class ExportItem:
     sidecars: tuple[tuple[Path, Path], ...]  # (source sidecar, target sidecar)
     stars: int | None  # XMP stars to write, None without --xmp
     already_exported: bool = False  # an earlier run of this export wrote it (found by content)
+    companion: tuple[Path, Path] | None = None  # a RAW+JPEG pair's RAW: (source, target beside the JPEG's)
+    companion_exported: bool = False
 
 
 @dataclass
@@ -190,54 +183,6 @@ class _NameReserver:
             candidate = _fit_name(stem, suffix, f" ({n})")
 
 
-def _share_mark(source: Path, long_edge: int) -> str:
-    """The comment a resized copy carries: which original (by content) at which size, so a rerun knows it."""
-    size = source.stat().st_size
-    return f"aesthetic-curator export of {fast_hash(source, size)}:{size} at {long_edge} px"
-
-
-def _same_share_copy(source: Path, existing: Path, long_edge: int) -> bool:
-    try:
-        with Image.open(existing) as image:
-            return image.info.get("comment") == _share_mark(source, long_edge).encode()
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return False
-
-
-def _exif_upright(source: Path) -> bytes:
-    """The original's EXIF with its orientation dropped (the pixels are turned upright), or none when it has
-    none or Pillow cannot read it (a RAW file, a damaged block)."""
-    try:
-        with Image.open(source) as image:
-            exif = image.getexif()
-            exif.pop(ORIENTATION_TAG, None)
-            return exif.tobytes() if len(exif) else b""
-    except Exception as exc:  # any reader error only costs the copy its EXIF
-        log.debug("no EXIF kept from %s: %s", source, exc)
-        return b""
-
-
-def _write_share_copy(source: Path, target: Path, long_edge: int) -> None:
-    """``source`` decoded upright in sRGB, at most ``long_edge`` pixels long, as a JPEG at ``target``."""
-    image = decode_image(source)
-    image.thumbnail((long_edge, long_edge), Image.Resampling.LANCZOS)  # never enlarges
-    try:
-        with atomic_path(target, replace=False) as partial:
-            image.save(
-                partial,
-                "JPEG",
-                quality=SHARE_QUALITY,
-                optimize=True,
-                exif=_exif_upright(source),
-                icc_profile=SRGB_PROFILE,
-                comment=_share_mark(source, long_edge),
-            )
-    except FileExistsError as exc:
-        raise CuratorError(str(exc)) from None
-    stat = source.stat()
-    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # sorts by date like the original
-
-
 def _readable(path: Path) -> str | None:
     """None when ``path`` is a regular file we can open, else the reason why not."""
     try:
@@ -286,19 +231,35 @@ def plan_export(
         if long_edge is None:
             target, done = names.reserve(source.name, source)
         else:
-            same = functools.partial(_same_share_copy, long_edge=long_edge)
+            same = functools.partial(same_share_copy, long_edge=long_edge)
             target, done = names.reserve(Path(source.name).stem + ".jpg", source, same)
         if Path(target.name).stem != source.stem and len(os.fsencode(source.name)) > xmp.NAME_MAX_BYTES - _SIDECAR_ROOM:
             problems.append(f"{display_path(source.name)}: name shortened to {display_path(target.name)}")
-        sidecars = []
-        for sidecar in xmp.find_sidecars(source) if long_edge is None else []:
+        raw, raw_done = raw_companion(source) if long_edge is None else None, False
+        files = [(source, target)]
+        if raw is not None:
+            raw_target, raw_done = names.reserve(target.stem + raw.suffix, raw)
+            files.append((raw, raw_target))
+        sidecars = _plan_sidecars(files, dest, names) if long_edge is None else ()
+        stars = stars_for_rank(photo.rank, len(ranking)) if write_xmp else None
+        companion = files[1] if len(files) > 1 else None
+        items.append(ExportItem(photo, source, target, sidecars, stars, done, companion, raw_done))
+    return items
+
+
+def _plan_sidecars(
+    files: Sequence[tuple[Path, Path]], dest: Path, names: _NameReserver
+) -> tuple[tuple[Path, Path], ...]:
+    """Each exported file's sidecars (``IMG.JPG.xmp``, ``IMG.xmp``), named after its target in the same form;
+    a ``NAME.xmp`` shared by a RAW+JPEG pair goes once."""
+    planned: dict[Path, Path] = {}
+    for source, target in files:
+        for sidecar in xmp.find_sidecars(source):
             long_form = sidecar.name.lower().startswith(source.name.lower() + ".")
             name = target.name + sidecar.suffix if long_form else target.stem + sidecar.suffix
             names.taken.add(name.lower())
-            sidecars.append((sidecar, dest / name))
-        stars = stars_for_rank(photo.rank, len(ranking)) if write_xmp else None
-        items.append(ExportItem(photo, source, target, tuple(sidecars), stars, done))
-    return items
+            planned.setdefault(sidecar, dest / name)
+    return tuple(planned.items())
 
 
 def _remove_stale_partials(dest: Path) -> int:
@@ -402,12 +363,17 @@ def export_photos(
             _link_or_copy(item.source, item.target, result.problems)
         elif mode == "jpeg":
             try:
-                _write_share_copy(item.source, item.target, long_edge)
+                write_share_copy(item.source, item.target, long_edge)
             except ImageDecodeError as exc:
                 result.problems.append(f"{display_path(item.photo.relpath)}: not exported ({exc})")
                 continue
         else:
             _copy_atomically(item.source, item.target)
+        if item.companion is not None and not item.companion_exported:
+            if mode == "hardlink":
+                _link_or_copy(*item.companion, result.problems)
+            else:
+                _copy_atomically(*item.companion)
         for source_sidecar, target_sidecar in item.sidecars:
             if not (item.already_exported and target_sidecar.exists()):
                 _copy_atomically(source_sidecar, target_sidecar)
@@ -426,17 +392,24 @@ def export_photos(
 
 
 def _write_stars(item: ExportItem, profile_name: str | None, problems: list[str]) -> None:
-    """XMP stars and score into the exported sidecar; a sidecar exiv2 cannot parse is noted, and the
-    export goes on (the photo itself is already exported, its sidecar copied as it was)."""
-    sidecar = item.sidecars[0][1] if item.sidecars else None
-    try:
-        xmp.write_sidecar(
-            item.target,
-            stars=item.stars,
-            score=item.photo.score,
-            rank=item.photo.rank,
-            profile=profile_name,
-            sidecar=sidecar,
-        )
-    except CuratorError as exc:
-        problems.append(f"{display_path(item.target.name)}: stars not written ({exc})")
+    """XMP stars and score into the exported sidecar (a pair's RAW's too); a sidecar exiv2 cannot parse is
+    noted, and the export goes on (the photo itself is already exported, its sidecar copied as it was)."""
+    written: set[Path] = set()
+    for exported in (item.target, *(item.companion[1:] if item.companion else ())):
+        own = (exported.name + ".xmp").lower(), (exported.stem + ".xmp").lower()
+        sidecar = next((target for _, target in item.sidecars if target.name.lower() in own), None)
+        if sidecar is not None and sidecar in written:
+            continue
+        try:
+            written.add(
+                xmp.write_sidecar(
+                    exported,
+                    stars=item.stars,
+                    score=item.photo.score,
+                    rank=item.photo.rank,
+                    profile=profile_name,
+                    sidecar=sidecar,
+                )
+            )
+        except CuratorError as exc:
+            problems.append(f"{display_path(exported.name)}: stars not written ({exc})")

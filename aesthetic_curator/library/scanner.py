@@ -2,7 +2,8 @@
 
 A photo is identified by its path plus size, modification time and a fast content hash (the
 first and last 64 KiB and the size), so a re-scan notices edits, and a moved or renamed file is
-recognised by its hash instead of being treated as one photo removed and another added.
+recognised by its hash instead of being treated as one photo removed and another added. A RAW+JPEG
+pair is one photo (``raw_pairs``): the JPEG, with the RAW's name as its companion.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aesthetic_curator.images import HEIF_EXTENSIONS, IMAGE_EXTENSIONS, RAW_EXTENSIONS
+from aesthetic_curator.library.raw_pairs import pair_raw_files
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,8 @@ class ScannedFile:
     size: int
     mtime_ns: int
     content_hash: str
-    format: str
+    format: str  # "JPEG", "RAW", ...; "RAW+JPEG" for a pair
+    companion: str | None = None  # the paired RAW file's name (same folder), for a RAW+JPEG pair
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class ScanResult:
     files: list[ScannedFile] = field(default_factory=list)
     problems: list[ScanProblem] = field(default_factory=list)
     ignored: int = 0  # files that are not photos (sidecars, documents, ...)
+    paired: int = 0  # RAW files counted with their JPEG as one photo
 
     def counts_by_format(self) -> dict[str, int]:
         return dict(sorted(Counter(f.format for f in self.files).items()))
@@ -129,6 +133,8 @@ def scan_album(
             result.problems.append(ScanProblem(rel_folder, f"cannot read folder: {exc.strerror or exc}"))
             continue
         subfolders = []
+        pairs = pair_raw_files(entry.name for entry in entries if not _is_skipped_name(entry.name))
+        companions = set(pairs.values())
         for entry in entries:
             if _is_skipped_name(entry.name):
                 continue
@@ -143,14 +149,22 @@ def scan_album(
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
                 result.ignored += 1
                 continue
-            _scan_file(path, root, known, result, with_hashes)
+            if entry.name in companions:
+                result.paired += 1  # travels with its JPEG
+                continue
+            _scan_file(path, root, known, result, with_hashes, pairs.get(entry.name))
             report(progress, "scanning", len(result.files), 0)
         stack.extend(reversed(subfolders))
     return result
 
 
 def _scan_file(
-    path: Path, root: Path, known: Mapping[str, tuple[int, int, str]], result: ScanResult, with_hashes: bool
+    path: Path,
+    root: Path,
+    known: Mapping[str, tuple[int, int, str]],
+    result: ScanResult,
+    with_hashes: bool,
+    companion: str | None,
 ) -> None:
     rel = _relative(path, root)
     try:
@@ -174,7 +188,8 @@ def _scan_file(
     except OSError as exc:
         result.problems.append(ScanProblem(rel, f"cannot read file: {exc.strerror or exc}"))
         return
-    result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns, content_hash, format_of(path)))
+    kind = format_of(path) if companion is None else f"RAW+{format_of(path)}"
+    result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns, content_hash, kind, companion))
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -95,13 +95,28 @@ MIGRATIONS: tuple[str, ...] = (
         labelled_at REAL NOT NULL
     );
     """,
+    # 5: RAW+JPEG pairs are one photo: the JPEG's row names the RAW beside it (its file name, same folder).
+    """
+    ALTER TABLE photos ADD COLUMN companion TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: What the current schema must contain, checked on every open.
 EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "album": ("key", "value"),
-    "photos": ("id", "relpath", "size", "mtime_ns", "content_hash", "format", "missing", "added_at", "updated_at"),
+    "photos": (
+        "id",
+        "relpath",
+        "size",
+        "mtime_ns",
+        "content_hash",
+        "format",
+        "missing",
+        "added_at",
+        "updated_at",
+        "companion",
+    ),
     "ratings": ("photo_id", "stars", "flag", "source", "rated_at"),
     "profiles": ("id", "name", "bundle_id", "data", "metadata", "created_at"),
     "scores": ("profile_id", "photo_id", "score", "rank"),

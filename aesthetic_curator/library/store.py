@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library.photo_features import PhotoFeatureStore
+from aesthetic_curator.library.photo_sync import SyncReport, from_db, sync_photos, to_db
 from aesthetic_curator.library.profile_store import ProfileStore
 from aesthetic_curator.library.scanner import ScanResult
 from aesthetic_curator.library.schema import EXPECTED_COLUMNS, MIGRATIONS, SCHEMA_VERSION
@@ -38,8 +39,9 @@ class Photo:
     size: int
     mtime_ns: int
     content_hash: str
-    format: str
+    format: str  # "RAW+JPEG" for a pair
     missing: bool
+    companion: str | None = None  # a RAW+JPEG pair's RAW file name (beside the JPEG, which is ``relpath``)
 
 
 @dataclass(frozen=True)
@@ -64,36 +66,17 @@ class Comparison:
 OUTCOMES = ("a", "b", "tie")
 
 
-@dataclass
-class SyncReport:
-    added: list[str]
-    removed: list[str]
-    changed: list[str]
-    moved: list[tuple[str, str]]  # (old relpath, new relpath)
-    unchanged: int
-
-
 #: Longest album-name part of a library file name, in bytes: the rest of the name (key, suffixes,
 #: SQLite's "-wal"/"-shm") must still fit the 255-byte limit of common file systems.
 _LIBRARY_LABEL_BYTES = 120
 
 
-def _to_db(relpath: str) -> str | bytes:
-    """A relative path as SQLite can store it without loss.
-
-    File names that are not valid UTF-8 (e.g. Latin-1 ``café.jpg`` from an old camera or a Windows
-    share) arrive as surrogate escapes, which SQLite cannot encode; they are stored as their raw
-    file-system bytes instead (a BLOB in the same column, still unique), every other name as text.
-    """
-    try:
-        relpath.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(relpath)
-    return relpath
+_PHOTO_COLUMNS = "SELECT id, relpath, size, mtime_ns, content_hash, format, missing, companion FROM photos"
 
 
-def _from_db(value: str | bytes) -> str:
-    return os.fsdecode(value) if isinstance(value, bytes) else value
+def _photo_from_row(row: tuple) -> Photo:
+    companion = None if row[7] is None else from_db(row[7])
+    return Photo(row[0], from_db(row[1]), *row[2:6], bool(row[6]), companion)
 
 
 def _short_label(name: str) -> str:
@@ -211,89 +194,34 @@ class Library(ProfileStore, PhotoFeatureStore):
 
     # -- photos -----------------------------------------------------------------------------------------
     def sync(self, scan: ScanResult) -> SyncReport:
-        """Bring the photo table in line with a scan, in one transaction.
-
-        Same path: unchanged, or changed (its scores are dropped; ratings stay). A new path whose
-        content hash and size match a photo that disappeared is a move: the photo keeps its id,
-        ratings and scores. Photos no longer found are marked missing, not deleted, so their
-        ratings come back if the file does.
-        """
-        now = time.time()
-        report = SyncReport([], [], [], [], 0)
+        """Bring the photo table in line with a scan, in one transaction (see :func:`sync_photos`)."""
         with self.transaction() as db:
-            existing = {
-                _from_db(row[1]): (row[0], _from_db(row[1]), *row[2:])
-                for row in db.execute("SELECT id, relpath, size, mtime_ns, content_hash, missing FROM photos")
-            }
-            seen = {f.relpath for f in scan.files}
-            vanished: dict[tuple[str, int], list[tuple]] = {}
-            for relpath, row in existing.items():
-                if relpath not in seen:
-                    vanished.setdefault((row[4], row[2]), []).append(row)
-            for file in scan.files:
-                row = existing.get(file.relpath)
-                if row is not None:
-                    if (row[2], row[3], row[4]) == (file.size, file.mtime_ns, file.content_hash) and not row[5]:
-                        report.unchanged += 1
-                        continue
-                    if row[4] != file.content_hash or row[2] != file.size:
-                        report.changed.append(file.relpath)
-                        db.execute("DELETE FROM scores WHERE photo_id = ?", (row[0],))
-                    elif not row[5]:
-                        report.unchanged += 1  # touched (mtime) but same content
-                    else:
-                        report.added.append(file.relpath)  # came back
-                    db.execute(
-                        "UPDATE photos SET size=?, mtime_ns=?, content_hash=?, format=?, missing=0, updated_at=? "
-                        "WHERE id=?",
-                        (file.size, file.mtime_ns, file.content_hash, file.format, now, row[0]),
-                    )
-                    continue
-                candidates = vanished.get((file.content_hash, file.size))
-                if candidates:
-                    old = candidates.pop(0)
-                    db.execute(
-                        "UPDATE photos SET relpath=?, mtime_ns=?, format=?, missing=0, updated_at=? WHERE id=?",
-                        (_to_db(file.relpath), file.mtime_ns, file.format, now, old[0]),
-                    )
-                    report.moved.append((old[1], file.relpath))
-                    continue
-                db.execute(
-                    "INSERT INTO photos (relpath, size, mtime_ns, content_hash, format, added_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (_to_db(file.relpath), file.size, file.mtime_ns, file.content_hash, file.format, now, now),
-                )
-                report.added.append(file.relpath)
-            for rows in vanished.values():
-                for row in rows:
-                    if not row[5]:
-                        report.removed.append(row[1])
-                    db.execute("UPDATE photos SET missing=1, updated_at=? WHERE id=?", (now, row[0]))
-        return report
+            return sync_photos(db, scan)
 
     def known_files(self) -> dict[str, tuple[int, int, str]]:
         """relpath -> (size, mtime_ns, hash), so a re-scan can skip hashing unchanged files."""
         return {
-            _from_db(r[0]): (r[1], r[2], r[3])
+            from_db(r[0]): (r[1], r[2], r[3])
             for r in self._query("SELECT relpath, size, mtime_ns, content_hash FROM photos")
         }
 
     def photos(self, include_missing: bool = False) -> list[Photo]:
-        sql = "SELECT id, relpath, size, mtime_ns, content_hash, format, missing FROM photos"
+        sql = _PHOTO_COLUMNS
         if not include_missing:
             sql += " WHERE missing = 0"
-        photos = [Photo(row[0], _from_db(row[1]), *row[2:6], bool(row[6])) for row in self._query(sql)]
+        photos = [_photo_from_row(row) for row in self._query(sql)]
         return sorted(photos, key=lambda photo: photo.relpath)
 
     def photo(self, relpath: str) -> Photo | None:
-        rows = self._query(
-            "SELECT id, relpath, size, mtime_ns, content_hash, format, missing FROM photos WHERE relpath = ?",
-            (_to_db(relpath),),
-        )
-        return Photo(rows[0][0], _from_db(rows[0][1]), *rows[0][2:6], bool(rows[0][6])) if rows else None
+        rows = self._query(_PHOTO_COLUMNS + " WHERE relpath = ?", (to_db(relpath),))
+        return _photo_from_row(rows[0]) if rows else None
 
     def absolute_path(self, photo: Photo) -> Path:
         return self.album / photo.relpath
+
+    def companion_path(self, photo: Photo) -> Path | None:
+        """The RAW file of a RAW+JPEG pair (beside the photo's JPEG); None for a photo of one file."""
+        return None if photo.companion is None else (self.album / photo.relpath).with_name(photo.companion)
 
     # -- ratings ----------------------------------------------------------------------------------------
     def set_rating(self, photo_id: int, stars: object = KEEP, flag: object = KEEP, source: str = "user") -> None:
@@ -354,8 +282,8 @@ class Library(ProfileStore, PhotoFeatureStore):
             "WHERE p.missing = 0"
         )
         pairs = []
-        for stored, stars, flag in sorted(rows, key=lambda row: _from_db(row[0])):
-            relpath = _from_db(stored)
+        for stored, stars, flag in sorted(rows, key=lambda row: from_db(row[0])):
+            relpath = from_db(stored)
             if flag == REJECTED:
                 pairs.append((self.album / relpath, 0.0))
             elif stars is not None:
@@ -403,6 +331,6 @@ class Library(ProfileStore, PhotoFeatureStore):
         )
         pairs = []
         for stored_a, stored_b, outcome in rows:
-            a, b = self.album / _from_db(stored_a), self.album / _from_db(stored_b)
+            a, b = self.album / from_db(stored_a), self.album / from_db(stored_b)
             pairs.append((a, b) if outcome == "a" else (b, a))
         return pairs

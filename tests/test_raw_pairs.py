@@ -1,0 +1,124 @@
+"""RAW+JPEG pairs: one photo in the album, both files exported, both sidecars written and read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from aesthetic_curator.library import xmp
+from aesthetic_curator.library.album import import_xmp_ratings, index_album, write_xmp_ratings
+from aesthetic_curator.library.export import RankedPhoto, export_photos
+from aesthetic_curator.library.raw_pairs import pair_raw_files, raw_companion
+from aesthetic_curator.library.store import Library
+from tests.album_factory import write_raw_with_exif
+from tests.test_gui import open_album, window  # noqa: F401  (fixture)
+
+ToolTipRole = Qt.ItemDataRole.ToolTipRole
+
+
+def test_pairs_are_found_by_stem_within_a_folder():
+    names = ["A.JPG", "A.CR3", "B.jpg", "B.heic", "B.nef", "C.JPG", "D.ARW", "E.hif", "E.dng", "F.dng", "F.rw2",
+             "F.jpeg", "G.xmp", "G.cr2", "a.cr3", "noext", ".jpg"]  # fmt: skip
+    assert pair_raw_files(names) == {"A.JPG": "A.CR3", "B.jpg": "B.nef", "E.hif": "E.dng", "F.jpeg": "F.dng"}
+
+
+def _pair_album(root: Path) -> None:
+    (root / "day").mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(root / "day" / "DSC_0001.JPG")
+    write_raw_with_exif(root / "day" / "DSC_0001.DNG", taken="2024:06:01 12:00:00")
+    Image.new("RGB", (64, 48), (20, 120, 40)).save(root / "day" / "DSC_0002.JPG")  # a JPEG alone
+
+
+def test_a_pair_is_one_photo_and_a_library_from_before_keeps_the_raw_rating(tmp_path: Path):
+    album = tmp_path / "album"
+    (album / "day").mkdir(parents=True)
+    write_raw_with_exif(album / "day" / "DSC_0001.DNG", taken="2024:06:01 12:00:00")
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        index_album(library)
+        raw = library.photo("day/DSC_0001.DNG")
+        assert raw.format == "RAW" and raw.companion is None
+        library.set_rating(raw.id, stars=4)
+        library.set_label(raw.id, "red")
+        _pair_album(album)  # the camera's JPEGs arrive beside the RAW
+        summary = index_album(library)
+        assert summary.scan.paired == 1 and len(summary.scan.files) == 2
+        assert summary.sync.paired == [("day/DSC_0001.DNG", "day/DSC_0001.JPG")] and summary.sync.removed == []
+        pair = library.photo("day/DSC_0001.JPG")
+        assert pair.format == "RAW+JPEG" and pair.companion == "DSC_0001.DNG"
+        assert library.companion_path(pair) == album / "day" / "DSC_0001.DNG"
+        assert [p.relpath for p in library.photos()] == ["day/DSC_0001.JPG", "day/DSC_0002.JPG"]
+        assert library.ratings()[pair.id].stars == 4 and library.labels()[pair.id] == "red"
+        (album / "day" / "DSC_0001.DNG").unlink()  # the RAW deleted: the JPEG is a photo of one file again
+        index_album(library)
+        alone = library.photo("day/DSC_0001.JPG")
+        assert (alone.format, alone.companion, alone.id) == ("JPEG", None, pair.id)
+
+
+def test_export_copies_the_raw_beside_its_jpeg_with_its_sidecar_and_stars(tmp_path: Path):
+    album, dest = tmp_path / "album", tmp_path / "picks"
+    _pair_album(album)
+    xmp.write_sidecar(album / "day" / "DSC_0001.DNG", label="green")  # darktable's sidecar of the RAW
+    assert raw_companion(album / "day" / "DSC_0001.JPG") == album / "day" / "DSC_0001.DNG"
+    assert raw_companion(album / "day" / "DSC_0002.JPG") is None
+    ranking = [RankedPhoto("day/DSC_0001.JPG", 0.9, 1), RankedPhoto("day/DSC_0002.JPG", 0.1, 2)]
+    report = export_photos(ranking, album, dest, top=1, write_xmp=True)
+    assert report.written == 1 and report.problems == []
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "DSC_0001.DNG", "DSC_0001.DNG.xmp", "DSC_0001.JPG", "DSC_0001.JPG.xmp", "ranking.csv"
+    ]  # fmt: skip
+    assert (dest / "DSC_0001.DNG").read_bytes() == (album / "day" / "DSC_0001.DNG").read_bytes()
+    raw_fields = xmp.read_fields(dest / "DSC_0001.DNG.xmp")
+    assert raw_fields["Xmp.xmp.Rating"] == "3" and raw_fields["Xmp.xmp.Label"] == "Green"  # rank 1 of 2: 3 stars
+    assert xmp.read_fields(dest / "DSC_0001.JPG.xmp")["Xmp.xmp.Rating"] == "3"
+    for name in ("DSC_0001.DNG", "DSC_0001.DNG.xmp", "DSC_0001.JPG.xmp"):
+        (dest / name).unlink()  # as if the first run was killed between the JPEG and the RAW
+    again = export_photos(ranking, album, dest, top=1)
+    assert again.resumed == 1 and (dest / "DSC_0001.DNG").read_bytes() == (album / "day" / "DSC_0001.DNG").read_bytes()
+    assert sorted(p.name for p in dest.iterdir()) == ["DSC_0001.DNG", "DSC_0001.DNG.xmp", "DSC_0001.JPG", "ranking.csv"]
+    shared = export_photos(ranking, album, tmp_path / "share", top=1, mode="jpeg", long_edge=32)
+    assert sorted(p.name for p in (tmp_path / "share").iterdir()) == ["DSC_0001.jpg", "ranking.csv"]
+    assert shared.written == 1
+
+
+def test_a_pairs_rating_goes_into_both_sidecars_and_comes_back_from_the_raws(tmp_path: Path):
+    album = tmp_path / "album"
+    _pair_album(album)
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        index_album(library)
+        pair = library.photo("day/DSC_0001.JPG")
+        library.set_rating(pair.id, stars=3)
+        assert write_xmp_ratings(library, naming="photo").written == 2
+        for name in ("DSC_0001.JPG.xmp", "DSC_0001.DNG.xmp"):
+            assert xmp.read_fields(album / "day" / name)["Xmp.xmp.Rating"] == "3"
+        for name in ("DSC_0001.JPG.xmp", "DSC_0001.DNG.xmp"):
+            (album / "day" / name).unlink()
+        stem = write_xmp_ratings(library, naming="stem")  # Lightroom's IMG.xmp serves both files
+        assert (stem.written, stem.problems) == (1, [])
+        assert xmp.read_fields(album / "day" / "DSC_0001.xmp")["Xmp.xmp.Rating"] == "3"
+        (album / "day" / "DSC_0001.xmp").unlink()
+        xmp.write_sidecar(album / "day" / "DSC_0001.DNG", stars=5, label="blue")  # rated in darktable
+        library.set_rating(pair.id, stars=None)
+        assert import_xmp_ratings(library).imported == 1
+        assert library.ratings()[pair.id].stars == 5 and library.labels()[pair.id] == "blue"
+
+
+def test_scan_command_says_how_many_raw_files_were_paired(tmp_path: Path, capsys):
+    from aesthetic_curator.cli import main
+
+    album = tmp_path / "album"
+    _pair_album(album)
+    assert main(["scan", str(album), "-q", "--no-thumbnails"]) == 0
+    out = capsys.readouterr().out
+    assert "2 photos" in out and "JPEG 1, RAW+JPEG 1" in out and "1 RAW files paired with their JPEG" in out
+
+
+def test_the_grid_shows_a_pair_as_one_tile_named_for_both(qtbot, window, tmp_path: Path):  # noqa: F811
+    album = tmp_path / "album"
+    _pair_album(album)
+    open_album(qtbot, window, album)
+    names = [window.model.index(row).data() for row in range(window.model.rowCount())]
+    assert names == ["DSC_0001.JPG + DNG", "DSC_0002.JPG"]
+    assert "RAW+JPEG: DSC_0001.DNG is rated and exported with it" in window.model.index(0).data(ToolTipRole)
+    assert "RAW+JPEG" in window.statusBar().currentMessage()
