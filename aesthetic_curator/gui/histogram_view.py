@@ -1,15 +1,14 @@
 """The loupe's histogram: the photo's red, green and blue levels over its top right corner, with how much
-is blown to white or crushed to black (exposure.py), for the "is it blown out?" question of culling; and the
-clipping overlay that shows where."""
+is blown to white or crushed to black (exposure.py), for the "is it blown out?" question of culling (the
+clipping overlay that shows where is in photo_overlays.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap, QPolygonF
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPolygonF
 from PySide6.QtWidgets import QWidget
 
-from aesthetic_curator.exposure import Histogram, clipping_overlay, describe_clipping
+from aesthetic_curator.exposure import Histogram, describe_clipping
 
 #: The overlay's size in pixels (the curves, then a line of text under them).
 SIZE = (256, 128)
@@ -57,13 +56,3 @@ class HistogramView(QWidget):
         painter.setPen(QColor("#dddddd"))
         text = QRectF(4, self.height() - TEXT_HEIGHT - 2, self.width() - 8, TEXT_HEIGHT)
         painter.drawText(text, Qt.AlignmentFlag.AlignCenter, self.clipping_text())
-
-
-def clipping_pixmap(photo: QPixmap) -> QPixmap:
-    """The clipping overlay (exposure.clipping_overlay) of a shown photo, the same size."""
-    image = photo.toImage().convertToFormat(QImage.Format.Format_RGB888)
-    rows = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
-    pixels = rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
-    overlay = np.ascontiguousarray(clipping_overlay(pixels))
-    height, width = overlay.shape[:2]
-    return QPixmap.fromImage(QImage(overlay.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy())

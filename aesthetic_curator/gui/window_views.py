@@ -41,6 +41,8 @@ class WindowViews:
             self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
             self.loupe.set_clipping_shown(self.preferences.loupe_clipping)
             self.loupe.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
+            self.loupe.set_focus_shown(self.preferences.loupe_focus)
+            self.loupe.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus

@@ -1,0 +1,102 @@
+"""What the loupe draws over a photo: the clipping overlay (J, exposure.py: numpy, ~10 ms, made on the UI
+thread) and focus peaking (M, focus.py: ~0.2 s of numpy and scipy for a screen-sized decode, so made on a
+worker thread and shown when it arrives), each made once per photo and kept for the photos shown lately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPainter, QPixmap
+
+from aesthetic_curator.exposure import clipping_overlay
+from aesthetic_curator.focus import focus_overlay
+
+
+def image_pixels(image: QImage) -> np.ndarray:
+    """An image's pixels as an (h, w, 3) uint8 array (a copy; the image may go)."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def rgba_image(overlay: np.ndarray) -> QImage:
+    """An (h, w, 4) uint8 array as a QImage that owns its pixels."""
+    overlay = np.ascontiguousarray(overlay)
+    height, width = overlay.shape[:2]
+    return QImage(overlay.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
+
+
+def clipping_pixmap(photo: QPixmap) -> QPixmap:
+    """The clipping overlay (exposure.clipping_overlay) of a shown photo, the same size."""
+    return QPixmap.fromImage(rgba_image(clipping_overlay(image_pixels(photo.toImage()))))
+
+
+def layered(overlays: list[QPixmap]) -> QPixmap:
+    """The overlays drawn one over the other (the first at the bottom); a null pixmap for none."""
+    if len(overlays) <= 1:
+        return overlays[0] if overlays else QPixmap()
+    combined = QPixmap(overlays[0].size())
+    combined.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(combined)
+    for overlay in overlays:
+        painter.drawPixmap(0, 0, overlay)
+    painter.end()
+    return combined
+
+
+class _Signals(QObject):
+    ready = Signal(str, QImage)
+
+
+class _FocusJob(QRunnable):
+    def __init__(self, path: str, image: QImage, signals: _Signals) -> None:
+        super().__init__()
+        self.path, self.image, self.signals = path, image, signals
+
+    def run(self) -> None:
+        self.signals.ready.emit(self.path, rgba_image(focus_overlay(image_pixels(self.image))))
+
+
+class FocusMasks(QObject):
+    """Focus-peaking overlays by photo path, made on one worker thread; ``arrived(path)`` says one is new.
+    Those of photos no longer ``wanted()`` are dropped when a new one arrives."""
+
+    arrived = Signal(str)
+
+    def __init__(self, wanted: Callable[[], Collection[str]], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._wanted = wanted
+        self._masks: dict[str, QPixmap] = {}
+        self._asked: set[str] = set()
+        self._signals = _Signals()
+        self._signals.ready.connect(self._on_ready)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def get(self, path: str) -> QPixmap | None:
+        return self._masks.get(path)
+
+    def request(self, path: str, photo: QPixmap) -> None:
+        """Make ``path``'s overlay from the decode shown (``photo``), unless it is made or on its way."""
+        if path not in self._masks and path not in self._asked:
+            self._asked.add(path)
+            self._pool.start(_FocusJob(path, photo.toImage(), self._signals))
+
+    def clear(self) -> None:
+        """The photos are decoded again (a larger view): overlays are remade from the new decodes."""
+        self._masks.clear()
+        self._asked.clear()
+
+    def _on_ready(self, path: str, image: QImage) -> None:
+        self._asked.discard(path)
+        wanted = set(self._wanted())
+        self._masks = {p: mask for p, mask in self._masks.items() if p in wanted}
+        self._masks[path] = QPixmap.fromImage(image)
+        self.arrived.emit(path)
+
+    def wait(self, msecs: int = 5000) -> None:
+        self._pool.clear()
+        self._pool.waitForDone(msecs)
