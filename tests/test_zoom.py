@@ -209,6 +209,11 @@ def test_survey_shows_the_selected_photos_rates_the_marked_one_and_zooms_all(qtb
     assert [item.id for item in survey.items] == ids  # in the grid's order
     qtbot.waitUntil(lambda: all(not view.pixmap.isNull() for view in survey.views), timeout=TIMEOUT)
     assert all(view.scale > 1.0 for view in survey.views)  # reduced decodes, at the views' size
+    qtbot.keyClick(survey, "m")  # focus peaking over each photo (the loupe's setting too)
+    qtbot.waitUntil(lambda: all(not view.overlay.isNull() for view in survey.views), timeout=TIMEOUT)
+    assert window.preferences.loupe_focus
+    qtbot.keyClick(survey, "m")
+    assert all(view.overlay.isNull() for view in survey.views) and not window.preferences.loupe_focus
 
     qtbot.keyClick(survey, Qt.Key.Key_Right)  # the second photo is the one to rate
     qtbot.keyClick(survey, "5")

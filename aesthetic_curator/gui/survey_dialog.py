@@ -2,9 +2,9 @@
 (Lightroom's Survey view, key N).
 
 ←/→ choose the photo the rating keys rate (its caption is marked ▶), Z zooms every photo to 1:1 at the
-same spot (the pointer pans them together: which frame has the sharp eye?), a click makes a photo the one
-to rate. Photos are decoded off the UI thread at their view's size (:class:`DecodedPhotos`), every pixel
-only while zoomed.
+same spot (the pointer pans them together: which frame has the sharp eye?), M marks each photo's sharp edges
+(focus peaking, as in the loupe), a click makes a photo the one to rate. Photos are decoded off the UI
+thread at their view's size (:class:`DecodedPhotos`), every pixel only while zoomed.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
-from aesthetic_curator.gui.photo_decoder import DecodedPhotos
+from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
+from aesthetic_curator.gui.photo_overlays import FocusMasks
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
 
@@ -25,6 +26,7 @@ SURVEY_KEYS = [
     ("← → or a click", "the photo to rate (▶)"),
     ("1 – 5, 0, P, X, U, 6 – 9", "rate or label it, as in the grid (Ctrl+Z takes it back)"),
     ("Z", "every photo to 1:1 at the same spot (the pointer pans them); again: fitted"),
+    ("M", "focus peaking: each photo's sharp edges green (again: off)"),
     ("N or Esc", "back to the grid"),
 ]
 
@@ -33,6 +35,7 @@ class SurveyDialog(QDialog):
     """Shows ``items``; rating keys go to the window with the photo they are for."""
 
     key_rating = Signal(int, QKeyEvent)  # the photo to rate, the key (handled as in the grid)
+    focus_toggled = Signal(bool)  # M: the window keeps the choice (the loupe's too)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +50,9 @@ class SurveyDialog(QDialog):
         self.photos = DecodedPhotos(2 * MAX_SURVEYED, self._fit_size, self._wanted, self)
         self.photos.arrived.connect(self._on_arrived)
         self.photos.full_arrived.connect(self._on_full_arrived)
+        self.focus_shown = False
+        self.focus_masks = FocusMasks(self._wanted, self)
+        self.focus_masks.arrived.connect(self._on_arrived)
 
     def show_items(self, items: list[PhotoItem]) -> None:
         """Survey ``items`` (the first :data:`MAX_SURVEYED`), two or three to a row."""
@@ -69,7 +75,7 @@ class SurveyDialog(QDialog):
             self.captions.append(caption)
         self.photos.drop_pending()
         for item, view in zip(self.items, self.views):
-            self.photos.show_in(view, item.path)
+            self._show(item, view)
         self._update_captions()
 
     def update_caption(self, item: PhotoItem) -> None:
@@ -84,9 +90,26 @@ class SurveyDialog(QDialog):
         return {str(item.path) for item in self.items}
 
     def _on_arrived(self, path: str) -> None:
+        """A decode, or a focus-peaking overlay, of a surveyed photo is ready."""
         for item, view in zip(self.items, self.views):
             if str(item.path) == path:
-                self.photos.show_in(view, item.path)
+                self._show(item, view)
+
+    def _show(self, item: PhotoItem, view: ZoomView) -> None:
+        self.photos.show_in(view, item.path)
+        kept = self.photos.get(str(item.path))
+        if self.focus_shown and isinstance(kept, KeptPhoto):
+            mask = self.focus_masks.get(str(item.path))
+            if mask is None:
+                self.focus_masks.request(str(item.path), kept.pixmap)
+            else:
+                view.set_overlay(mask)
+
+    def set_focus_shown(self, shown: bool) -> None:
+        self.focus_shown = shown
+        for item, view in zip(self.items, self.views):
+            view.set_overlay(QPixmap())
+            self._show(item, view)
 
     def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
         for item, view in zip(self.items, self.views):
@@ -127,6 +150,9 @@ class SurveyDialog(QDialog):
             self._activate((self.active + step) % max(1, len(self.items)))
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
+        elif key == Qt.Key.Key_M:
+            self.set_focus_shown(not self.focus_shown)
+            self.focus_toggled.emit(self.focus_shown)
         elif key in (Qt.Key.Key_N, Qt.Key.Key_Escape):
             self.accept()
         elif self.items:
@@ -134,4 +160,5 @@ class SurveyDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.photos.wait()
+        self.focus_masks.wait()
         super().done(result)

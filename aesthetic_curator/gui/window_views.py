@@ -41,8 +41,8 @@ class WindowViews:
             self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
             self.loupe.set_clipping_shown(self.preferences.loupe_clipping)
             self.loupe.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
-            self.loupe.set_focus_shown(self.preferences.loupe_focus)
             self.loupe.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
+        self.loupe.set_focus_shown(self.preferences.loupe_focus)  # the survey's M sets it too
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
@@ -58,6 +58,8 @@ class WindowViews:
             self.survey = SurveyDialog(self)
             self.survey.key_rating.connect(self._survey_key)
             self.survey.finished.connect(self._give_keys_back)
+            self.survey.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
+        self.survey.focus_shown = self.preferences.loupe_focus  # the loupe's M sets it too
         self.survey.show_items(items)
         self.survey.show()
         self.survey.raise_()
