@@ -41,6 +41,10 @@ def test_a_pair_is_one_photo_and_a_library_from_before_keeps_the_raw_rating(tmp_
         assert raw.format == "RAW" and raw.companion is None
         library.set_rating(raw.id, stars=4)
         library.set_label(raw.id, "red")
+        Image.new("RGB", (64, 48), (20, 120, 40)).save(album / "day" / "DSC_0002.JPG")
+        index_album(library)
+        other = library.photo("day/DSC_0002.JPG").id
+        library.add_comparison(raw.id, other, "a")  # the RAW was preferred to DSC_0002
         _pair_album(album)  # the camera's JPEGs arrive beside the RAW
         summary = index_album(library)
         assert summary.scan.paired == 1 and len(summary.scan.files) == 2
@@ -50,6 +54,8 @@ def test_a_pair_is_one_photo_and_a_library_from_before_keeps_the_raw_rating(tmp_
         assert library.companion_path(pair) == album / "day" / "DSC_0001.DNG"
         assert [p.relpath for p in library.photos()] == ["day/DSC_0001.JPG", "day/DSC_0002.JPG"]
         assert library.ratings()[pair.id].stars == 4 and library.labels()[pair.id] == "red"
+        assert [(c.photo_a, c.photo_b, c.outcome) for c in library.comparisons()] == [(pair.id, other, "a")]
+        assert library.training_pairs() == [(album / "day" / "DSC_0001.JPG", album / "day" / "DSC_0002.JPG")]
         (album / "day" / "DSC_0001.DNG").unlink()  # the RAW deleted: the JPEG is a photo of one file again
         index_album(library)
         alone = library.photo("day/DSC_0001.JPG")

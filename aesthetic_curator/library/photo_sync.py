@@ -52,6 +52,22 @@ def _companion_relpath(relpath: str, companion: str) -> str:
     return f"{folder}/{companion}" if folder else companion
 
 
+def _hand_over(db: sqlite3.Connection, raw_id: int, pair_id: int) -> None:
+    """A RAW that was a photo of its own is now part of a pair: its rating and label go to the pair when it
+    has none, and its comparisons ("which of these two?" answers about the shot) become the pair's."""
+    for table in ("ratings", "labels"):
+        db.execute(
+            f"INSERT OR IGNORE INTO {table} SELECT ?, {_CARRIED[table]} FROM {table} WHERE photo_id = ?",
+            (pair_id, raw_id),
+        )
+    db.execute(
+        "DELETE FROM comparisons WHERE (photo_a = ? AND photo_b = ?) OR (photo_a = ? AND photo_b = ?)",
+        (raw_id, pair_id, pair_id, raw_id),
+    )  # the RAW against its own JPEG: the same shot
+    for column in ("photo_a", "photo_b"):
+        db.execute(f"UPDATE comparisons SET {column} = ? WHERE {column} = ?", (pair_id, raw_id))
+
+
 def sync_photos(db: sqlite3.Connection, scan: ScanResult) -> SyncReport:
     """Bring the photo table in line with a scan, inside the caller's transaction.
 
@@ -59,7 +75,7 @@ def sync_photos(db: sqlite3.Connection, scan: ScanResult) -> SyncReport:
     content hash and size match a photo that disappeared is a move: the photo keeps its id,
     ratings and scores. Photos no longer found are marked missing, not deleted, so their
     ratings come back if the file does. A RAW that was a photo of its own and is now paired with
-    its JPEG hands its rating and label to the JPEG when the JPEG has none (a library from before).
+    its JPEG hands its rating, label and comparisons to the pair (:func:`_hand_over`).
     """
     now = time.time()
     report = SyncReport([], [], [], [], 0)
@@ -125,11 +141,7 @@ def sync_photos(db: sqlite3.Connection, scan: ScanResult) -> SyncReport:
             lead = paired_with.get(row[1])
             if lead is not None and not row[5]:
                 report.paired.append((row[1], lead))
-                for table in ("ratings", "labels"):
-                    db.execute(
-                        f"INSERT OR IGNORE INTO {table} SELECT ?, {_CARRIED[table]} FROM {table} WHERE photo_id = ?",
-                        (ids[lead], row[0]),
-                    )
+                _hand_over(db, row[0], ids[lead])
             elif not row[5]:
                 report.removed.append(row[1])
             db.execute("UPDATE photos SET missing=1, updated_at=? WHERE id=?", (now, row[0]))
