@@ -49,6 +49,11 @@ def focus_share(pixels: np.ndarray) -> float:
 
 def focus_overlay(pixels: np.ndarray) -> np.ndarray:
     """An RGBA image the size of ``pixels``: :data:`FOCUS_COLOUR` on sharp edges, transparent elsewhere."""
-    overlay = np.zeros((*pixels.shape[:2], 4), dtype=np.uint8)
-    overlay[focus_mask(pixels)] = FOCUS_COLOUR
+    return mask_overlay(focus_mask(pixels))
+
+
+def mask_overlay(mask: np.ndarray) -> np.ndarray:
+    """:func:`focus_mask`'s answer drawn: :data:`FOCUS_COLOUR` where it is true, transparent elsewhere."""
+    overlay = np.zeros((*mask.shape, 4), dtype=np.uint8)
+    overlay[mask] = FOCUS_COLOUR
     return overlay

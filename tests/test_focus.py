@@ -65,6 +65,8 @@ def test_m_shows_focus_peaking_in_the_loupe_and_is_remembered(qtbot, window: Mai
     assert window.preferences.loupe_focus
     qtbot.waitUntil(lambda: not loupe.view.overlay.isNull(), timeout=TIMEOUT)
     assert loupe.view.overlay.size() == loupe.view.pixmap.size()
+    share = loupe.focus_masks.share(str(window.current_item().path))
+    assert 0 <= share < 1 and f"sharp edges {share:.1%}" in loupe.caption.text()
     qtbot.keyClick(loupe, Qt.Key.Key_J)  # both at once: the clipping warning over the focus marks
     assert not loupe.view.overlay.isNull() and window.preferences.loupe_clipping
     alpha = image_pixels_alpha(loupe.view.overlay)

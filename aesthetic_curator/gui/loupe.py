@@ -107,6 +107,8 @@ class LoupeDialog(QDialog):
             for path in self._wanted:  # the neighbours' too, so flipping shows theirs at once
                 self._ask_focus(path)
         self._show_overlays()
+        if self._item is not None:
+            self.update_caption(self._item)
 
     def _show_overlays(self) -> None:
         """The overlays switched on, over the photo shown: focus peaking under the clipping overlay. Clipping is
@@ -134,6 +136,8 @@ class LoupeDialog(QDialog):
     def _on_focus_arrived(self, path: str) -> None:
         if path == self._shown:
             self._show_overlays()
+            if self._item is not None:
+                self.update_caption(self._item)
 
     def _place_histogram(self) -> None:
         self.histogram.move(self.view.width() - self.histogram.width() - 8, 8)
@@ -157,6 +161,8 @@ class LoupeDialog(QDialog):
         rank = f"   #{item.rank} · score {item.score:.2f}" if item.rank is not None else ""
         zoom = "   ·   1:1 (Z: fit)" if self.view.zoomed else ""
         details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""
+        share = self.focus_masks.share(str(item.path)) if self.focus_shown else None
+        zoom += f"   ·   sharp edges {share:.1%}" if share is not None else ""
         place = f"{self._place}   ·   " if self._place else ""
         self.caption.setText(f"{place}{display_path(item.photo.relpath)}   {item.rating_text()}{rank}{zoom}{details}")
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
 from aesthetic_curator.exposure import clipping_overlay
-from aesthetic_curator.focus import focus_overlay
+from aesthetic_curator.focus import focus_mask, mask_overlay
 
 
 def image_pixels(image: QImage) -> np.ndarray:
@@ -48,7 +48,7 @@ def layered(overlays: list[QPixmap]) -> QPixmap:
 
 
 class _Signals(QObject):
-    ready = Signal(str, QImage)
+    ready = Signal(str, QImage, float)
 
 
 class _FocusJob(QRunnable):
@@ -57,12 +57,14 @@ class _FocusJob(QRunnable):
         self.path, self.image, self.signals = path, image, signals
 
     def run(self) -> None:
-        self.signals.ready.emit(self.path, rgba_image(focus_overlay(image_pixels(self.image))))
+        mask = focus_mask(image_pixels(self.image))
+        self.signals.ready.emit(self.path, rgba_image(mask_overlay(mask)), float(mask.mean()))
 
 
 class FocusMasks(QObject):
-    """Focus-peaking overlays by photo path, made on one worker thread; ``arrived(path)`` says one is new.
-    Those of photos no longer ``wanted()`` are dropped when a new one arrives."""
+    """Focus-peaking overlays by photo path, with the share of the photo on sharp edges, made on one worker
+    thread; ``arrived(path)`` says one is new. Those of photos no longer ``wanted()`` are dropped when a new
+    one arrives."""
 
     arrived = Signal(str)
 
@@ -70,6 +72,7 @@ class FocusMasks(QObject):
         super().__init__(parent)
         self._wanted = wanted
         self._masks: dict[str, QPixmap] = {}
+        self._shares: dict[str, float] = {}
         self._asked: set[str] = set()
         self._signals = _Signals()
         self._signals.ready.connect(self._on_ready)
@@ -78,6 +81,10 @@ class FocusMasks(QObject):
 
     def get(self, path: str) -> QPixmap | None:
         return self._masks.get(path)
+
+    def share(self, path: str) -> float | None:
+        """The share (0..1) of the photo's pixels on a sharp edge, once its overlay is made."""
+        return self._shares.get(path) if path in self._masks else None
 
     def request(self, path: str, photo: QPixmap) -> None:
         """Make ``path``'s overlay from the decode shown (``photo``), unless it is made or on its way."""
@@ -88,13 +95,15 @@ class FocusMasks(QObject):
     def clear(self) -> None:
         """The photos are decoded again (a larger view): overlays are remade from the new decodes."""
         self._masks.clear()
+        self._shares.clear()
         self._asked.clear()
 
-    def _on_ready(self, path: str, image: QImage) -> None:
+    def _on_ready(self, path: str, image: QImage, share: float) -> None:
         self._asked.discard(path)
         wanted = set(self._wanted())
         self._masks = {p: mask for p, mask in self._masks.items() if p in wanted}
-        self._masks[path] = QPixmap.fromImage(image)
+        self._shares = {p: value for p, value in self._shares.items() if p in wanted}
+        self._masks[path], self._shares[path] = QPixmap.fromImage(image), share
         self.arrived.emit(path)
 
     def wait(self, msecs: int = 5000) -> None:

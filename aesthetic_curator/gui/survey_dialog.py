@@ -94,6 +94,7 @@ class SurveyDialog(QDialog):
         for item, view in zip(self.items, self.views):
             if str(item.path) == path:
                 self._show(item, view)
+        self._update_captions()
 
     def _show(self, item: PhotoItem, view: ZoomView) -> None:
         self.photos.show_in(view, item.path)
@@ -110,6 +111,7 @@ class SurveyDialog(QDialog):
         for item, view in zip(self.items, self.views):
             view.set_overlay(QPixmap())
             self._show(item, view)
+        self._update_captions()
 
     def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
         for item, view in zip(self.items, self.views):
@@ -117,9 +119,16 @@ class SurveyDialog(QDialog):
                 view.show_full(pixmap)
 
     def _update_captions(self) -> None:
+        """Each photo's name and rating; with focus peaking on, its share on sharp edges, and which of them is
+        the sharpest once every one is measured (near-identical frames: the one in focus)."""
+        shares = [self.focus_masks.share(str(item.path)) if self.focus_shown else None for item in self.items]
+        measured = [share for share in shares if share is not None]
+        sharpest = shares.index(max(measured)) if len(measured) == len(shares) >= 2 else None
         for n, (item, caption) in enumerate(zip(self.items, self.captions)):
             marker = "▶ " if n == self.active else ""
-            caption.setText(f"{marker}{display_path(item.photo.relpath)}   {item.rating_text()}")
+            focus = "" if shares[n] is None else f"   sharp edges {shares[n]:.1%}"
+            focus += "  SHARPEST" if n == sharpest else ""
+            caption.setText(f"{marker}{display_path(item.photo.relpath)}   {item.rating_text()}{focus}")
             caption.setStyleSheet("font-weight: bold" if n == self.active else "")
 
     def _activate(self, n: int) -> None:
