@@ -234,3 +234,52 @@ def test_survey_shows_the_selected_photos_rates_the_marked_one_and_zooms_all(qtb
     qtbot.waitUntil(lambda: all(not view.full.isNull() for view in survey.views), timeout=TIMEOUT)
     qtbot.keyClick(survey, "n")
     assert not survey.isVisible()
+
+
+def test_select_and_candidate_walks_the_grid_and_lands_on_the_winner(qtbot, window: MainWindow, big_album):  # noqa: F811
+    """C: the current photo stays left (the select) while the candidate walks the grid; ↑ promotes it."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    from aesthetic_curator.library.store import REJECTED
+    from tests.test_gui import open_album
+
+    open_album(qtbot, window, big_album)
+    ids = [window.model.index(row).data(PHOTO_ROLE).id for row in range(window.model.rowCount())]
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, "c")
+    survey = window.survey
+
+    def shown() -> list[int]:
+        return [item.id for item in survey.items]
+
+    assert survey.isVisible() and survey.windowTitle() == "Select and candidate"
+    assert shown() == ids[:2] and survey.active == 1 and survey.captions[1].text().startswith("▶")
+    qtbot.keyClick(survey, Qt.Key.Key_Right)
+    assert shown() == [ids[0], ids[2]]
+    qtbot.keyClick(survey, Qt.Key.Key_Left)
+    qtbot.keyClick(survey, Qt.Key.Key_Left)  # past the select, round to the grid's last photo
+    assert shown() == [ids[0], ids[-1]]
+    qtbot.keyClick(survey, "x")  # the rating keys rate the candidate
+    assert window.library.ratings()[ids[-1]].flag == REJECTED
+    qtbot.keyClick(survey, Qt.Key.Key_Right)  # round again, past the select: the second photo
+    qtbot.keyClick(survey, Qt.Key.Key_Right)
+    assert shown() == [ids[0], ids[2]]
+    qtbot.keyClick(survey, Qt.Key.Key_Up)  # the candidate wins: the select, and the next one the candidate
+    assert shown() == [ids[2], ids[3]]
+    qtbot.waitUntil(lambda: all(not view.pixmap.isNull() for view in survey.views), timeout=TIMEOUT)
+    qtbot.keyClick(survey, Qt.Key.Key_Tab)  # now the select is the one rated
+    assert survey.active == 0
+    qtbot.keyClick(survey, "5")
+    assert window.library.ratings()[ids[2]].stars == 5 and "★★★★★" in survey.captions[0].text()
+    qtbot.keyClick(survey, "c")
+    assert not survey.isVisible() and window.current_item().id == ids[2]  # back on the winner
+
+    for row in (3, 4):  # with several selected, the candidate walks among them only
+        window.grid.selectionModel().select(window.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    window.candidates_action.trigger()  # the menu (offscreen, the closed dialog keeps the window's shortcuts)
+    assert survey.isVisible() and shown() == [ids[2], ids[3]]
+    qtbot.keyClick(survey, Qt.Key.Key_Right)
+    qtbot.keyClick(survey, Qt.Key.Key_Right)
+    assert shown() == [ids[2], ids[3]]  # 3 → 4 → (2 is the select) 3
+    qtbot.keyClick(survey, Qt.Key.Key_Escape)

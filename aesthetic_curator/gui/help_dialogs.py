@@ -20,7 +20,7 @@ from aesthetic_curator.builtin_model import builtin_bundle_path
 from aesthetic_curator.gui.compare_dialog import COMPARE_KEYS
 from aesthetic_curator.gui.loupe import LOUPE_KEYS
 from aesthetic_curator.gui.photo_grid import GRID_KEYS
-from aesthetic_curator.gui.survey_dialog import SURVEY_KEYS
+from aesthetic_curator.gui.survey_dialog import CANDIDATE_KEYS, SURVEY_KEYS
 from aesthetic_curator.paths import cache_dir, data_dir
 
 LIVE_NOTICE = "LIVE-NOTICE.txt"
@@ -39,12 +39,14 @@ def window_shortcuts(window: QMainWindow) -> list[tuple[str, str]]:
 
 
 def shortcuts_html(window: QMainWindow) -> str:
-    """Five tables: the window's menus, the grid, the loupe, the survey and the compare view."""
+    """Six tables: the window's menus, the grid, the loupe, the survey (and its select-and-candidate mode) and
+    the compare view."""
     sections = [
         ("Everywhere in the window", window_shortcuts(window)),
         ("In the grid", GRID_KEYS),
         ("In the loupe (Space)", LOUPE_KEYS),
         ("In the survey (N)", SURVEY_KEYS),
+        ("Comparing select and candidate (C)", CANDIDATE_KEYS),
         ("In the compare view (Ctrl+B)", COMPARE_KEYS),
     ]
     return "".join(_table(title, rows) for title, rows in sections)

@@ -337,6 +337,10 @@ class PhotoListModel(QAbstractListModel):
     def all_items(self) -> list[PhotoItem]:
         return list(self._items.values())
 
+    def visible_items(self) -> list[PhotoItem]:
+        """The photos the grid shows, in its order."""
+        return list(self._visible)
+
     def _thumbnail_loaded(self, photo_id: int) -> None:
         row = self._rows.get(photo_id)
         if row is not None:

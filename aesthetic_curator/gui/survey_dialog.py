@@ -1,5 +1,7 @@
 """The survey: the photos selected in the grid (2 to 6) side by side, to choose among near-identical frames
-(Lightroom's Survey view, key N).
+(Lightroom's Survey view, key N); and its select-and-candidate mode (Lightroom's Compare view, key C): the
+best frame so far (the select, left) stays while the candidate (right) walks through the others with ←/→,
+and ↑ makes the candidate the select, so a burst of any length is settled two large photos at a time.
 
 ←/→ choose the photo the rating keys rate (its caption is marked ▶), Z zooms every photo to 1:1 at the
 same spot (the pointer pans them together: which frame has the sharp eye?), M marks each photo's sharp edges
@@ -29,6 +31,14 @@ SURVEY_KEYS = [
     ("M", "focus peaking: each photo's sharp edges green (again: off)"),
     ("N or Esc", "back to the grid"),
 ]
+#: The select-and-candidate mode's own keys (the others as in the survey).
+CANDIDATE_KEYS = [
+    ("← →", "the previous, next candidate (right); the select (left) stays"),
+    ("↑", "the candidate becomes the select, the next photo the candidate"),
+    ("Tab or a click", "which of the two the rating keys rate (▶)"),
+    ("Z, M, 1 – 5, 0, P, X, U, 6 – 9", "as in the survey"),
+    ("C or Esc", "back to the grid, on the select"),
+]
 
 
 class SurveyDialog(QDialog):
@@ -47,6 +57,8 @@ class SurveyDialog(QDialog):
         self.views: list[ZoomView] = []
         self.captions: list[QLabel] = []
         self.active = 0
+        self.sequence: list[PhotoItem] = []  # select-and-candidate mode: what the candidate walks through
+        self._candidate_at = 0  # the candidate's place in ``sequence``
         self.photos = DecodedPhotos(2 * MAX_SURVEYED, self._fit_size, self._wanted, self)
         self.photos.arrived.connect(self._on_arrived)
         self.photos.full_arrived.connect(self._on_full_arrived)
@@ -56,9 +68,22 @@ class SurveyDialog(QDialog):
 
     def show_items(self, items: list[PhotoItem]) -> None:
         """Survey ``items`` (the first :data:`MAX_SURVEYED`), two or three to a row."""
+        self.sequence = []
+        self.setWindowTitle("Survey")
+        self._build(items[:MAX_SURVEYED])
+
+    def show_candidates(self, sequence: list[PhotoItem], select: int) -> None:
+        """Select-and-candidate mode: ``sequence[select]`` left, the next photo of ``sequence`` right (rated)."""
+        self._build([sequence[select], sequence[(select + 1) % len(sequence)]])
+        self.sequence, self._candidate_at, self.active = list(sequence), (select + 1) % len(sequence), 1
+        self.setWindowTitle("Select and candidate")
+        self._prefetch()
+        self._update_captions()
+
+    def _build(self, items: list[PhotoItem]) -> None:
         for widget in [*self.views, *self.captions]:
             widget.deleteLater()
-        self.items = items[:MAX_SURVEYED]
+        self.items = items
         self.views, self.captions, self.active = [], [], 0
         for row in range(self._layout.rowCount()):
             self._layout.setRowStretch(row, 0)
@@ -81,13 +106,43 @@ class SurveyDialog(QDialog):
     def update_caption(self, item: PhotoItem) -> None:
         """A rating changed: its caption says so (when the photo is surveyed)."""
         self.items = [item if shown.id == item.id else shown for shown in self.items]
+        self.sequence = [item if other.id == item.id else other for other in self.sequence]
         self._update_captions()
+
+    def _walk(self, step: int) -> None:
+        """The candidate moves ``step`` photos through ``sequence``, past the select."""
+        place = self._candidate_at
+        for _ in range(len(self.sequence)):
+            place = (place + step) % len(self.sequence)
+            if self.sequence[place].id != self.items[0].id:
+                break
+        self._candidate_at = place
+        self._replace(1, self.sequence[place])
+        self._prefetch()
+
+    def _promote(self) -> None:
+        """↑: the candidate is the better frame: it becomes the select, and the next photo the candidate."""
+        self._replace(0, self.items[1])
+        if len(self.sequence) > 2:
+            self._walk(1)
+
+    def _replace(self, n: int, item: PhotoItem) -> None:
+        self.items[n] = item
+        self.views[n].set_overlay(QPixmap())
+        self._show(item, self.views[n])
+        self._update_captions()
+
+    def _prefetch(self) -> None:
+        """The candidates on either side are decoded ahead, so walking shows them at once."""
+        for step in (1, -1):
+            self.photos.request(self.sequence[(self._candidate_at + step) % len(self.sequence)].path)
 
     def _fit_size(self) -> int:
         return self.views[0].fit_size() if self.views else 480
 
     def _wanted(self) -> set[str]:
-        return {str(item.path) for item in self.items}
+        ahead = [(self._candidate_at + step) % len(self.sequence) for step in (1, -1)] if self.sequence else []
+        return {str(item.path) for item in self.items} | {str(self.sequence[n].path) for n in ahead}
 
     def _on_arrived(self, path: str) -> None:
         """A decode, or a focus-peaking overlay, of a surveyed photo is ready."""
@@ -154,18 +209,26 @@ class SurveyDialog(QDialog):
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+Z, Ctrl+Shift+Z: the window's undo
             if self.items:
                 self.key_rating.emit(self.items[self.active].id, event)
-        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Left):
-            step = 1 if key == Qt.Key.Key_Right else -1
+        elif self.sequence and key in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            self._walk(1 if key == Qt.Key.Key_Right else -1)
+        elif self.sequence and key == Qt.Key.Key_Up:
+            self._promote()
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Left, Qt.Key.Key_Tab):
+            step = -1 if key == Qt.Key.Key_Left else 1
             self._activate((self.active + step) % max(1, len(self.items)))
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
         elif key == Qt.Key.Key_M:
             self.set_focus_shown(not self.focus_shown)
             self.focus_toggled.emit(self.focus_shown)
-        elif key in (Qt.Key.Key_N, Qt.Key.Key_Escape):
+        elif key in (Qt.Key.Key_N, Qt.Key.Key_C, Qt.Key.Key_Escape):
             self.accept()
         elif self.items:
             self.key_rating.emit(self.items[self.active].id, event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab is a key of this view (which photo the rating keys rate), not a move between widgets."""
+        return False
 
     def done(self, result: int) -> None:
         self.photos.wait()

@@ -66,6 +66,9 @@ def build_actions(w: MainWindow) -> None:
     )
     w.loupe_action = _action(w, "Loupe", w.open_loupe, None, "Space or double-click")
     w.survey_action = _action(w, "Survey Selected Photos", w.open_survey, "N", "the selected photos side by side")
+    w.candidates_action = _action(
+        w, "Compare Select and Candidate", w.open_candidates, "C", "the best frame so far against the next, large"
+    )
     w.larger_tiles_action = _action(w, "Larger Thumbnails", w.grid.larger_tiles, "Ctrl+=", "bigger grid tiles")
     w.larger_tiles_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence(QKeySequence.StandardKey.ZoomIn)])
     w.smaller_tiles_action = _action(
@@ -162,7 +165,7 @@ def build_menus(w: MainWindow) -> None:
     edit_menu.addSeparator()
     edit_menu.addAction(w.advance_action)
     photo_menu = w.menuBar().addMenu("&Photos")
-    for action in (w.suggest_action, w.compare_action, w.loupe_action, w.survey_action):
+    for action in (w.suggest_action, w.compare_action, w.loupe_action, w.survey_action, w.candidates_action):
         photo_menu.addAction(action)
     for action in (w.personalize_action, w.rank_action):
         photo_menu.addAction(action)

@@ -54,18 +54,45 @@ class WindowViews:
         if len(items) < 2:
             self.statusBar().showMessage("Select 2 to 6 photos (Shift or Ctrl + click) to survey them together", 8_000)
             return
+        self._prepare_survey().show_items(items)
+        self._raise_survey()
+        if len(items) > MAX_SURVEYED:
+            self.statusBar().showMessage(f"Surveying the first {MAX_SURVEYED} of {len(items)} selected photos", 8_000)
+
+    def open_candidates(self) -> None:
+        """C: the current photo as the select, the next as the candidate, walking through the selected photos
+        (two or more) or else the whole grid, in the grid's order."""
+        item = self.current_item()
+        if item is None:
+            return
+        chosen = sorted(self.selected_items(), key=lambda chosen: self.model.row_of(chosen.id) or 0)
+        sequence = chosen if len(chosen) >= 2 else self.model.visible_items()
+        if len(sequence) < 2:
+            self.statusBar().showMessage("Nothing to compare this photo with", 8_000)
+            return
+        ids = [other.id for other in sequence]
+        self._prepare_survey().show_candidates(sequence, ids.index(item.id) if item.id in ids else 0)
+        self._raise_survey()
+
+    def _prepare_survey(self) -> SurveyDialog:
         if self.survey is None:
             self.survey = SurveyDialog(self)
             self.survey.key_rating.connect(self._survey_key)
-            self.survey.finished.connect(self._give_keys_back)
+            self.survey.finished.connect(self._survey_closed)
             self.survey.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
         self.survey.focus_shown = self.preferences.loupe_focus  # the loupe's M sets it too
-        self.survey.show_items(items)
+        return self.survey
+
+    def _raise_survey(self) -> None:
         self.survey.show()
         self.survey.raise_()
         self.survey.activateWindow()
-        if len(items) > MAX_SURVEYED:
-            self.statusBar().showMessage(f"Surveying the first {MAX_SURVEYED} of {len(items)} selected photos", 8_000)
+
+    def _survey_closed(self) -> None:
+        """Back to the grid; from select and candidate, on the select (the frame that won)."""
+        if self.survey is not None and self.survey.sequence and self.survey.items:
+            self.select_photo(self.survey.items[0].id)
+        self._give_keys_back()
 
     def _survey_key(self, photo_id: int, event: QKeyEvent) -> None:
         item = self.model.item(photo_id)
