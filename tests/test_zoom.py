@@ -199,7 +199,7 @@ def test_survey_shows_the_selected_photos_rates_the_marked_one_and_zooms_all(qtb
     window.grid.setFocus()
     window.grid.setCurrentIndex(window.model.index(0))
     qtbot.keyClick(window.grid, "n")  # one photo: nothing to compare it with
-    assert window.survey is None and "Select 2 to 6 photos" in window.statusBar().currentMessage()
+    assert window.survey is None and "Select 2 to 12 photos" in window.statusBar().currentMessage()
     for row in (1, 2):
         window.grid.selectionModel().select(window.model.index(row), QItemSelectionModel.SelectionFlag.Select)
     qtbot.keyClick(window.grid, "n")
@@ -234,6 +234,11 @@ def test_survey_shows_the_selected_photos_rates_the_marked_one_and_zooms_all(qtb
     qtbot.waitUntil(lambda: all(not view.full.isNull() for view in survey.views), timeout=TIMEOUT)
     qtbot.keyClick(survey, "n")
     assert not survey.isVisible()
+    window.grid.selectAll()  # all six: two rows of three
+    window.survey_action.trigger()
+    places = [survey._layout.getItemPosition(survey._layout.indexOf(view))[:2] for view in survey.views]
+    assert places == [(0, 0), (0, 1), (0, 2), (2, 0), (2, 1), (2, 2)]  # (caption rows between)
+    qtbot.keyClick(survey, "n")
 
 
 def test_select_and_candidate_walks_the_grid_and_lands_on_the_winner(qtbot, window: MainWindow, big_album):  # noqa: F811

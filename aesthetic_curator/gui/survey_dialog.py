@@ -1,4 +1,4 @@
-"""The survey: the photos selected in the grid (2 to 6) side by side, to choose among near-identical frames
+"""The survey: the photos selected in the grid (2 to 12) side by side, to choose among near-identical frames
 (Lightroom's Survey view, key N); and its select-and-candidate mode (Lightroom's Compare view, key C): the
 best frame so far (the select, left) stays while the candidate (right) walks through the others with ←/→,
 and ↑ makes the candidate the select, so a burst of any length is settled two large photos at a time.
@@ -21,8 +21,8 @@ from aesthetic_curator.gui.photo_overlays import FocusMasks
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
 
-#: The most photos surveyed at once (more would each be too small to judge).
-MAX_SURVEYED = 6
+#: The most photos surveyed at once (as Capture One; more would each be too small to judge).
+MAX_SURVEYED = 12
 #: The survey's keys (Help → Keyboard Shortcuts).
 SURVEY_KEYS = [
     ("← → or a click", "the photo to rate (▶)"),
@@ -67,7 +67,8 @@ class SurveyDialog(QDialog):
         self.focus_masks.arrived.connect(self._on_arrived)
 
     def show_items(self, items: list[PhotoItem]) -> None:
-        """Survey ``items`` (the first :data:`MAX_SURVEYED`), two or three to a row."""
+        """Survey ``items`` (the first :data:`MAX_SURVEYED`), in one row up to three, two rows up to eight, else
+        three."""
         self.sequence = []
         self.setWindowTitle("Survey")
         self._build(items[:MAX_SURVEYED])
@@ -87,7 +88,8 @@ class SurveyDialog(QDialog):
         self.views, self.captions, self.active = [], [], 0
         for row in range(self._layout.rowCount()):
             self._layout.setRowStretch(row, 0)
-        columns = len(self.items) if len(self.items) <= 3 else (len(self.items) + 1) // 2
+        rows = 1 if len(self.items) <= 3 else 2 if len(self.items) <= 8 else 3
+        columns = -(-len(self.items) // rows)
         for n in range(len(self.items)):
             view, caption = ZoomView(self), QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
             view.clicked.connect(lambda _at, n=n: self._activate(n))

@@ -52,7 +52,8 @@ class WindowViews:
         """N: the selected photos side by side (in the grid's order), to choose among similar frames."""
         items = sorted(self.selected_items(), key=lambda item: self.model.row_of(item.id) or 0)
         if len(items) < 2:
-            self.statusBar().showMessage("Select 2 to 6 photos (Shift or Ctrl + click) to survey them together", 8_000)
+            hint = f"Select 2 to {MAX_SURVEYED} photos (Shift or Ctrl + click) to survey them together"
+            self.statusBar().showMessage(hint, 8_000)
             return
         self._prepare_survey().show_items(items)
         self._raise_survey()
