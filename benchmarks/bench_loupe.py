@@ -4,7 +4,7 @@ The loupe shows a reduced decode (libjpeg's DCT scaling) whose shorter side is a
 side (760 px in its default window: a fitted photo's shorter side is never longer); before 2026-12-07 it
 asked for the view's longer side (1,078 px), measured here as the baseline. It decodes the grid's next and
 previous photos ahead, so flipping onto a decoded-ahead photo waits for none of it; 1:1 decodes every pixel
-of the photo shown. Camera-sized JPEGs are
+of the photo shown; focus peaking (M) is measured on the loupe's decode, on its own worker. Camera-sized JPEGs are
 made from a LIVE-C photo (upscaled, with sensor-like noise so the entropy coder has real work), with EXIF.
 Median of several runs, one thread, as the loupe's decode worker runs.
 
@@ -24,8 +24,9 @@ from PIL import Image
 from PySide6.QtGui import QImage
 from report import publish
 
+from aesthetic_curator.focus import focus_mask
 from aesthetic_curator.images import decode_image_scaled
-from aesthetic_curator.shooting_details import shooting_details
+from aesthetic_curator.photo_exif import shooting_details
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "livec-sample" / "images"
 SIZES = {"12 MP (4000x3000)": (4000, 3000), "24 MP (6000x4000)": (6000, 4000), "45 MP (8192x5464)": (8192, 5464)}
@@ -68,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = [
         "| photo | loupe decode (ms) | before: longer side (ms) | before / now | full decode, 1:1 (ms) | "
-        "full / loupe | shooting details (ms) |",
-        "|---|---|---|---|---|---|---|",
+        "full / loupe | shooting details (ms) | focus peaking (ms) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as folder:
         for label, size in SIZES.items():
@@ -78,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             before = median_ms(lambda p=path: to_qimage(p, max(LOUPE_VIEW)), args.runs)
             full = median_ms(lambda p=path: to_qimage(p, None), args.runs)
             details = median_ms(lambda p=path: shooting_details(p), args.runs)
+            pixels = np.asarray(decode_image_scaled(path, min(LOUPE_VIEW))[0])
+            peaking = median_ms(lambda p=pixels: focus_mask(p), args.runs)
             rows.append(
                 f"| {label} | {reduced:.0f} | {before:.0f} | {before / reduced:.1f}x | {full:.0f} | "
-                f"{full / reduced:.1f}x | {details:.1f} |"
+                f"{full / reduced:.1f}x | {details:.1f} | {peaking:.0f} ({pixels.shape[1]}x{pixels.shape[0]}) |"
             )
     rows += [
         "",

@@ -60,3 +60,31 @@ def test_the_solver_registry_and_the_cli_parser_import_no_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "fast,paper"
+
+
+def test_the_benchmarks_and_docs_scripts_import_names_that_exist():
+    """No test runs the benchmarks (they take minutes), so a renamed module or function would break them
+    unseen (it did once: shooting_details became photo_exif). Every name they import from the package exists."""
+    import importlib
+
+    root = PACKAGE.parent
+    missing = []
+    for path in [*sorted((root / "benchmarks").glob("*.py")), *sorted((root / "docs").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aesthetic_curator"):
+                module = importlib.import_module(node.module)
+                missing += [
+                    f"{path.name}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if not hasattr(module, alias.name) and not _is_module(f"{node.module}.{alias.name}")
+                ]
+    assert missing == []
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False

@@ -1,5 +1,5 @@
 """What the loupe draws over a photo: the clipping overlay (J, exposure.py: numpy, ~10 ms, made on the UI
-thread) and focus peaking (M, focus.py: ~0.2 s of numpy and scipy for a screen-sized decode, so made on a
+thread) and focus peaking (M, focus.py: 0.1-0.35 s of numpy and scipy for the loupe's decode, so made on a
 worker thread and shown when it arrives), each made once per photo and kept for the photos shown lately.
 """
 
