@@ -11,8 +11,9 @@ range is under :data:`MIN_CONTRAST` (noise, a clear sky, skin) are never marked.
 :data:`EDGE_STEEPNESS` = 0.3 marks edges blurred by at most about one pixel.
 
 Measured on the pixels the loupe shows (numpy + scipy on a worker thread of its own: 0.1-0.35 s for the
-loupe's decode of a 12-45 MP photo, docs/benchmarks.md "Loupe"): fitted, it shows what is sharp at that size, which is where the plane of focus lies and whether
-the subject is on it; the 1:1 view magnifies the same marks.
+loupe's decode of a 12-45 MP photo, docs/benchmarks.md "Loupe"): fitted, it shows what is sharp at that
+size, which is where the plane of focus lies and whether the subject is on it; the 1:1 view magnifies the
+same marks.
 """
 
 from __future__ import annotations
