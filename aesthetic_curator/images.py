@@ -193,9 +193,10 @@ def _decode_raw(path: Path, min_size: int | None) -> tuple[Image.Image, float]:
             if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
                 preview = Image.open(io.BytesIO(thumb.data))
                 if min_size is None or min(preview.size) >= min_size:
-                    return _finish(preview), 1.0
+                    own = _has_orientation(preview)
+                    return _held_upright(_finish(preview), None if own else raw.sizes.flip), 1.0
             elif thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
-                return Image.fromarray(thumb.data).convert("RGB"), 1.0
+                return _held_upright(Image.fromarray(thumb.data).convert("RGB"), raw.sizes.flip), 1.0
             half = min_size is not None and thumb is None  # with a small preview, the full decode is the preview
             developed = raw.postprocess(use_camera_wb=True, half_size=min_size is not None, output_bps=8)
             return Image.fromarray(developed), 2.0 if half else 1.0
@@ -203,6 +204,27 @@ def _decode_raw(path: Path, min_size: int | None) -> tuple[Image.Image, float]:
         raise
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise ImageDecodeError(f"{path}: cannot decode RAW file ({exc})") from exc
+
+
+#: LibRaw's ``sizes.flip`` (how the camera was held: 3 upside down, 5 and 6 on its side) as the transposes that
+#: set the sensor's image upright.
+_LIBRAW_FLIPS = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
+
+
+def _held_upright(preview: Image.Image, flip: int | None) -> Image.Image:
+    """A RAW's embedded preview turned as the camera was held. Many cameras store the preview as the sensor saw
+    it, without an orientation of its own (a portrait shot would show on its side): then the RAW container's
+    orientation (LibRaw's flip) turns it; a preview with its own EXIF orientation was turned by it already
+    (``flip`` None)."""
+    transpose = _LIBRAW_FLIPS.get(flip) if flip is not None else None
+    return preview.transpose(transpose) if transpose is not None else preview
+
+
+def _has_orientation(img: Image.Image) -> bool:
+    try:
+        return _ORIENTATION_TAG in img.getexif()
+    except Exception:  # a damaged EXIF block: no orientation of its own
+        return False
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -192,3 +192,64 @@ def test_scan_without_hashes_skips_hidden_and_non_images(tmp_path):
     result = scan_album(tmp_path, with_hashes=False)
     assert sorted(f.relpath for f in result.files) == ["a/x.JPG", "c.png"]
     assert {f.content_hash for f in result.files} == {""}
+
+
+class _FakeRaw:
+    """What rawpy.imread hands back, for a RAW whose embedded preview is ``preview`` (JPEG bytes) and whose
+    container says the camera was held ``flip`` (LibRaw: 6 = turned 90° clockwise)."""
+
+    def __init__(self, preview: bytes, flip: int) -> None:
+        self.data, self.sizes = preview, type("Sizes", (), {"flip": flip})()
+
+    def extract_thumb(self):
+        import rawpy
+
+        return type("Thumb", (), {"format": rawpy.ThumbFormat.JPEG, "data": self.data})()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _preview_bytes(orientation: int | None) -> bytes:
+    """A landscape 60x40 preview, left half dark, with or without an EXIF orientation of its own."""
+    import io
+
+    image = Image.new("RGB", (60, 40), (230, 230, 230))
+    image.paste((10, 10, 10), (0, 0, 30, 40))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_a_raw_preview_is_turned_as_the_camera_was_held(tmp_path, monkeypatch):
+    """Many cameras store the embedded preview as the sensor saw it: a portrait shot must not show on its side
+    (nor be scored so). The container's orientation turns it, unless the preview carries its own."""
+    import rawpy
+
+    raw = tmp_path / "IMG_0001.CR2"
+    raw.write_bytes(b"stand-in: rawpy.imread is replaced")
+    for preview_orientation, flip, size, dark_corner in (
+        (None, 6, (40, 60), (5, 5)),  # turned clockwise: the dark left half is now on top
+        (None, 5, (40, 60), (5, 55)),  # counter-clockwise: at the bottom
+        (None, 3, (60, 40), (55, 5)),  # upside down: on the right
+        (None, 0, (60, 40), (5, 5)),
+        (6, 6, (40, 60), (5, 5)),  # the preview's own orientation, applied once, not twice
+    ):
+        fake = _FakeRaw(_preview_bytes(preview_orientation), flip)
+        monkeypatch.setattr(rawpy, "imread", lambda path, fake=fake: fake)
+        image = decode_image(raw)
+        assert image.size == size and sum(image.getpixel(dark_corner)) < 100, (preview_orientation, flip)
+
+
+def test_raw_thumbnails_made_before_previews_were_turned_upright_are_made_again(tmp_path):
+    cache = ThumbnailCache(tmp_path / "thumbs", size=64)
+    jpeg, raw = (ThumbnailRequest(tmp_path / name, "hash", 10, 1) for name in ("a.jpg", "a.NEF"))
+    old_key = cache.key(jpeg)  # what a RAW's key was: the same text as any photo's
+    other_raw = ThumbnailRequest(tmp_path / "b.nef", "hash", 10, 1)
+    assert cache.key(raw) != old_key and cache.key(raw) == cache.key(other_raw)

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from aesthetic_curator.atomic import atomic_path, is_temporary
 from aesthetic_curator.errors import ImageDecodeError
-from aesthetic_curator.images import decode_image
+from aesthetic_curator.images import RAW_EXTENSIONS, decode_image
 from aesthetic_curator.paths import cache_dir
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -64,6 +64,8 @@ class ThumbnailCache:
 
     def key(self, request: ThumbnailRequest) -> str:
         text = f"{request.content_hash}:{request.size}:{request.mtime_ns}:{self.size}"
+        if request.path.suffix.lower() in RAW_EXTENSIONS:
+            text += ":upright"  # RAW previews made before they were turned as the camera was held: made again
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
     def _paths(self, key: str) -> tuple[Path, Path]:
