@@ -178,8 +178,8 @@ def _to_srgb(img: Image.Image, icc: bytes) -> Image.Image:
 
 
 def _decode_raw(path: Path, min_size: int | None) -> tuple[Image.Image, float]:
-    """A camera RAW file: its embedded JPEG preview when there is one, else a LibRaw development (at half
-    size when ``min_size`` allows: scale 2.0)."""
+    """A camera RAW file: its embedded JPEG preview when there is one (reduced by DCT scaling as far as
+    ``min_size`` allows), else a LibRaw development (at half size when ``min_size`` allows: scale 2.0)."""
     try:
         import rawpy
     except ImportError as exc:  # pragma: no cover - depends on the platform's wheels
@@ -193,8 +193,12 @@ def _decode_raw(path: Path, min_size: int | None) -> tuple[Image.Image, float]:
             if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
                 preview = Image.open(io.BytesIO(thumb.data))
                 if min_size is None or min(preview.size) >= min_size:
-                    own = _has_orientation(preview)
-                    return _held_upright(_finish(preview), None if own else raw.sizes.flip), 1.0
+                    own, width = _has_orientation(preview), preview.size[0]
+                    request = jpeg_draft_request(*preview.size, min_size)
+                    if request is not None:  # a thumbnail or a model's input: DCT scaling, as for any JPEG
+                        preview.draft("RGB", request)
+                    scale = width / preview.size[0]
+                    return _held_upright(_finish(preview), None if own else raw.sizes.flip), scale
             elif thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
                 return _held_upright(Image.fromarray(thumb.data).convert("RGB"), raw.sizes.flip), 1.0
             half = min_size is not None and thumb is None  # with a small preview, the full decode is the preview

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from aesthetic_curator.images import decode_image
+from aesthetic_curator.images import decode_image, decode_image_scaled
 from aesthetic_curator.library.album import index_album
 from aesthetic_curator.library.scanner import scan_album
 from aesthetic_curator.library.store import Library
@@ -213,12 +213,12 @@ class _FakeRaw:
         return False
 
 
-def _preview_bytes(orientation: int | None) -> bytes:
-    """A landscape 60x40 preview, left half dark, with or without an EXIF orientation of its own."""
+def _preview_bytes(orientation: int | None, size: tuple[int, int] = (60, 40)) -> bytes:
+    """A landscape preview, left half dark, with or without an EXIF orientation of its own."""
     import io
 
-    image = Image.new("RGB", (60, 40), (230, 230, 230))
-    image.paste((10, 10, 10), (0, 0, 30, 40))
+    image = Image.new("RGB", size, (230, 230, 230))
+    image.paste((10, 10, 10), (0, 0, size[0] // 2, size[1]))
     exif = Image.Exif()
     if orientation is not None:
         exif[0x0112] = orientation
@@ -245,6 +245,11 @@ def test_a_raw_preview_is_turned_as_the_camera_was_held(tmp_path, monkeypatch):
         monkeypatch.setattr(rawpy, "imread", lambda path, fake=fake: fake)
         image = decode_image(raw)
         assert image.size == size and sum(image.getpixel(dark_corner)) < 100, (preview_orientation, flip)
+    fake = _FakeRaw(_preview_bytes(None, (1600, 1200)), 6)
+    monkeypatch.setattr(rawpy, "imread", lambda path, fake=fake: fake)
+    image, scale = decode_image_scaled(raw, min_size=256)  # a thumbnail: the preview reduced by DCT scaling
+    assert (image.size, scale) == ((300, 400), 4.0)
+    assert decode_image_scaled(raw)[0].size == (1200, 1600)
 
 
 def test_raw_thumbnails_made_before_previews_were_turned_upright_are_made_again(tmp_path):
