@@ -98,11 +98,17 @@ def _read_pillow_exif(path: Path) -> PhotoExif:
         )
 
 
-def _read_raw_exif(path: Path) -> PhotoExif:
-    """exiv2 hands every value as text: rationals as "1/250", several values separated by spaces."""
+def raw_exif_tags(path: Path) -> dict[str, str]:
+    """Every EXIF tag of a camera RAW file as exiv2 names and writes them ("Exif.Photo.ExposureTime":
+    "1/250"); raises what exiv2 raises for a file it cannot parse."""
     pyexiv2 = _exiv2()
     with pyexiv2.Image(str(path)) as image:
-        tags = image.read_exif()
+        return image.read_exif()
+
+
+def _read_raw_exif(path: Path) -> PhotoExif:
+    """exiv2 hands every value as text: rationals as "1/250", several values separated by spaces."""
+    tags = raw_exif_tags(path)
     return PhotoExif(
         taken=_text(tags.get("Exif.Photo.DateTimeOriginal")),
         taken_subsec=_text(tags.get("Exif.Photo.SubSecTimeOriginal")),

@@ -128,3 +128,24 @@ def test_the_grid_shows_a_pair_as_one_tile_named_for_both(qtbot, window, tmp_pat
     assert names == ["DSC_0001.JPG + DNG", "DSC_0002.JPG"]
     assert "RAW+JPEG: DSC_0001.DNG is rated and exported with it" in window.model.index(0).data(ToolTipRole)
     assert "RAW+JPEG" in window.statusBar().currentMessage()
+
+
+def test_a_resized_copy_of_a_raw_keeps_when_and_how_it_was_taken(tmp_path: Path):
+    """Pillow reads no EXIF from a RAW; exiv2 carries the camera, the time and the exposure into the copy."""
+    from aesthetic_curator.library.share_copy import same_share_copy
+    from aesthetic_curator.photo_exif import read_exif
+
+    album = tmp_path / "album"
+    album.mkdir()
+    write_raw_with_exif(album / "DSC_0009.DNG", taken="2024:06:01 12:30:05", subsec="25")
+    report = export_photos([RankedPhoto("DSC_0009.DNG", 1.0, 1)], album, tmp_path / "share", top=1, mode="jpeg")
+    copy = tmp_path / "share" / "DSC_0009.jpg"
+    assert report.written == 1 and copy.is_file()
+    exif = read_exif(copy)
+    assert (exif.taken, exif.taken_subsec, exif.model, exif.exposure) == (
+        "2024:06:01 12:30:05",
+        "25",
+        "Nikon Z 6_2",
+        0.004,
+    )
+    assert same_share_copy(album / "DSC_0009.DNG", copy, 2048)  # its resume mark survived exiv2's write
