@@ -72,6 +72,12 @@ def test_stacks_show_the_best_frame_expand_with_s_and_export_keeps_one_per_burst
     qtbot.keyClick(app.grid, Qt.Key.Key_S)
     assert app.model.rowCount() == 12
 
+    # C on a stack settles that burst: the candidate walks its five frames, in shooting order.
+    app.candidates_action.trigger()
+    frames = [item.id for item in app.survey.sequence]
+    assert frames == app.model.bursts.members(stacked.id) and app.survey.items[0].id == stacked.id
+    qtbot.keyClick(app.survey, Qt.Key.Key_Escape)
+
     # Rate and personalize: each stack's top is its best-ranked frame.
     app.show_view(SortOrder.ALBUM)
     app.stack_action.trigger()  # rate photo by photo

@@ -62,12 +62,17 @@ class WindowViews:
 
     def open_candidates(self) -> None:
         """C: the current photo as the select, the next as the candidate, walking through the selected photos
-        (two or more) or else the whole grid, in the grid's order."""
+        (two or more), a stacked burst's frames (in shooting order), or else the whole grid (in its order)."""
         item = self.current_item()
         if item is None:
             return
         chosen = sorted(self.selected_items(), key=lambda chosen: self.model.row_of(chosen.id) or 0)
-        sequence = chosen if len(chosen) >= 2 else self.model.visible_items()
+        if len(chosen) >= 2:
+            sequence = chosen
+        elif item.stacked and self.model.bursts is not None:
+            sequence = [frame for pid in self.model.bursts.members(item.id) if (frame := self.model.item(pid))]
+        else:
+            sequence = self.model.visible_items()
         if len(sequence) < 2:
             self.statusBar().showMessage("Nothing to compare this photo with", 8_000)
             return
