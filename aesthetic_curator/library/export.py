@@ -29,7 +29,7 @@ from pathlib import Path
 from aesthetic_curator.atomic import TEMPORARY_SUFFIX, atomic_open, atomic_path
 from aesthetic_curator.errors import CuratorError, ImageDecodeError
 from aesthetic_curator.library import xmp
-from aesthetic_curator.library.raw_pairs import raw_companion
+from aesthetic_curator.library.raw_pairs import pairs_in, raw_companion
 from aesthetic_curator.library.scanner import fast_hash
 from aesthetic_curator.library.share_copy import DEFAULT_LONG_EDGE, same_share_copy, write_share_copy
 from aesthetic_curator.paths import confined_relpath, display_path
@@ -214,6 +214,7 @@ def plan_export(
     """
     problems = [] if problems is None else problems
     names = _NameReserver(dest)
+    folder_pairs: dict[Path, dict[str, str]] = {}
     items = []
     for photo in selected:
         try:
@@ -235,7 +236,11 @@ def plan_export(
             target, done = names.reserve(Path(source.name).stem + ".jpg", source, same)
         if Path(target.name).stem != source.stem and len(os.fsencode(source.name)) > xmp.NAME_MAX_BYTES - _SIDECAR_ROOM:
             problems.append(f"{display_path(source.name)}: name shortened to {display_path(target.name)}")
-        raw, raw_done = raw_companion(source) if long_edge is None else None, False
+        raw, raw_done = None, False
+        if long_edge is None:  # a resized copy goes alone
+            if source.parent not in folder_pairs:
+                folder_pairs[source.parent] = pairs_in(source.parent)  # one listing per folder, not per photo
+            raw = raw_companion(source, folder_pairs[source.parent])
         files = [(source, target)]
         if raw is not None:
             raw_target, raw_done = names.reserve(target.stem + raw.suffix, raw)

@@ -47,14 +47,19 @@ def pair_raw_files(names: Iterable[str]) -> dict[str, str]:
     }
 
 
-def raw_companion(photo: Path) -> Path | None:
-    """The RAW file paired with ``photo`` in its folder as it is now (None for a photo without one)."""
-    stem, suffix = _split(photo.name)
-    if suffix not in _PREFERENCE:
-        return None
+def pairs_in(folder: Path) -> dict[str, str]:
+    """The RAW+JPEG pairs of ``folder`` as it is now (:func:`pair_raw_files` of its listing; none when it
+    cannot be read)."""
     try:
-        names = [entry.name for entry in os.scandir(photo.parent) if entry.name.startswith(stem + ".")]
+        return pair_raw_files(entry.name for entry in os.scandir(folder))
     except OSError:
+        return {}
+
+
+def raw_companion(photo: Path, pairs: dict[str, str] | None = None) -> Path | None:
+    """The RAW file paired with ``photo`` (None for a photo without one); ``pairs``: its folder's
+    :func:`pairs_in`, when the caller looks up many photos of one folder."""
+    if _split(photo.name)[1] not in _PREFERENCE:
         return None
-    companion = pair_raw_files(names).get(photo.name)
+    companion = (pairs if pairs is not None else pairs_in(photo.parent)).get(photo.name)
     return photo.with_name(companion) if companion else None
