@@ -128,6 +128,7 @@ def test_the_grid_shows_a_pair_as_one_tile_named_for_both(qtbot, window, tmp_pat
     assert names == ["DSC_0001.JPG + DNG", "DSC_0002.JPG"]
     assert "RAW+JPEG: DSC_0001.DNG is rated and exported with it" in window.model.index(0).data(ToolTipRole)
     assert "RAW+JPEG" in window.statusBar().currentMessage()
+    window.grid.grab()  # paints the tiles, the pair's with its RAW+JPEG badge
 
 
 def test_a_resized_copy_of_a_raw_keeps_when_and_how_it_was_taken(tmp_path: Path):

@@ -1,4 +1,5 @@
-"""Painting one grid tile: the thumbnail, the user's stars, flag and colour label, and the personal rank and score."""
+"""Painting one grid tile: the thumbnail, the user's stars, flag and colour label, the personal rank and score,
+and whether it is a camera RAW (or a RAW+JPEG pair)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,12 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.fillRect(badge, QColor(40, 90, 160, 210) if item.stacked else QColor(0, 0, 0, 150))
             painter.setPen(QColor("#ffffff"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        if item.photo.format.startswith("RAW"):  # "RAW", or "RAW+JPEG": what an export takes along
+            width = 24 + 7 * len(item.photo.format)
+            badge = QRect(image_rect.right() - width, image_rect.bottom() - 18, width, 18)
+            painter.fillRect(badge, QColor(0, 0, 0, 150))
+            painter.setPen(QColor("#d8d8d8"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, item.photo.format)
         if item.rank is not None and item.score is not None:
             badge = QRect(image_rect.left(), image_rect.top(), 96, 20)
             painter.fillRect(badge, QColor(0, 0, 0, 170))
