@@ -431,9 +431,12 @@ def test_export_what_the_grid_shows_a_filtered_grid_in_its_order(qtbot, window: 
     rate_with_keys(qtbot, window, ["6", "2", "6", "6"])  # three red labels, one photo with stars
     window.grid.setCurrentIndex(window.model.index(3))
     qtbot.keyClick(window.grid, "x")  # the last red one rejected: never exported
-    window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.RED))
+    window.label_box.setCurrentIndex(window.label_box.findData("red"))
     shown = grid_ids(window)
     assert len(shown) == 3
+    window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.NOT_REJECTED))  # combined: red and kept
+    assert grid_ids(window) == shown[:2]
+    window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.ALL))
     dialog = ExportDialog(None, tmp_path / "red", window, shown=len(shown))
     dialog.how.setCurrentIndex(SHOWN_CHOICE)
     assert "3 photos" in dialog.how.currentText() and not dialog.amount.isEnabled()

@@ -55,7 +55,7 @@ def test_ratings_go_out_to_sidecars_and_come_back_in(qtbot, window: MainWindow, 
 def test_colour_label_keys_toggle_undo_filter_and_show_in_the_loupe(qtbot, window: MainWindow, album: Path):  # noqa: F811
     from PySide6.QtCore import Qt
 
-    from aesthetic_curator.gui.photo_model import Filter, SortOrder
+    from aesthetic_curator.gui.photo_model import NO_LABEL, SortOrder
     from tests.test_gui import grid_ids
 
     open_album(qtbot, window, album)
@@ -76,8 +76,8 @@ def test_colour_label_keys_toggle_undo_filter_and_show_in_the_loupe(qtbot, windo
     assert window.model.item(grid_ids(window)[1]).label == "yellow"
     window.undo_rating_action.trigger()
     window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.ALBUM))
-    window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.BLUE))
-    assert grid_ids(window) == [ids[1]] and not window.filter_box.itemIcon(window.filter_box.currentIndex()).isNull()
+    window.label_box.setCurrentIndex(window.label_box.findData("blue"))
+    assert grid_ids(window) == [ids[1]] and not window.label_box.itemIcon(window.label_box.currentIndex()).isNull()
     window.grid.setCurrentIndex(window.model.index(0))
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)
     assert "BLUE LABEL" in window.loupe.caption.text()
@@ -85,3 +85,5 @@ def test_colour_label_keys_toggle_undo_filter_and_show_in_the_loupe(qtbot, windo
     assert window.library.labels()[ids[1]] == "green" and "GREEN LABEL" in window.loupe.caption.text()
     qtbot.keyClick(window.loupe, Qt.Key.Key_Escape)
     window.grid.grab()  # the tiles paint their label bar
+    window.label_box.setCurrentIndex(window.label_box.findData(NO_LABEL))  # the photos still without one
+    assert ids[0] not in grid_ids(window) and ids[1] not in grid_ids(window) and ids[2] in grid_ids(window)

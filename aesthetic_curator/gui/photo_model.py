@@ -72,15 +72,10 @@ class Filter(enum.Enum):
     SUGGESTED = "Suggested to rate"
     HIDDEN_GEMS = "Hidden gems"
     BEST_OF_BURSTS = "Best of each burst"
-    RED = "Red label"
-    YELLOW = "Yellow label"
-    GREEN = "Green label"
-    BLUE = "Blue label"
-    PURPLE = "Purple label"
 
 
-#: The colour label each label filter shows.
-LABEL_FILTERS = {filter_: filter_.name.lower() for filter_ in Filter if filter_.name.lower() in COLOUR_LABELS}
+#: The label filter's choice for photos without a colour label (the others: None for any, or a colour).
+NO_LABEL = "none"
 
 
 class PhotoListModel(QAbstractListModel):
@@ -93,6 +88,7 @@ class PhotoListModel(QAbstractListModel):
         self.sort_order = SortOrder.ALBUM
         self.filter = Filter.ALL
         self.filter_value = 0.0
+        self.label_filter: str | None = None  # with any filter: only this colour label (NO_LABEL: none)
         self.suggested: list[int] = []
         #: (profile id, photo ids) of the "Hidden gems" filter (profile_editing.hidden_gems); None: not found yet
         self.hidden_gems: tuple[int | None, set[int]] = (None, set())
@@ -144,8 +140,11 @@ class PhotoListModel(QAbstractListModel):
             self.dataChanged.emit(index, index)
 
     # -- sorting and filtering ---------------------------------------------------------------------------
-    def set_view(self, sort_order: SortOrder, filter_: Filter, value: float = 0.0) -> None:
-        self.sort_order, self.filter, self.filter_value = sort_order, filter_, value
+    def set_view(self, sort_order: SortOrder, filter_: Filter, value: float = 0.0, label: str | None = None) -> None:
+        """How the grid sorts and what it shows: ``filter_`` and, with it, only the photos of colour ``label``
+        (a name of store.COLOUR_LABELS, :data:`NO_LABEL`, or None for any), as Lightroom's filter bar combines
+        a flag or stars with a colour."""
+        self.sort_order, self.filter, self.filter_value, self.label_filter = sort_order, filter_, value, label
         self.refresh()
 
     def forget_album(self) -> None:
@@ -255,6 +254,9 @@ class PhotoListModel(QAbstractListModel):
         for item in items:
             item.stacked = False
         visible = self._filtered(items)
+        if self.label_filter is not None:
+            wanted = None if self.label_filter == NO_LABEL else self.label_filter
+            visible = [item for item in visible if item.label == wanted]
         if self.bursts is not None and self.stack_bursts:
             visible = self._stacked(visible)
         self.beginResetModel()
@@ -274,8 +276,6 @@ class PhotoListModel(QAbstractListModel):
             return [i for i in items if i.flag == (PICKED if self.filter is Filter.PICKS else REJECTED)]
         if self.filter is Filter.NOT_REJECTED:
             return [i for i in items if i.flag != REJECTED]
-        if self.filter in LABEL_FILTERS:
-            return [i for i in items if i.label == LABEL_FILTERS[self.filter]]
         if self.filter is Filter.SUGGESTED:
             wanted = {pid: n for n, pid in enumerate(self.suggested)}
             return sorted((i for i in items if i.id in wanted), key=lambda i: wanted[i.id])

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QProgressBar, Q
 from aesthetic_curator.gui import photo_files
 from aesthetic_curator.gui.help_dialogs import help_actions
 from aesthetic_curator.gui.photo_delegate import LABEL_COLOURS
-from aesthetic_curator.gui.photo_model import LABEL_FILTERS, Filter, SortOrder
+from aesthetic_curator.gui.photo_model import NO_LABEL, Filter, SortOrder
 
 if TYPE_CHECKING:
     from aesthetic_curator.gui.main_window import MainWindow
@@ -122,31 +122,36 @@ def build_toolbar(w: MainWindow) -> None:
         bar.addAction(action)
     bar.addSeparator()
     bar.addWidget(QLabel(" Profile "))
-    w.profile_box = QComboBox(minimumContentsLength=14)
+    w.profile_box = QComboBox(minimumContentsLength=12)
     w.profile_box.currentIndexChanged.connect(w.profile_changed)
     bar.addWidget(w.profile_box)
-    bar.addWidget(QLabel("  Sort "))
+    bar.addWidget(QLabel(" Sort "))
     w.sort_box = QComboBox()
     for order in SortOrder:
         w.sort_box.addItem(order.value, order)
     w.sort_box.setCurrentIndex(w.sort_box.findData(SortOrder.ALBUM))
     w.sort_box.currentIndexChanged.connect(w.view_changed)
     bar.addWidget(w.sort_box)
-    bar.addWidget(QLabel("  Show "))
+    bar.addWidget(QLabel(" Show "))
     w.filter_box = QComboBox()
     for item in Filter:
-        if item in LABEL_FILTERS:  # a swatch of the colour, as the tiles show it
-            swatch = QPixmap(12, 12)
-            swatch.fill(QColor(LABEL_COLOURS[LABEL_FILTERS[item]]))
-            w.filter_box.addItem(QIcon(swatch), item.value, item)
-        else:
-            w.filter_box.addItem(item.value, item)
+        w.filter_box.addItem(item.value, item)
     w.filter_box.currentIndexChanged.connect(w.view_changed)
     bar.addWidget(w.filter_box)
     w.filter_value = QDoubleSpinBox(minimum=0, maximum=1_000_000, decimals=1, value=50)
     w.filter_value.valueChanged.connect(w.view_changed)
     w.filter_value_action = bar.addWidget(w.filter_value)
     w.filter_value_action.setVisible(False)
+    w.label_box = QComboBox()  # with any Show choice: one colour label, as Lightroom's filter bar combines them
+    w.label_box.setToolTip("only the photos with this colour label (keys 6-9), together with what Show shows")
+    w.label_box.addItem("Any label", None)
+    for label, colour in LABEL_COLOURS.items():  # a swatch of the colour, as the tiles show it
+        swatch = QPixmap(12, 12)
+        swatch.fill(QColor(colour))
+        w.label_box.addItem(QIcon(swatch), label.capitalize(), label)
+    w.label_box.addItem("No label", NO_LABEL)
+    w.label_box.currentIndexChanged.connect(w.view_changed)
+    bar.addWidget(w.label_box)
     bar.addSeparator()
     bar.addAction(w.settings_action)
 

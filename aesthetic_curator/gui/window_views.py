@@ -257,7 +257,12 @@ class WindowViews:
         self._update_hidden_gems()
         self._update_bursts()
         current = self.current_item()
-        self.model.set_view(self.sort_box.currentData(), self.filter_box.currentData(), self.filter_value.value())
+        self.model.set_view(
+            self.sort_box.currentData(),
+            self.filter_box.currentData(),
+            self.filter_value.value(),
+            self.label_box.currentData(),
+        )
         if current is not None:
             self.select_photo(current.id)
 
