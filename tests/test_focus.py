@@ -65,7 +65,7 @@ def test_m_shows_focus_peaking_in_the_loupe_and_is_remembered(qtbot, window: Mai
     assert window.preferences.loupe_focus
     qtbot.waitUntil(lambda: not loupe.view.overlay.isNull(), timeout=TIMEOUT)
     assert loupe.view.overlay.size() == loupe.view.pixmap.size()
-    share = loupe.focus_masks.share(str(window.current_item().path))
+    share = loupe.overlays.focus.share(str(window.current_item().path))
     assert 0 <= share < 1 and f"sharp edges {share:.1%}" in loupe.caption.text()
     qtbot.keyClick(loupe, Qt.Key.Key_J)  # both at once: the clipping warning over the focus marks
     assert not loupe.view.overlay.isNull() and window.preferences.loupe_clipping
@@ -80,4 +80,4 @@ def test_m_shows_focus_peaking_in_the_loupe_and_is_remembered(qtbot, window: Mai
     qtbot.keyClick(loupe, Qt.Key.Key_M)
     qtbot.keyClick(loupe, Qt.Key.Key_Escape)
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)  # opened again: still on
-    assert window.loupe.focus_shown
+    assert window.loupe.overlays.focus_shown

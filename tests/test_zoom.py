@@ -212,12 +212,16 @@ def test_survey_shows_the_selected_photos_rates_the_marked_one_and_zooms_all(qtb
     qtbot.keyClick(survey, "m")  # focus peaking over each photo (the loupe's setting too)
     qtbot.waitUntil(lambda: all(not view.overlay.isNull() for view in survey.views), timeout=TIMEOUT)
     assert window.preferences.loupe_focus
-    shares = [survey.focus_masks.share(str(item.path)) for item in survey.items]
+    shares = [survey.overlays.focus.share(str(item.path)) for item in survey.items]
     sharpest = shares.index(max(shares))
     assert all(f"sharp edges {share:.1%}" in caption.text() for share, caption in zip(shares, survey.captions))
     assert [("SHARPEST" in caption.text()) for caption in survey.captions] == [n == sharpest for n in range(3)]
     qtbot.keyClick(survey, "m")
     assert all(view.overlay.isNull() for view in survey.views) and not window.preferences.loupe_focus
+    qtbot.keyClick(survey, "j")  # the clipping overlay over each, as in the loupe
+    assert all(not view.overlay.isNull() for view in survey.views) and window.preferences.loupe_clipping
+    qtbot.keyClick(survey, "j")
+    assert all(view.overlay.isNull() for view in survey.views) and not window.preferences.loupe_clipping
 
     qtbot.keyClick(survey, Qt.Key.Key_Right)  # the second photo is the one to rate
     qtbot.keyClick(survey, "5")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 from aesthetic_curator.gui.histogram_view import HistogramView
 from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
-from aesthetic_curator.gui.photo_overlays import FocusMasks, clipping_pixmap, layered
+from aesthetic_curator.gui.photo_overlays import PhotoOverlays
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
 
@@ -71,14 +71,11 @@ class LoupeDialog(QDialog):
         self._details = ""  # the shooting details of that photo
         self._wanted: list[str] = []  # the photo shown and its neighbours
         self._neighbours: list[Path] = []
-        self.clipping_shown = False
-        self.focus_shown = False
-        self._overlays: dict[str, QPixmap] = {}  # clipping overlays of the photos shown lately
         self.photos = DecodedPhotos(KEEP_DECODED, self.view.fit_size, lambda: self._wanted, self)
         self.photos.arrived.connect(self._on_arrived)
         self.photos.full_arrived.connect(self._on_full_arrived)
-        self.focus_masks = FocusMasks(lambda: self._wanted, self)
-        self.focus_masks.arrived.connect(self._on_focus_arrived)
+        self.overlays = PhotoOverlays(lambda: self._wanted, self)  # J and M
+        self.overlays.arrived.connect(self._on_focus_arrived)
 
     def show_item(self, item: PhotoItem, neighbours: Sequence[Path] = (), place: str = "") -> None:
         """Show ``item`` (at once when it was decoded ahead; else the previous photo stays until it is, with no
@@ -98,40 +95,27 @@ class LoupeDialog(QDialog):
         self._place_histogram()
 
     def set_clipping_shown(self, shown: bool) -> None:
-        self.clipping_shown = shown
+        self.overlays.clipping_shown = shown
         self._show_overlays()
 
     def set_focus_shown(self, shown: bool) -> None:
-        self.focus_shown = shown
-        if shown:
-            for path in self._wanted:  # the neighbours' too, so flipping shows theirs at once
-                self._ask_focus(path)
+        self.overlays.focus_shown = shown
+        for path in self._wanted:  # the neighbours' too, so flipping shows theirs at once
+            self._prepare_overlays(path)
         self._show_overlays()
         if self._item is not None:
             self.update_caption(self._item)
 
     def _show_overlays(self) -> None:
-        """The overlays switched on, over the photo shown: focus peaking under the clipping overlay. Clipping is
-        made here once per photo (numpy, ~10 ms for a screen-sized decode); focus peaking on a worker, drawn
-        when it arrives."""
+        """The overlays switched on, over the photo shown (focus peaking once it is made)."""
         kept = self.photos.get(self._shown or "")
-        if not isinstance(kept, KeptPhoto):
-            self.view.set_overlay(QPixmap())
-            return
-        layers = []
-        if self.focus_shown and (mask := self.focus_masks.get(self._shown)) is not None:
-            layers.append(mask)
-        if self.clipping_shown:
-            if self._shown not in self._overlays:
-                self._overlays = {path: o for path, o in self._overlays.items() if path in self.photos}
-                self._overlays[self._shown] = clipping_pixmap(kept.pixmap)
-            layers.append(self._overlays[self._shown])
-        self.view.set_overlay(layered(layers))
+        overlay = self.overlays.overlay(self._shown, kept.pixmap) if isinstance(kept, KeptPhoto) else QPixmap()
+        self.view.set_overlay(overlay)
 
-    def _ask_focus(self, path: str) -> None:
+    def _prepare_overlays(self, path: str) -> None:
         kept = self.photos.get(path)
-        if self.focus_shown and isinstance(kept, KeptPhoto):
-            self.focus_masks.request(path, kept.pixmap)
+        if isinstance(kept, KeptPhoto):
+            self.overlays.prepare(path, kept.pixmap)
 
     def _on_focus_arrived(self, path: str) -> None:
         if path == self._shown:
@@ -150,7 +134,7 @@ class LoupeDialog(QDialog):
         small = isinstance(shown, KeptPhoto) and min(shown.pixmap.width(), shown.pixmap.height()) < self.view.fit_size()
         if small and shown.scale > 1.0:
             self.photos.clear()
-            self.focus_masks.clear()
+            self.overlays.clear()
             if self._item is not None:
                 self.show_item(self._item, self._neighbours)
 
@@ -161,13 +145,13 @@ class LoupeDialog(QDialog):
         rank = f"   #{item.rank} · score {item.score:.2f}" if item.rank is not None else ""
         zoom = "   ·   1:1 (Z: fit)" if self.view.zoomed else ""
         details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""
-        share = self.focus_masks.share(str(item.path)) if self.focus_shown else None
+        share = self.overlays.focus_share(str(item.path))
         zoom += f"   ·   sharp edges {share:.1%}" if share is not None else ""
         place = f"{self._place}   ·   " if self._place else ""
         self.caption.setText(f"{place}{display_path(item.photo.relpath)}   {item.rating_text()}{rank}{zoom}{details}")
 
     def _on_arrived(self, path: str) -> None:
-        self._ask_focus(path)
+        self._prepare_overlays(path)
         if self._item is not None and str(self._item.path) == path:
             self._display(path)
 
@@ -224,11 +208,11 @@ class LoupeDialog(QDialog):
             else:
                 self.showFullScreen()
         elif key == Qt.Key.Key_J:
-            self.set_clipping_shown(not self.clipping_shown)
-            self.clipping_toggled.emit(self.clipping_shown)
+            self.set_clipping_shown(not self.overlays.clipping_shown)
+            self.clipping_toggled.emit(self.overlays.clipping_shown)
         elif key == Qt.Key.Key_M:
-            self.set_focus_shown(not self.focus_shown)
-            self.focus_toggled.emit(self.focus_shown)
+            self.set_focus_shown(not self.overlays.focus_shown)
+            self.focus_toggled.emit(self.overlays.focus_shown)
         elif key == Qt.Key.Key_H:
             self.set_histogram_shown(not self.histogram.isVisible())
             self.histogram_toggled.emit(self.histogram.isVisible())
@@ -239,7 +223,7 @@ class LoupeDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.photos.wait()
-        self.focus_masks.wait()
+        self.overlays.wait()
         if self.isFullScreen():
             self.showNormal()  # the next Space opens a window again
         super().done(result)

@@ -109,3 +109,54 @@ class FocusMasks(QObject):
     def wait(self, msecs: int = 5000) -> None:
         self._pool.clear()
         self._pool.waitForDone(msecs)
+
+
+class PhotoOverlays(QObject):
+    """What a view draws over its photos, as the user switched it on: focus peaking (made on a worker) under the
+    clipping overlay (made at once), each made once per photo and kept while the view ``wanted()`` it. The
+    loupe and the survey each keep one; ``arrived(path)`` says a photo's focus peaking is ready to draw."""
+
+    arrived = Signal(str)
+
+    def __init__(self, wanted: Callable[[], Collection[str]], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.clipping_shown = False  # J
+        self.focus_shown = False  # M
+        self._wanted = wanted
+        self.focus = FocusMasks(wanted, self)
+        self.focus.arrived.connect(self.arrived)
+        self._clipping: dict[str, QPixmap] = {}
+
+    def overlay(self, path: str, photo: QPixmap) -> QPixmap:
+        """The overlay to draw over ``photo`` (``path``'s decode): a null pixmap for none (yet)."""
+        layers = []
+        if self.focus_shown:
+            mask = self.focus.get(path)
+            if mask is None:
+                self.focus.request(path, photo)
+            else:
+                layers.append(mask)
+        if self.clipping_shown:
+            if path not in self._clipping:
+                wanted = set(self._wanted())
+                self._clipping = {p: overlay for p, overlay in self._clipping.items() if p in wanted}
+                self._clipping[path] = clipping_pixmap(photo)
+            layers.append(self._clipping[path])
+        return layered(layers)
+
+    def prepare(self, path: str, photo: QPixmap) -> None:
+        """A photo decoded ahead: its focus peaking is made now, so flipping to it shows it at once."""
+        if self.focus_shown:
+            self.focus.request(path, photo)
+
+    def focus_share(self, path: str) -> float | None:
+        """The share of ``path`` on sharp edges while focus peaking is on and measured, else None."""
+        return self.focus.share(path) if self.focus_shown else None
+
+    def clear(self) -> None:
+        """The photos are decoded again (a larger view): the overlays are remade from the new decodes."""
+        self.focus.clear()
+        self._clipping.clear()
+
+    def wait(self) -> None:
+        self.focus.wait()

@@ -5,8 +5,8 @@ and ↑ makes the candidate the select, so a burst of any length is settled two 
 
 ←/→ choose the photo the rating keys rate (its caption is marked ▶), Z zooms every photo to 1:1 at the
 same spot (the pointer pans them together: which frame has the sharp eye?), M marks each photo's sharp edges
-(focus peaking, as in the loupe), a click makes a photo the one to rate. Photos are decoded off the UI
-thread at their view's size (:class:`DecodedPhotos`), every pixel only while zoomed.
+(focus peaking) and J its clipped pixels, as in the loupe, a click makes a photo the one to rate. Photos are
+decoded off the UI thread at their view's size (:class:`DecodedPhotos`), every pixel only while zoomed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
 from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
-from aesthetic_curator.gui.photo_overlays import FocusMasks
+from aesthetic_curator.gui.photo_overlays import PhotoOverlays
 from aesthetic_curator.gui.zoom_view import ZoomView
 from aesthetic_curator.paths import display_path
 
@@ -29,6 +29,7 @@ SURVEY_KEYS = [
     ("1 – 5, 0, P, X, U, 6 – 9", "rate or label it, as in the grid (Ctrl+Z takes it back)"),
     ("Z", "every photo to 1:1 at the same spot (the pointer pans them); again: fitted"),
     ("M", "focus peaking: each photo's sharp edges green (again: off)"),
+    ("J", "where each photo is clipped: blown pixels red, crushed ones blue (again: off)"),
     ("N or Esc", "back to the grid"),
 ]
 #: The select-and-candidate mode's own keys (the others as in the survey).
@@ -36,7 +37,7 @@ CANDIDATE_KEYS = [
     ("← →", "the previous, next candidate (right); the select (left) stays"),
     ("↑", "the candidate becomes the select, the next photo the candidate"),
     ("Tab or a click", "which of the two the rating keys rate (▶)"),
-    ("Z, M, 1 – 5, 0, P, X, U, 6 – 9", "as in the survey"),
+    ("Z, M, J, 1 – 5, 0, P, X, U, 6 – 9", "as in the survey"),
     ("C or Esc", "back to the grid, on the select"),
 ]
 
@@ -46,6 +47,7 @@ class SurveyDialog(QDialog):
 
     key_rating = Signal(int, QKeyEvent)  # the photo to rate, the key (handled as in the grid)
     focus_toggled = Signal(bool)  # M: the window keeps the choice (the loupe's too)
+    clipping_toggled = Signal(bool)  # J: likewise
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,9 +64,8 @@ class SurveyDialog(QDialog):
         self.photos = DecodedPhotos(2 * MAX_SURVEYED, self._fit_size, self._wanted, self)
         self.photos.arrived.connect(self._on_arrived)
         self.photos.full_arrived.connect(self._on_full_arrived)
-        self.focus_shown = False
-        self.focus_masks = FocusMasks(self._wanted, self)
-        self.focus_masks.arrived.connect(self._on_arrived)
+        self.overlays = PhotoOverlays(self._wanted, self)  # M and J, as in the loupe
+        self.overlays.arrived.connect(self._on_arrived)
 
     def show_items(self, items: list[PhotoItem]) -> None:
         """Survey ``items`` (the first :data:`MAX_SURVEYED`), in one row up to three, two rows up to eight, else
@@ -156,17 +157,13 @@ class SurveyDialog(QDialog):
     def _show(self, item: PhotoItem, view: ZoomView) -> None:
         self.photos.show_in(view, item.path)
         kept = self.photos.get(str(item.path))
-        if self.focus_shown and isinstance(kept, KeptPhoto):
-            mask = self.focus_masks.get(str(item.path))
-            if mask is None:
-                self.focus_masks.request(str(item.path), kept.pixmap)
-            else:
-                view.set_overlay(mask)
+        if isinstance(kept, KeptPhoto):
+            view.set_overlay(self.overlays.overlay(str(item.path), kept.pixmap))
 
-    def set_focus_shown(self, shown: bool) -> None:
-        self.focus_shown = shown
+    def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
+        """Focus peaking (M) and the clipping overlay (J) on or off over every surveyed photo."""
+        self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
         for item, view in zip(self.items, self.views):
-            view.set_overlay(QPixmap())
             self._show(item, view)
         self._update_captions()
 
@@ -178,7 +175,7 @@ class SurveyDialog(QDialog):
     def _update_captions(self) -> None:
         """Each photo's name and rating; with focus peaking on, its share on sharp edges, and which of them is
         the sharpest once every one is measured (near-identical frames: the one in focus)."""
-        shares = [self.focus_masks.share(str(item.path)) if self.focus_shown else None for item in self.items]
+        shares = [self.overlays.focus_share(str(item.path)) for item in self.items]
         measured = [share for share in shares if share is not None]
         sharpest = shares.index(max(measured)) if len(measured) == len(shares) >= 2 else None
         for n, (item, caption) in enumerate(zip(self.items, self.captions)):
@@ -221,8 +218,11 @@ class SurveyDialog(QDialog):
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
         elif key == Qt.Key.Key_M:
-            self.set_focus_shown(not self.focus_shown)
-            self.focus_toggled.emit(self.focus_shown)
+            self.set_overlays_shown(not self.overlays.focus_shown, self.overlays.clipping_shown)
+            self.focus_toggled.emit(self.overlays.focus_shown)
+        elif key == Qt.Key.Key_J:
+            self.set_overlays_shown(self.overlays.focus_shown, not self.overlays.clipping_shown)
+            self.clipping_toggled.emit(self.overlays.clipping_shown)
         elif key in (Qt.Key.Key_N, Qt.Key.Key_C, Qt.Key.Key_Escape):
             self.accept()
         elif self.items:
@@ -234,5 +234,5 @@ class SurveyDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.photos.wait()
-        self.focus_masks.wait()
+        self.overlays.wait()
         super().done(result)

@@ -39,10 +39,10 @@ class WindowViews:
             self.loupe.finished.connect(self._give_keys_back)
             self.loupe.set_histogram_shown(self.preferences.loupe_histogram)
             self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
-            self.loupe.set_clipping_shown(self.preferences.loupe_clipping)
             self.loupe.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
             self.loupe.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
-        self.loupe.set_focus_shown(self.preferences.loupe_focus)  # the survey's M sets it too
+        self.loupe.set_clipping_shown(self.preferences.loupe_clipping)  # the survey's J and M set them too
+        self.loupe.set_focus_shown(self.preferences.loupe_focus)
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
@@ -86,7 +86,9 @@ class WindowViews:
             self.survey.key_rating.connect(self._survey_key)
             self.survey.finished.connect(self._survey_closed)
             self.survey.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
-        self.survey.focus_shown = self.preferences.loupe_focus  # the loupe's M sets it too
+            self.survey.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
+        overlays = self.survey.overlays  # one setting with the loupe's M and J
+        overlays.focus_shown, overlays.clipping_shown = self.preferences.loupe_focus, self.preferences.loupe_clipping
         return self.survey
 
     def _raise_survey(self) -> None:
