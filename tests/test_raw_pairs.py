@@ -150,3 +150,26 @@ def test_a_resized_copy_of_a_raw_keeps_when_and_how_it_was_taken(tmp_path: Path)
         0.004,
     )
     assert same_share_copy(album / "DSC_0009.DNG", copy, 2048)  # its resume mark survived exiv2's write
+
+
+def test_the_raw_can_stay_behind_from_the_command_line_and_the_dialog(qtbot, tmp_path: Path, capsys):
+    from aesthetic_curator.cli import main
+    from aesthetic_curator.gui.export_dialog import ExportDialog
+
+    album = tmp_path / "album"
+    _pair_album(album)
+    ranking = tmp_path / "ranking.csv"
+    ranking.write_text("image,score,rank,source\nday/DSC_0001.JPG,0.9,1,day/DSC_0001.JPG\n", encoding="utf-8")
+    argv = ["export", "--ranking", str(ranking), "--images", str(album), "--top", "1", "-q"]
+    assert main([*argv, "--dest", str(tmp_path / "both")]) == 0
+    assert main([*argv, "--dest", str(tmp_path / "jpeg"), "--no-raw"]) == 0
+    assert {p.name for p in (tmp_path / "both").iterdir()} == {"DSC_0001.JPG", "DSC_0001.DNG", "ranking.csv"}
+    assert {p.name for p in (tmp_path / "jpeg").iterdir()} == {"DSC_0001.JPG", "ranking.csv"}
+
+    dialog = ExportDialog(None, tmp_path / "out")
+    qtbot.addWidget(dialog)
+    assert dialog.choice().with_raw and dialog.with_raw.isEnabled()
+    dialog.with_raw.setChecked(False)
+    assert not dialog.choice().with_raw
+    dialog.mode.setCurrentIndex(dialog.mode.findData("jpeg"))  # a resized copy is one JPEG anyway
+    assert not dialog.with_raw.isEnabled()

@@ -352,6 +352,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             mode=args.mode,
             long_edge=args.long_edge,
             write_xmp=args.xmp,
+            with_raw=not args.no_raw,
             dry_run=args.dry_run,
             progress=bars,
         )

@@ -310,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--long-edge", type=int, default=2048, help="with --mode jpeg: the longest side in pixels (default 2048)"
     )
     export.add_argument("--xmp", action="store_true", help="write XMP stars from the score percentile to sidecars")
+    export.add_argument(
+        "--no-raw", action="store_true", help="leave the RAW of each RAW+JPEG pair behind (the JPEG alone goes)"
+    )
     export.add_argument("--dry-run", action="store_true", help="show what would be exported; write nothing")
     export.set_defaults(func=cmd_export)
     return parser

@@ -40,6 +40,7 @@ class ExportChoice:
     only_picks: bool = False  # only photos picked with P are candidates (rejected ones never are)
     long_edge: int = DEFAULT_LONG_EDGE  # pixels, for resized JPEGs
     shown: bool = False  # exactly what the grid shows, in its order (top / percent / score unused)
+    with_raw: bool = True  # a RAW+JPEG pair's RAW goes with its JPEG (copies and hard links)
 
 
 class ExportDialog(QDialog):
@@ -81,7 +82,7 @@ class ExportDialog(QDialog):
         self.mode.addItem("Resized JPEGs for sharing (sRGB, no sidecars)", "jpeg")
         self.long_edge = QSpinBox(minimum=256, maximum=20_000, value=DEFAULT_LONG_EDGE, suffix=" px long edge")
         self.long_edge.setSingleStep(256)
-        self.mode.currentIndexChanged.connect(lambda _: self.long_edge.setVisible(self.mode.currentData() == "jpeg"))
+        self.mode.currentIndexChanged.connect(self._adapt_mode)
         self.long_edge.setVisible(False)  # only for resized copies
         mode_row = QHBoxLayout()
         mode_row.addWidget(self.mode)
@@ -93,11 +94,18 @@ class ExportDialog(QDialog):
         form.addRow("", self.best_of_bursts)
         self.only_picks = QCheckBox("Only my picks (P); photos I rejected (X) are never exported")
         form.addRow("", self.only_picks)
+        self.with_raw = QCheckBox("With the RAW file of each RAW+JPEG pair (beside its JPEG)", checked=True)
+        form.addRow("", self.with_raw)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _adapt_mode(self) -> None:
+        resized = self.mode.currentData() == "jpeg"
+        self.long_edge.setVisible(resized)
+        self.with_raw.setEnabled(not resized)  # a resized copy is one JPEG
 
     def _adapt_amount(self, index: int) -> None:
         self.amount.setEnabled(index != SHOWN_CHOICE)
@@ -136,4 +144,5 @@ class ExportDialog(QDialog):
             only_picks=self.only_picks.isChecked(),
             long_edge=self.long_edge.value(),
             shown=how == SHOWN_CHOICE,
+            with_raw=self.with_raw.isChecked(),
         )

@@ -347,6 +347,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             write_xmp=choice.write_xmp,
             best_of_bursts=choice.best_of_bursts,
             only_picks=choice.only_picks,
+            with_raw=choice.with_raw,
             photo_ids=shown,
         )
 

@@ -205,9 +205,11 @@ def plan_export(
     write_xmp: bool,
     problems: list[str] | None = None,
     long_edge: int | None = None,
+    with_raw: bool = True,
 ) -> list[ExportItem]:
     """Decide every target name before writing anything (the dry run shows exactly this); with ``long_edge``
-    the targets are resized JPEGs (``NAME.jpg``) and no sidecars go with them.
+    the targets are resized JPEGs (``NAME.jpg``) and no sidecars go with them; without ``with_raw`` a RAW+JPEG
+    pair's RAW stays behind.
 
     Every ranked path must lie inside ``images_root`` (a ranking naming ``/etc/passwd`` or ``../x`` is
     refused whole); photos that vanished or became unreadable since ranking are skipped and noted.
@@ -237,7 +239,7 @@ def plan_export(
         if Path(target.name).stem != source.stem and len(os.fsencode(source.name)) > xmp.NAME_MAX_BYTES - _SIDECAR_ROOM:
             problems.append(f"{display_path(source.name)}: name shortened to {display_path(target.name)}")
         raw, raw_done = None, False
-        if long_edge is None:  # a resized copy goes alone
+        if long_edge is None and with_raw:  # a resized copy goes alone
             if source.parent not in folder_pairs:
                 folder_pairs[source.parent] = pairs_in(source.parent)  # one listing per folder, not per photo
             raw = raw_companion(source, folder_pairs[source.parent])
@@ -326,6 +328,7 @@ def export_photos(
     mode: str = "copy",
     long_edge: int = DEFAULT_LONG_EDGE,
     write_xmp: bool = False,
+    with_raw: bool = True,
     profile_name: str | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
@@ -352,7 +355,7 @@ def export_photos(
     selected = select_top(ranking, top, top_percent, min_score)
     problems: list[str] = []
     resized = long_edge if mode == "jpeg" else None
-    items = plan_export(ranking, selected, images_root, dest, write_xmp, problems, resized)
+    items = plan_export(ranking, selected, images_root, dest, write_xmp, problems, resized, with_raw)
     result = ExportReport(items, dry_run, problems=problems)
     if dry_run:
         result.seconds = time.perf_counter() - started
