@@ -129,6 +129,11 @@ def test_the_grid_shows_a_pair_as_one_tile_named_for_both(qtbot, window, tmp_pat
     assert "RAW+JPEG: DSC_0001.DNG is rated and exported with it" in window.model.index(0).data(ToolTipRole)
     assert "RAW+JPEG" in window.statusBar().currentMessage()
     window.grid.grab()  # paints the tiles, the pair's with its RAW+JPEG badge
+    window.grid.setCurrentIndex(window.model.index(0))
+    assert "day/DSC_0001.JPG + DNG" in window.selection_label.text()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    assert "day/DSC_0001.JPG + DNG" in window.loupe.caption.text()
+    qtbot.keyClick(window.loupe, Qt.Key.Key_Escape)
 
 
 def test_a_resized_copy_of_a_raw_keeps_when_and_how_it_was_taken(tmp_path: Path):

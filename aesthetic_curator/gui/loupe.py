@@ -21,7 +21,6 @@ from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.photo_overlays import PhotoOverlays
 from aesthetic_curator.gui.zoom_view import ZoomView
-from aesthetic_curator.paths import display_path
 
 #: The loupe's keys (Help → Keyboard Shortcuts).
 LOUPE_KEYS = [
@@ -148,7 +147,7 @@ class LoupeDialog(QDialog):
         share = self.overlays.focus_share(str(item.path))
         zoom += f"   ·   sharp edges {share:.1%}" if share is not None else ""
         place = f"{self._place}   ·   " if self._place else ""
-        self.caption.setText(f"{place}{display_path(item.photo.relpath)}   {item.rating_text()}{rank}{zoom}{details}")
+        self.caption.setText(f"{place}{item.name_text()}   {item.rating_text()}{rank}{zoom}{details}")
 
     def _on_arrived(self, path: str) -> None:
         self._prepare_overlays(path)

@@ -37,7 +37,6 @@ from aesthetic_curator.gui.window_views import WindowViews
 from aesthetic_curator.gui.window_xmp import WindowXmp
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 from aesthetic_curator.model_setup import NO_BUNDLE_HELP
-from aesthetic_curator.paths import display_path
 from aesthetic_curator.profile_progress import learned_from
 
 log = logging.getLogger(__name__)
@@ -219,7 +218,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             self.selection_label.setText("")
             return
         score = f" · rank {item.rank} · score {item.score:.2f}" if item.rank is not None else ""
-        self.selection_label.setText(f"  {display_path(item.photo.relpath)}{score}")
+        self.selection_label.setText(f"  {item.name_text()}{score}")
         if self.loupe is not None and self.loupe.isVisible():
             self._show_in_loupe(item)
 

@@ -40,6 +40,11 @@ class PhotoItem:
     def id(self) -> int:
         return self.photo.id
 
+    def name_text(self) -> str:
+        """The photo's path in the album as the views name it; a RAW+JPEG pair's with its RAW: "a/DSC_1.JPG + NEF"."""
+        raw = self.photo.companion
+        return display_path(self.photo.relpath) + (f" + {raw.rpartition('.')[2]}" if raw else "")
+
     def rating_text(self) -> str:
         """The rating as the large views' captions show it: "★★★★☆  PICK  RED LABEL"."""
         stars = "★" * (self.stars or 0) + "☆" * (5 - (self.stars or 0))
@@ -305,8 +310,7 @@ class PhotoListModel(QAbstractListModel):
         if role == PHOTO_ROLE:
             return item
         if role == Qt.ItemDataRole.DisplayRole:
-            raw = item.photo.companion
-            return display_path(item.path.name) + (f" + {raw.rpartition('.')[2]}" if raw else "")
+            return item.name_text().rpartition("/")[2]
         if role == Qt.ItemDataRole.ToolTipRole:
             parts = [display_path(item.photo.relpath)]
             if item.photo.companion:

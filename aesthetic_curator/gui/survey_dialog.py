@@ -19,7 +19,6 @@ from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.photo_overlays import PhotoOverlays
 from aesthetic_curator.gui.zoom_view import ZoomView
-from aesthetic_curator.paths import display_path
 
 #: The most photos surveyed at once (as Capture One; more would each be too small to judge).
 MAX_SURVEYED = 12
@@ -182,7 +181,7 @@ class SurveyDialog(QDialog):
             marker = "▶ " if n == self.active else ""
             focus = "" if shares[n] is None else f"   sharp edges {shares[n]:.1%}"
             focus += "  SHARPEST" if n == sharpest else ""
-            caption.setText(f"{marker}{display_path(item.photo.relpath)}   {item.rating_text()}{focus}")
+            caption.setText(f"{marker}{item.name_text()}   {item.rating_text()}{focus}")
             caption.setStyleSheet("font-weight: bold" if n == self.active else "")
 
     def _activate(self, n: int) -> None:
