@@ -31,6 +31,20 @@ def _pair_album(root: Path) -> None:
     Image.new("RGB", (64, 48), (20, 120, 40)).save(root / "day" / "DSC_0002.JPG")  # a JPEG alone
 
 
+def test_an_unusable_jpeg_does_not_hide_its_raw(tmp_path: Path):
+    from aesthetic_curator.library.scanner import scan_album
+
+    album = tmp_path / "album"
+    _pair_album(album)
+    (album / "day" / "DSC_0003.JPG").write_bytes(b"")  # the card's JPEG came out empty
+    write_raw_with_exif(album / "day" / "DSC_0003.DNG", taken="2024:06:01 12:00:03")
+    scan = scan_album(album)
+    assert {(f.relpath, f.format) for f in scan.files} == {
+        ("day/DSC_0001.JPG", "RAW+JPEG"), ("day/DSC_0002.JPG", "JPEG"), ("day/DSC_0003.DNG", "RAW")
+    }  # fmt: skip
+    assert [(p.path, p.reason) for p in scan.problems] == [("day/DSC_0003.JPG", "empty file")] and scan.paired == 1
+
+
 def test_a_pair_is_one_photo_and_a_library_from_before_keeps_the_raw_rating(tmp_path: Path):
     album = tmp_path / "album"
     (album / "day").mkdir(parents=True)

@@ -150,9 +150,12 @@ def scan_album(
                 result.ignored += 1
                 continue
             if entry.name in companions:
-                result.paired += 1  # travels with its JPEG
-                continue
-            _scan_file(path, root, known, result, with_hashes, pairs.get(entry.name))
+                continue  # travels with its JPEG (scanned with it, below)
+            companion = pairs.get(entry.name)
+            if _scan_file(path, root, known, result, with_hashes, companion):
+                result.paired += 1 if companion is not None else 0
+            elif companion is not None:  # an unusable JPEG must not hide its RAW: the RAW is a photo of its own
+                _scan_file(path.with_name(companion), root, known, result, with_hashes, None)
             report(progress, "scanning", len(result.files), 0)
         stack.extend(reversed(subfolders))
     return result
@@ -165,16 +168,17 @@ def _scan_file(
     result: ScanResult,
     with_hashes: bool,
     companion: str | None,
-) -> None:
+) -> bool:
+    """Add ``path`` to ``result.files`` (True), or its problem to ``result.problems`` (False)."""
     rel = _relative(path, root)
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
             result.problems.append(ScanProblem(rel, "not a regular file"))
-            return
+            return False
         if st.st_size == 0:
             result.problems.append(ScanProblem(rel, "empty file"))
-            return
+            return False
         previous = known.get(rel)
         if not with_hashes:
             content_hash = ""
@@ -184,12 +188,13 @@ def _scan_file(
             content_hash = fast_hash(path, st.st_size)
     except FileNotFoundError:
         result.problems.append(ScanProblem(rel, "broken link or file vanished during the scan"))
-        return
+        return False
     except OSError as exc:
         result.problems.append(ScanProblem(rel, f"cannot read file: {exc.strerror or exc}"))
-        return
+        return False
     kind = format_of(path) if companion is None else f"RAW+{format_of(path)}"
     result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns, content_hash, kind, companion))
+    return True
 
 
 def _relative(path: Path, root: Path) -> str:
