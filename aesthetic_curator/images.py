@@ -76,7 +76,23 @@ def decode_image(path: Path, min_size: int | None = None) -> Image.Image:
 
 def decode_image_scaled(path: Path, min_size: int | None = None) -> tuple[Image.Image, float]:
     """:func:`decode_image`, and how many pixels of the full decode one pixel of this one spans (1.0: full
-    size; 2.0 when libjpeg halved it): what showing a reduced decode at 1:1 needs until the full one comes."""
+    size; 2.0 when libjpeg halved it): what showing a reduced decode at 1:1 needs until the full one comes.
+
+    The JPEG of a RAW+JPEG pair (``raw_pairs``) that cannot be decoded (a card error truncated it) stands
+    aside for its RAW: the shot is intact, and the RAW is its master."""
+    try:
+        return _decode_file(path, min_size)
+    except ImageDecodeError:
+        from aesthetic_curator.raw_pairs import raw_companion  # the pairing rule; it imports this module
+
+        companion = raw_companion(path)
+        if companion is None:
+            raise
+        log.info("%s cannot be decoded; showing its RAW %s instead", path, companion.name)
+        return _decode_file(companion, min_size)
+
+
+def _decode_file(path: Path, min_size: int | None) -> tuple[Image.Image, float]:
     try:
         if path.stat().st_size == 0:
             raise ImageDecodeError(f"{path}: empty file")

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from aesthetic_curator.library import xmp
 from aesthetic_curator.library.album import import_xmp_ratings, index_album, write_xmp_ratings
 from aesthetic_curator.library.export import RankedPhoto, export_photos
-from aesthetic_curator.library.raw_pairs import pair_raw_files, raw_companion
 from aesthetic_curator.library.store import Library
+from aesthetic_curator.raw_pairs import pair_raw_files, raw_companion
 from tests.album_factory import write_raw_with_exif
 from tests.test_gui import open_album, window  # noqa: F401  (fixture)
 
@@ -43,6 +43,22 @@ def test_an_unusable_jpeg_does_not_hide_its_raw(tmp_path: Path):
         ("day/DSC_0001.JPG", "RAW+JPEG"), ("day/DSC_0002.JPG", "JPEG"), ("day/DSC_0003.DNG", "RAW")
     }  # fmt: skip
     assert [(p.path, p.reason) for p in scan.problems] == [("day/DSC_0003.JPG", "empty file")] and scan.paired == 1
+
+
+def test_a_pairs_jpeg_that_cannot_be_decoded_stands_aside_for_its_raw(tmp_path: Path):
+    """A card error truncated the JPEG: the shot is intact in the RAW, so the album shows and ranks that."""
+    from aesthetic_curator.images import decode_image
+    from aesthetic_curator.library.thumbnails import ThumbnailCache
+
+    album = tmp_path / "album"
+    _pair_album(album)
+    jpeg = album / "day" / "DSC_0001.JPG"
+    jpeg.write_bytes(jpeg.read_bytes()[:200])
+    assert decode_image(jpeg).size == (96, 64)  # the DNG's development, not an error
+    (album / "day" / "DSC_0002.JPG").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")  # no RAW: still an error
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        summary = index_album(library, thumbnails=ThumbnailCache(tmp_path / "thumbs", size=64))
+    assert [relpath for relpath, _ in summary.unreadable] == ["day/DSC_0002.JPG"]
 
 
 def test_a_pair_is_one_photo_and_a_library_from_before_keeps_the_raw_rating(tmp_path: Path):

@@ -29,11 +29,11 @@ from pathlib import Path
 from aesthetic_curator.atomic import TEMPORARY_SUFFIX, atomic_open, atomic_path
 from aesthetic_curator.errors import CuratorError, ImageDecodeError
 from aesthetic_curator.library import xmp
-from aesthetic_curator.library.raw_pairs import pairs_in, raw_companion
 from aesthetic_curator.library.scanner import fast_hash
 from aesthetic_curator.library.share_copy import DEFAULT_LONG_EDGE, same_share_copy, write_share_copy
 from aesthetic_curator.paths import confined_relpath, display_path
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+from aesthetic_curator.raw_pairs import pairs_in, raw_companion
 
 log = logging.getLogger(__name__)
 

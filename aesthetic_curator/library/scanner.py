@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aesthetic_curator.images import HEIF_EXTENSIONS, IMAGE_EXTENSIONS, RAW_EXTENSIONS
-from aesthetic_curator.library.raw_pairs import pair_raw_files
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+from aesthetic_curator.raw_pairs import pair_raw_files
 
 log = logging.getLogger(__name__)
 
