@@ -84,6 +84,15 @@ def test_answer_skip_undo_and_zoom_from_the_keyboard(qtbot, window: MainWindow, 
     assert right.centre == QPointF(0.0, 0.0) == left.centre
     qtbot.keyClick(dialog, Qt.Key.Key_Z)
     assert not left.zoomed and left.source_rect() == left.pixmap.rect().toRectF()
+    _wait_until_shown(qtbot, dialog)
+    qtbot.keyClick(dialog, Qt.Key.Key_J)  # the loupe's clipping overlay over both, and the same setting
+    assert not left.overlay.isNull() and not right.overlay.isNull() and window.preferences.loupe_clipping
+    qtbot.keyClick(dialog, Qt.Key.Key_M)  # and focus peaking, made on a worker
+    assert window.preferences.loupe_focus
+    qtbot.waitUntil(lambda: all(dialog.overlays.focus.get(str(p)) for _, p in dialog._shown_paths()), timeout=TIMEOUT)
+    qtbot.keyClick(dialog, Qt.Key.Key_J)
+    qtbot.keyClick(dialog, Qt.Key.Key_M)
+    assert left.overlay.isNull() and right.overlay.isNull()
 
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()

@@ -2,8 +2,9 @@
 
 Keys: ← or 1 picks the left photo, → or 2 the right, = says "can't decide", Space skips the pair,
 Backspace undoes the last answer, Z (or a click, at the spot clicked) zooms both photos to 1:1 at the same
-spot (the pointer pans both), Esc leaves. The window supplies the pairs (``add_pairs``) and records the
-answers (``answered``); the next pairs' photos are decoded ahead, so the next question shows at once.
+spot (the pointer pans both), M and J show focus peaking and clipping as in the loupe, Esc leaves. The
+window supplies the pairs (``add_pairs``) and records the answers (``answered``); the next pairs' photos are
+decoded ahead, so the next question shows at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
 from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
+from aesthetic_curator.gui.photo_overlays import PhotoOverlays
 from aesthetic_curator.gui.zoom_view import ZoomView
 
 #: The compare view's keys (its help line and Help → Keyboard Shortcuts).
@@ -27,6 +29,7 @@ COMPARE_KEYS = [
     ("Space", "skip"),
     ("Backspace", "undo"),
     ("Z or click", "zoom both to 1:1"),
+    ("M, J", "sharp edges, clipping"),
     ("Esc", "done"),
 ]
 #: Pairs decoded ahead of the one shown: with two, a user answering every second while the cores were busy
@@ -62,6 +65,8 @@ class CompareDialog(QDialog):
     answered = Signal(int, int, str)  # photo a (left), photo b (right), "a", "b" or "tie"
     undo_requested = Signal()
     wants_more = Signal()
+    focus_toggled = Signal(bool)  # M: one setting with the loupe's
+    clipping_toggled = Signal(bool)  # J: likewise
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +96,8 @@ class CompareDialog(QDialog):
         self.photos = DecodedPhotos(KEEP_DECODED, self.views[0].fit_size, self._wanted_paths, self)
         self.photos.arrived.connect(self._on_arrived)
         self.photos.full_arrived.connect(self._on_full_arrived)
+        self.overlays = PhotoOverlays(self._wanted_paths, self)
+        self.overlays.arrived.connect(self._on_arrived)
         for view in self.views:  # until the first batch comes (seconds on a CPU, more while it is busy)
             view.show_pixmap(QPixmap(), "Choosing photos to compare…")
 
@@ -135,7 +142,7 @@ class CompareDialog(QDialog):
             self.seen.add(self.current.key)
             pair = self.current
             for view, path in zip(self.views, (pair.a_path, pair.b_path)):
-                self.photos.show_in(view, path)
+                self._show(view, path)
             self._update_captions()
         if len(self.queue) < LOW_WATER and not self._waiting_for_more:
             self._waiting_for_more = True
@@ -168,10 +175,27 @@ class CompareDialog(QDialog):
         return {str(path) for pair in pairs for path in (pair.a_path, pair.b_path)}
 
     def _on_arrived(self, path: str) -> None:
+        """A decode, or an overlay, of a photo shown or queued is ready."""
         for view, shown in self._shown_paths():
             if str(shown) == path:
-                self.photos.show_in(view, shown)
+                self._show(view, shown)
                 self._update_captions()
+                return
+        kept = self.photos.get(path)
+        if isinstance(kept, KeptPhoto):
+            self.overlays.prepare(path, kept.pixmap)  # a queued pair's: made before it is asked
+
+    def _show(self, view: ZoomView, path: Path) -> None:
+        self.photos.show_in(view, path)
+        kept = self.photos.get(str(path))
+        if isinstance(kept, KeptPhoto):
+            view.set_overlay(self.overlays.overlay(str(path), kept.pixmap))
+
+    def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
+        """Focus peaking (M) and the clipping overlay (J) over both photos, on or off."""
+        self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
+        for view, path in self._shown_paths():
+            self._show(view, path)
 
     def _on_full_arrived(self, path: str, pixmap: QPixmap) -> None:
         for view, shown in self._shown_paths():
@@ -224,6 +248,12 @@ class CompareDialog(QDialog):
             self.undo_requested.emit()
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
+        elif key == Qt.Key.Key_M:
+            self.set_overlays_shown(not self.overlays.focus_shown, self.overlays.clipping_shown)
+            self.focus_toggled.emit(self.overlays.focus_shown)
+        elif key == Qt.Key.Key_J:
+            self.set_overlays_shown(self.overlays.focus_shown, not self.overlays.clipping_shown)
+            self.clipping_toggled.emit(self.overlays.clipping_shown)
         elif key == Qt.Key.Key_Escape:
             self.accept()
         else:
@@ -231,4 +261,5 @@ class CompareDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.photos.wait()
+        self.overlays.wait()
         super().done(result)
