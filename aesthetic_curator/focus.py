@@ -18,8 +18,19 @@ same marks.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import numpy as np
+from PIL import Image
 from scipy import ndimage
+
+from aesthetic_curator.errors import ImageDecodeError
+from aesthetic_curator.images import decode_image
+from aesthetic_curator.library.store import Library
+from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 #: An edge whose gradient is at least this share of its local range counts as sharp (see the module text).
 EDGE_STEEPNESS = 0.3
@@ -29,6 +40,11 @@ MIN_CONTRAST = 0.1
 SMOOTHING = 0.7
 #: The side of the square whose luminance range an edge's gradient is measured against.
 RANGE_WINDOW = 5
+#: The shorter side every photo is measured at for the Sharpness sort: one scale, so the shares compare.
+SHARPNESS_SIZE = 512
+#: Under this share a photo has almost no sharp edge (LIVE-C: 94% of the photos are above it as taken, 0.25%
+#: after a 2-pixel defocus).
+SOFT_SHARE = 0.005
 #: The focus overlay's colour (RGBA): green, apart from the clipping overlay's red and blue.
 FOCUS_COLOUR = (60, 255, 90, 255)
 
@@ -58,3 +74,42 @@ def mask_overlay(mask: np.ndarray) -> np.ndarray:
     overlay = np.zeros((*mask.shape, 4), dtype=np.uint8)
     overlay[mask] = FOCUS_COLOUR
     return overlay
+
+
+def photo_sharpness(path: Path) -> float | None:
+    """The photo's :func:`focus_share` at :data:`SHARPNESS_SIZE` (its shorter side); None when it cannot be
+    decoded. Relative: it ranks the frames of one scene (a burst, a series) by focus, and sorts an album's soft
+    photos last, but a misty landscape has few sharp edges however well it is focused."""
+    try:
+        image = decode_image(path, min_size=SHARPNESS_SIZE)
+    except ImageDecodeError:
+        return None
+    scale = SHARPNESS_SIZE / min(image.size)
+    if scale < 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return focus_share(np.asarray(image))
+
+
+def album_sharpness(
+    library: Library, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+) -> dict[int, float | None]:
+    """Photo id -> :func:`photo_sharpness` for the album: photos not measured before (or changed since) are
+    measured (decoding on a few threads) and kept in the library; the rest come from it."""
+    photos = library.photos()
+    known = library.photo_sharpness()
+    stale = [p for p in photos if p.id not in known or known[p.id][0] != p.content_hash]
+    measured: dict[int, float | None] = {}
+    for start, chunk in _chunks(stale, 32):
+        check(cancel)
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            shares = list(pool.map(lambda p: photo_sharpness(library.absolute_path(p)), chunk))
+        library.store_photo_sharpness((p.id, p.content_hash, share) for p, share in zip(chunk, shares))
+        measured.update((p.id, share) for p, share in zip(chunk, shares))
+        report(progress, "measuring sharpness", start + len(chunk), len(stale))
+    return {p.id: measured[p.id] if p.id in measured else known[p.id][1] for p in photos}
+
+
+def _chunks(items: list, size: int) -> Iterator[tuple[int, list]]:
+    for start in range(0, len(items), size):
+        yield start, items[start : start + size]

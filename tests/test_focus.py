@@ -81,3 +81,38 @@ def test_m_shows_focus_peaking_in_the_loupe_and_is_remembered(qtbot, window: Mai
     qtbot.keyClick(loupe, Qt.Key.Key_Escape)
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)  # opened again: still on
     assert window.loupe.overlays.focus_shown
+
+
+def test_the_sharpness_sort_puts_the_defocused_copies_last_and_measures_each_photo_once(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    livec: Path,
+    tmp_path: Path,
+    monkeypatch,
+):
+    from aesthetic_curator import focus
+    from aesthetic_curator.gui.photo_model import SortOrder
+    from tests.test_gui import grid_ids, open_album
+
+    series = tmp_path / "series"
+    series.mkdir()
+    source = Image.open(sorted((livec / "images").iterdir())[3]).convert("RGB")
+    for name, blur in (("a_soft.jpg", 2.0), ("b_sharp.jpg", 0.0), ("c_softer.jpg", 4.0), ("d_slight.jpg", 0.8)):
+        (source.filter(ImageFilter.GaussianBlur(blur)) if blur else source).save(series / name, quality=95)
+    (series / "e_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    open_album(qtbot, window, series)
+    measured = []
+    real = focus.photo_sharpness
+    monkeypatch.setattr(focus, "photo_sharpness", lambda path: measured.append(path.name) or real(path))
+    window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.SHARPNESS))
+    qtbot.waitUntil(lambda: not window.model.needs_sharpness(), timeout=TIMEOUT)
+    names = {p.id: p.relpath for p in window.library.photos()}
+    assert [names[pid] for pid in grid_ids(window)] == [
+        "b_sharp.jpg", "d_slight.jpg", "a_soft.jpg", "c_softer.jpg", "e_broken.jpg"
+    ]  # fmt: skip
+    assert "by sharpness" in window.statusBar().currentMessage() and len(measured) == 5
+    window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.ALBUM))
+    open_album(qtbot, window, series)  # opened again: read from the library, nothing measured twice
+    window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.SHARPNESS))
+    qtbot.waitUntil(lambda: not window.model.needs_sharpness(), timeout=TIMEOUT)
+    assert len(measured) == 5 and names[grid_ids(window)[0]] == "b_sharp.jpg"

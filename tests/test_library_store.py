@@ -179,6 +179,6 @@ def test_a_version_1_library_gains_the_later_tables(tmp_path):
     album = tmp_path / "album"
     album.mkdir()
     with Library(db, album) as library:
-        assert library.schema_version == SCHEMA_VERSION == 5
+        assert library.schema_version == SCHEMA_VERSION == 6
         assert library.labels() == {}
         assert library.comparisons() == [] and library.profile_version_count(1) == 0

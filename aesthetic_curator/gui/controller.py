@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from aesthetic_curator import album_export, curation, profile_editing
+from aesthetic_curator import album_export, curation, focus, profile_editing
 from aesthetic_curator.comparison_questions import comparisons_to_ask
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
@@ -54,6 +54,7 @@ class AlbumController(QObject):
     exported = Signal(object)  # library.export.ExportReport
     comparisons_chosen = Signal(object)  # list of (photo id, photo id) to ask "A or B?" about
     bursts_found = Signal(object)  # bursts.BurstReport
+    sharpness_measured = Signal(object)  # photo id -> focus.photo_sharpness
     gems_found = Signal(int, object)  # profile id, set of photo ids (profile_editing.hidden_gems)
 
     def __init__(
@@ -285,6 +286,13 @@ class AlbumController(QObject):
             return album_bursts(library, progress, cancel)
 
         self.run("find bursts", job, self.bursts_found.emit)
+
+    def measure_sharpness(self) -> None:
+        """Measure the photos not measured before (focus.album_sharpness), for the Sharpness sort."""
+        library = self.library
+        if library is not None:
+            job = lambda progress, cancel: focus.album_sharpness(library, progress, cancel)  # noqa: E731
+            self.run("measure sharpness", job, self.sharpness_measured.emit)
 
     # -- shaping profiles (profile_editing) --------------------------------------------------------------
     def profile_taste(self, profile_id: int):

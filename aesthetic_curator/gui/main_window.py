@@ -107,6 +107,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         c.exported.connect(self._exported)
         self._connect_profile_views()
         c.bursts_found.connect(self._bursts_found)
+        c.sharpness_measured.connect(self._sharpness_measured)
         self.album_loaded.connect(self._album_scanned_bursts)
         self._connect_bursts()
 

@@ -34,6 +34,7 @@ class PhotoItem:
     rank: int | None = None
     burst_size: int = 0  # photos in its burst (0: in none)
     taken: float | None = None  # capture time (EXIF, else file time), once read: bursts.read_moment
+    sharpness: float | None = None  # share on sharp edges (focus.photo_sharpness), once measured; -1: undecodable
     stacked: bool = False  # the tile stands for its whole (collapsed) burst
 
     @property
@@ -61,6 +62,7 @@ class SortOrder(enum.Enum):
     STARS = "My rating"
     TAKEN = "Capture time"
     LABEL = "Colour label"
+    SHARPNESS = "Sharpness"
 
 
 class Filter(enum.Enum):
@@ -235,6 +237,18 @@ class PhotoListModel(QAbstractListModel):
                 kept.append(item)
         return kept
 
+    def set_sharpness(self, shares: dict[int, float | None]) -> None:
+        """The photos' sharpness (focus.photo_sharpness; None: cannot be decoded, sorted last)."""
+        for pid, share in shares.items():
+            item = self._items.get(pid)
+            if item is not None:
+                item.sharpness = -1.0 if share is None else share
+        self.refresh()
+
+    def needs_sharpness(self) -> bool:
+        """Whether some photo is still to be measured (the Sharpness sort asks for it)."""
+        return any(item.sharpness is None for item in self._items.values())
+
     def needs_capture_times(self) -> bool:
         """Whether some photo's capture time is still to be read (the Capture time sort asks for it)."""
         return any(item.taken is None for item in self._items.values())
@@ -251,6 +265,8 @@ class PhotoListModel(QAbstractListModel):
             items.sort(key=lambda i: (-_star_value(i), i.order))
         elif self.sort_order is SortOrder.TAKEN:  # photos not read yet last, in album order
             items.sort(key=lambda i: (i.taken is None, i.taken or 0.0, i.order))
+        elif self.sort_order is SortOrder.SHARPNESS:  # the sharpest first; not measured yet last, in album order
+            items.sort(key=lambda i: (i.sharpness is None, -(i.sharpness or 0.0), i.order))
         elif self.sort_order is SortOrder.LABEL:  # red, yellow, green, blue, purple (Lightroom's order), then none
             rank = {label: n for n, label in enumerate(COLOUR_LABELS)}
             items.sort(key=lambda i: (rank.get(i.label, len(rank)), i.order))

@@ -1,6 +1,6 @@
 """How the main window shows bursts: stacks in the grid (the best photo on top, S expands), the
-"Best of each burst" filter and Photos → Reject the Rest of Each Burst; and the Capture time sort, whose times
-are read with them.
+"Best of each burst" filter and Photos → Reject the Rest of Each Burst; the Capture time sort, whose times
+are read with them; and the Sharpness sort (focus.album_sharpness, measured once per photo, kept).
 
 A mixin of :class:`MainWindow`. Bursts are found by the controller's "find bursts" task (bursts.py: each
 photo is read once, then kept in the library); the first stack, burst filter or capture-time sort asks for it.
@@ -8,6 +8,7 @@ photo is read once, then kept in the library); the first stack, burst filter or 
 
 from __future__ import annotations
 
+from aesthetic_curator.focus import SOFT_SHARE
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
 from aesthetic_curator.gui.window_ratings import RatingChange
 from aesthetic_curator.library.store import REJECTED
@@ -83,6 +84,7 @@ class WindowBursts:
         """After a (re-)scan, bring bursts up to date when they are in use (only new photos are read)."""
         if self._bursts_in_use():
             self._find_bursts()
+        self._update_sharpness()
 
     def _update_bursts(self) -> None:
         """The burst filter needs the bursts, and the Capture time sort their times: look for them the first
@@ -93,6 +95,21 @@ class WindowBursts:
 
     def _by_time(self) -> bool:
         return self.sort_box.currentData() is SortOrder.TAKEN
+
+    def _update_sharpness(self) -> None:
+        """The Sharpness sort measures the photos not measured before, the first time it is chosen."""
+        wanted = self.sort_box.currentData() is SortOrder.SHARPNESS and self.model.needs_sharpness()
+        controller = self.controller
+        if wanted and self.library and not (controller.is_busy() and controller.task.name == "measure sharpness"):
+            controller.when_idle("measure sharpness", controller.measure_sharpness)
+
+    def _sharpness_measured(self, shares: dict) -> None:
+        current = self._current_id()
+        self.model.set_sharpness(shares)
+        self._reselect(current)
+        soft = sum(1 for share in shares.values() if share is not None and share < SOFT_SHARE)
+        told = f"Sorted {len(shares)} photos by sharpness; {soft} have almost no sharp edge (under {SOFT_SHARE:.1%})"
+        self.statusBar().showMessage(told, 15_000)
 
     def _bursts_found(self, report) -> None:
         current = self._current_id()

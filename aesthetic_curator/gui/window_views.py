@@ -258,6 +258,7 @@ class WindowViews:
             self.filter_value.blockSignals(False)
         self._update_hidden_gems()
         self._update_bursts()
+        self._update_sharpness()
         current = self.current_item()
         self.model.set_view(
             self.sort_box.currentData(),

@@ -43,3 +43,14 @@ class PhotoFeatureStore:
                     for content, m in moments
                 ),
             )
+
+    def photo_sharpness(self) -> dict[int, tuple[str, float | None]]:
+        """Photo id -> (the content hash it was measured on, its sharpness; None: it cannot be decoded)."""
+        return {r[0]: (r[1], r[2]) for r in self._query("SELECT photo_id, content_hash, share FROM sharpness")}
+
+    def store_photo_sharpness(self, measured: Iterable[tuple[int, str, float | None]]) -> None:
+        """Keep (photo id, content hash, sharpness) triples, replacing what was measured before."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO sharpness (photo_id, content_hash, share) VALUES (?, ?, ?)", measured
+            )

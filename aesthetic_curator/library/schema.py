@@ -99,6 +99,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE photos ADD COLUMN companion TEXT;
     """,
+    # 6: each photo's sharpness (focus.photo_sharpness) for the Sharpness sort, measured once per content.
+    """
+    CREATE TABLE sharpness (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos (id) ON DELETE CASCADE,
+        content_hash TEXT NOT NULL,
+        share REAL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -126,4 +134,5 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "reference_scores": ("bundle_id", "photo_id", "score", "rank"),
     "photo_features": ("photo_id", "content_hash", "taken", "taken_source", "phash"),
     "labels": ("photo_id", "label", "labelled_at"),
+    "sharpness": ("photo_id", "content_hash", "share"),
 }
