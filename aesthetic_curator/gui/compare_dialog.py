@@ -65,8 +65,6 @@ class CompareDialog(QDialog):
     answered = Signal(int, int, str)  # photo a (left), photo b (right), "a", "b" or "tie"
     undo_requested = Signal()
     wants_more = Signal()
-    focus_toggled = Signal(bool)  # M: one setting with the loupe's
-    clipping_toggled = Signal(bool)  # J: likewise
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -248,12 +246,8 @@ class CompareDialog(QDialog):
             self.undo_requested.emit()
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
-        elif key == Qt.Key.Key_M:
-            self.set_overlays_shown(not self.overlays.focus_shown, self.overlays.clipping_shown)
-            self.focus_toggled.emit(self.overlays.focus_shown)
-        elif key == Qt.Key.Key_J:
-            self.set_overlays_shown(self.overlays.focus_shown, not self.overlays.clipping_shown)
-            self.clipping_toggled.emit(self.overlays.clipping_shown)
+        elif self.overlays.toggle(key):  # M, J
+            self.set_overlays_shown(self.overlays.focus_shown, self.overlays.clipping_shown)
         elif key == Qt.Key.Key_Escape:
             self.accept()
         else:

@@ -117,6 +117,8 @@ class PhotoOverlays(QObject):
     loupe and the survey each keep one; ``arrived(path)`` says a photo's focus peaking is ready to draw."""
 
     arrived = Signal(str)
+    focus_toggled = Signal(bool)  # M pressed: the window keeps the choice for every view
+    clipping_toggled = Signal(bool)  # J pressed: likewise
 
     def __init__(self, wanted: Callable[[], Collection[str]], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -143,6 +145,18 @@ class PhotoOverlays(QObject):
                 self._clipping[path] = clipping_pixmap(photo)
             layers.append(self._clipping[path])
         return layered(layers)
+
+    def toggle(self, key: int) -> bool:
+        """M or J pressed in a view: that overlay on or off (said by a signal); False for any other key."""
+        if key == Qt.Key.Key_M:
+            self.focus_shown = not self.focus_shown
+            self.focus_toggled.emit(self.focus_shown)
+        elif key == Qt.Key.Key_J:
+            self.clipping_shown = not self.clipping_shown
+            self.clipping_toggled.emit(self.clipping_shown)
+        else:
+            return False
+        return True
 
     def prepare(self, path: str, photo: QPixmap) -> None:
         """A photo decoded ahead: its focus peaking is made now, so flipping to it shows it at once."""

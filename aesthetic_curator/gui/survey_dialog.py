@@ -45,8 +45,6 @@ class SurveyDialog(QDialog):
     """Shows ``items``; rating keys go to the window with the photo they are for."""
 
     key_rating = Signal(int, QKeyEvent)  # the photo to rate, the key (handled as in the grid)
-    focus_toggled = Signal(bool)  # M: the window keeps the choice (the loupe's too)
-    clipping_toggled = Signal(bool)  # J: likewise
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -216,12 +214,8 @@ class SurveyDialog(QDialog):
             self._activate((self.active + step) % max(1, len(self.items)))
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
-        elif key == Qt.Key.Key_M:
-            self.set_overlays_shown(not self.overlays.focus_shown, self.overlays.clipping_shown)
-            self.focus_toggled.emit(self.overlays.focus_shown)
-        elif key == Qt.Key.Key_J:
-            self.set_overlays_shown(self.overlays.focus_shown, not self.overlays.clipping_shown)
-            self.clipping_toggled.emit(self.overlays.clipping_shown)
+        elif self.overlays.toggle(key):  # M, J
+            self.set_overlays_shown(self.overlays.focus_shown, self.overlays.clipping_shown)
         elif key in (Qt.Key.Key_N, Qt.Key.Key_C, Qt.Key.Key_Escape):
             self.accept()
         elif self.items:

@@ -15,6 +15,7 @@ from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, SortOrder
+from aesthetic_curator.gui.photo_overlays import PhotoOverlays
 from aesthetic_curator.gui.survey_dialog import MAX_SURVEYED, SurveyDialog
 from aesthetic_curator.profile_progress import ProfileProgress, learned_from
 
@@ -85,11 +86,15 @@ class WindowViews:
             self.survey = SurveyDialog(self)
             self.survey.key_rating.connect(self._survey_key)
             self.survey.finished.connect(self._survey_closed)
-            self.survey.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
-            self.survey.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
+            self._keep_overlay_choices(self.survey.overlays)
         overlays = self.survey.overlays  # one setting with the loupe's M and J
         overlays.focus_shown, overlays.clipping_shown = self.preferences.loupe_focus, self.preferences.loupe_clipping
         return self.survey
+
+    def _keep_overlay_choices(self, overlays: PhotoOverlays) -> None:
+        """M and J pressed in a view are one setting for the loupe, the survey and the compare view."""
+        overlays.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
+        overlays.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
 
     def _raise_survey(self) -> None:
         self.survey.show()
