@@ -192,6 +192,9 @@ class CompareDialog(QDialog):
     def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
         """Focus peaking (M) and the clipping overlay (J) over both photos, on or off."""
         self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
+        self._redraw_overlays()
+
+    def _redraw_overlays(self) -> None:
         for view, path in self._shown_paths():
             self._show(view, path)
 
@@ -247,7 +250,7 @@ class CompareDialog(QDialog):
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
         elif self.overlays.toggle(key):  # M, J
-            self.set_overlays_shown(self.overlays.focus_shown, self.overlays.clipping_shown)
+            self._redraw_overlays()
         elif key == Qt.Key.Key_Escape:
             self.accept()
         else:

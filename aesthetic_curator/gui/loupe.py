@@ -45,8 +45,6 @@ class LoupeDialog(QDialog):
 
     navigate = Signal(int)  # -1 previous, +1 next
     histogram_toggled = Signal(bool)  # H: the window keeps the choice between runs
-    clipping_toggled = Signal(bool)  # J: likewise
-    focus_toggled = Signal(bool)  # M: likewise
     key_rating = Signal(QKeyEvent)  # a rating key, handled by the window exactly like in the grid
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -93,12 +91,12 @@ class LoupeDialog(QDialog):
         self.histogram.setVisible(shown)
         self._place_histogram()
 
-    def set_clipping_shown(self, shown: bool) -> None:
-        self.overlays.clipping_shown = shown
-        self._show_overlays()
+    def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
+        """Focus peaking (M) and the clipping overlay (J) on or off."""
+        self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
+        self._redraw_overlays()
 
-    def set_focus_shown(self, shown: bool) -> None:
-        self.overlays.focus_shown = shown
+    def _redraw_overlays(self) -> None:
         for path in self._wanted:  # the neighbours' too, so flipping shows theirs at once
             self._prepare_overlays(path)
         self._show_overlays()
@@ -206,12 +204,8 @@ class LoupeDialog(QDialog):
                 self.showNormal()
             else:
                 self.showFullScreen()
-        elif key == Qt.Key.Key_J:
-            self.set_clipping_shown(not self.overlays.clipping_shown)
-            self.clipping_toggled.emit(self.overlays.clipping_shown)
-        elif key == Qt.Key.Key_M:
-            self.set_focus_shown(not self.overlays.focus_shown)
-            self.focus_toggled.emit(self.overlays.focus_shown)
+        elif self.overlays.toggle(key):  # M, J
+            self._redraw_overlays()
         elif key == Qt.Key.Key_H:
             self.set_histogram_shown(not self.histogram.isVisible())
             self.histogram_toggled.emit(self.histogram.isVisible())

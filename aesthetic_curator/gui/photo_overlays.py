@@ -1,6 +1,7 @@
-"""What the loupe draws over a photo: the clipping overlay (J, exposure.py: numpy, ~10 ms, made on the UI
-thread) and focus peaking (M, focus.py: 0.1-0.35 s of numpy and scipy for the loupe's decode, so made on a
-worker thread and shown when it arrives), each made once per photo and kept for the photos shown lately.
+"""What the loupe, the survey and the compare view draw over a photo: the clipping overlay (J, exposure.py:
+numpy, ~10 ms, made on the UI thread) and focus peaking (M, focus.py: 0.1-0.35 s of numpy and scipy for the
+loupe's decode, so made on a worker thread and shown when it arrives), each made once per photo and kept for
+the photos shown lately.
 """
 
 from __future__ import annotations
@@ -71,8 +72,7 @@ class FocusMasks(QObject):
     def __init__(self, wanted: Callable[[], Collection[str]], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._wanted = wanted
-        self._masks: dict[str, QPixmap] = {}
-        self._shares: dict[str, float] = {}
+        self._masks: dict[str, tuple[QPixmap, float]] = {}  # path -> (overlay, share on sharp edges)
         self._asked: set[str] = set()
         self._signals = _Signals()
         self._signals.ready.connect(self._on_ready)
@@ -80,11 +80,13 @@ class FocusMasks(QObject):
         self._pool.setMaxThreadCount(1)
 
     def get(self, path: str) -> QPixmap | None:
-        return self._masks.get(path)
+        made = self._masks.get(path)
+        return made[0] if made is not None else None
 
     def share(self, path: str) -> float | None:
         """The share (0..1) of the photo's pixels on a sharp edge, once its overlay is made."""
-        return self._shares.get(path) if path in self._masks else None
+        made = self._masks.get(path)
+        return made[1] if made is not None else None
 
     def request(self, path: str, photo: QPixmap) -> None:
         """Make ``path``'s overlay from the decode shown (``photo``), unless it is made or on its way."""
@@ -95,15 +97,13 @@ class FocusMasks(QObject):
     def clear(self) -> None:
         """The photos are decoded again (a larger view): overlays are remade from the new decodes."""
         self._masks.clear()
-        self._shares.clear()
         self._asked.clear()
 
     def _on_ready(self, path: str, image: QImage, share: float) -> None:
         self._asked.discard(path)
         wanted = set(self._wanted())
-        self._masks = {p: mask for p, mask in self._masks.items() if p in wanted}
-        self._shares = {p: value for p, value in self._shares.items() if p in wanted}
-        self._masks[path], self._shares[path] = QPixmap.fromImage(image), share
+        self._masks = {p: made for p, made in self._masks.items() if p in wanted}
+        self._masks[path] = (QPixmap.fromImage(image), share)
         self.arrived.emit(path)
 
     def wait(self, msecs: int = 5000) -> None:
@@ -114,7 +114,8 @@ class FocusMasks(QObject):
 class PhotoOverlays(QObject):
     """What a view draws over its photos, as the user switched it on: focus peaking (made on a worker) under the
     clipping overlay (made at once), each made once per photo and kept while the view ``wanted()`` it. The
-    loupe and the survey each keep one; ``arrived(path)`` says a photo's focus peaking is ready to draw."""
+    loupe, the survey and the compare view each keep one; ``arrived(path)`` says a photo's focus peaking is
+    ready to draw, ``toggle`` handles their M and J keys."""
 
     arrived = Signal(str)
     focus_toggled = Signal(bool)  # M pressed: the window keeps the choice for every view

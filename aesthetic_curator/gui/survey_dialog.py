@@ -160,6 +160,9 @@ class SurveyDialog(QDialog):
     def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
         """Focus peaking (M) and the clipping overlay (J) on or off over every surveyed photo."""
         self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
+        self._redraw_overlays()
+
+    def _redraw_overlays(self) -> None:
         for item, view in zip(self.items, self.views):
             self._show(item, view)
         self._update_captions()
@@ -215,7 +218,7 @@ class SurveyDialog(QDialog):
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
         elif self.overlays.toggle(key):  # M, J
-            self.set_overlays_shown(self.overlays.focus_shown, self.overlays.clipping_shown)
+            self._redraw_overlays()
         elif key in (Qt.Key.Key_N, Qt.Key.Key_C, Qt.Key.Key_Escape):
             self.accept()
         elif self.items:

@@ -40,10 +40,8 @@ class WindowViews:
             self.loupe.finished.connect(self._give_keys_back)
             self.loupe.set_histogram_shown(self.preferences.loupe_histogram)
             self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
-            self.loupe.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
-            self.loupe.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
-        self.loupe.set_clipping_shown(self.preferences.loupe_clipping)  # the survey's J and M set them too
-        self.loupe.set_focus_shown(self.preferences.loupe_focus)
+            self._keep_overlay_choices(self.loupe.overlays)
+        self.loupe.set_overlays_shown(self.preferences.loupe_focus, self.preferences.loupe_clipping)
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
@@ -87,8 +85,7 @@ class WindowViews:
             self.survey.key_rating.connect(self._survey_key)
             self.survey.finished.connect(self._survey_closed)
             self._keep_overlay_choices(self.survey.overlays)
-        overlays = self.survey.overlays  # one setting with the loupe's M and J
-        overlays.focus_shown, overlays.clipping_shown = self.preferences.loupe_focus, self.preferences.loupe_clipping
+        self.survey.set_overlays_shown(self.preferences.loupe_focus, self.preferences.loupe_clipping)
         return self.survey
 
     def _keep_overlay_choices(self, overlays: PhotoOverlays) -> None:
