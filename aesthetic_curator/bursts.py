@@ -23,9 +23,7 @@ photos in 18 bits or more (none within). tests/test_bursts.py checks this on mad
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +35,7 @@ from aesthetic_curator.images import decode_image
 from aesthetic_curator.library.photo_features import PhotoMoment
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.photo_exif import read_exif
-from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+from aesthetic_curator.progress import CancelToken, ProgressCallback, map_in_chunks
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +132,11 @@ def read_moments(
 ) -> list[PhotoMoment]:
     """:func:`read_moment` of (photo id, path, mtime_ns) triples on a few threads (Pillow decodes
     outside the GIL; no torch here), with progress and cancellation between photos."""
-    workers = workers or min(4, os.cpu_count() or 1)
     moments: list[PhotoMoment] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for start in range(0, len(photos), 64):
-            check(cancel)
-            chunk = photos[start : start + 64]
-            moments.extend(pool.map(lambda item: read_moment(*item), chunk))
-            report(progress, "finding bursts", len(moments), len(photos))
+    for _chunk, read in map_in_chunks(
+        lambda item: read_moment(*item), photos, "finding bursts", progress, cancel, workers=workers
+    ):
+        moments.extend(read)
     return moments
 
 

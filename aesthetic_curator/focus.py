@@ -18,9 +18,6 @@ same marks.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +27,7 @@ from scipy import ndimage
 from aesthetic_curator.errors import ImageDecodeError
 from aesthetic_curator.images import decode_image
 from aesthetic_curator.library.store import Library
-from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+from aesthetic_curator.progress import CancelToken, ProgressCallback, map_in_chunks
 
 #: An edge whose gradient is at least this share of its local range counts as sharp (see the module text).
 EDGE_STEEPNESS = 0.3
@@ -100,16 +97,10 @@ def album_sharpness(
     known = library.photo_sharpness()
     stale = [p for p in photos if p.id not in known or known[p.id][0] != p.content_hash]
     measured: dict[int, float | None] = {}
-    for start, chunk in _chunks(stale, 32):
-        check(cancel)
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            shares = list(pool.map(lambda p: photo_sharpness(library.absolute_path(p)), chunk))
+    chunks = map_in_chunks(
+        lambda p: photo_sharpness(library.absolute_path(p)), stale, "measuring sharpness", progress, cancel, 32
+    )
+    for chunk, shares in chunks:
         library.store_photo_sharpness((p.id, p.content_hash, share) for p, share in zip(chunk, shares))
         measured.update((p.id, share) for p, share in zip(chunk, shares))
-        report(progress, "measuring sharpness", start + len(chunk), len(stale))
     return {p.id: measured[p.id] if p.id in measured else known[p.id][1] for p in photos}
-
-
-def _chunks(items: list, size: int) -> Iterator[tuple[int, list]]:
-    for start in range(0, len(items), size):
-        yield start, items[start : start + size]

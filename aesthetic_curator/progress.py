@@ -6,9 +6,12 @@ Engine and library functions take an optional ``progress`` callback and an optio
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aesthetic_curator.errors import Cancelled
 
@@ -24,6 +27,8 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class CancelToken:
@@ -55,3 +60,26 @@ def check(cancel: CancelToken | None) -> None:
     """Raise :class:`Cancelled` if ``cancel`` was set; a ``None`` token never cancels."""
     if cancel is not None:
         cancel.check()
+
+
+def map_in_chunks(
+    function: Callable[[Item], Result],
+    items: Sequence[Item],
+    stage: str,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    chunk_size: int = 64,
+    workers: int | None = None,
+) -> Iterator[tuple[Sequence[Item], list[Result]]]:
+    """``function`` over ``items`` on a few threads, yielding each chunk with its results in order, so the
+    caller can keep what is done (a library write per chunk) before a cancel lands between chunks.
+
+    For per-photo work that is not torch math (Pillow and numpy release the GIL; torch's own threads would
+    fight the pool's). One pool for the whole run; progress after each chunk."""
+    with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
+        for start in range(0, len(items), chunk_size):
+            check(cancel)
+            chunk = items[start : start + chunk_size]
+            results = list(pool.map(function, chunk))
+            yield chunk, results
+            report(progress, stage, start + len(chunk), len(items))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageFilter
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -116,3 +117,46 @@ def test_the_sharpness_sort_puts_the_defocused_copies_last_and_measures_each_pho
     window.sort_box.setCurrentIndex(window.sort_box.findData(SortOrder.SHARPNESS))
     qtbot.waitUntil(lambda: not window.model.needs_sharpness(), timeout=TIMEOUT)
     assert len(measured) == 5 and names[grid_ids(window)[0]] == "b_sharp.jpg"
+
+
+def test_measuring_the_album_s_sharpness_keeps_each_chunk_measured_before_a_cancel(tmp_path: Path, monkeypatch):
+    """A cancel lands between chunks of photos; what was measured is in the library, so the next run measures
+    only the rest (a 20,000-photo album cancelled half way does not start over)."""
+    from aesthetic_curator import focus
+    from aesthetic_curator.errors import Cancelled
+    from aesthetic_curator.library.scanner import ScannedFile, ScanResult
+    from aesthetic_curator.library.store import Library
+    from aesthetic_curator.progress import CancelToken
+
+    folder = tmp_path / "album"
+    folder.mkdir()
+    names = [f"p{i:02d}.jpg" for i in range(40)]
+    for name in names:
+        Image.fromarray(_step(40, 200)).save(folder / name)
+    measured: list[str] = []
+    monkeypatch.setattr(focus, "photo_sharpness", lambda path: measured.append(path.name) or 0.25)
+    cancel = CancelToken()
+    reports = []
+
+    def progress(report):  # cancel once the first chunk (32 photos) is in
+        reports.append((report.stage, report.done, report.total))
+        cancel.cancel()
+
+    scanned = [ScannedFile(n, 10, 1000 + i, f"hash{i}", "JPEG") for i, n in enumerate(names)]
+    with Library(tmp_path / "lib.sqlite3", folder) as library:
+        library.sync(ScanResult(folder, scanned))
+        with pytest.raises(Cancelled):
+            focus.album_sharpness(library, progress, cancel)
+        assert reports == [("measuring sharpness", 32, 40)] and len(library.photo_sharpness()) == 32
+        shares = focus.album_sharpness(library)
+    assert sorted(measured) == names and set(shares.values()) == {0.25}  # each photo measured once
+
+
+def test_map_in_chunks_keeps_the_order_and_reports_after_each_chunk():
+    from aesthetic_curator.progress import map_in_chunks
+
+    reports = []
+    chunks = list(map_in_chunks(lambda n: n * n, range(10), "squaring", reports.append, chunk_size=4, workers=3))
+    assert [list(chunk) for chunk, _ in chunks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert [results for _, results in chunks] == [[0, 1, 4, 9], [16, 25, 36, 49], [64, 81]]
+    assert [(r.done, r.total) for r in reports] == [(4, 10), (8, 10), (10, 10)]
