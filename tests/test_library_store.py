@@ -179,6 +179,47 @@ def test_a_version_1_library_gains_the_later_tables(tmp_path):
     album = tmp_path / "album"
     album.mkdir()
     with Library(db, album) as library:
-        assert library.schema_version == SCHEMA_VERSION == 6
+        assert library.schema_version == SCHEMA_VERSION == 7
         assert library.labels() == {}
         assert library.comparisons() == [] and library.profile_version_count(1) == 0
+
+
+def test_a_lone_raw_s_hash_and_plain_average_read_sideways_before_are_read_again(tmp_path):
+    """Schema 7: RAW previews are turned upright since; what a library kept from the sideways preview of a
+    lone RAW (its perceptual hash, its plain-average score) is read again, a JPEG's or a pair's is kept."""
+    from aesthetic_curator.library.photo_features import PhotoMoment
+    from aesthetic_curator.library.schema import MIGRATIONS
+
+    db = tmp_path / "v6.sqlite3"
+    con = sqlite3.connect(db)
+    for migration in MIGRATIONS[:6]:
+        con.executescript(migration)
+    con.execute("PRAGMA user_version = 6")
+    con.commit()
+    con.close()
+    album = tmp_path / "album"
+    album.mkdir()
+    with Library(db, album) as library:
+        library.sync(
+            ScanResult(
+                album,
+                [
+                    ScannedFile("a.jpg", 10, 1000, "ha", "JPEG"),
+                    ScannedFile("b.nef", 11, 1001, "hb", "RAW"),
+                    ScannedFile("c.jpg", 12, 1002, "hc", "RAW+JPEG", companion="c.nef"),
+                ],
+            )
+        )
+        ids = {p.relpath: p.id for p in library.photos()}
+        library.store_photo_moments(
+            (h, PhotoMoment(ids[n], 5.0, "exif", 7)) for n, h in (("a.jpg", "ha"), ("b.nef", "hb"), ("c.jpg", "hc"))
+        )
+        library.store_reference_scores(
+            "bundle", [(ids["a.jpg"], 0.1, 2), (ids["b.nef"], 0.2, 1), (ids["c.jpg"], 0.0, 3)]
+        )
+        library._db.execute("PRAGMA user_version = 6")
+    with Library(db, album) as library:
+        assert library.schema_version == 7
+        kept = {pid: content for pid, (content, _) in library.photo_moments().items()}
+        assert kept == {ids["a.jpg"]: "ha", ids["b.nef"]: "", ids["c.jpg"]: "hc"}  # the RAW's: stale, read again
+        assert set(library.reference_scores("bundle")) == {ids["a.jpg"], ids["c.jpg"]}

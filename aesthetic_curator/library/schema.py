@@ -107,6 +107,13 @@ MIGRATIONS: tuple[str, ...] = (
         share REAL
     );
     """,
+    # 7: RAW previews are shown upright since (``images._held_upright``); a lone RAW's perceptual hash and its
+    # plain-average score were read from the preview as the sensor saw it (a portrait on its side), so they
+    # are read again: the hash on the next burst grouping, the plain average on the next hidden-gems look.
+    """
+    UPDATE photo_features SET content_hash = '' WHERE photo_id IN (SELECT id FROM photos WHERE format = 'RAW');
+    DELETE FROM reference_scores WHERE photo_id IN (SELECT id FROM photos WHERE format = 'RAW');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
