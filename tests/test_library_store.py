@@ -167,15 +167,23 @@ def test_comparisons_are_stored_undone_and_survive_a_move(tmp_path):
         assert len(library.comparisons()) == 1
 
 
-def test_a_version_1_library_gains_the_later_tables(tmp_path):
-    from aesthetic_curator.library.schema import MIGRATIONS, SCHEMA_VERSION
+def _library_at_version(db, version: int):
+    """A library file as a release with schema ``version`` left it."""
+    from aesthetic_curator.library.schema import MIGRATIONS
 
-    db = tmp_path / "old.sqlite3"
     con = sqlite3.connect(db)
-    con.executescript(MIGRATIONS[0])
-    con.execute("PRAGMA user_version = 1")
+    for migration in MIGRATIONS[:version]:
+        con.executescript(migration)
+    con.execute(f"PRAGMA user_version = {version}")
     con.commit()
     con.close()
+    return db
+
+
+def test_a_version_1_library_gains_the_later_tables(tmp_path):
+    from aesthetic_curator.library.schema import SCHEMA_VERSION
+
+    db = _library_at_version(tmp_path / "old.sqlite3", 1)
     album = tmp_path / "album"
     album.mkdir()
     with Library(db, album) as library:
@@ -188,15 +196,8 @@ def test_a_lone_raw_s_hash_and_plain_average_read_sideways_before_are_read_again
     """Schema 7: RAW previews are turned upright since; what a library kept from the sideways preview of a
     lone RAW (its perceptual hash, its plain-average score) is read again, a JPEG's or a pair's is kept."""
     from aesthetic_curator.library.photo_features import PhotoMoment
-    from aesthetic_curator.library.schema import MIGRATIONS
 
-    db = tmp_path / "v6.sqlite3"
-    con = sqlite3.connect(db)
-    for migration in MIGRATIONS[:6]:
-        con.executescript(migration)
-    con.execute("PRAGMA user_version = 6")
-    con.commit()
-    con.close()
+    db = _library_at_version(tmp_path / "v6.sqlite3", 6)
     album = tmp_path / "album"
     album.mkdir()
     with Library(db, album) as library:
