@@ -31,19 +31,19 @@ def test_ratings_go_out_to_sidecars_and_come_back_in(qtbot, window: MainWindow, 
     paths = [window.model.index(row).data(PHOTO_ROLE).path for row in range(4)]
     write.trigger()
     box = window.xmp_box
-    assert box.isVisible() and "of 2 photo(s)" in box.text()
+    assert box.isVisible() and "of 3 photo(s)" in box.text()
     assert box.defaultButton().text() == "New ones as IMG_1234.JPG.xmp"  # darktable's and digiKam's form
     next(b for b in box.buttons() if b.text() == "New ones as IMG_1234.xmp").click()
-    assert "Wrote the ratings of 2 photo(s)" in window.info_box.text()
+    assert "Wrote the ratings of 3 photo(s)" in window.info_box.text()
     assert xmp.read_rating(paths[0]).stars == 5 and paths[0].with_suffix(".xmp").is_file()
-    assert xmp.read_rating(paths[1]).rejected and not xmp.find_sidecars(paths[2])
+    assert xmp.read_rating(paths[1]).rejected and xmp.read_rating(paths[2]).picked  # the pick: digiKam's field
     assert window.preferences.sidecar_names == "stem"
 
     write.trigger()  # the choice is remembered; nothing changed, so no sidecar is rewritten
     assert window.xmp_box.defaultButton().text() == "New ones as IMG_1234.xmp"
     window.xmp_box.defaultButton().click()
     assert "Wrote the ratings of 0 photo(s)" in window.info_box.text()
-    assert "2 sidecar(s) already said so" in window.info_box.text()
+    assert "3 sidecar(s) already said so" in window.info_box.text()
 
     xmp.write_sidecar(paths[3], stars=3)  # stars given in another app
     _file_menu_action(window, "Import Ratings from XMP").trigger()

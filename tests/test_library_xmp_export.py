@@ -7,6 +7,7 @@ import io
 import shutil
 from pathlib import Path
 
+import pyexiv2
 import pytest
 from PIL import Image
 
@@ -110,27 +111,62 @@ def test_ratings_written_back_to_sidecars_beside_the_photos_keep_other_tools_fie
         rate("a/IMG_0001.jpg", stars=5)  # its darktable sidecar gets 5 and keeps its history
         rate("b/IMG_0002.jpg", flag=REJECTED)  # its sidecar already says rejected
         rate("a/IMG_0003.jpg", stars=3)  # no sidecar yet: a new IMG_0003.jpg.xmp
-        rate("b/IMG_0004.jpg", flag=PICKED)  # a pick without stars: nothing to write
+        rate("b/IMG_0004.jpg", flag=PICKED)  # a pick without stars: digiKam's and Adobe's pick fields
         rate("a/IMG_0005.jpg", stars=4)
         rate("a/IMG_0009.jpg", stars=2)
         rate("a/IMG_0009.png", stars=1)
         outcome = write_xmp_ratings(library, naming="stem")
 
-    assert (outcome.written, outcome.unchanged) == (3, 1)
+    assert (outcome.written, outcome.unchanged) == (4, 1)
     assert [relpath for relpath, _ in outcome.problems] == ["a/IMG_0005.jpg", "a/IMG_0009.png"]
     assert "unreadable XMP sidecar" in outcome.problems[0][1] and "shares IMG_0009.xmp" in outcome.problems[1][1]
     fields = xmp.read_fields(album / "a" / "IMG_0001.jpg.xmp")
     assert fields["Xmp.xmp.Rating"] == "5" and fields["Xmp.darktable.history_end"] == "7"
     assert xmp.read_fields(album / "a" / "IMG_0003.xmp")["Xmp.xmp.Rating"] == "3"  # named as asked
     assert xmp.read_fields(album / "a" / "IMG_0009.xmp")["Xmp.xmp.Rating"] == "2"
-    assert not xmp.find_sidecars(album / "b" / "IMG_0004.jpg")
+    picked = xmp.read_fields(album / "b" / "IMG_0004.xmp")
+    assert picked == {"Xmp.digiKam.PickLabel": "3", "Xmp.xmpDM.pick": "1"}  # no rating: a pick is not stars
     assert unchanged_sidecar.stat().st_mtime_ns == mtime  # no change for Lightroom to flag
     assert (album / "a" / "IMG_0005.jpg.xmp").read_text() == "not XMP at all"
     photos_after = {name: digest for name, digest in _checksums(album).items() if not name.endswith(".xmp")}
     assert photos_after == photos_before  # the photos themselves never change
     with Library(tmp_path / "lib.sqlite3", album) as library:  # read back, they are the app's ratings again
-        assert import_xmp_ratings(library, overwrite=True).imported == 5
+        assert import_xmp_ratings(library, overwrite=True).imported == 6
         assert library.ratings()[library.photo("a/IMG_0003.jpg").id].stars == 3
+        assert library.ratings()[library.photo("b/IMG_0004.jpg").id].flag == PICKED
+
+
+def test_pick_flags_are_read_from_digikam_and_adobe_fields_and_a_reject_replaces_a_pick(tmp_path):
+    photo = tmp_path / "IMG_1.jpg"
+    Image.new("RGB", (8, 8)).save(photo)
+    sidecar = photo.with_name("IMG_1.jpg.xmp")
+
+    def given(fields: dict[str, str]):
+        sidecar.unlink(missing_ok=True)
+        xmp.write_sidecar(photo, stars=0)  # an empty sidecar (rating 0), then the fields another tool wrote
+        with pyexiv2.Image(str(sidecar)) as image:
+            image.modify_xmp({"Xmp.xmp.Rating": None, **fields})
+        return xmp.read_rating(photo)
+
+    digikam_reject = given({"Xmp.digiKam.PickLabel": "1"})
+    assert digikam_reject.rejected and not digikam_reject.picked and digikam_reject.stars is None
+    accepted = given({"Xmp.digiKam.PickLabel": "3", "Xmp.xmp.Rating": "4"})
+    assert accepted.picked and accepted.stars == 4 and not accepted.rejected
+    assert given({"Xmp.xmpDM.pick": "-1"}).rejected and given({"Xmp.xmpDM.pick": "1"}).picked
+    assert given({"Xmp.digiKam.PickLabel": "2"}) is None  # digiKam's "pending": no flag, no rating
+    assert given({"Xmp.xmp.Rating": "-1", "Xmp.digiKam.PickLabel": "3"}).rejected  # a reject wins over a pick
+
+    album = tmp_path / "album"
+    album.mkdir()
+    shot = album / "IMG_2.jpg"
+    Image.new("RGB", (8, 8)).save(shot)
+    xmp.write_sidecar(shot, stars=5, pick="picked")  # picked and starred before, written then
+    with Library(tmp_path / "lib.sqlite3", album) as library:
+        index_album(library)
+        library.set_rating(library.photo("IMG_2.jpg").id, stars=None, flag=REJECTED)  # then rejected here
+        assert write_xmp_ratings(library).written == 1
+    fields = xmp.read_fields(album / "IMG_2.jpg.xmp")
+    assert (fields["Xmp.xmp.Rating"], fields["Xmp.digiKam.PickLabel"], fields["Xmp.xmpDM.pick"]) == ("-1", "1", "-1")
 
 
 def test_selection_rules_and_star_bands():

@@ -276,11 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan = commands.add_parser("scan", parents=[common], help="index an album folder and make thumbnails")
     scan.add_argument("album", type=Path)
     scan.add_argument("--no-thumbnails", action="store_true", help="only index, make no thumbnails")
-    scan.add_argument("--import-xmp", action="store_true", help="take star ratings from XMP sidecars/embedded XMP")
+    scan.add_argument(
+        "--import-xmp", action="store_true", help="take stars, flags and labels from XMP (sidecars, embedded)"
+    )
     scan.add_argument(
         "--write-xmp",
         action="store_true",
-        help="write the stars and rejects given in the app to XMP sidecars beside the photos (never the photos)",
+        help="write the stars, flags and labels given in the app to XMP sidecars beside the photos (never the photos)",
     )
     scan.add_argument(
         "--sidecar-names",

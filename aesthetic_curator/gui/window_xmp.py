@@ -2,7 +2,7 @@
 File → Write Ratings to XMP Sidecars.
 
 A mixin of :class:`MainWindow`. Writing is what a photographer culling here before editing in Lightroom,
-darktable, digiKam or Capture One needs: the stars and rejects go into sidecars beside the photos (existing
+darktable, digiKam or Capture One needs: the stars and flags go into sidecars beside the photos (existing
 ones keep every other field; the photos never change), so the editor shows them on import. The message
 before writing says what is written where, and asks how a new sidecar is named, since the two conventions
 are read by different editors.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
 
-from aesthetic_curator.library.store import REJECTED
 from aesthetic_curator.paths import display_path
 
 #: The buttons of the question before writing: (naming, label), the naming of ``xmp.SIDECAR_NAMINGS``.
@@ -48,20 +47,23 @@ class WindowXmp:
         if self.library is None:
             return
         ratings = self.library.ratings()
-        rated = {pid for pid, rating in ratings.items() if rating.stars is not None or rating.flag == REJECTED}
+        rated = {pid for pid, rating in ratings.items() if rating.stars is not None or rating.flag != 0}
         count = len(rated | set(self.library.labels()))
         if count == 0:
-            message = "No photo has stars, a reject or a colour label yet: there is nothing to write."
+            message = "No photo has stars, a pick, a reject or a colour label yet: there is nothing to write."
             self.show_info("Write ratings to XMP", message)
             return
-        question = f"Write the stars, rejects and colour labels of {count} photo(s) into sidecars beside the photos?"
+        question = (
+            f"Write the stars, picks, rejects and colour labels of {count} photo(s) into sidecars beside the photos?"
+        )
         cancel = QMessageBox.StandardButton.Cancel
         box = QMessageBox(QMessageBox.Icon.Question, "Write ratings to XMP", question, cancel, self)
         box.setInformativeText(
             "Lightroom Classic, darktable, digiKam and Capture One read them when they import or re-read the "
             "folder. A photo that has a sidecar gets its rating there, with everything else in it kept; the photos "
-            "themselves are never changed. Picks without stars are not written (XMP has no field for them), and a "
-            "sidecar's rating or label is never cleared.\n\n"
+            "themselves are never changed, and a sidecar's rating or label is never cleared. Picks go into "
+            "digiKam's pick label and Adobe's xmpDM:pick; Lightroom Classic keeps its flags in its catalogue "
+            "and does not read them, so give the keepers meant for it stars too.\n\n"
             "New sidecars: IMG_1234.JPG.xmp is what darktable and digiKam read; IMG_1234.xmp is what Lightroom "
             "Classic and Capture One read beside a raw file (Lightroom reads a JPEG's rating only from inside the "
             "file, which this app never changes)."

@@ -12,7 +12,7 @@ from pathlib import Path
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library import xmp
 from aesthetic_curator.library.scanner import ScanResult, scan_album
-from aesthetic_curator.library.store import KEEP, REJECTED, Library, Photo, SyncReport
+from aesthetic_curator.library.store import KEEP, PICKED, REJECTED, Library, Photo, SyncReport
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -73,7 +73,7 @@ def import_xmp_ratings(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> XmpImport:
-    """Take star ratings, rejects and colour labels from XMP (sidecar or embedded) as the user's own.
+    """Take star ratings, picks, rejects and colour labels from XMP (sidecar or embedded) as the user's own.
 
     Photos the user already rated (or labelled) in the app keep their rating (label) unless ``overwrite``. A
     RAW+JPEG pair takes what the JPEG's sidecar says, else what the RAW's says.
@@ -90,7 +90,7 @@ def import_xmp_ratings(
             lookup = xmp.look_up_rating(path)  # a pair: the JPEG's sidecar first, then the RAW's
             outcome.problems.extend((photo.relpath, problem) for problem in lookup.problems)
             if take_rating and lookup.rating is not None:
-                flag = REJECTED if lookup.rating.rejected else KEEP
+                flag = REJECTED if lookup.rating.rejected else PICKED if lookup.rating.picked else KEEP
                 library.set_rating(photo.id, stars=lookup.rating.stars, flag=flag, source="xmp")
                 outcome.imported += 1
                 take_rating = False
@@ -115,11 +115,12 @@ def write_xmp_ratings(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> XmpWrite:
-    """Write the stars, rejects and colour labels given in the app into XMP sidecars beside the photos, for
-    Lightroom, darktable, digiKam or Capture One to read; the photos themselves are never touched.
+    """Write the stars, picks, rejects and colour labels given in the app into XMP sidecars beside the photos,
+    for Lightroom, darktable, digiKam or Capture One to read; the photos themselves are never touched. Picks
+    go into digiKam's and Adobe's pick fields (``xmp.PICK_FIELDS``), so they come back on import here too.
 
     An existing sidecar is updated in place keeping every other field (another tool's edits); a new one is
-    named by ``naming`` (:data:`xmp.SIDECAR_NAMINGS`). Photos without stars, a reject or a label are left
+    named by ``naming`` (:data:`xmp.SIDECAR_NAMINGS`). Photos without stars, a flag or a label are left
     alone (a sidecar's rating or label from elsewhere is never cleared), and so are sidecars exiv2 cannot
     parse (reported). A RAW+JPEG pair's rating goes into both files' sidecars (one, when ``naming`` makes
     them share ``NAME.xmp``). Two photos sharing one ``NAME.xmp`` (IMG_1.PNG and IMG_1.TIF) with different
@@ -134,7 +135,9 @@ def write_xmp_ratings(
         report(progress, "writing XMP", index, len(photos))
         rating, label = ratings.get(photo.id), labels.get(photo.id)
         value = None if rating is None else -1 if rating.flag == REJECTED else rating.stars
-        wanted = {"Xmp.xmp.Rating": str(value)} if value is not None else {}  # a pick alone: no XMP field
+        picked = rating is not None and rating.flag == PICKED
+        wanted = {"Xmp.xmp.Rating": str(value)} if value is not None else {}
+        wanted |= xmp.pick_fields("picked" if picked else None)
         wanted |= {"Xmp.xmp.Label": label.capitalize()} if label is not None else {}
         if not wanted:
             continue
@@ -149,11 +152,12 @@ def write_xmp_ratings(
             claimed[sidecar] = (wanted, photo.relpath)
             try:
                 present = xmp.sidecar_fields(sidecar)
-                if all(present.get(key) == text for key, text in wanted.items()):
+                pick = xmp.pick_to_write(picked, value == -1, present)
+                if all(present.get(key) == text for key, text in (wanted | xmp.pick_fields(pick)).items()):
                     outcome.unchanged += 1
                     continue
                 stars = max(value, 0) if value is not None else None
-                xmp.write_sidecar(source, stars=stars, rejected=value == -1, sidecar=sidecar, label=label)
+                xmp.write_sidecar(source, stars=stars, rejected=value == -1, sidecar=sidecar, label=label, pick=pick)
             except (xmp.XmpReadError, CuratorError) as exc:
                 outcome.problems.append((photo.relpath, str(exc)))
                 continue

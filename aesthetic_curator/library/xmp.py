@@ -2,7 +2,10 @@
 
 ``xmp:Rating`` is 1-5 stars, 0 unrated, -1 rejected; ``xmp:Label`` a colour label's name (Lightroom's and
 Bridge's default set: Red, Yellow, Green, Blue, Purple; a custom label set's other names are not colours and
-are left alone). Reading looks at both sidecar names
+are left alone). Pick flags have no field in the XMP standard; two tools' own fields carry them, and both are
+written and read: digiKam's ``digiKam:PickLabel`` (3 accepted, 1 rejected, 2 pending, 0 none) and Adobe's
+``xmpDM:pick`` (1 pick, -1 reject, 0 none; Lightroom Classic itself keeps flags in its catalogue only).
+Reading looks at both sidecar names
 (``IMG_1234.xmp`` and ``IMG_1234.CR3.xmp``) and then at XMP embedded in the photo. Writing only
 ever touches a sidecar (never the photo), through exiv2 (pyexiv2) so every field written by other
 tools is kept; the sidecar is modified as a temporary copy and renamed into place.
@@ -53,11 +56,19 @@ def _pyexiv2():
     return pyexiv2
 
 
+#: The pick-flag fields (see the module's docstring) and what each says for a pick and for a reject.
+PICK_FIELDS: dict[str, dict[str, str]] = {
+    "Xmp.digiKam.PickLabel": {"picked": "3", "rejected": "1"},
+    "Xmp.xmpDM.pick": {"picked": "1", "rejected": "-1"},
+}
+
+
 @dataclass(frozen=True)
 class XmpRating:
     stars: int | None  # 1-5, None when unrated or rejected
     rejected: bool
     source: Path  # the sidecar or photo it came from
+    picked: bool = False  # a pick flag (digiKam's or Adobe's field); never with ``rejected``
 
 
 def sidecar_candidates(photo: Path) -> list[Path]:
@@ -125,6 +136,31 @@ def _read_xmp(path: Path, strict: bool = False) -> dict[str, str]:
         return {}
 
 
+def parse_pick(fields: dict[str, str]) -> str | None:
+    """The flag a pick-flag field (:data:`PICK_FIELDS`) says ("picked" or "rejected"), the first that says one; None
+    for none, digiKam's "pending", or values no tool writes."""
+    for key, meanings in PICK_FIELDS.items():
+        text = str(fields.get(key, "")).strip()
+        for meaning, value in meanings.items():
+            if text == value:
+                return meaning
+    return None
+
+
+def pick_fields(flag: str | None) -> dict[str, str]:
+    """The XMP fields that say ``flag`` ("picked" or "rejected") to digiKam and to Adobe's tools."""
+    return {key: meanings[flag] for key, meanings in PICK_FIELDS.items()} if flag else {}
+
+
+def pick_to_write(picked: bool, rejected: bool, present: dict[str, str]) -> str | None:
+    """What a sidecar with fields ``present`` gets in its pick-flag fields: a pick; a reject only where a pick
+    field is already there (a pick from before, or digiKam's), since ``xmp:Rating`` -1 says it to every tool
+    and a sidecar that already says so is left untouched."""
+    if picked:
+        return "picked"
+    return "rejected" if rejected and set(present) & set(PICK_FIELDS) else None
+
+
 def parse_label(value: str | None) -> str | None:
     """The colour label (``store.COLOUR_LABELS``) an ``xmp:Label`` names, in any case; None for none or for
     a custom label set's names."""
@@ -160,11 +196,14 @@ def look_up_rating(photo: Path) -> RatingLookup:
         except XmpValueError as exc:
             lookup.problems.append(f"{source.name}: {exc}; ignored")
             continue
-        if parsed is not None:
+        flag = parse_pick(fields)
+        if parsed is not None or flag is not None:
             rating_found = True
-            stars, rejected = parsed
-            if stars is not None or rejected:
-                lookup.rating = XmpRating(stars, rejected, source)
+            stars, rejected = parsed or (None, False)
+            rejected = rejected or flag == "rejected"
+            picked = flag == "picked" and not rejected
+            if stars is not None or rejected or picked:
+                lookup.rating = XmpRating(None if rejected else stars, rejected, source, picked)
     return lookup
 
 
@@ -214,9 +253,10 @@ def write_sidecar(
     profile: str | None = None,
     sidecar: Path | None = None,
     label: str | None = None,
+    pick: str | None = None,
 ) -> Path:
-    """Set the rating, colour label and our personal score fields given in the photo's sidecar, keeping all
-    other fields.
+    """Set the rating, pick flag ("picked" or "rejected" in :data:`PICK_FIELDS`), colour label and our
+    personal score fields given in the photo's sidecar, keeping all other fields.
 
     Uses the existing sidecar if there is one, else creates ``NAME.EXT.xmp`` (the darktable/digiKam
     form, which cannot clash between IMG_1.JPG and IMG_1.CR3). Returns the sidecar written.
@@ -230,6 +270,7 @@ def write_sidecar(
         if not 0 <= stars <= 5:
             raise ValueError("stars must be 0-5")
         fields["Xmp.xmp.Rating"] = str(stars)
+    fields |= pick_fields(pick)
     if label is not None:
         if label not in COLOUR_LABELS:
             raise ValueError(f"label must be one of {COLOUR_LABELS}")
