@@ -440,12 +440,15 @@ def test_export_what_the_grid_shows_a_filtered_grid_in_its_order(qtbot, window: 
     dialog = ExportDialog(None, tmp_path / "red", window, shown=len(shown))
     dialog.how.setCurrentIndex(SHOWN_CHOICE)
     assert "3 photos" in dialog.how.currentText() and not dialog.amount.isEnabled()
+    dialog.numbered.setChecked(True)  # the grid's order kept in the names, for a slideshow
     with qtbot.waitSignal(window.exported, timeout=TIMEOUT) as exported:
         window.start_export(dialog.choice())
     assert exported.args[0].written == 2
     listed = read_ranking_csv(tmp_path / "red" / "ranking.csv")
     names = {p.id: Path(p.relpath).name for p in window.library.photos()}
-    assert [Path(r.relpath).name for r in listed] == [names[shown[0]], names[shown[1]]]
+    files = sorted(p.name for p in (tmp_path / "red").iterdir() if p.name != "ranking.csv")
+    assert files == [f"001_{names[shown[0]]}", f"002_{names[shown[1]]}"]
+    assert [r.relpath for r in listed] == files  # the list names the exported files, in the grid's order
 
 
 def test_undo_and_redo_take_back_a_rating_key_also_from_the_loupe(qtbot, window: MainWindow, album: Path):

@@ -208,3 +208,29 @@ def test_the_raw_can_stay_behind_from_the_command_line_and_the_dialog(qtbot, tmp
     assert not dialog.choice().with_raw
     dialog.mode.setCurrentIndex(dialog.mode.findData("jpeg"))  # a resized copy is one JPEG anyway
     assert not dialog.with_raw.isEnabled()
+
+
+def test_numbered_names_keep_the_export_s_order_for_the_raw_and_sidecars_too_and_a_rerun_resumes(
+    tmp_path: Path, capsys
+):
+    from aesthetic_curator.cli import main
+
+    album, dest = tmp_path / "album", tmp_path / "show"
+    _pair_album(album)
+    ranking = [RankedPhoto("day/DSC_0002.JPG", 0.9, 1), RankedPhoto("day/DSC_0001.JPG", 0.5, 2)]
+    report = export_photos(ranking, album, dest, top=2, write_xmp=True, numbered=True)
+    assert report.written == 2 and report.problems == []
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "001_DSC_0002.JPG", "001_DSC_0002.JPG.xmp", "002_DSC_0001.DNG", "002_DSC_0001.DNG.xmp",
+        "002_DSC_0001.JPG", "002_DSC_0001.JPG.xmp", "ranking.csv",
+    ]  # fmt: skip
+    for name in ("002_DSC_0001.DNG", "002_DSC_0001.DNG.xmp", "002_DSC_0001.JPG.xmp"):
+        (dest / name).unlink()  # as if the first run was killed between the JPEG and its RAW
+    again = export_photos(ranking, album, dest, top=2, numbered=True)
+    assert again.resumed == 2 and (dest / "002_DSC_0001.DNG").is_file() and not list(dest.glob("* (2)*"))
+    listed = tmp_path / "ranking.csv"
+    listed.write_text("image,score,rank\nday/DSC_0002.JPG,0.9,1\nday/DSC_0001.JPG,0.5,2\n")
+    argv = ["export", "--ranking", str(listed), "--images", str(album), "--dest", str(tmp_path / "cli")]
+    assert main([*argv, "--top", "2", "--mode", "jpeg", "--long-edge", "32", "--numbered", "-q"]) == 0
+    shared = sorted(p.name for p in (tmp_path / "cli").iterdir())
+    assert shared == ["001_DSC_0002.jpg", "002_DSC_0001.jpg", "ranking.csv"]

@@ -353,6 +353,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             long_edge=args.long_edge,
             write_xmp=args.xmp,
             with_raw=not args.no_raw,
+            numbered=args.numbered,
             dry_run=args.dry_run,
             progress=bars,
         )

@@ -315,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--no-raw", action="store_true", help="leave the RAW of each RAW+JPEG pair behind (the JPEG alone goes)"
     )
+    export.add_argument(
+        "--numbered", action="store_true", help="names in rank order: 001_IMG_1234.JPG, 002_…, as the ranking has them"
+    )
     export.add_argument("--dry-run", action="store_true", help="show what would be exported; write nothing")
     export.set_defaults(func=cmd_export)
     return parser

@@ -41,6 +41,7 @@ class ExportChoice:
     long_edge: int = DEFAULT_LONG_EDGE  # pixels, for resized JPEGs
     shown: bool = False  # exactly what the grid shows, in its order (top / percent / score unused)
     with_raw: bool = True  # a RAW+JPEG pair's RAW goes with its JPEG (copies and hard links)
+    numbered: bool = False  # names in the export's order: 001_IMG_1234.JPG
 
 
 class ExportDialog(QDialog):
@@ -96,6 +97,8 @@ class ExportDialog(QDialog):
         form.addRow("", self.only_picks)
         self.with_raw = QCheckBox("With the RAW file of each RAW+JPEG pair (beside its JPEG)", checked=True)
         form.addRow("", self.with_raw)
+        self.numbered = QCheckBox("Number the files in this order (001_IMG_1234.JPG, 002_…) for slideshows")
+        form.addRow("", self.numbered)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
@@ -145,4 +148,5 @@ class ExportDialog(QDialog):
             long_edge=self.long_edge.value(),
             shown=how == SHOWN_CHOICE,
             with_raw=self.with_raw.isChecked(),
+            numbered=self.numbered.isChecked(),
         )

@@ -348,6 +348,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             best_of_bursts=choice.best_of_bursts,
             only_picks=choice.only_picks,
             with_raw=choice.with_raw,
+            numbered=choice.numbered,
             photo_ids=shown,
         )
 

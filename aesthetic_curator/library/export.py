@@ -8,7 +8,8 @@ overwritten (clashes get " (2)", " (3)", ... suffixes). Running the same export 
 interruption finishes it: photos already there (same content; for a resized copy, a JPEG comment that
 names the original's content hash and the size) are recognised, not duplicated, and
 temporaries of the killed run are removed. Exports are flat: photos from nested folders land side
-by side in the destination.
+by side in the destination. Numbered names (``001_IMG_1234.JPG``) keep the export's order (rank, or the
+grid's) in any file browser, slideshow or upload.
 """
 
 from __future__ import annotations
@@ -206,10 +207,11 @@ def plan_export(
     problems: list[str] | None = None,
     long_edge: int | None = None,
     with_raw: bool = True,
+    numbered: bool = False,
 ) -> list[ExportItem]:
     """Decide every target name before writing anything (the dry run shows exactly this); with ``long_edge``
     the targets are resized JPEGs (``NAME.jpg``) and no sidecars go with them; without ``with_raw`` a RAW+JPEG
-    pair's RAW stays behind.
+    pair's RAW stays behind; ``numbered`` puts each photo's place in ``selected`` before its name.
 
     Every ranked path must lie inside ``images_root`` (a ranking naming ``/etc/passwd`` or ``../x`` is
     refused whole); photos that vanished or became unreadable since ranking are skipped and noted.
@@ -231,12 +233,15 @@ def plan_export(
         if reason is not None:
             problems.append(f"{display_path(relpath)} (rank {photo.rank}) {reason}; skipped")
             continue
+        prefix = f"{len(items) + 1:0{max(3, len(str(len(selected))))}d}_" if numbered else ""
         if long_edge is None:
-            target, done = names.reserve(source.name, source)
+            target, done = names.reserve(prefix + source.name, source)
         else:
             same = functools.partial(same_share_copy, long_edge=long_edge)
-            target, done = names.reserve(Path(source.name).stem + ".jpg", source, same)
-        if Path(target.name).stem != source.stem and len(os.fsencode(source.name)) > xmp.NAME_MAX_BYTES - _SIDECAR_ROOM:
+            target, done = names.reserve(prefix + Path(source.name).stem + ".jpg", source, same)
+        if not target.stem.startswith(prefix + source.stem) and len(os.fsencode(prefix + source.name)) > (
+            xmp.NAME_MAX_BYTES - _SIDECAR_ROOM
+        ):
             problems.append(f"{display_path(source.name)}: name shortened to {display_path(target.name)}")
         raw, raw_done = None, False
         if long_edge is None and with_raw:  # a resized copy goes alone
@@ -329,6 +334,7 @@ def export_photos(
     long_edge: int = DEFAULT_LONG_EDGE,
     write_xmp: bool = False,
     with_raw: bool = True,
+    numbered: bool = False,
     profile_name: str | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
@@ -355,7 +361,7 @@ def export_photos(
     selected = select_top(ranking, top, top_percent, min_score)
     problems: list[str] = []
     resized = long_edge if mode == "jpeg" else None
-    items = plan_export(ranking, selected, images_root, dest, write_xmp, problems, resized, with_raw)
+    items = plan_export(ranking, selected, images_root, dest, write_xmp, problems, resized, with_raw, numbered)
     result = ExportReport(items, dry_run, problems=problems)
     if dry_run:
         result.seconds = time.perf_counter() - started
