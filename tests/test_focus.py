@@ -160,3 +160,40 @@ def test_map_in_chunks_keeps_the_order_and_reports_after_each_chunk():
     assert [list(chunk) for chunk, _ in chunks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert [results for _, results in chunks] == [[0, 1, 4, 9], [16, 25, 36, 49], [64, 81]]
     assert [(r.done, r.total) for r in reports] == [(4, 10), (8, 10), (10, 10)]
+
+
+def test_shift_m_steps_focus_peaking_through_its_sensitivities_in_every_view(
+    qtbot,
+    window: MainWindow,  # noqa: F811
+    livec: Path,
+    tmp_path: Path,
+):
+    from aesthetic_curator.focus import FOCUS_LEVELS, focus_mask
+    from aesthetic_curator.gui.photo_overlays import image_pixels
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for path in sorted((livec / "images").iterdir())[:2]:
+        Image.open(path).convert("RGB").save(folder / f"{path.stem}.jpg", quality=95)
+    open_album(qtbot, window, folder)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    loupe, path = window.loupe, str(window.current_item().path)
+    qtbot.waitUntil(lambda: loupe._shown == path, timeout=TIMEOUT)
+    shares = {}
+    for level in ("strict", "loose", "normal"):  # each Shift+M: the next one (and on, from off)
+        qtbot.keyClick(loupe, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)
+        assert loupe.overlays.focus_shown and window.preferences.focus_level == level
+        qtbot.waitUntil(lambda: loupe.overlays.focus.share(path) is not None, timeout=TIMEOUT)
+        shares[level] = loupe.overlays.focus.share(path)
+        expected = focus_mask(image_pixels(loupe.view.pixmap.toImage()), FOCUS_LEVELS[level]).mean()
+        assert shares[level] == pytest.approx(expected)  # made at that level, not a stale one
+        assert ("(strict)" in loupe.caption.text()) == (level == "strict")
+    assert shares["strict"] < shares["normal"] < shares["loose"]
+    qtbot.keyClick(loupe, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(loupe, Qt.Key.Key_Escape)
+    window.grid.selectAll()
+    window.survey_action.trigger()  # N: the survey opens at the sensitivity chosen in the loupe
+    assert window.survey.overlays.focus.level == "strict" == window.preferences.focus_level
+    qtbot.waitUntil(lambda: "(strict)" in window.survey.captions[0].text(), timeout=TIMEOUT)

@@ -29,7 +29,7 @@ COMPARE_KEYS = [
     ("Space", "skip"),
     ("Backspace", "undo"),
     ("Z or click", "zoom both to 1:1"),
-    ("M, J", "sharp edges, clipping"),
+    ("M, J", "sharp edges, clipping (Shift+M: sensitivity)"),
     ("Esc", "done"),
 ]
 #: Pairs decoded ahead of the one shown: with two, a user answering every second while the cores were busy
@@ -249,7 +249,7 @@ class CompareDialog(QDialog):
             self.undo_requested.emit()
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
-        elif self.overlays.toggle(key):  # M, J
+        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J
             self._redraw_overlays()
         elif key == Qt.Key.Key_Escape:
             self.accept()

@@ -31,6 +31,7 @@ LOUPE_KEYS = [
     ("H", "histogram, with how much is blown or crushed (again: off)"),
     ("J", "where it is clipped: blown pixels red, crushed ones blue (again: off)"),
     ("M", "focus peaking: the sharp edges green (again: off)"),
+    ("Shift+M", "focus peaking's sensitivity: normal, strict (critical focus), loose"),
     ("Space, Return or Esc", "back to the grid"),
 ]
 #: Reduced decodes kept (the photo shown, its neighbours, the last few seen): about 12 MB each for 12 MP.
@@ -143,7 +144,7 @@ class LoupeDialog(QDialog):
         zoom = "   ·   1:1 (Z: fit)" if self.view.zoomed else ""
         details = f"\n{self._details}" if self._details and self._shown == str(item.path) else ""
         share = self.overlays.focus_share(str(item.path))
-        zoom += f"   ·   sharp edges {share:.1%}" if share is not None else ""
+        zoom += f"   ·   {self.overlays.focus_caption(share)}" if share is not None else ""
         place = f"{self._place}   ·   " if self._place else ""
         self.caption.setText(f"{place}{item.name_text()}   {item.rating_text()}{rank}{zoom}{details}")
 
@@ -204,7 +205,7 @@ class LoupeDialog(QDialog):
                 self.showNormal()
             else:
                 self.showFullScreen()
-        elif self.overlays.toggle(key):  # M, J
+        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J
             self._redraw_overlays()
         elif key == Qt.Key.Key_H:
             self.set_histogram_shown(not self.histogram.isVisible())

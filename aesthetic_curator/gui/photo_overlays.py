@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
 from aesthetic_curator.exposure import clipping_overlay
-from aesthetic_curator.focus import focus_mask, mask_overlay
+from aesthetic_curator.focus import FOCUS_LEVELS, focus_mask, mask_overlay
 
 
 def image_pixels(image: QImage) -> np.ndarray:
@@ -49,23 +49,23 @@ def layered(overlays: list[QPixmap]) -> QPixmap:
 
 
 class _Signals(QObject):
-    ready = Signal(str, QImage, float)
+    ready = Signal(str, QImage, float, str)  # path, overlay, share on sharp edges, the level it was made at
 
 
 class _FocusJob(QRunnable):
-    def __init__(self, path: str, image: QImage, signals: _Signals) -> None:
+    def __init__(self, path: str, image: QImage, level: str, signals: _Signals) -> None:
         super().__init__()
-        self.path, self.image, self.signals = path, image, signals
+        self.path, self.image, self.level, self.signals = path, image, level, signals
 
     def run(self) -> None:
-        mask = focus_mask(image_pixels(self.image))
-        self.signals.ready.emit(self.path, rgba_image(mask_overlay(mask)), float(mask.mean()))
+        mask = focus_mask(image_pixels(self.image), FOCUS_LEVELS[self.level])
+        self.signals.ready.emit(self.path, rgba_image(mask_overlay(mask)), float(mask.mean()), self.level)
 
 
 class FocusMasks(QObject):
     """Focus-peaking overlays by photo path, with the share of the photo on sharp edges, made on one worker
-    thread; ``arrived(path)`` says one is new. Those of photos no longer ``wanted()`` are dropped when a new
-    one arrives."""
+    thread at the current sensitivity (``level``, a key of ``focus.FOCUS_LEVELS``); ``arrived(path)`` says
+    one is new. Those of photos no longer ``wanted()`` are dropped when a new one arrives."""
 
     arrived = Signal(str)
 
@@ -78,6 +78,15 @@ class FocusMasks(QObject):
         self._signals.ready.connect(self._on_ready)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
+        self.level = "normal"
+
+    def set_level(self, level: str) -> None:
+        """Another sensitivity: the overlays are made again (those on their way at the old one are dropped)."""
+        if level not in FOCUS_LEVELS:
+            raise ValueError(f"focus peaking level must be one of {list(FOCUS_LEVELS)}, not {level!r}")
+        if level != self.level:
+            self.level = level
+            self.clear()
 
     def get(self, path: str) -> QPixmap | None:
         made = self._masks.get(path)
@@ -92,14 +101,16 @@ class FocusMasks(QObject):
         """Make ``path``'s overlay from the decode shown (``photo``), unless it is made or on its way."""
         if path not in self._masks and path not in self._asked:
             self._asked.add(path)
-            self._pool.start(_FocusJob(path, photo.toImage(), self._signals))
+            self._pool.start(_FocusJob(path, photo.toImage(), self.level, self._signals))
 
     def clear(self) -> None:
         """The photos are decoded again (a larger view): overlays are remade from the new decodes."""
         self._masks.clear()
         self._asked.clear()
 
-    def _on_ready(self, path: str, image: QImage, share: float) -> None:
+    def _on_ready(self, path: str, image: QImage, share: float, level: str) -> None:
+        if level != self.level:
+            return  # made before the sensitivity changed; the new one is asked for when drawn
         self._asked.discard(path)
         wanted = set(self._wanted())
         self._masks = {p: made for p, made in self._masks.items() if p in wanted}
@@ -115,11 +126,12 @@ class PhotoOverlays(QObject):
     """What a view draws over its photos, as the user switched it on: focus peaking (made on a worker) under the
     clipping overlay (made at once), each made once per photo and kept while the view ``wanted()`` it. The
     loupe, the survey and the compare view each keep one; ``arrived(path)`` says a photo's focus peaking is
-    ready to draw, ``toggle`` handles their M and J keys."""
+    ready to draw, ``toggle`` handles their M, Shift+M and J keys."""
 
     arrived = Signal(str)
     focus_toggled = Signal(bool)  # M pressed: the window keeps the choice for every view
     clipping_toggled = Signal(bool)  # J pressed: likewise
+    focus_level_changed = Signal(str)  # Shift+M: focus peaking's next sensitivity; likewise
 
     def __init__(self, wanted: Callable[[], Collection[str]], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -147,9 +159,17 @@ class PhotoOverlays(QObject):
             layers.append(self._clipping[path])
         return layered(layers)
 
-    def toggle(self, key: int) -> bool:
-        """M or J pressed in a view: that overlay on or off (said by a signal); False for any other key."""
-        if key == Qt.Key.Key_M:
+    def toggle(self, key: int, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> bool:
+        """M or J pressed in a view: that overlay on or off; Shift+M: focus peaking's next sensitivity (and
+        on); each said by a signal. False for any other key."""
+        if key == Qt.Key.Key_M and modifiers & Qt.KeyboardModifier.ShiftModifier:
+            levels = list(FOCUS_LEVELS)
+            self.set_focus_level(levels[(levels.index(self.focus.level) + 1) % len(levels)])
+            self.focus_level_changed.emit(self.focus.level)
+            if not self.focus_shown:
+                self.focus_shown = True
+                self.focus_toggled.emit(True)
+        elif key == Qt.Key.Key_M:
             self.focus_shown = not self.focus_shown
             self.focus_toggled.emit(self.focus_shown)
         elif key == Qt.Key.Key_J:
@@ -164,9 +184,18 @@ class PhotoOverlays(QObject):
         if self.focus_shown:
             self.focus.request(path, photo)
 
+    def set_focus_level(self, level: str) -> None:
+        """Focus peaking's sensitivity (a key of ``focus.FOCUS_LEVELS``), as the window keeps it."""
+        self.focus.set_level(level)
+
     def focus_share(self, path: str) -> float | None:
         """The share of ``path`` on sharp edges while focus peaking is on and measured, else None."""
         return self.focus.share(path) if self.focus_shown else None
+
+    def focus_caption(self, share: float) -> str:
+        """The caption of a share: "sharp edges 4.2%", naming the sensitivity when it is not normal ("(strict)")."""
+        level = self.focus.level
+        return f"sharp edges {share:.1%}" + (f" ({level})" if level != "normal" else "")
 
     def clear(self) -> None:
         """The photos are decoded again (a larger view): the overlays are remade from the new decodes."""

@@ -65,6 +65,7 @@ class Preferences:
     loupe_histogram = _switch("view/loupe_histogram", "Whether the loupe shows the histogram (H).")
     loupe_clipping = _switch("view/loupe_clipping", "Whether the loupe marks clipped pixels (J).")
     loupe_focus = _switch("view/loupe_focus", "Whether the loupe marks the sharp edges (M, focus peaking).")
+    focus_level = _setting("view/focus_level", "normal", "Focus peaking's sensitivity (Shift+M; focus.FOCUS_LEVELS).")
     sidecar_names = _setting(
         "xmp/sidecar_names", "photo", "How Write Ratings to XMP Sidecars names new ones (xmp.SIDECAR_NAMINGS)."
     )

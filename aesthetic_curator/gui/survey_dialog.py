@@ -28,6 +28,7 @@ SURVEY_KEYS = [
     ("1 – 5, 0, P, X, U, 6 – 9", "rate or label it, as in the grid (Ctrl+Z takes it back)"),
     ("Z", "every photo to 1:1 at the same spot (the pointer pans them); again: fitted"),
     ("M", "focus peaking: each photo's sharp edges green (again: off)"),
+    ("Shift+M", "focus peaking's sensitivity: normal, strict, loose"),
     ("J", "where each photo is clipped: blown pixels red, crushed ones blue (again: off)"),
     ("N or Esc", "back to the grid"),
 ]
@@ -180,7 +181,7 @@ class SurveyDialog(QDialog):
         sharpest = shares.index(max(measured)) if len(measured) == len(shares) >= 2 else None
         for n, (item, caption) in enumerate(zip(self.items, self.captions)):
             marker = "▶ " if n == self.active else ""
-            focus = "" if shares[n] is None else f"   sharp edges {shares[n]:.1%}"
+            focus = "" if shares[n] is None else f"   {self.overlays.focus_caption(shares[n])}"
             focus += "  SHARPEST" if n == sharpest else ""
             caption.setText(f"{marker}{item.name_text()}   {item.rating_text()}{focus}")
             caption.setStyleSheet("font-weight: bold" if n == self.active else "")
@@ -217,7 +218,7 @@ class SurveyDialog(QDialog):
             self._activate((self.active + step) % max(1, len(self.items)))
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
-        elif self.overlays.toggle(key):  # M, J
+        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J
             self._redraw_overlays()
         elif key in (Qt.Key.Key_N, Qt.Key.Key_C, Qt.Key.Key_Escape):
             self.accept()

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from aesthetic_curator import curation
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.focus import FOCUS_LEVELS
+from aesthetic_curator.gui.compare_dialog import CompareDialog
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, SortOrder
@@ -41,7 +43,7 @@ class WindowViews:
             self.loupe.set_histogram_shown(self.preferences.loupe_histogram)
             self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
             self._keep_overlay_choices(self.loupe.overlays)
-        self.loupe.set_overlays_shown(self.preferences.loupe_focus, self.preferences.loupe_clipping)
+        self._show_overlay_choices(self.loupe)
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
@@ -85,13 +87,20 @@ class WindowViews:
             self.survey.key_rating.connect(self._survey_key)
             self.survey.finished.connect(self._survey_closed)
             self._keep_overlay_choices(self.survey.overlays)
-        self.survey.set_overlays_shown(self.preferences.loupe_focus, self.preferences.loupe_clipping)
+        self._show_overlay_choices(self.survey)
         return self.survey
 
     def _keep_overlay_choices(self, overlays: PhotoOverlays) -> None:
-        """M and J pressed in a view are one setting for the loupe, the survey and the compare view."""
+        """M, Shift+M and J pressed in a view are one setting for the loupe, the survey and the compare view."""
         overlays.focus_toggled.connect(lambda shown: setattr(self.preferences, "loupe_focus", shown))
         overlays.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
+        overlays.focus_level_changed.connect(lambda level: setattr(self.preferences, "focus_level", level))
+
+    def _show_overlay_choices(self, view: LoupeDialog | SurveyDialog | CompareDialog) -> None:
+        """A view opened: the overlays and focus peaking's sensitivity as last chosen in any view."""
+        level = self.preferences.focus_level
+        view.overlays.set_focus_level(level if level in FOCUS_LEVELS else "normal")
+        view.set_overlays_shown(self.preferences.loupe_focus, self.preferences.loupe_clipping)
 
     def _raise_survey(self) -> None:
         self.survey.show()
