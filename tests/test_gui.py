@@ -740,3 +740,40 @@ def test_rated_photos_are_scored_ahead_so_personalize_skips_the_zero_shot_passes
     stored = window.library.profiles()[0].metadata
     passes = stored["extra"]["forward_passes"] + stored["extra"]["backward_passes"]
     assert passes == 8 * 12  # the solver's passes only: 8 a photo with 4 evaluations, 3 Jacobians
+
+
+def test_the_export_dialog_starts_from_the_last_export_s_choices(qtbot, window: MainWindow, album: Path, tmp_path):
+    """File → Export as a user runs it (the modal dialog): the next export of this album starts from the same
+    choices and folder; a damaged stored choice gives the defaults, never an error."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "4", "3", "2"])
+    seen = []
+
+    def answer(fill: bool) -> None:
+        dialog = QApplication.activeModalWidget()
+        seen.append(dialog.choice())
+        if not fill:
+            dialog.reject()
+            return
+        dialog.how.setCurrentIndex(1)  # top percent
+        dialog.amount.setValue(50)
+        dialog.mode.setCurrentIndex(dialog.mode.findData("hardlink"))
+        dialog.numbered.setChecked(True)
+        dialog.dest.setText(str(tmp_path / "shoot"))
+        dialog.accept()
+
+    QTimer.singleShot(0, lambda: answer(True))
+    with qtbot.waitSignal(window.exported, timeout=TIMEOUT) as exported:
+        window.export_clicked()
+    assert exported.args[0].written == 2 and (tmp_path / "shoot" / "ranking.csv").is_file()
+    QTimer.singleShot(0, lambda: answer(False))
+    window.export_clicked()
+    again = seen[-1]
+    assert (again.top_percent, again.mode, again.numbered, again.dest) == (50, "hardlink", True, tmp_path / "shoot")
+    window.preferences._settings.setValue("export/last", "{damaged")
+    QTimer.singleShot(0, lambda: answer(False))
+    window.export_clicked()
+    assert (seen[-1].top, seen[-1].mode, seen[-1].numbered) == (20, "copy", False)

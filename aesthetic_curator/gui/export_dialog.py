@@ -3,7 +3,7 @@ where to, copy, hard link or resized JPEGs for sharing, and whether to write XMP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -42,6 +42,11 @@ class ExportChoice:
     shown: bool = False  # exactly what the grid shows, in its order (top / percent / score unused)
     with_raw: bool = True  # a RAW+JPEG pair's RAW goes with its JPEG (copies and hard links)
     numbered: bool = False  # names in the export's order: 001_IMG_1234.JPG
+
+    def remembered(self) -> dict[str, object]:
+        """What the next export starts from (kept between runs): everything but the destination, which is
+        kept per album."""
+        return {key: value for key, value in asdict(self).items() if key != "dest"}
 
 
 class ExportDialog(QDialog):
@@ -99,11 +104,41 @@ class ExportDialog(QDialog):
         form.addRow("", self.with_raw)
         self.numbered = QCheckBox("Number the files in this order (001_IMG_1234.JPG, 002_…) for slideshows")
         form.addRow("", self.numbered)
+        self._boxes = {
+            "write_xmp": self.write_xmp,
+            "best_of_bursts": self.best_of_bursts,
+            "only_picks": self.only_picks,
+            "with_raw": self.with_raw,
+            "numbered": self.numbered,
+        }
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def restore(self, remembered: dict[str, object]) -> None:
+        """Start from the last export's choices (``ExportChoice.remembered``); values of the wrong kind, or a
+        choice this dialog does not offer now (the grid's photos, no profile), are left at their defaults."""
+        known = {f.name for f in fields(ExportChoice)}
+        choice = {key: value for key, value in remembered.items() if key in known}
+        for key, box in self._boxes.items():
+            if isinstance(choice.get(key), bool):
+                box.setChecked(choice[key])
+        mode = self.mode.findData(choice.get("mode"))
+        if mode >= 0:
+            self.mode.setCurrentIndex(mode)
+        if isinstance(choice.get("long_edge"), int):
+            self.long_edge.setValue(choice["long_edge"])
+        if choice.get("use_profile") is False:
+            self.source.setCurrentIndex(self.source.findData(False))
+        amounts = [(0, "top"), (1, "top_percent"), (2, "min_score")]
+        how, amount = next(((i, choice[k]) for i, k in amounts if isinstance(choice.get(k), (int, float))), (0, None))
+        if choice.get("shown") is True and self.how.count() > SHOWN_CHOICE:
+            how, amount = SHOWN_CHOICE, None
+        self.how.setCurrentIndex(how)
+        if amount is not None:
+            self.amount.setValue(float(amount))
 
     def _adapt_mode(self) -> None:
         resized = self.mode.currentData() == "jpeg"

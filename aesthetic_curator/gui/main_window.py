@@ -329,9 +329,15 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
             return
         has_scores = self.current_profile_id() is not None and self.model.has_scores()
         profile = self.profile_box.currentText() if has_scores else None
-        dialog = ExportDialog(profile, self.library.album.parent / "curated", self, shown=self.model.rowCount())
+        album = self.library.album
+        dest = self.preferences.export_folder_for(album) or album.parent / "curated"
+        dialog = ExportDialog(profile, dest, self, shown=self.model.rowCount())
+        dialog.restore(self.preferences.export_choices())
         if dialog.exec() == ExportDialog.DialogCode.Accepted:
-            self.start_export(dialog.choice())
+            choice = dialog.choice()
+            self.preferences.set_export_choices(choice.remembered())
+            self.preferences.set_export_folder_for(album, choice.dest)
+            self.start_export(choice)
 
     def start_export(self, choice: ExportChoice) -> None:
         self._export_dest = choice.dest

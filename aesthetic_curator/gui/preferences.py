@@ -6,6 +6,7 @@ point the whole app somewhere else with ``AESTHETIC_CURATOR_DATA_DIR``.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -101,6 +102,26 @@ class Preferences:
 
     def set_profile_for(self, album: Path, name: str) -> None:
         self._settings.setValue(f"profiles/{_key(album)}", name)
+
+    def export_choices(self) -> dict[str, object]:
+        """The export dialog's last choices (how many, ordered how, as what, with what; ``{}`` before the first
+        export or when the stored text is damaged): a photographer exports each shoot the same way."""
+        try:
+            stored = json.loads(self._text("export/last", "{}"))
+        except ValueError:
+            return {}
+        return stored if isinstance(stored, dict) else {}
+
+    def set_export_choices(self, choices: dict[str, object]) -> None:
+        self._settings.setValue("export/last", json.dumps(choices))
+
+    def export_folder_for(self, album: Path) -> Path | None:
+        """Where this album was last exported to (each shoot has its own destination)."""
+        text = self._text(f"export_folders/{_key(album)}")
+        return Path(text) if text else None
+
+    def set_export_folder_for(self, album: Path, folder: Path) -> None:
+        self._settings.setValue(f"export_folders/{_key(album)}", str(folder))
 
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         return self._settings.value("window/geometry"), self._settings.value("window/state")
