@@ -1,7 +1,8 @@
 """What a photo's EXIF says about when and how it was taken.
 
 Two readers need it: bursts and the grid's capture-time sort (when), and the loupe's line under a photo
-("1/250 s · f/2.8 · ISO 400 · 50 mm · Canon EOS R5": was the blur the shutter speed or the focus?). Read
+("1/250 s · f/2.8 · ISO 400 · +0.7 EV · 50 mm · RF50mm F1.2 L USM · Canon EOS R5": was the blur the shutter
+speed or the focus, was this frame of a bracket the brighter one?). Read
 from the file's header only (about a millisecond). JPEG, TIFF, PNG, WebP and HEIF go through Pillow; camera
 RAW containers (CR2, CR3, NEF, ARW, RAF, ORF, RW2, DNG, …), which Pillow cannot read, through exiv2
 (pyexiv2, which the XMP sidecars use already): it parses their EXIF without touching the raw data, so a
@@ -28,6 +29,7 @@ _EXIF_IFD = 0x8769
 _MODEL, _DATETIME = 0x0110, 0x0132
 _EXPOSURE_TIME, _F_NUMBER, _ISO = 0x829A, 0x829D, 0x8827
 _DATETIME_ORIGINAL, _FOCAL_LENGTH, _SUBSEC_ORIGINAL = 0x9003, 0x920A, 0x9291
+_EXPOSURE_BIAS, _LENS_MODEL = 0x9204, 0xA434
 
 _bmff_lock = threading.Lock()
 _bmff_enabled = False
@@ -45,6 +47,8 @@ class PhotoExif:
     iso: float | None = None
     focal_length: float | None = None  # millimetres
     model: str | None = None  # the camera
+    exposure_bias: float | None = None  # exposure compensation in EV (a bracket's frames differ in it)
+    lens: str | None = None  # the lens model, as the camera names it
 
 
 def read_exif(path: Path) -> PhotoExif:
@@ -59,26 +63,26 @@ def read_exif(path: Path) -> PhotoExif:
 
 
 def shooting_details(path: Path) -> str:
-    """Shutter speed, aperture, ISO, focal length and camera model, those the file records, joined by " · "."""
-    exif = read_exif(path)
-    return describe(exif.exposure, exif.f_number, exif.iso, exif.focal_length, exif.model)
+    """Shutter speed, aperture, ISO, exposure compensation, focal length, lens and camera model, those the
+    file records, joined by " · "."""
+    return describe(read_exif(path))
 
 
-def describe(
-    exposure: float | None, f_number: float | None, iso: float | None, focal: float | None, model: object
-) -> str:
-    """The details as a photographer writes them; absent or nonsensical values are left out."""
+def describe(exif: PhotoExif) -> str:
+    """The details as a photographer writes them; absent or nonsensical values (and a compensation of 0) are
+    left out."""
     parts = []
-    if exposure is not None and exposure > 0:
-        parts.append(f"1/{round(1 / exposure)} s" if exposure < 0.5 else f"{exposure:.3g} s")
-    if f_number is not None and f_number > 0:
-        parts.append(f"f/{f_number:.1f}".removesuffix(".0"))
-    if iso is not None and iso > 0:
-        parts.append(f"ISO {round(iso)}")
-    if focal is not None and focal > 0:
-        parts.append(f"{round(focal)} mm")
-    if isinstance(model, str) and model.strip("\x00 "):
-        parts.append(model.strip("\x00 "))
+    if exif.exposure is not None and exif.exposure > 0:
+        parts.append(f"1/{round(1 / exif.exposure)} s" if exif.exposure < 0.5 else f"{exif.exposure:.3g} s")
+    if exif.f_number is not None and exif.f_number > 0:
+        parts.append(f"f/{exif.f_number:.1f}".removesuffix(".0"))
+    if exif.iso is not None and exif.iso > 0:
+        parts.append(f"ISO {round(exif.iso)}")
+    if exif.exposure_bias is not None and round(exif.exposure_bias, 1) != 0 and abs(exif.exposure_bias) <= 10:
+        parts.append(f"{exif.exposure_bias:+.1f} EV".replace(".0 EV", " EV"))
+    if exif.focal_length is not None and exif.focal_length > 0:
+        parts.append(f"{round(exif.focal_length)} mm")
+    parts += [name for name in (_text(exif.lens), _text(exif.model)) if name]
     return " · ".join(parts)
 
 
@@ -95,6 +99,8 @@ def _read_pillow_exif(path: Path) -> PhotoExif:
             iso=_number(settings.get(_ISO)),
             focal_length=_number(settings.get(_FOCAL_LENGTH)),
             model=_text(exif.get(_MODEL)),
+            exposure_bias=_number(settings.get(_EXPOSURE_BIAS)),
+            lens=_text(settings.get(_LENS_MODEL)),
         )
 
 
@@ -118,6 +124,8 @@ def _read_raw_exif(path: Path) -> PhotoExif:
         iso=_number(tags.get("Exif.Photo.ISOSpeedRatings") or tags.get("Exif.Photo.PhotographicSensitivity")),
         focal_length=_number(tags.get("Exif.Photo.FocalLength")),
         model=_text(tags.get("Exif.Image.Model")),
+        exposure_bias=_number(tags.get("Exif.Photo.ExposureBiasValue")),
+        lens=_text(tags.get("Exif.Photo.LensModel")),
     )
 
 

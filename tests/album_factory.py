@@ -55,6 +55,8 @@ def write_raw_with_exif(path: Path, taken: str, subsec: str = "") -> Path:
         "Exif.Photo.FNumber": "28/10",
         "Exif.Photo.ISOSpeedRatings": "400",
         "Exif.Photo.FocalLength": "50/1",
+        "Exif.Photo.ExposureBiasValue": "-1/3",
+        "Exif.Photo.LensModel": "NIKKOR Z 50mm f/1.8 S",
         "Exif.Image.Model": "Nikon Z 6_2",
     }
     if subsec:

@@ -24,9 +24,16 @@ def _with_exif(path: Path, settings: dict[int, object], model: str | None = "Can
 def test_details_read_from_a_camera_jpeg(tmp_path: Path):
     path = _with_exif(
         tmp_path / "a.jpg",
-        {0x829A: IFDRational(1, 250), 0x829D: IFDRational(28, 10), 0x8827: 400, 0x920A: IFDRational(50, 1)},
+        {
+            0x829A: IFDRational(1, 250),
+            0x829D: IFDRational(28, 10),
+            0x8827: 400,
+            0x920A: IFDRational(50, 1),
+            0x9204: IFDRational(2, 3),  # exposure compensation, +2/3 EV
+            0xA434: "RF50mm F1.2 L USM",
+        },
     )
-    assert shooting_details(path) == "1/250 s · f/2.8 · ISO 400 · 50 mm · Canon EOS R5"
+    assert shooting_details(path) == "1/250 s · f/2.8 · ISO 400 · +0.7 EV · 50 mm · RF50mm F1.2 L USM · Canon EOS R5"
 
 
 def test_what_is_absent_or_nonsensical_is_left_out(tmp_path: Path):
@@ -50,14 +57,20 @@ def test_a_camera_raw_file_is_read_through_exiv2(tmp_path: Path):
     path = write_raw_with_exif(tmp_path / "DSC_0001.DNG", taken="2024:06:01 12:30:05", subsec="25")
     exif = read_exif(path)
     assert (exif.taken, exif.taken_subsec, exif.model) == ("2024:06:01 12:30:05", "25", "Nikon Z 6_2")
-    assert shooting_details(path) == "1/250 s · f/2.8 · ISO 400 · 50 mm · Nikon Z 6_2"
+    assert shooting_details(path) == "1/250 s · f/2.8 · ISO 400 · -0.3 EV · 50 mm · NIKKOR Z 50mm f/1.8 S · Nikon Z 6_2"
     plain = tmp_path / "plain.dng"
     write_tiny_dng(plain)
     assert shooting_details(plain) == "" and read_exif(plain).taken is None
 
 
 def test_described_as_a_photographer_writes_them():
-    assert describe(1 / 8000, 1.4, 100, 85.0, "X-T5") == "1/8000 s · f/1.4 · ISO 100 · 85 mm · X-T5"
-    assert describe(2.0, 11.0, 3200, 23.7, " \x00") == "2 s · f/11 · ISO 3200 · 24 mm"
-    assert describe(float(Fraction(1, 3)), 0.0, None, None, None) == "1/3 s"
-    assert describe(None, None, None, None, None) == ""
+    assert describe(PhotoExif(exposure=1 / 8000, f_number=1.4, iso=100, focal_length=85.0, model="X-T5")) == (
+        "1/8000 s · f/1.4 · ISO 100 · 85 mm · X-T5"
+    )
+    assert describe(PhotoExif(exposure=2.0, f_number=11.0, iso=3200, focal_length=23.7, model=" \x00")) == (
+        "2 s · f/11 · ISO 3200 · 24 mm"
+    )
+    assert describe(PhotoExif(exposure=float(Fraction(1, 3)), f_number=0.0)) == "1/3 s"
+    assert describe(PhotoExif(exposure_bias=-1.0)) == "-1 EV" and describe(PhotoExif(exposure_bias=0.0)) == ""
+    assert describe(PhotoExif(exposure_bias=99.0, lens=" ")) == ""  # nonsense compensation, blank lens
+    assert describe(PhotoExif()) == ""
