@@ -1,5 +1,6 @@
 """Album-level profile editing: shape a profile task by task (with undo), blend two, import and export
-their files, and find the "hidden gems" a profile sees that the plain average misses.
+their files, find the "hidden gems" a profile sees that the plain average misses, and say why photos score as
+they do.
 
 The arithmetic is :mod:`engine.profile_shaping`'s; this module joins it to the library so each user action
 is one call, and keeps the library consistent: a shaped profile is stored with its new scores in one
@@ -15,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aesthetic_curator.atomic import atomic_write_bytes
-from aesthetic_curator.curation import AlbumRanking, ranking_report, score_album, stored_profile
-from aesthetic_curator.errors import ProfileError
+from aesthetic_curator.curation import AlbumRanking, judged_photos, ranking_report, score_album, stored_profile
+from aesthetic_curator.errors import CuratorError, ProfileError
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.profile_progress import TOP, ProfileProgress
 from aesthetic_curator.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
+    from aesthetic_curator.engine.explain import Explanations
     from aesthetic_curator.engine.session import ModelSession
 
 #: Hidden gems: photos in the profile's top share ...
@@ -147,3 +149,21 @@ def hidden_gems(scores: dict[int, tuple[float, int]], reference: dict[int, tuple
     top = math.ceil(GEM_TOP_SHARE * len(scores))
     bottom = math.floor((1.0 - GEM_BOTTOM_SHARE) * len(reference))
     return {pid for pid in common if scores[pid][1] <= top and reference[pid][1] > bottom}
+
+
+def explain_photos(
+    library: Library,
+    model: ModelSession,
+    profile_id: int,
+    photo_ids: list[int],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Explanations:
+    """Why the photos score as they do under the profile: each task's part, against the photos the user judged
+    (engine.explain; a forward and a backward per photo)."""
+    judged = judged_photos(library)
+    if not judged:
+        raise CuratorError("no rated or compared photos to measure against: rate some photos first")
+    photos = {photo.id: photo for photo in library.photos()}
+    paths = [library.absolute_path(photos[pid]) for pid in photo_ids if pid in photos]
+    return model.explain(stored_profile(library, profile_id), paths, judged, progress, cancel)

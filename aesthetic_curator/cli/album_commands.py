@@ -110,6 +110,34 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from aesthetic_curator.engine.profile import Profile
+    from aesthetic_curator.engine.session import ModelSession
+    from aesthetic_curator.ratings_file import read_ratings_csv
+
+    model = ModelSession(bundle_path_from(args), args.device)
+    profile = Profile.load(args.profile)
+    profile.check_bundle(model.bundle)
+    images_root = existing_dir(args.images, "--images")
+    judged = [path for path, _ in read_ratings_csv(args.ratings, images_root, args.rating_column, require_order=False)]
+    photos = [photo if photo.is_absolute() else images_root / photo for photo in args.photos]
+    bars = BarProgress(not args.quiet)
+    try:
+        answer = model.explain(profile, photos, judged, progress=bars)
+    finally:
+        bars.close()
+    for photo in sorted(set(photos) - {e.path for e in answer.photos}):
+        print(f"skipped {photo}: cannot be read", file=sys.stderr)
+    say(f"against {answer.reference_count} of your rated photos (their mean score {answer.reference_score:.3f}):")
+    for explained in answer.photos:
+        print(f"{explained.path}: score {explained.score:.3f}: {explained.summary()}")
+        if args.all:
+            for task, part in sorted(explained.parts.items(), key=lambda item: -item[1]):
+                print(f"    {task:<24} {part:+.3f}")
+            print(f"    {'(the rest)':<24} {explained.rest:+.3f}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.session import ModelSession
     from aesthetic_curator.evaluation.baselines import FineTuneConfig

@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 from aesthetic_curator import __version__
-from aesthetic_curator.cli.album_commands import cmd_eval, cmd_export, cmd_gui, cmd_personalize, cmd_rank, cmd_scan
+from aesthetic_curator.cli.album_commands import (
+    cmd_eval,
+    cmd_explain,
+    cmd_export,
+    cmd_gui,
+    cmd_personalize,
+    cmd_rank,
+    cmd_scan,
+)
 from aesthetic_curator.cli.bundle_commands import (
     cmd_bundle_add_task,
     cmd_bundle_build,
@@ -272,6 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="where JPEGs are decoded: auto (on the GPU when ranking on one), cpu, or device",
     )
     rank.set_defaults(func=cmd_rank)
+
+    why = commands.add_parser(
+        "explain", parents=[common, device], help="why photos score as they do: each task's part, against your ratings"
+    )
+    why.add_argument("photos", type=Path, nargs="+", help="photos to explain (relative to --images, or absolute)")
+    why.add_argument("--bundle", type=Path, help="bundle folder (default: the built-in model)")
+    why.add_argument("--profile", type=Path, required=True)
+    why.add_argument("--images", type=Path, required=True, help="folder the ratings' image paths are relative to")
+    why.add_argument("--ratings", type=Path, required=True, help="the ratings CSV the profile learned from")
+    why.add_argument("--rating-column", default="rating", help="name of the rating column (default: rating)")
+    why.add_argument("--all", action="store_true", help="every task's part, not only the ones that stand out")
+    why.set_defaults(func=cmd_explain)
 
     scan = commands.add_parser("scan", parents=[common], help="index an album folder and make thumbnails")
     scan.add_argument("album", type=Path)

@@ -21,6 +21,7 @@ from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.base_weights import download_base_weights
 from aesthetic_curator.engine.bundle import Bundle
 from aesthetic_curator.engine.devices import resolve_device
+from aesthetic_curator.engine.explain import Explanations, explain, reference_sample
 from aesthetic_curator.engine.inference import prepare_for_gpu, speed_up_for_cpu
 from aesthetic_curator.engine.judgements import Judgements
 from aesthetic_curator.engine.loading import load_images
@@ -215,6 +216,28 @@ class ModelSession:
         profile.check_bundle(self.bundle)
         scorer = MergedScorer.bake_from_bundle(self.bundle, profile.alpha, self.device, base=self.base_scorer())
         return tuned_scorer(scorer, profile.top_delta)
+
+    def explain(
+        self,
+        profile: Profile,
+        photos: Sequence[Path],
+        judged: Sequence[Path],
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Explanations:
+        """Why ``photos`` score as they do under ``profile``: each task's part, against a sample of the
+        ``judged`` photos (engine.explain). Photos that cannot be decoded are left out of the answer."""
+        profile.check_bundle(self.bundle)
+        with self.lock:
+            model = self.merged_model()
+            preprocessor = Preprocessor.for_scorer(model.base)
+            kept, images, _ = load_images(list(photos), preprocessor, cancel=cancel)
+            sample = reference_sample(judged)
+            known, reference, _ = load_images(sample, preprocessor, cancel=cancel)
+            if images is None or reference is None:
+                raise RatingsError("the photos to explain, or the judged photos, cannot be read")
+            delta = profile.top_delta
+            return explain(model, profile.alpha, delta, (kept, images), (known, reference), cancel, progress)
 
     def rank(
         self,

@@ -8,6 +8,7 @@ calls its methods and renders its signals; it never sees a model. Tasks come fro
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class AlbumController(QObject):
     bursts_found = Signal(object)  # bursts.BurstReport
     sharpness_measured = Signal(object)  # photo id -> focus.photo_sharpness
     gems_found = Signal(int, object)  # profile id, set of photo ids (profile_editing.hidden_gems)
+    explained = Signal(object)  # engine.explain.Explanations
 
     def __init__(
         self,
@@ -356,6 +358,13 @@ class AlbumController(QObject):
             return profile_editing.hidden_gems(library.scores(profile_id), plain.scores)
 
         self.run("find hidden gems", job, lambda gems: self.gems_found.emit(profile_id, gems))
+
+    def explain(self, profile_id: int, photo_ids: list[int]) -> None:
+        """Why these photos score as they do under the profile (profile_editing.explain_photos)."""
+        library, model = self.library, self.model()
+        if library is not None and model is not None:
+            job = functools.partial(profile_editing.explain_photos, library, model, profile_id, photo_ids)
+            self.run("explain scores", job, self.explained.emit)
 
     def _new_profile(self, profile_id: int) -> None:
         if self.library is not None:

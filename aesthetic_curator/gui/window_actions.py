@@ -38,7 +38,11 @@ def build_actions(w: MainWindow) -> None:
     )
     w.import_xmp_action = _action(w, "Import Ratings from XMP", w.import_xmp_clicked)
     w.write_xmp_action = _action(
-        w, "Write Ratings to XMP Sidecars…", w.write_xmp_clicked, None, "your stars and rejects, for other photo apps"
+        w,
+        "Write Ratings to XMP Sidecars…",
+        w.write_xmp_clicked,
+        None,
+        "your stars, flags and labels, for other photo apps",
     )
     w.personalize_action = _action(
         w, "Personalize", w.personalize_clicked, "Ctrl+L", "learn your taste from your star ratings and comparisons"
@@ -50,6 +54,9 @@ def build_actions(w: MainWindow) -> None:
     w.taste_action = _action(w, "Taste Panel…", w.taste_clicked, "Ctrl+T", "what the profile weighs, task by task")
     w.delete_profile_action = _action(w, "Delete Profile…", w.delete_profile_clicked)
     w.blend_action = _action(w, "Blend Profiles…", w.blend_clicked, None, "a new profile between two others")
+    w.explain_action = _action(
+        w, "Why These Scores?", w.explain_clicked, "Ctrl+I", "what lifts the selected photos, what holds them back"
+    )
     w.export_profile_action = _action(
         w, "Export Profile…", w.export_profile_clicked, None, "save the profile's small file (the CLI reads it)"
     )
@@ -185,8 +192,10 @@ def build_menus(w: MainWindow) -> None:
     photo_menu.addAction(w.larger_tiles_action)
     photo_menu.addAction(w.smaller_tiles_action)
     profile_menu = w.menuBar().addMenu("P&rofile")
-    for action in (w.taste_action, w.blend_action, None, w.import_profile_action, w.export_profile_action, None):
+    for action in (w.taste_action, w.explain_action, w.blend_action, None, w.import_profile_action, None):
         profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
+    profile_menu.addAction(w.export_profile_action)
+    profile_menu.addSeparator()
     profile_menu.addAction(w.rename_profile_action)
     profile_menu.addAction(w.delete_profile_action)
     w.menuBar().addMenu("&Settings").addAction(w.settings_action)

@@ -1,5 +1,6 @@
 """How the main window lets the user see and shape a profile: the taste panel with its sliders (Apply,
-undo), blending two profiles, importing and exporting profile files, and the "hidden gems" filter.
+undo), blending two profiles, importing and exporting profile files, the "hidden gems" filter, and why the
+selected photos score as they do.
 
 A mixin of :class:`MainWindow` (it uses the window's controller, boxes, model and messages), kept apart so
 the window module holds the album commands and this one the profile commands. Model work runs on the
@@ -19,6 +20,8 @@ from aesthetic_curator.gui.taste_panel import TastePanel
 from aesthetic_curator.profile_editing import PROFILE_SUFFIX
 
 PROFILE_FILES = f"Aesthetic Curator profiles (*{PROFILE_SUFFIX});;All files (*)"
+#: Why These Scores? explains at most this many selected photos (a forward and a backward each).
+MAX_EXPLAINED = 12
 
 
 class WindowProfiles:
@@ -28,6 +31,7 @@ class WindowProfiles:
 
     def _connect_profile_views(self) -> None:
         self.controller.gems_found.connect(self._gems_found)
+        self.controller.explained.connect(self._scores_explained)
         self.controller.ranked.connect(self._profile_ranked)
         self.controller.task_ended.connect(self._taste_panel_idle)
 
@@ -170,8 +174,36 @@ class WindowProfiles:
             f"{len(gems)} hidden gem(s): in this profile's top 20 % but the plain average's bottom half", 15_000
         )
 
+    # -- why these scores ----------------------------------------------------------------------------------
+    def explain_clicked(self) -> None:
+        """The selected photos (at most MAX_EXPLAINED), each task's part of its score under the current profile."""
+        profile_id, items = self.current_profile_id(), self.selected_items()[:MAX_EXPLAINED]
+        if profile_id is None or not items:
+            self.statusBar().showMessage("Select photos and choose a profile to see why they score as they do", 8_000)
+        elif self._bundle_or_explain() is not None:
+            self.controller.explain(profile_id, [item.id for item in items])
+
+    def _scores_explained(self, answer) -> None:
+        items = {str(item.path): item for item in self.model.visible_items()}
+        lines = []
+        for photo in answer.photos:
+            item = items.get(str(photo.path))
+            name = item.name_text() if item is not None else photo.path.name
+            rank = f"#{item.rank}, " if item is not None and item.rank is not None else ""
+            lines.append(f"{name} ({rank}score {photo.score:.2f}): {photo.summary()}")
+        mean = f"{answer.reference_score:.2f}"
+        intro = f"Against {answer.reference_count} of the photos you judged (their average score {mean}), what"
+        intro += " lifts each photo (+) and what holds it back (−), as your profile weighs the tasks:\n\n"
+        parts = [
+            f"{photo.path.name}: "
+            + ", ".join(f"{t} {v:+.2f}" for t, v in sorted(photo.parts.items(), key=lambda x: -x[1]))
+            + f"; the rest (the network itself) {photo.rest:+.2f}"
+            for photo in answer.photos
+        ]
+        self.show_info("Why these scores", intro + "\n".join(lines) + "\n\nEach task's part:\n" + "\n".join(parts))
+
     def _update_profile_actions(self, has_profile: bool, busy: bool) -> None:
-        for action in (self.rename_profile_action, self.taste_action, self.export_profile_action):
+        for action in (self.rename_profile_action, self.taste_action, self.export_profile_action, self.explain_action):
             action.setEnabled(has_profile)
         self.delete_profile_action.setEnabled(has_profile and not busy)
         free = self.library is not None and not busy
