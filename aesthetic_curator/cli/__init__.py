@@ -18,7 +18,7 @@ from aesthetic_curator.host_memory import keep_freed_memory
 __all__ = ["COMMANDS", "SOLVER_CHOICES", "build_parser", "main"]
 
 #: The sub-commands; anything else as the only argument is an album folder to open in the window.
-COMMANDS = frozenset({"bundle", "personalize", "gui", "eval", "rank", "scan", "export"})
+COMMANDS = frozenset({"bundle", "personalize", "gui", "eval", "rank", "explain", "scan", "export"})
 
 log = logging.getLogger("aesthetic_curator.cli")
 
