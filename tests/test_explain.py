@@ -105,6 +105,10 @@ def test_the_summary_names_what_lifts_and_what_holds_back_the_strongest_first():
     assert explained.summary() == "+ sharpness · + landscape · − exposure"  # people's 0.1 is under a quarter of 0.8
     assert ScoreExplanation(Path("b.jpg"), 0.0, {"sharpness": 0.0}).summary() == "no task sets it apart"
     assert explained.explained == pytest.approx(0.7)
+    from aesthetic_curator.gui.window_profiles import _parts_text
+
+    tiny = ScoreExplanation(Path("c.jpg"), 1.0, {"people": 0.001, "animals": -2.5, "food": 0.3}, rest=1.2)
+    assert _parts_text(tiny) == "food +0.30, animals -2.50, 1 other task(s) ±0.00; the rest (the network itself) +1.20"
 
 
 def test_why_these_scores_from_the_profile_menu(qtbot, window, tmp_path):  # noqa: F811

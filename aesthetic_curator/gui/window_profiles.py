@@ -194,12 +194,7 @@ class WindowProfiles:
         mean = f"{answer.reference_score:.2f}"
         intro = f"Against {answer.reference_count} of the photos you judged (their average score {mean}), what"
         intro += " lifts each photo (+) and what holds it back (−), as your profile weighs the tasks:\n\n"
-        parts = [
-            f"{photo.path.name}: "
-            + ", ".join(f"{t} {v:+.2f}" for t, v in sorted(photo.parts.items(), key=lambda x: -x[1]))
-            + f"; the rest (the network itself) {photo.rest:+.2f}"
-            for photo in answer.photos
-        ]
+        parts = [f"{photo.path.name}: {_parts_text(photo)}" for photo in answer.photos]
         self.show_info("Why these scores", intro + "\n".join(lines) + "\n\nEach task's part:\n" + "\n".join(parts))
 
     def _update_profile_actions(self, has_profile: bool, busy: bool) -> None:
@@ -209,3 +204,12 @@ class WindowProfiles:
         free = self.library is not None and not busy
         self.import_profile_action.setEnabled(free)
         self.blend_action.setEnabled(free and len(self.library.profiles()) >= 2)
+
+
+def _parts_text(photo) -> str:
+    """Each part that shows at two decimals, the largest first, the others counted in one go, then the rest."""
+    shown = sorted(((t, v) for t, v in photo.parts.items() if round(v, 2) != 0), key=lambda item: -item[1])
+    pieces = [f"{task} {part:+.2f}" for task, part in shown]
+    if len(shown) < len(photo.parts):
+        pieces.append(f"{len(photo.parts) - len(shown)} other task(s) ±0.00")
+    return "; ".join([", ".join(pieces), f"the rest (the network itself) {photo.rest:+.2f}"])
