@@ -113,7 +113,7 @@ def test_the_summary_names_what_lifts_and_what_holds_back_the_strongest_first():
 
 def test_why_these_scores_from_the_profile_menu(qtbot, window, tmp_path):  # noqa: F811
     """Profile → Why These Scores? (Ctrl+I) on the selected ranked photos, as a user asks it."""
-    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtCore import QItemSelectionModel, Qt
 
     folder = tmp_path / "album"
     folder.mkdir()
@@ -142,3 +142,8 @@ def test_why_these_scores_from_the_profile_menu(qtbot, window, tmp_path):  # noq
             f"score {photo.score:.2f}): {photo.summary()}" in text
             and f"the rest (the network itself) {photo.rest:+.2f}" in text
         )
+    window.grid.setCurrentIndex(window.model.index(3))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)  # in the loupe, Ctrl+I asks about the photo shown
+    with qtbot.waitSignal(window.controller.explained, timeout=120_000) as shown:
+        qtbot.keyClick(window.loupe, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    assert [p.path for p in shown.args[0].photos] == [window.current_item().path]

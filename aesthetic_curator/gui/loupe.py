@@ -32,6 +32,7 @@ LOUPE_KEYS = [
     ("J", "where it is clipped: blown pixels red, crushed ones blue (again: off)"),
     ("M", "focus peaking: the sharp edges green (again: off)"),
     ("Shift+M", "focus peaking's sensitivity: normal, strict (critical focus), loose"),
+    ("Ctrl+I", "why this photo scores as it does (Profile → Why These Scores?)"),
     ("Space, Return or Esc", "back to the grid"),
 ]
 #: Reduced decodes kept (the photo shown, its neighbours, the last few seen): about 12 MB each for 12 MP.

@@ -148,6 +148,8 @@ class WindowViews:
             self.undo_rating()
         elif event.matches(QKeySequence.StandardKey.Redo):
             self.redo_rating()
+        elif QKeySequence(event.keyCombination()) == self.explain_action.shortcut():  # Ctrl+I: the photo shown
+            self.explain_clicked()
 
     # -- what the user has told the app ---------------------------------------------------------------------
     def _update_counter(self, readiness: curation.RatingReadiness | None) -> None:
