@@ -96,6 +96,7 @@ class CompareDialog(QDialog):
         self.photos.full_arrived.connect(self._on_full_arrived)
         self.overlays = PhotoOverlays(self._wanted_paths, self)
         self.overlays.arrived.connect(self._on_arrived)
+        self.overlays.changed.connect(self._redraw_overlays)
         for view in self.views:  # until the first batch comes (seconds on a CPU, more while it is busy)
             view.show_pixmap(QPixmap(), "Choosing photos to compare…")
 
@@ -189,11 +190,6 @@ class CompareDialog(QDialog):
         if isinstance(kept, KeptPhoto):
             view.set_overlay(self.overlays.overlay(str(path), kept.pixmap))
 
-    def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
-        """Focus peaking (M) and the clipping overlay (J) over both photos, on or off."""
-        self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
-        self._redraw_overlays()
-
     def _redraw_overlays(self) -> None:
         for view, path in self._shown_paths():
             self._show(view, path)
@@ -249,8 +245,8 @@ class CompareDialog(QDialog):
             self.undo_requested.emit()
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
-        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J
-            self._redraw_overlays()
+        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J: redrawn on overlays.changed
+            pass
         elif key == Qt.Key.Key_Escape:
             self.accept()
         else:

@@ -75,6 +75,7 @@ class LoupeDialog(QDialog):
         self.photos.full_arrived.connect(self._on_full_arrived)
         self.overlays = PhotoOverlays(lambda: self._wanted, self)  # J and M
         self.overlays.arrived.connect(self._on_focus_arrived)
+        self.overlays.changed.connect(self._redraw_overlays)
 
     def show_item(self, item: PhotoItem, neighbours: Sequence[Path] = (), place: str = "") -> None:
         """Show ``item`` (at once when it was decoded ahead; else the previous photo stays until it is, with no
@@ -92,11 +93,6 @@ class LoupeDialog(QDialog):
     def set_histogram_shown(self, shown: bool) -> None:
         self.histogram.setVisible(shown)
         self._place_histogram()
-
-    def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
-        """Focus peaking (M) and the clipping overlay (J) on or off."""
-        self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
-        self._redraw_overlays()
 
     def _redraw_overlays(self) -> None:
         for path in self._wanted:  # the neighbours' too, so flipping shows theirs at once
@@ -206,8 +202,8 @@ class LoupeDialog(QDialog):
                 self.showNormal()
             else:
                 self.showFullScreen()
-        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J
-            self._redraw_overlays()
+        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J: redrawn on overlays.changed
+            pass
         elif key == Qt.Key.Key_H:
             self.set_histogram_shown(not self.histogram.isVisible())
             self.histogram_toggled.emit(self.histogram.isVisible())

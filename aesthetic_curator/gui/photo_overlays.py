@@ -126,9 +126,11 @@ class PhotoOverlays(QObject):
     """What a view draws over its photos, as the user switched it on: focus peaking (made on a worker) under the
     clipping overlay (made at once), each made once per photo and kept while the view ``wanted()`` it. The
     loupe, the survey and the compare view each keep one; ``arrived(path)`` says a photo's focus peaking is
-    ready to draw, ``toggle`` handles their M, Shift+M and J keys."""
+    ready to draw, ``changed`` that what is shown changed (a key through ``toggle``, or the window's ``show``):
+    the view draws its photos' overlays again."""
 
     arrived = Signal(str)
+    changed = Signal()
     focus_toggled = Signal(bool)  # M pressed: the window keeps the choice for every view
     clipping_toggled = Signal(bool)  # J pressed: likewise
     focus_level_changed = Signal(str)  # Shift+M: focus peaking's next sensitivity; likewise
@@ -161,10 +163,10 @@ class PhotoOverlays(QObject):
 
     def toggle(self, key: int, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> bool:
         """M or J pressed in a view: that overlay on or off; Shift+M: focus peaking's next sensitivity (and
-        on); each said by a signal. False for any other key."""
+        on); each said by a signal, and ``changed``. False for any other key."""
         if key == Qt.Key.Key_M and modifiers & Qt.KeyboardModifier.ShiftModifier:
             levels = list(FOCUS_LEVELS)
-            self.set_focus_level(levels[(levels.index(self.focus.level) + 1) % len(levels)])
+            self.focus.set_level(levels[(levels.index(self.focus.level) + 1) % len(levels)])
             self.focus_level_changed.emit(self.focus.level)
             if not self.focus_shown:
                 self.focus_shown = True
@@ -177,16 +179,20 @@ class PhotoOverlays(QObject):
             self.clipping_toggled.emit(self.clipping_shown)
         else:
             return False
+        self.changed.emit()
         return True
+
+    def show(self, focus: bool, clipping: bool, level: str) -> None:
+        """Focus peaking (M) at sensitivity ``level`` (a key of ``focus.FOCUS_LEVELS``) and the clipping overlay
+        (J), as the window keeps them for every view."""
+        self.focus_shown, self.clipping_shown = focus, clipping
+        self.focus.set_level(level)
+        self.changed.emit()
 
     def prepare(self, path: str, photo: QPixmap) -> None:
         """A photo decoded ahead: its focus peaking is made now, so flipping to it shows it at once."""
         if self.focus_shown:
             self.focus.request(path, photo)
-
-    def set_focus_level(self, level: str) -> None:
-        """Focus peaking's sensitivity (a key of ``focus.FOCUS_LEVELS``), as the window keeps it."""
-        self.focus.set_level(level)
 
     def focus_share(self, path: str) -> float | None:
         """The share of ``path`` on sharp edges while focus peaking is on and measured, else None."""

@@ -64,6 +64,7 @@ class SurveyDialog(QDialog):
         self.photos.full_arrived.connect(self._on_full_arrived)
         self.overlays = PhotoOverlays(self._wanted, self)  # M and J, as in the loupe
         self.overlays.arrived.connect(self._on_arrived)
+        self.overlays.changed.connect(self._redraw_overlays)
 
     def show_items(self, items: list[PhotoItem]) -> None:
         """Survey ``items`` (the first :data:`MAX_SURVEYED`), in one row up to three, two rows up to eight, else
@@ -158,11 +159,6 @@ class SurveyDialog(QDialog):
         if isinstance(kept, KeptPhoto):
             view.set_overlay(self.overlays.overlay(str(item.path), kept.pixmap))
 
-    def set_overlays_shown(self, focus: bool, clipping: bool) -> None:
-        """Focus peaking (M) and the clipping overlay (J) on or off over every surveyed photo."""
-        self.overlays.focus_shown, self.overlays.clipping_shown = focus, clipping
-        self._redraw_overlays()
-
     def _redraw_overlays(self) -> None:
         for item, view in zip(self.items, self.views):
             self._show(item, view)
@@ -218,8 +214,8 @@ class SurveyDialog(QDialog):
             self._activate((self.active + step) % max(1, len(self.items)))
         elif key == Qt.Key.Key_Z:
             self.toggle_zoom()
-        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J
-            self._redraw_overlays()
+        elif self.overlays.toggle(key, event.modifiers()):  # M, Shift+M, J: redrawn on overlays.changed
+            pass
         elif key in (Qt.Key.Key_N, Qt.Key.Key_C, Qt.Key.Key_Escape):
             self.accept()
         elif self.items:

@@ -28,7 +28,7 @@ class WindowCompare:
             self.compare.finished.connect(self._give_keys_back)
             self._keep_overlay_choices(self.compare.overlays)
             self.controller.comparisons_chosen.connect(self._comparisons_chosen)
-        self._show_overlay_choices(self.compare)
+        self._show_overlay_choices(self.compare.overlays)
         self.compare.show()
         self.compare.raise_()
         self.compare.activateWindow()

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from aesthetic_curator import curation
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.focus import FOCUS_LEVELS
-from aesthetic_curator.gui.compare_dialog import CompareDialog
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, SortOrder
@@ -43,7 +42,7 @@ class WindowViews:
             self.loupe.set_histogram_shown(self.preferences.loupe_histogram)
             self.loupe.histogram_toggled.connect(lambda shown: setattr(self.preferences, "loupe_histogram", shown))
             self._keep_overlay_choices(self.loupe.overlays)
-        self._show_overlay_choices(self.loupe)
+        self._show_overlay_choices(self.loupe.overlays)
         self.loupe.show()
         self.loupe.raise_()
         self.loupe.activateWindow()  # its keys (Z, ←/→, stars) go to it, also where no window manager hands focus
@@ -87,7 +86,7 @@ class WindowViews:
             self.survey.key_rating.connect(self._survey_key)
             self.survey.finished.connect(self._survey_closed)
             self._keep_overlay_choices(self.survey.overlays)
-        self._show_overlay_choices(self.survey)
+        self._show_overlay_choices(self.survey.overlays)
         return self.survey
 
     def _keep_overlay_choices(self, overlays: PhotoOverlays) -> None:
@@ -96,11 +95,12 @@ class WindowViews:
         overlays.clipping_toggled.connect(lambda shown: setattr(self.preferences, "loupe_clipping", shown))
         overlays.focus_level_changed.connect(lambda level: setattr(self.preferences, "focus_level", level))
 
-    def _show_overlay_choices(self, view: LoupeDialog | SurveyDialog | CompareDialog) -> None:
+    def _show_overlay_choices(self, overlays: PhotoOverlays) -> None:
         """A view opened: the overlays and focus peaking's sensitivity as last chosen in any view."""
         level = self.preferences.focus_level
-        view.overlays.set_focus_level(level if level in FOCUS_LEVELS else "normal")
-        view.set_overlays_shown(self.preferences.loupe_focus, self.preferences.loupe_clipping)
+        overlays.show(
+            self.preferences.loupe_focus, self.preferences.loupe_clipping, level if level in FOCUS_LEVELS else "normal"
+        )
 
     def _raise_survey(self) -> None:
         self.survey.show()
