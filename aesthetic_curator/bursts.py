@@ -131,7 +131,7 @@ def read_moments(
     workers: int | None = None,
 ) -> list[PhotoMoment]:
     """:func:`read_moment` of (photo id, path, mtime_ns) triples on a few threads (Pillow decodes
-    outside the GIL; no torch here), with progress and cancellation between photos."""
+    outside the GIL; no torch here), with progress and cancellation between chunks of photos."""
     moments: list[PhotoMoment] = []
     for _chunk, read in map_in_chunks(
         lambda item: read_moment(*item), photos, "finding bursts", progress, cancel, workers=workers

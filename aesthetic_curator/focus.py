@@ -86,9 +86,14 @@ def photo_sharpness(path: Path) -> float | None:
     decoded. Relative: it ranks the frames of one scene (a burst, a series) by focus, and sorts an album's soft
     photos last, but a misty landscape has few sharp edges however well it is focused."""
     try:
-        image = decode_image(path, min_size=SHARPNESS_SIZE)
+        return image_sharpness(decode_image(path, min_size=SHARPNESS_SIZE))
     except ImageDecodeError:
         return None
+
+
+def image_sharpness(image: Image.Image) -> float:
+    """:func:`focus_share` of a decoded photo brought to :data:`SHARPNESS_SIZE` on its shorter side (never
+    enlarged), so every photo is measured at one scale."""
     scale = SHARPNESS_SIZE / min(image.size)
     if scale < 1:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))

@@ -19,24 +19,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from bench_loupe import SIZES, SOURCE, camera_jpeg, median_ms
 from PIL import Image
 from report import publish
 
-from aesthetic_curator.focus import SHARPNESS_SIZE, album_sharpness, focus_share, photo_sharpness
+from aesthetic_curator.focus import album_sharpness, image_sharpness, photo_sharpness
 from aesthetic_curator.library.scanner import scan_album
 from aesthetic_curator.library.store import Library
 
 
 def full_decode_share(path: Path) -> float:
-    """The baseline: every pixel decoded, then resized to the measuring size."""
+    """The baseline: every pixel decoded, then measured as the app measures (resized to the measuring size)."""
     with Image.open(path) as opened:
-        image = opened.convert("RGB")
-    scale = SHARPNESS_SIZE / min(image.size)
-    if scale < 1:
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-    return focus_share(np.asarray(image))
+        return image_sharpness(opened.convert("RGB"))
 
 
 def per_photo_rows(folder: Path, runs: int) -> list[str]:
