@@ -58,7 +58,7 @@ def test_the_tuned_top_is_part_of_the_score_explained(merged, livec):
         assert torch.allclose(scores, personal(images).flatten(), atol=1e-5)
         assert torch.allclose(tuned, scores - merged(images, alpha).flatten(), atol=1e-5)  # exactly what it adds
     paths = [Path("a.jpg"), Path("b.jpg")]
-    answer = explain(merged, alpha, delta, (paths[1:], images[1:]), (paths[:1], images[:1]))
+    answer = explain(merged, alpha, delta, (paths[1:], images[1:]), images[:1])
     photo = answer.photos[0]
     assert photo.parts[TUNED_TOP] == pytest.approx(float(tuned[1] - tuned[0]), abs=1e-5)  # a part of its own
     assert photo.explained + photo.rest == pytest.approx(photo.score - answer.reference_score, abs=1e-5)

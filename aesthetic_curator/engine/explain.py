@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.func import functional_call
 
 from aesthetic_curator.engine.merge import MergedScorer
+from aesthetic_curator.engine.solvers.base import PassCounter, score_images
+from aesthetic_curator.engine.solvers.jacobian import PassProgress, scores_and_jacobian
 from aesthetic_curator.engine.top_delta import TopDelta
-from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
+from aesthetic_curator.progress import CancelToken, ProgressCallback
 
 #: How many judged photos at most stand for "your typical photo" (a sample, spread evenly over them): each
 #: costs a forward and a backward, as each photo explained (built-in model, two CPU cores: 0.15-0.18 s a photo,
@@ -86,31 +87,17 @@ def task_contributions(
     progress: ProgressCallback | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Scores [n] of ``images`` under the profile (coefficients and tuned top), each task's first-order part
-    C_t [n, tasks] of them (one photo at a time: a forward and a backward each), and the tuned top's part [n]
-    (the score minus the score without it; zeros without one)."""
+    C_t [n, tasks] of them (the solvers' per-photo Jacobian, taken at the profile's own network: a forward and
+    a backward each), and the tuned top's part [n] (the score minus the score without it; zeros without one)."""
     alpha = alpha.detach().to(model.device).float()
-    with torch.no_grad():
-        merged = model.merged_parameters(alpha)
-        untuned = dict(merged)  # the same tensors but the tuned top's
-        for name, change in top_delta.tensors.items() if top_delta is not None else ():
-            merged[name] = merged[name] + change.to(merged[name].device, merged[name].dtype)
-    leaves = {name: tensor.detach().requires_grad_(True) for name, tensor in merged.items()}
-    layers = [leaves[name] for name in model.layer_names]
-    scores, parts, tuned = [], [], []
-    with torch.enable_grad():
-        for index, image in enumerate(images):
-            check(cancel)
-            image = image[None].to(model.device)
-            score = functional_call(model.base, leaves, (image,)).sum()
-            if top_delta is not None:
-                with torch.no_grad():
-                    tuned.append(float(score.detach()) - float(functional_call(model.base, untuned, (image,)).sum()))
-            grads = torch.autograd.grad(score, layers)
-            jacobian = model.coefficient_gradients([g[None] for g in grads])[0]  # [tasks, layers]
-            scores.append(float(score.detach()))
-            parts.append((jacobian * alpha).sum(dim=1).detach().float().cpu())
-            report(progress, "explaining", index + 1, len(images))
-    return torch.tensor(scores), torch.stack(parts), torch.tensor(tuned) if tuned else torch.zeros(len(scores))
+    tracker = PassProgress(progress, 2 * len(images), stage="explaining")
+    scores, jacobian, _ = scores_and_jacobian(
+        model, images, alpha, PassCounter(), 1, cancel, tracker, top_delta=top_delta
+    )
+    parts = (jacobian * alpha.cpu()).sum(dim=2)
+    if top_delta is None:
+        return scores, parts, torch.zeros(len(scores))
+    return scores, parts, scores - score_images(model, images, alpha, cancel=cancel).float().cpu()
 
 
 def reference_sample(judged: Sequence[Path], most: int = MAX_REFERENCE) -> list[Path]:
@@ -126,13 +113,13 @@ def explain(
     alpha: torch.Tensor,
     top_delta: TopDelta | None,
     photos: tuple[Sequence[Path], torch.Tensor],
-    reference: tuple[Sequence[Path], torch.Tensor],
+    reference_images: torch.Tensor,
     cancel: CancelToken | None = None,
     progress: ProgressCallback | None = None,
 ) -> Explanations:
-    """Each of ``photos`` (paths and their preprocessed images) explained against ``reference`` (judged photos)."""
+    """Each of ``photos`` (paths and their preprocessed images) explained against ``reference_images`` (the
+    judged photos' preprocessed images)."""
     paths, images = photos
-    _, reference_images = reference
     both = torch.cat([reference_images, images])
     scores, parts, tuned = task_contributions(model, alpha, top_delta, both, cancel, progress)
     count = len(reference_images)

@@ -233,11 +233,10 @@ class ModelSession:
             preprocessor = Preprocessor.for_scorer(model.base)
             kept, images, _ = load_images(list(photos), preprocessor, cancel=cancel)
             sample = reference_sample(judged)
-            known, reference, _ = load_images(sample, preprocessor, cancel=cancel)
+            reference = load_images(sample, preprocessor, cancel=cancel)[1]
             if images is None or reference is None:
                 raise RatingsError("the photos to explain, or the judged photos, cannot be read")
-            delta = profile.top_delta
-            return explain(model, profile.alpha, delta, (kept, images), (known, reference), cancel, progress)
+            return explain(model, profile.alpha, profile.top_delta, (kept, images), reference, cancel, progress)
 
     def rank(
         self,

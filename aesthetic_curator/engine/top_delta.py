@@ -36,6 +36,13 @@ class TopDelta:
     def scaled(self, factor: float) -> TopDelta:
         return TopDelta({name: t * factor for name, t in self.tensors.items()})
 
+    def added_to(self, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``params`` (merged weights by name) with the change added, as new tensors (autograd sees the sum)."""
+        tuned = dict(params)
+        for name, change in self.tensors.items():
+            tuned[name] = tuned[name] + change.to(tuned[name].device, tuned[name].dtype)
+        return tuned
+
     @torch.no_grad()
     def apply_to(self, scorer: nn.Module) -> nn.Module:
         """Add the change to ``scorer``'s weights in place; a name or shape it lacks is a :class:`ProfileError`."""

@@ -18,6 +18,7 @@ from aesthetic_curator.engine.devices import mixed_precision
 from aesthetic_curator.engine.merge import MergedScorer
 from aesthetic_curator.engine.solvers.base import PassCounter
 from aesthetic_curator.engine.solvers.batched_jacobian import BATCH, Unsupported, batched_scores_and_jacobian
+from aesthetic_curator.engine.top_delta import TopDelta
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
 log = logging.getLogger(__name__)
@@ -31,24 +32,31 @@ def _count(counter: PassCounter, tracker: PassProgress | None, photos: int) -> N
         tracker.add(2 * photos)
 
 
-def _merged_for_gradients(model: MergedScorer, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The merged weights at ``alpha``, merged once, as leaves that collect gradients."""
+def _merged_for_gradients(
+    model: MergedScorer, alpha: torch.Tensor, top_delta: TopDelta | None = None
+) -> dict[str, torch.Tensor]:
+    """The merged weights at ``alpha`` (with a tuned top's change added), merged once, as leaves that collect
+    gradients."""
     with torch.no_grad():
-        merged = model.merged_parameters(alpha.detach().to(model.device))
+        merged = _tuned(model.merged_parameters(alpha.detach().to(model.device)), top_delta)
     for tensor in merged.values():
         tensor.requires_grad_(True)
     return merged
 
 
+def _tuned(merged: dict[str, torch.Tensor], top_delta: TopDelta | None) -> dict[str, torch.Tensor]:
+    return top_delta.added_to(merged) if top_delta is not None else merged
+
+
 class PassProgress:
     """Turns per-chunk work into one progress bar over a solver's planned passes."""
 
-    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
-        self.progress, self.total, self.done, self.loss = progress, total, 0, None
+    def __init__(self, progress: ProgressCallback | None, total: int, stage: str = "training") -> None:
+        self.progress, self.total, self.done, self.loss, self.stage = progress, total, 0, None, stage
 
     def add(self, passes: int) -> None:
         self.done = min(self.total, self.done + passes)
-        report(self.progress, "training", self.done, self.total, self.loss)
+        report(self.progress, self.stage, self.done, self.total, self.loss)
 
 
 def scores_and_jacobian(
@@ -60,8 +68,10 @@ def scores_and_jacobian(
     cancel: CancelToken | None = None,
     tracker: PassProgress | None = None,
     batched: bool = True,
+    top_delta: TopDelta | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Scores [K] and per-photo gradients [K, tasks, layers] at ``alpha``, in fp32 on the CPU, and embeddings.
+    """Scores [K] and per-photo gradients [K, tasks, layers] at ``alpha``, in fp32 on the CPU, and embeddings;
+    with ``top_delta``, of the profile's network (its tuned top's change added), as ``explain`` needs them.
 
     The backbone embeddings [K, dim] stay on the model's device (for the head refit).
 
@@ -74,13 +84,13 @@ def scores_and_jacobian(
     1.8x for ViT-B-16 (docs/benchmarks.md). ``batched=False`` keeps the backward per photo.
     """
     if chunk == 1:
-        rebuilt = _jacobian_batched(model, images, alpha, counter, cancel, tracker) if batched else None
+        rebuilt = _jacobian_batched(model, images, alpha, counter, cancel, tracker, top_delta) if batched else None
         if rebuilt is not None:
             return rebuilt
-        return _jacobian_by_backward(model, images, alpha, counter, cancel, tracker)
+        return _jacobian_by_backward(model, images, alpha, counter, cancel, tracker, top_delta)
 
     def score(a: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embedding, value = model.embed_and_score(model.merged_parameters(a), image[None])
+        embedding, value = model.embed_and_score(_tuned(model.merged_parameters(a), top_delta), image[None])
         return value[0].float(), embedding[0].detach()
 
     per_photo = vmap(grad_and_value(score, has_aux=True), in_dims=(None, 0))
@@ -106,10 +116,11 @@ def _jacobian_batched(
     counter: PassCounter,
     cancel: CancelToken | None,
     tracker: PassProgress | None,
+    top_delta: TopDelta | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """The Jacobian from batched forwards and backwards (:mod:`batched_jacobian`); None when the network
     is not one it handles (found on the first chunk, before anything is counted)."""
-    merged = _merged_for_gradients(model, alpha)
+    merged = _merged_for_gradients(model, alpha, top_delta)
 
     def compute(chunk: torch.Tensor) -> tuple[torch.Tensor, ...]:
         result = batched_scores_and_jacobian(model, merged, chunk.to(model.device), cancel)
@@ -142,6 +153,7 @@ def _jacobian_by_backward(
     counter: PassCounter,
     cancel: CancelToken | None,
     tracker: PassProgress | None,
+    top_delta: TopDelta | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The Jacobian one photo at a time: merge once, a plain backward per photo into the merged weights.
 
@@ -149,7 +161,7 @@ def _jacobian_by_backward(
     group of photos at once (:meth:`MergedScorer.coefficient_gradients`, one matrix product per layer).
     """
     amp = mixed_precision(model.device)
-    merged = _merged_for_gradients(model, alpha)
+    merged = _merged_for_gradients(model, alpha, top_delta)
     weights = [merged[name] for name in model.layer_names]
 
     def compute(group: torch.Tensor) -> tuple[torch.Tensor, ...]:
