@@ -219,6 +219,7 @@ def plan_export(
     problems = [] if problems is None else problems
     names = _NameReserver(dest)
     folder_pairs: dict[Path, dict[str, str]] = {}
+    digits = max(3, len(str(len(selected))))  # numbered names: 001_ up to 999 photos, wider beyond
     items = []
     for photo in selected:
         try:
@@ -233,7 +234,7 @@ def plan_export(
         if reason is not None:
             problems.append(f"{display_path(relpath)} (rank {photo.rank}) {reason}; skipped")
             continue
-        prefix = f"{len(items) + 1:0{max(3, len(str(len(selected))))}d}_" if numbered else ""
+        prefix = f"{len(items) + 1:0{digits}d}_" if numbered else ""
         if long_edge is None:
             target, done = names.reserve(prefix + source.name, source)
         else:
