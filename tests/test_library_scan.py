@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from aesthetic_curator.images import decode_image, decode_image_scaled
+from aesthetic_curator.library import scanner
 from aesthetic_curator.library.album import index_album
-from aesthetic_curator.library.scanner import scan_album
+from aesthetic_curator.library.scanner import folder_listing, scan_album
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
 from tests.album_factory import heif_available, make_album
@@ -258,3 +260,58 @@ def test_raw_thumbnails_made_before_previews_were_turned_upright_are_made_again(
     old_key = cache.key(jpeg)  # what a RAW's key was: the same text as any photo's
     other_raw = ThumbnailRequest(tmp_path / "b.nef", "hash", 10, 1)
     assert cache.key(raw) != old_key and cache.key(raw) == cache.key(other_raw)
+
+
+def _age(path: Path, seconds: float) -> None:
+    """Make ``path`` look written ``seconds`` ago (its mtime: ctime cannot be set, so other tests move the clock)."""
+    stamp = time.time() - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_photos_still_being_copied_wait_for_a_later_scan_and_known_ones_keep_their_record(tmp_path, monkeypatch):
+    root = tmp_path / "album"
+    root.mkdir()
+    for name, colour in (("old.jpg", (90, 120, 200)), ("DSC_1.NEF", (200, 20, 20))):
+        Image.new("RGB", (40, 30), colour).save(root / name, "JPEG")
+    with Library(tmp_path / "lib.sqlite3", root) as library:
+        assert index_album(library).sync.added == ["DSC_1.NEF", "old.jpg"]
+        library.set_rating(library.photo("old.jpg").id, stars=5)
+        raw_id = library.photo("DSC_1.NEF").id
+        shutil.copy(root / "old.jpg", root / "new.jpg")  # arriving now
+        shutil.copy(root / "old.jpg", root / "DSC_1.JPG")  # the lone RAW's JPEG arriving: the pair waits whole
+        with (root / "old.jpg").open("ab") as fh:  # a known photo being rewritten in place
+            fh.write(b"\0")
+        real_ctime_now = time.time_ns()
+        monkeypatch.setattr(scanner.time, "time_ns", lambda: real_ctime_now)
+
+        report = index_album(library, settle_seconds=30)
+        assert sorted(report.scan.unsettled) == ["DSC_1.JPG", "DSC_1.NEF", "new.jpg", "old.jpg"]
+        assert not report.sync.any_change and report.scan.files == []
+        assert not library.photo("old.jpg").missing and library.ratings()[library.photo("old.jpg").id].stars == 5
+        assert not library.photo("DSC_1.NEF").missing
+
+        # later: the same files, now settled (the clock moved on past the settle time)
+        monkeypatch.setattr(scanner.time, "time_ns", lambda: real_ctime_now + 60 * 10**9)
+        later = index_album(library, settle_seconds=30)
+        assert later.scan.unsettled == []
+        assert sorted(later.sync.added) == ["DSC_1.JPG", "new.jpg"] and later.sync.changed == ["old.jpg"]
+        assert later.sync.paired == [("DSC_1.NEF", "DSC_1.JPG")]
+        assert library.photo("DSC_1.JPG").id != raw_id and library.ratings()[library.photo("old.jpg").id].stars == 5
+
+
+def test_a_file_time_ahead_of_this_clock_does_not_wait_forever(tmp_path):
+    (tmp_path / "share.jpg").write_bytes(b"x")
+    _age(tmp_path / "share.jpg", -3600)  # a network share's clock an hour ahead
+    (tmp_path / "fresh.jpg").write_bytes(b"x")
+    result = scan_album(tmp_path, settle_seconds=30)
+    assert [f.relpath for f in result.files] == ["share.jpg"] and result.unsettled == ["fresh.jpg"]
+    assert [f.relpath for f in scan_album(tmp_path).files] == ["fresh.jpg", "share.jpg"]  # no settle time: all
+
+
+def test_the_folder_listing_a_watcher_compares_names_photos_and_subfolders_only(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".thumbs").mkdir()
+    for name in ("a.JPG", "b.nef", "a.JPG.xmp", "notes.txt", ".a.jpg.part", "Thumbs.db"):
+        (tmp_path / name).write_bytes(b"x")
+    assert folder_listing(tmp_path) == {"a.JPG", "b.nef", "sub/"}
+    assert folder_listing(tmp_path / "gone") == frozenset()

@@ -100,8 +100,9 @@ class AlbumController(QObject):
         self.preload_model()
         return library
 
-    def scan(self) -> None:
-        """Re-scan the album folder in the background (new, changed, moved and missing photos)."""
+    def scan(self, settle_seconds: float = 0.0) -> None:
+        """Re-scan the album folder in the background (new, changed, moved and missing photos; photos written
+        to within ``settle_seconds`` wait: ``index_album``)."""
         library = self.library
         if library is None:
             return
@@ -109,7 +110,7 @@ class AlbumController(QObject):
         def job(progress, cancel):
             from aesthetic_curator.library.album import index_album
 
-            return index_album(library, progress=progress, cancel=cancel)
+            return index_album(library, progress=progress, cancel=cancel, settle_seconds=settle_seconds)
 
         self.run("scan", job, self.scanned.emit)
 

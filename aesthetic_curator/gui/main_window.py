@@ -20,6 +20,7 @@ from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui import photo_files, window_actions
 from aesthetic_curator.gui.controller import AlbumController
 from aesthetic_curator.gui.export_dialog import ExportChoice, ExportDialog
+from aesthetic_curator.gui.folder_watch import AlbumWatcher
 from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import PhotoGridView
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel
@@ -34,6 +35,7 @@ from aesthetic_curator.gui.window_compare import WindowCompare
 from aesthetic_curator.gui.window_profiles import WindowProfiles
 from aesthetic_curator.gui.window_ratings import WindowRatings
 from aesthetic_curator.gui.window_views import WindowViews
+from aesthetic_curator.gui.window_watch import WindowWatch
 from aesthetic_curator.gui.window_xmp import WindowXmp
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 from aesthetic_curator.model_setup import NO_BUNDLE_HELP
@@ -45,7 +47,9 @@ log = logging.getLogger(__name__)
 CONFIRM_SECONDS = 30.0
 
 
-class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, WindowBursts, WindowXmp, QMainWindow):
+class MainWindow(
+    WindowViews, WindowRatings, WindowCompare, WindowProfiles, WindowBursts, WindowXmp, WindowWatch, QMainWindow
+):
     album_loaded = Signal()
     personalized = Signal(int)  # profile id
     ranked = Signal(int)  # profile id
@@ -63,6 +67,8 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         self.info_box: QMessageBox | None = None
         self.xmp_box: QMessageBox | None = None  # the question before writing XMP sidecars
         self.loader = ThumbnailLoader(self.thumbnails, parent=self)
+        self.watcher = AlbumWatcher(self)
+        self.watcher.changed.connect(self._folder_changed)
         self.model = PhotoListModel()
         self.model.set_loader(self.loader)
         self.grid = PhotoGridView(tile_size=self.preferences.tile_size)
@@ -150,9 +156,13 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         self.setWindowTitle(f"{folder.name} — Aesthetic Curator")
         self._reload_profiles()
         self._reload_model()
+        self._refresh = None
         self.controller.scan()
+        self._watch_album(folder)
 
     def _scan_done(self, summary) -> None:
+        if self._refreshed(summary):
+            return
         self._reload_model()
         sync = summary.sync
         problems = len(summary.scan.problems)
@@ -400,6 +410,7 @@ class MainWindow(WindowViews, WindowRatings, WindowCompare, WindowProfiles, Wind
         for action in (self.suggest_action, self.import_xmp_action, self.write_xmp_action, self.export_action):
             action.setEnabled(has_album and not waits)
         self.compare_action.setEnabled(has_album and not busy)
+        self.refresh_action.setEnabled(has_album)  # while busy, it waits for the task
         self._update_profile_actions(has_profile, busy)
         self._update_counter(readiness)
 

@@ -32,6 +32,9 @@ def build_actions(w: MainWindow) -> None:
     w.open_action = _action(
         w, "Open…", w.open_clicked, QKeySequence.StandardKey.Open, "open a folder of photos (or drop one here)"
     )
+    w.refresh_action = _action(
+        w, "Refresh Folder", w.refresh_clicked, "F5", "look for new, changed and missing photos (also done by itself)"
+    )
     w.suggest_action = _action(w, "Suggest", w.suggest_clicked, "Ctrl+G", "suggest a varied set of unrated photos")
     w.compare_action = _action(
         w, "Compare", w.compare_clicked, "Ctrl+B", "which of two photos do you prefer? (answers teach the most)"
@@ -167,6 +170,7 @@ def build_menus(w: MainWindow) -> None:
     file_menu = w.menuBar().addMenu("&File")
     file_menu.addAction(w.open_action)
     w.recent_menu = file_menu.addMenu("Open &Recent")
+    file_menu.addAction(w.refresh_action)
     for action in (w.import_xmp_action, w.write_xmp_action, w.export_action):
         file_menu.addAction(action)
     file_menu.addSeparator()

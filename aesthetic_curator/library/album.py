@@ -35,13 +35,15 @@ def index_album(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    settle_seconds: float = 0.0,
 ) -> IndexSummary:
     """Scan the library's album, record what changed, and make missing thumbnails.
 
     Thumbnail generation doubles as the decode check: photos that cannot be decoded are listed in
-    ``unreadable`` with the reason (and get a placeholder thumbnail), once.
+    ``unreadable`` with the reason (and get a placeholder thumbnail), once. ``settle_seconds``: photos
+    written to within that time are still being copied in and wait for the next scan (``scan_album``).
     """
-    scan = scan_album(library.album, library.known_files(), progress, cancel)
+    scan = scan_album(library.album, library.known_files(), progress, cancel, settle_seconds=settle_seconds)
     check(cancel)
     sync = library.sync(scan)
     summary = IndexSummary(scan, sync)

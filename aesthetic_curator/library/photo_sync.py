@@ -23,6 +23,11 @@ class SyncReport:
     unchanged: int
     paired: list[tuple[str, str]] = field(default_factory=list)  # (RAW relpath, JPEG relpath): now one photo
 
+    @property
+    def any_change(self) -> bool:
+        """Whether the album's photos differ from before (what a view must reload for)."""
+        return bool(self.added or self.removed or self.changed or self.moved or self.paired)
+
 
 def to_db(relpath: str) -> str | bytes:
     """A relative path as SQLite can store it without loss.
@@ -74,7 +79,8 @@ def sync_photos(db: sqlite3.Connection, scan: ScanResult) -> SyncReport:
     Same path: unchanged, or changed (its scores are dropped; ratings stay). A new path whose
     content hash and size match a photo that disappeared is a move: the photo keeps its id,
     ratings and scores. Photos no longer found are marked missing, not deleted, so their
-    ratings come back if the file does. A RAW that was a photo of its own and is now paired with
+    ratings come back if the file does; one still being written to (``scan.unsettled``) waits for
+    a later scan as it was. A RAW that was a photo of its own and is now paired with
     its JPEG hands its rating, label and comparisons to the pair (:func:`_hand_over`).
     """
     now = time.time()
@@ -85,7 +91,7 @@ def sync_photos(db: sqlite3.Connection, scan: ScanResult) -> SyncReport:
             "SELECT id, relpath, size, mtime_ns, content_hash, missing, format, companion FROM photos"
         )
     }
-    seen = {f.relpath for f in scan.files}
+    seen = {f.relpath for f in scan.files} | set(scan.unsettled)  # a photo still being copied keeps its record
     vanished: dict[tuple[str, int], list[tuple]] = {}
     for relpath, row in existing.items():
         if relpath not in seen:

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import stat
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from aesthetic_curator.raw_pairs import pair_raw_files
 log = logging.getLogger(__name__)
 
 HASH_BLOCK = 64 * 1024
+#: How far ahead of this machine's clock a file's time may be and still count as "just written".
+CLOCK_SLACK_NS = 5_000_000_000
 
 _FORMAT_NAMES = {
     ".jpg": "JPEG",
@@ -85,6 +88,8 @@ class ScanResult:
     problems: list[ScanProblem] = field(default_factory=list)
     ignored: int = 0  # files that are not photos (sidecars, documents, ...)
     paired: int = 0  # RAW files counted with their JPEG as one photo
+    #: photos written to moments ago (still being copied): left for a later scan, a known one keeps its record
+    unsettled: list[str] = field(default_factory=list)
 
     def counts_by_format(self) -> dict[str, int]:
         return dict(sorted(Counter(f.format for f in self.files).items()))
@@ -95,22 +100,68 @@ def _is_skipped_name(name: str) -> bool:
     return name.startswith(".") or name in {"Thumbs.db", "desktop.ini", "@eaDir", "$RECYCLE.BIN"}
 
 
+def folder_listing(folder: Path) -> frozenset[str]:
+    """The names in ``folder`` a scan looks at: its photo files and its subfolders (these end in "/").
+
+    What a folder watcher compares, so a sidecar, a thumbnail database or a hidden temporary file
+    written beside the photos does not set off a scan. An unreadable folder lists nothing.
+    """
+    names = set()
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if _is_skipped_name(entry.name):
+                    continue
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=True)
+                except OSError:
+                    continue
+                if is_dir:
+                    names.add(entry.name + "/")
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+                    names.add(entry.name)
+    except OSError:
+        pass
+    return frozenset(names)
+
+
+def _still_written(paths: list[Path], since_ns: int, now_ns: int) -> bool:
+    """Whether any of ``paths`` changed after ``since_ns`` (its content, or its name: a file moved in).
+
+    A time well in the future (a share's clock ahead of ours) does not count, or the file would wait forever.
+    """
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # reported by the scan itself
+        latest = max(st.st_mtime_ns, st.st_ctime_ns)
+        if since_ns < latest <= now_ns + CLOCK_SLACK_NS:
+            return True
+    return False
+
+
 def scan_album(
     root: Path,
     known: Mapping[str, tuple[int, int, str]] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     with_hashes: bool = True,
+    settle_seconds: float = 0.0,
 ) -> ScanResult:
     """Find every photo under ``root``; folders behind symlinks are followed, loops reported once.
 
     ``known`` maps relpath -> (size, mtime_ns, hash) from the previous scan so unchanged files are
     not re-hashed; ``with_hashes=False`` skips hashing altogether (ranking a folder needs no identity).
+    ``settle_seconds``: a photo (or a pair's other file) written to within that time is still being
+    copied in: it goes to ``unsettled`` instead of being hashed half-written, for a later scan.
     Unreadable folders and files are reported in ``problems``, never raised.
     """
     root = root.resolve()
     known = known or {}
     result = ScanResult(root)
+    now_ns = time.time_ns()
+    settled_before_ns = now_ns - int(settle_seconds * 1e9) if settle_seconds > 0 else None
     visited: set[tuple[int, int]] = set()
     stack: list[Path] = [root]
     while stack:
@@ -152,6 +203,11 @@ def scan_album(
             if entry.name in companions:
                 continue  # travels with its JPEG (scanned with it, below)
             companion = pairs.get(entry.name)
+            if settled_before_ns is not None:
+                files = [path] if companion is None else [path, path.with_name(companion)]
+                if _still_written(files, settled_before_ns, now_ns):
+                    result.unsettled.extend(_relative(file, root) for file in files)
+                    continue
             if _scan_file(path, root, known, result, with_hashes, companion):
                 result.paired += 1 if companion is not None else 0
             elif companion is not None:  # an unusable JPEG must not hide its RAW: the RAW is a photo of its own

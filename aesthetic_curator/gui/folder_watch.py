@@ -1,0 +1,131 @@
+"""Watching the open album's folders, so photos copied in while the app is open appear by themselves.
+
+A card being imported, a tethered camera writing into the folder, another app's export: each adds
+photos while the album is open, and a user expects to see them without re-opening it (Lightroom's auto
+import, Photo Mechanic's live ingest). Qt's :class:`QFileSystemWatcher` says that a folder changed; the
+watcher compares that folder's photo names and subfolders (``scanner.folder_listing``) with what it saw
+before, so an XMP sidecar, a thumbnail database or a hidden temporary file written there sets nothing
+off, and asks for a re-scan once the changes have paused for :data:`QUIET_MS` (one scan for a batch of
+files, not one per file), or every :data:`LONGEST_WAIT_S` while they go on (a card import adds photos for
+minutes: the first ones show while the rest arrive). That scan leaves the files still being
+written for a later one (``scan_album(settle_seconds=SETTLE_SECONDS)``): no event comes when a copy
+ends, so :meth:`AlbumWatcher.check_again_later` asks for that scan by the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+
+from aesthetic_curator.library.scanner import folder_listing
+
+log = logging.getLogger(__name__)
+
+#: Folders watched at most (each costs an inotify watch on Linux, whose default limit is 8,192 per user);
+#: the folders past it are still scanned on opening and by File → Refresh Folder (F5), only not watched.
+MAX_WATCHED_FOLDERS = 1000
+#: Changes must pause this long before the re-scan ...
+QUIET_MS = 2000
+#: ... or have gone on this long.
+LONGEST_WAIT_S = 10.0
+#: A photo written to within this is still being copied in: the scan leaves it for the next one.
+SETTLE_SECONDS = 2.0
+#: How soon to look again for photos that were still being written.
+RECHECK_MS = 3000
+
+
+class AlbumWatcher(QObject):
+    """Says when the photos or folders of the watched album changed (:attr:`changed`), once they settle."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(self._folder_changed)
+        self._listings: dict[str, frozenset[str]] = {}  # watched folder -> its photo names and subfolders
+        self._real: set[str] = set()  # their real paths: a folder reached twice through a symlink is watched once
+        self._quiet = QTimer(self, singleShot=True, interval=QUIET_MS)
+        self._quiet.timeout.connect(self.changed)
+        self._waiting_since = 0.0  # when the first change the next scan will see came (time.monotonic)
+        self.root: Path | None = None
+        self.incomplete = False  # more folders than MAX_WATCHED_FOLDERS: some are not watched
+
+    @property
+    def folders(self) -> list[Path]:
+        """The folders watched now."""
+        return [Path(folder) for folder in self._listings]
+
+    def watch(self, root: Path) -> None:
+        """Watch ``root`` and the folders under it (as the scan walks them: hidden ones left out)."""
+        self.stop()
+        self.root = root
+        self._add_tree(root)
+
+    def stop(self) -> None:
+        """Watch nothing (the album closed)."""
+        self._quiet.stop()
+        watched = self._watcher.directories()
+        if watched:
+            self._watcher.removePaths(watched)
+        self._listings.clear()
+        self._real.clear()
+        self.root = None
+        self.incomplete = False
+
+    def check_again_later(self) -> None:
+        """Ask for another scan in :data:`RECHECK_MS`: some photos were still being written."""
+        if self.root is not None and not self._quiet.isActive():
+            self._quiet.start(RECHECK_MS)
+
+    def _add_tree(self, top: Path) -> None:
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            key, real = os.fspath(folder), os.path.realpath(folder)
+            if key in self._listings or real in self._real:
+                continue
+            if len(self._listings) >= MAX_WATCHED_FOLDERS:
+                if not self.incomplete:
+                    log.info("watching the first %d folders of %s only", MAX_WATCHED_FOLDERS, self.root)
+                self.incomplete = True
+                return
+            if not self._watcher.addPath(key):
+                log.debug("cannot watch %s", key)
+                continue
+            listing = folder_listing(folder)
+            self._listings[key] = listing
+            self._real.add(real)
+            stack.extend(folder / name[:-1] for name in sorted(listing, reverse=True) if name.endswith("/"))
+
+    def _folder_changed(self, key: str) -> None:
+        folder = Path(key)
+        before = self._listings.get(key)
+        if before is None:
+            return
+        if not folder.is_dir():  # removed or renamed away: Qt stops watching it; its parent's change says so
+            del self._listings[key]
+            self._real.discard(os.path.realpath(folder))
+            self._wait_for_quiet()
+            return
+        listing = folder_listing(folder)
+        if listing == before:
+            return  # a sidecar, a temporary file, a photo's content: nothing a scan looks for by name
+        self._listings[key] = listing
+        for name in listing - before:
+            if name.endswith("/"):
+                self._add_tree(folder / name[:-1])
+        self._wait_for_quiet()
+
+    def _wait_for_quiet(self) -> None:
+        """(Re)start the wait for the changes to pause, unless they have gone on for LONGEST_WAIT_S already."""
+        now = time.monotonic()
+        if not self._quiet.isActive():
+            self._waiting_since = now
+            self._quiet.start(QUIET_MS)
+        elif now - self._waiting_since < LONGEST_WAIT_S:
+            self._quiet.start(QUIET_MS)

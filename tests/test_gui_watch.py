@@ -1,0 +1,121 @@
+"""Photos copied into an open album appear by themselves (the folder is watched), and File → Refresh Folder."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from aesthetic_curator.gui import folder_watch, window_watch
+from aesthetic_curator.gui.folder_watch import AlbumWatcher
+from aesthetic_curator.gui.main_window import MainWindow
+from aesthetic_curator.library import scanner
+from tests.test_gui import album, grid_ids, open_album, window  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """The watcher's waits shortened, so a test sees a settled change in well under a second."""
+    monkeypatch.setattr(folder_watch, "QUIET_MS", 150)
+    monkeypatch.setattr(folder_watch, "RECHECK_MS", 200)
+    monkeypatch.setattr(folder_watch, "LONGEST_WAIT_S", 0.5)
+
+
+def test_the_watcher_speaks_once_changes_pause_and_only_for_photos_and_folders(qtbot, tmp_path, quick):
+    (tmp_path / "day1").mkdir()
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / "day1" / "a.jpg").write_bytes(b"x")
+    watcher = AlbumWatcher()
+    watcher.watch(tmp_path)
+    assert sorted(p.name for p in watcher.folders) == ["day1", tmp_path.name]  # hidden folders left out
+    with qtbot.assertNotEmitted(watcher.changed, wait=600):
+        (tmp_path / "day1" / "a.jpg.xmp").write_text("<x/>")  # a sidecar, a temporary file, a photo's content
+        (tmp_path / "day1" / ".a.jpg.part").write_bytes(b"x")
+        (tmp_path / "day1" / "a.jpg").write_bytes(b"xy")
+    with qtbot.waitSignal(watcher.changed, timeout=3000):
+        for index in range(3):  # a burst of copies: one signal once they pause
+            (tmp_path / "day1" / f"new{index}.JPG").write_bytes(b"x")
+            qtbot.wait(50)
+    with qtbot.assertNotEmitted(watcher.changed, wait=500):
+        pass
+    asked: list[float] = []  # a long import (a file every 50 ms): scans are asked for while it goes on
+    watcher.changed.connect(lambda: asked.append(time.monotonic()))
+    started, index = time.monotonic(), 0
+    while time.monotonic() - started < 1.5:
+        (tmp_path / "day1" / f"import{index}.JPG").write_bytes(b"x")
+        index += 1
+        qtbot.wait(50)
+    qtbot.wait(400)
+    assert asked and asked[0] - started < 1.2 and asked[-1] > started + 1.5  # and once more at its end
+    watcher.changed.disconnect()
+    with qtbot.waitSignal(watcher.changed, timeout=3000):  # a new folder: watched from then on
+        (tmp_path / "day2").mkdir()
+    assert tmp_path / "day2" in watcher.folders
+    with qtbot.waitSignal(watcher.changed, timeout=3000):
+        (tmp_path / "day2" / "b.nef").write_bytes(b"x")
+    with qtbot.waitSignal(watcher.changed, timeout=3000):  # a folder taken away
+        shutil.rmtree(tmp_path / "day2")
+    assert tmp_path / "day2" not in watcher.folders
+    watcher.stop()
+    assert watcher.folders == [] and watcher.root is None
+    with qtbot.assertNotEmitted(watcher.changed, wait=500):
+        (tmp_path / "day1" / "after.jpg").write_bytes(b"x")
+
+
+def test_the_watcher_stops_at_its_folder_limit_and_watches_a_linked_folder_once(qtbot, tmp_path, monkeypatch):
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "a" / "loop").symlink_to(tmp_path)  # the album again, through a link
+    watcher = AlbumWatcher()
+    watcher.watch(tmp_path)
+    assert sorted(watcher.folders) == [tmp_path] + [tmp_path / name for name in "abcd"] and not watcher.incomplete
+    monkeypatch.setattr(folder_watch, "MAX_WATCHED_FOLDERS", 3)
+    watcher.watch(tmp_path)
+    assert len(watcher.folders) == 3 and watcher.incomplete
+
+
+def test_photos_copied_into_the_open_album_appear_when_the_copy_settles(qtbot, window, album, quick, monkeypatch):  # noqa: F811
+    copying: set[str] = set()  # the files a copy is still writing (the scanner's rule is tested in test_library_scan)
+    monkeypatch.setattr(scanner, "_still_written", lambda paths, *_: any(p.name in copying for p in paths))
+    open_album(qtbot, window, album)
+    before = set(grid_ids(window))
+    assert album in window.watcher.folders and album / "day1" in window.watcher.folders
+    scans = []
+    window.controller.scanned.connect(scans.append)
+    copying.update({"IMG_0100.jpg", "IMG_0101.jpg"})
+    with qtbot.assertNotEmitted(window.album_loaded), qtbot.waitSignal(window.controller.scanned, timeout=5000):
+        shutil.copy(album / "day1" / "IMG_0000.jpg", album / "day2" / "IMG_0100.jpg")  # a card import
+        (album / "day3").mkdir()
+        shutil.copy(album / "day1" / "IMG_0001.jpg", album / "day3" / "IMG_0101.jpg")
+    assert sorted(scans[0].scan.unsettled) == ["day2/IMG_0100.jpg", "day3/IMG_0101.jpg"]
+    assert set(grid_ids(window)) == before  # nothing half-written is shown, nothing is reloaded
+
+    copying.clear()  # the copy ended: no event says so, the watcher looks again by the clock
+    with qtbot.waitSignal(window.album_loaded, timeout=5000):
+        pass
+    assert len(set(grid_ids(window)) - before) == 2 and "2 new" in window.statusBar().currentMessage()
+    assert album / "day3" in window.watcher.folders
+
+    with qtbot.assertNotEmitted(window.album_loaded, wait=800):
+        (album / "day1" / "IMG_0000.jpg.xmp").write_text("<x/>")  # the app's own sidecars set nothing off
+    scanned = len(scans)
+    with qtbot.assertNotEmitted(window.album_loaded):
+        window.refresh_action.trigger()
+    assert len(scans) == scanned + 1 and window.statusBar().currentMessage() == "No new, changed or missing photos"
+
+    with qtbot.waitSignal(window.album_loaded, timeout=5000):
+        (album / "day3" / "IMG_0101.jpg").unlink()
+    assert "1 missing" in window.statusBar().currentMessage()
+
+
+def test_refresh_finds_what_an_unwatched_folder_gained(qtbot, window: MainWindow, album: Path, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(window_watch, "SETTLE_SECONDS", 0.3)
+    open_album(qtbot, window, album)
+    window.watcher.blockSignals(True)  # as on a share the system cannot watch: only F5 finds what changed
+    shutil.copy(album / "day1" / "IMG_0000.jpg", album / "day1" / "copy.jpg")
+    time.sleep(0.4)
+    with qtbot.waitSignal(window.album_loaded, timeout=5000):
+        window.refresh_action.trigger()
+    assert "1 new" in window.statusBar().currentMessage()
