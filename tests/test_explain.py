@@ -79,7 +79,10 @@ def test_photos_are_explained_against_the_judged_ones(test_bundle, livec, tmp_pa
     mean_score = answer.reference_score
     for explained in answer.photos:  # the tasks' parts and the rest: the distance from the judged photos' mean
         assert explained.explained + explained.rest == pytest.approx(explained.score - mean_score, abs=1e-4)
+    assert session.task_vectors_loaded  # loaded by the personalization: kept for the next one
+    session.release_task_vectors()
     alone = session.explain(profile, [judged[0]], [judged[0]])  # a photo against itself: nothing sets it apart
+    assert not session.task_vectors_loaded  # loaded for the explanation alone: given back
     assert all(abs(v) < 1e-5 for v in alone.photos[0].parts.values()) and abs(alone.photos[0].rest) < 1e-4
     assert reference_sample(list(range(100)), 4) == [0, 25, 50, 75]
 

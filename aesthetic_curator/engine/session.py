@@ -97,6 +97,11 @@ class ModelSession:
             self._merged = MergedScorer(self.base_scorer(), taus, bundle.task_names)
         return self._merged
 
+    @property
+    def task_vectors_loaded(self) -> bool:
+        """Whether the task vectors are in memory (what :meth:`release_task_vectors` gives back)."""
+        return self._merged is not None
+
     def release_task_vectors(self) -> None:
         """Give back the memory of the task vectors (the bundle and base model stay loaded)."""
         self._merged = None
@@ -226,17 +231,22 @@ class ModelSession:
         cancel: CancelToken | None = None,
     ) -> Explanations:
         """Why ``photos`` score as they do under ``profile``: each task's part, against a sample of the
-        ``judged`` photos (engine.explain). Photos that cannot be decoded are left out of the answer."""
+        ``judged`` photos (engine.explain). Photos that cannot be decoded are left out of the answer.
+        Task vectors loaded for this alone are given back afterwards (for a large model, gigabytes)."""
         profile.check_bundle(self.bundle)
         with self.lock:
-            model = self.merged_model()
-            preprocessor = Preprocessor.for_scorer(model.base)
-            kept, images, _ = load_images(list(photos), preprocessor, cancel=cancel)
-            sample = reference_sample(judged)
-            reference = load_images(sample, preprocessor, cancel=cancel)[1]
-            if images is None or reference is None:
-                raise RatingsError("the photos to explain, or the judged photos, cannot be read")
-            return explain(model, profile.alpha, profile.top_delta, (kept, images), reference, cancel, progress)
+            loaded_before = self.task_vectors_loaded
+            try:
+                model = self.merged_model()
+                preprocessor = Preprocessor.for_scorer(model.base)
+                kept, images, _ = load_images(list(photos), preprocessor, cancel=cancel)
+                reference = load_images(reference_sample(judged), preprocessor, cancel=cancel)[1]
+                if images is None or reference is None:
+                    raise RatingsError("the photos to explain, or the judged photos, cannot be read")
+                return explain(model, profile.alpha, profile.top_delta, (kept, images), reference, cancel, progress)
+            finally:
+                if not loaded_before:
+                    self.release_task_vectors()
 
     def rank(
         self,
