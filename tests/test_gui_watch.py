@@ -119,3 +119,14 @@ def test_refresh_finds_what_an_unwatched_folder_gained(qtbot, window: MainWindow
     with qtbot.waitSignal(window.album_loaded, timeout=5000):
         window.refresh_action.trigger()
     assert "1 new" in window.statusBar().currentMessage()
+
+
+def test_a_reload_reuses_its_paths_only_within_one_album(qtbot, window: MainWindow, album: Path, tmp_path):  # noqa: F811
+    twin = tmp_path / "twin"
+    shutil.copytree(album, twin)  # the same names (and, in a fresh library, the same photo ids)
+    open_album(qtbot, window, album)
+    window._reload_model()
+    assert all(item.path.is_relative_to(album) for item in window.model.all_items())
+    open_album(qtbot, window, twin)
+    paths = [item.path for item in window.model.all_items()]
+    assert paths and all(path.is_relative_to(twin) for path in paths)

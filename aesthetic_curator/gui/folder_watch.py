@@ -32,8 +32,9 @@ MAX_WATCHED_FOLDERS = 1000
 QUIET_MS = 2000
 #: ... or have gone on this long.
 LONGEST_WAIT_S = 10.0
-#: A photo written to within this is still being copied in: the scan leaves it for the next one.
-SETTLE_SECONDS = 2.0
+#: A photo written to within this is still being copied in: the scan leaves it for the next one (less than
+#: QUIET_MS, so a file copied in one go is settled by the time its scan runs).
+SETTLE_SECONDS = 1.5
 #: How soon to look again for photos that were still being written.
 RECHECK_MS = 3000
 

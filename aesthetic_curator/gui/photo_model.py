@@ -85,11 +85,17 @@ class Filter(enum.Enum):
 NO_LABEL = "none"
 
 
+def _kept_path(item: PhotoItem | None, photo) -> Path | None:
+    """The absolute path an earlier load made for ``photo``, if it still names the same file."""
+    return item.path if item is not None and item.photo.relpath == photo.relpath else None
+
+
 class PhotoListModel(QAbstractListModel):
     def __init__(self, loader: ThumbnailLoader | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.loader = loader
         self._items: dict[int, PhotoItem] = {}
+        self._album: Path | None = None  # the album the items belong to
         self._visible: list[PhotoItem] = []
         self._rows: dict[int, int] = {}
         self.sort_order = SortOrder.ALBUM
@@ -113,7 +119,13 @@ class PhotoListModel(QAbstractListModel):
     def load(self, library: Library, scores: dict[int, tuple[float, int]] | None = None) -> None:
         """Photos and ratings from the library, with a profile's (score, rank) per photo id if given."""
         ratings = library.ratings()
-        self._items = {p.id: PhotoItem(p, library.absolute_path(p), order) for order, p in enumerate(library.photos())}
+        # a reload of the same album (after a re-scan) reuses the paths it made: pathlib, half of a 20,000-photo load
+        before = self._items if self._album == library.album else {}
+        self._album = library.album
+        self._items = {
+            p.id: PhotoItem(p, _kept_path(before.get(p.id), p) or library.absolute_path(p), order)
+            for order, p in enumerate(library.photos())
+        }
         for pid, rating in ratings.items():
             if pid in self._items:
                 self._items[pid].stars, self._items[pid].flag = rating.stars, rating.flag

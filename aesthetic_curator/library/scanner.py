@@ -43,7 +43,7 @@ _FORMAT_NAMES = {
 
 def format_of(path: Path | str) -> str:
     """A human name for the photo's format, from its extension (e.g. JPEG, HEIF, RAW)."""
-    suffix = Path(path).suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()
     if suffix in HEIF_EXTENSIONS:
         return "HEIF"
     if suffix in RAW_EXTENSIONS:
@@ -184,6 +184,7 @@ def scan_album(
             result.problems.append(ScanProblem(rel_folder, f"cannot read folder: {exc.strerror or exc}"))
             continue
         subfolders = []
+        prefix = "" if folder == root else rel_folder + "/"  # a file's relpath, without pathlib per file
         pairs = pair_raw_files(entry.name for entry in entries if not _is_skipped_name(entry.name))
         companions = set(pairs.values())
         for entry in entries:
@@ -197,7 +198,7 @@ def scan_album(
             if is_dir:
                 subfolders.append(path)
                 continue
-            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            if os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
                 result.ignored += 1
                 continue
             if entry.name in companions:
@@ -206,12 +207,12 @@ def scan_album(
             if settled_before_ns is not None:
                 files = [path] if companion is None else [path, path.with_name(companion)]
                 if _still_written(files, settled_before_ns, now_ns):
-                    result.unsettled.extend(_relative(file, root) for file in files)
+                    result.unsettled.extend(prefix + file.name for file in files)
                     continue
-            if _scan_file(path, root, known, result, with_hashes, companion):
+            if _scan_file(path, prefix + entry.name, known, result, with_hashes, companion):
                 result.paired += 1 if companion is not None else 0
             elif companion is not None:  # an unusable JPEG must not hide its RAW: the RAW is a photo of its own
-                _scan_file(path.with_name(companion), root, known, result, with_hashes, None)
+                _scan_file(path.with_name(companion), prefix + companion, known, result, with_hashes, None)
             report(progress, "scanning", len(result.files), 0)
         stack.extend(reversed(subfolders))
     return result
@@ -219,14 +220,14 @@ def scan_album(
 
 def _scan_file(
     path: Path,
-    root: Path,
+    rel: str,
     known: Mapping[str, tuple[int, int, str]],
     result: ScanResult,
     with_hashes: bool,
     companion: str | None,
 ) -> bool:
-    """Add ``path`` to ``result.files`` (True), or its problem to ``result.problems`` (False)."""
-    rel = _relative(path, root)
+    """Add ``path`` (``rel`` from the album root) to ``result.files`` (True), or its problem to ``result.problems``
+    (False)."""
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
