@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -221,6 +222,41 @@ def rank_album(
     rows, result = score_album(library, model, profile, progress, cancel)
     library.store_scores(profile_id, rows)
     return ranking_report(profile_id, result, record_top_movement(library, profile_id))
+
+
+def rank_new_photos(
+    library: Library,
+    model: ModelSession,
+    profile_id: int,
+    relpaths: Iterable[str],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> AlbumRanking | None:
+    """Score the photos at ``relpaths`` the profile has no score for (new or changed since it ranked the album)
+    and fit them into its stored ranking; the other photos keep their scores.
+
+    Photos copied into an open album so take their place among the ranked ones in seconds, where ranking the
+    whole album again takes minutes on a CPU; the stored rows are those a full ranking would store (its scores,
+    up to the CPU's int8 inference, whose activation scales follow each batch; ranks 1..n best first). None,
+    with nothing stored, when the profile has not ranked this album (there is no ranking to fit into) or every
+    photo named has its score.
+    """
+    scores = library.scores(profile_id)
+    wanted = set(relpaths)
+    photos = library.photos()
+    new = [p for p in photos if p.relpath in wanted and p.id not in scores]
+    if not scores or not new:
+        return None
+    model.prepare(progress, cancel)
+    by_path = {library.absolute_path(p): p.id for p in new}
+    result = model.rank(stored_profile(library, profile_id), list(by_path), progress=progress, cancel=cancel)
+    check(cancel)
+    merged = {p.id: scores[p.id][0] for p in photos if p.id in scores}
+    merged.update((by_path[item.path], item.score) for item in result.ranked)
+    path_of = {p.id: str(library.absolute_path(p)) for p in photos if p.id in merged}
+    ordered = sorted(merged, key=lambda pid: (-merged[pid], path_of[pid]))
+    library.store_scores(profile_id, [(pid, merged[pid], rank) for rank, pid in enumerate(ordered, start=1)])
+    return ranking_report(profile_id, result)
 
 
 def stored_profile(library: Library, profile_id: int) -> Profile:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from aesthetic_curator import album_export, curation
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.album import index_album
 from aesthetic_curator.library.store import PICKED, REJECTED
 
 
@@ -199,3 +201,34 @@ def test_a_profile_tells_whether_the_answers_changed_since_it_learned(scenes_lib
     assert learned_from(learned.k, learned.comparisons, progress.answers) == "10 ratings and 1 comparison (12 photos)"
     assert learned_from(40, 20, 20) == "20 comparisons (40 photos)" and learned_from(12, 0, 12) == "12 ratings"
     assert learned_from(14, 4, None) == "14 photos, 4 comparisons"  # before answers were counted
+
+
+def test_photos_found_after_ranking_are_fitted_into_it_as_a_full_ranking_would_place_them(scenes_library, test_bundle):
+    lib, _ = scenes_library
+    photos = lib.photos()
+    for n, photo in enumerate(photos[:12]):
+        lib.set_rating(photo.id, stars=1 + n % 5)
+    model = curation.open_model(test_bundle.path, "cpu")
+    model.speed_up_cpu = False  # int8's activation scales follow each batch: a photo's score moves by about 1e-3
+    profile_id = curation.personalize_album(lib, model, "me").profile_id
+    assert curation.rank_new_photos(lib, model, profile_id, [photos[0].relpath]) is None  # not ranked yet
+    curation.rank_album(lib, model, profile_id)
+    for source, name in ((photos[3], "z_new.jpg"), (photos[25], "a_new.jpg")):  # copies: the same score
+        (lib.album / name).write_bytes(lib.absolute_path(source).read_bytes())
+    (lib.album / "s0_05.jpg").write_bytes(lib.absolute_path(photos[15]).read_bytes())  # changed: its score dropped
+    sync = index_album(lib).sync
+    assert sorted(sync.added) == ["a_new.jpg", "z_new.jpg"] and sync.changed == ["s0_05.jpg"]
+
+    fitted = curation.rank_new_photos(lib, model, profile_id, sync.added + sync.changed + ["s1_00.jpg"])
+    assert fitted.ranked == 3 and fitted.profile_id == profile_id  # s1_00 kept its score: not scored again
+    stored = lib.scores(profile_id)
+    assert curation.rank_new_photos(lib, model, profile_id, sync.added) is None  # nothing left to score
+    curation.rank_album(lib, model, profile_id)
+    full = lib.scores(profile_id)
+    assert set(stored) == set(full) and sorted(rank for _, rank in stored.values()) == list(range(1, len(full) + 1))
+    by_rank = sorted(stored.values(), key=lambda row: row[1])
+    assert all(better[0] >= worse[0] for better, worse in itertools.pairwise(by_rank))  # best first
+    for pid, (score, rank) in full.items():
+        assert stored[pid][0] == pytest.approx(score, abs=1e-5)
+        if stored[pid][1] != rank:  # only a tie between copies, scored in different batches, may swap
+            assert any(abs(other - score) < 1e-5 for other_id, (other, _) in full.items() if other_id != pid)

@@ -11,8 +11,9 @@ import pytest
 from aesthetic_curator.gui import folder_watch, window_watch
 from aesthetic_curator.gui.folder_watch import AlbumWatcher
 from aesthetic_curator.gui.main_window import MainWindow
+from aesthetic_curator.gui.photo_model import Filter
 from aesthetic_curator.library import scanner
-from tests.test_gui import album, grid_ids, open_album, window  # noqa: F401  (fixtures)
+from tests.test_gui import album, grid_ids, open_album, rate_with_keys, window  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -130,3 +131,22 @@ def test_a_reload_reuses_its_paths_only_within_one_album(qtbot, window: MainWind
     open_album(qtbot, window, twin)
     paths = [item.path for item in window.model.all_items()]
     assert paths and all(path.is_relative_to(twin) for path in paths)
+
+
+def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, album, quick, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(scanner, "_still_written", lambda *_: False)  # each copy done at once
+    open_album(qtbot, window, album)
+    rate_with_keys(qtbot, window, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(window.ranked, timeout=5000) as ranked:
+        window.start_personalization("mine")
+    profile_id = ranked.args[0]
+    window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.RATED))  # the user's view stays as set
+    with qtbot.waitSignal(window.controller.new_photos_ranked, timeout=5000) as fitted:
+        shutil.copy(album / "day1" / "IMG_0003.jpg", album / "day2" / "NEW_0001.jpg")
+    assert fitted.args[0].ranked == 1
+    scores = window.library.scores(profile_id)
+    assert len(scores) == 31 and sorted(rank for _, rank in scores.values()) == list(range(1, 32))
+    new = next(item for item in window.model.all_items() if item.path.name == "NEW_0001.jpg")
+    assert (new.score, new.rank) == scores[new.id]
+    assert "1 new photo(s) ranked with “mine”" in window.statusBar().currentMessage()
+    assert window.filter_box.currentData() is Filter.RATED

@@ -35,7 +35,7 @@ Confirm = Callable[[curation.PersonalizationEstimate, curation.RatingReadiness],
 
 #: Tasks the app runs by itself (the scan when an album opens) or for a view (bursts, hidden gems): a press
 #: that comes while one runs (Suggest, Personalize, Rank, Export…) starts when it ends, with no "Busy" box.
-BACKGROUND_TASKS = frozenset({"scan", "find bursts", "find hidden gems"})
+BACKGROUND_TASKS = frozenset({"scan", "find bursts", "find hidden gems", "rank new photos"})
 
 
 class AlbumController(QObject):
@@ -58,6 +58,7 @@ class AlbumController(QObject):
     sharpness_measured = Signal(object)  # photo id -> focus.photo_sharpness
     gems_found = Signal(int, object)  # profile id, set of photo ids (profile_editing.hidden_gems)
     explained = Signal(object)  # engine.explain.Explanations
+    new_photos_ranked = Signal(object)  # curation.AlbumRanking of the photos fitted in, or None
 
     def __init__(
         self,
@@ -280,22 +281,23 @@ class AlbumController(QObject):
     def find_bursts(self) -> None:
         """Read capture times and perceptual hashes of photos not read before, then group the bursts."""
         library = self.library
-        if library is None:
-            return
-
-        def job(progress, cancel):
+        if library is not None:
             from aesthetic_curator.bursts import album_bursts
 
-            return album_bursts(library, progress, cancel)
-
-        self.run("find bursts", job, self.bursts_found.emit)
+            self.run("find bursts", functools.partial(album_bursts, library), self.bursts_found.emit)
 
     def measure_sharpness(self) -> None:
         """Measure the photos not measured before (focus.album_sharpness), for the Sharpness sort."""
-        library = self.library
-        if library is not None:
-            job = lambda progress, cancel: focus.album_sharpness(library, progress, cancel)  # noqa: E731
+        if self.library is not None:
+            job = functools.partial(focus.album_sharpness, self.library)
             self.run("measure sharpness", job, self.sharpness_measured.emit)
+
+    def rank_new_photos(self, profile_id: int, relpaths: list[str]) -> None:
+        """Fit the photos a re-scan found new or changed into the profile's ranking (curation.rank_new_photos)."""
+        library, model = self.library, self.model()
+        if library is not None and model is not None:
+            job = functools.partial(curation.rank_new_photos, library, model, profile_id, relpaths)
+            self.run("rank new photos", job, self.new_photos_ranked.emit)
 
     # -- shaping profiles (profile_editing) --------------------------------------------------------------
     def profile_taste(self, profile_id: int):
@@ -336,13 +338,9 @@ class AlbumController(QObject):
     def import_profile(self, path: Path) -> None:
         """Store a profile file (refused when made for another bundle), then rank the album with it."""
         library, model = self.library, self.model()
-        if library is None or model is None:
-            return
-
-        def job(progress, cancel):
-            return profile_editing.import_profile(library, model, path)
-
-        self.run("import profile", job, self._new_profile)
+        if library is not None and model is not None:
+            job = lambda progress, cancel: profile_editing.import_profile(library, model, path)  # noqa: E731
+            self.run("import profile", job, self._new_profile)
 
     def export_profile(self, profile_id: int, path: Path) -> Path | None:
         """Write the profile's file (small: written at once); raises CuratorError."""

@@ -104,6 +104,7 @@ class MainWindow(
         c.failed.connect(self._on_failed)
         c.cancelled.connect(lambda name: self.statusBar().showMessage(f"{name.capitalize()} cancelled", 10_000))
         c.scanned.connect(self._scan_done)
+        c.new_photos_ranked.connect(self._new_photos_ranked)
         c.suggested.connect(self._suggest_done)
         c.xmp_imported.connect(self._xmp_done)
         c.xmp_written.connect(self._xmp_written)
@@ -179,6 +180,7 @@ class MainWindow(
                 log.warning("skipped %s: %s", problem.path, problem.reason)
         self.statusBar().showMessage(", ".join(parts), 10_000)
         self.album_loaded.emit()
+        self._rank_new_photos(summary)
 
     def _reload_model(self) -> None:
         if self.library is None:

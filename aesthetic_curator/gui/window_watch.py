@@ -3,7 +3,9 @@
 A mixin of :class:`MainWindow` (it uses the window's controller, watcher and status bar). Photos copied
 into the album while it is open are found by a background re-scan once the copying pauses
 (:mod:`folder_watch`); F5 re-scans by hand, for a folder the system cannot watch (some network shares)
-or one past the watched limit. A re-scan that finds nothing new changes nothing on screen.
+or one past the watched limit. A re-scan that finds nothing new changes nothing on screen; one that finds new
+or changed photos (or the scan on opening) has the current profile score just those and fit them into its
+ranking, when it has ranked the album (``curation.rank_new_photos``).
 """
 
 from __future__ import annotations
@@ -50,3 +52,21 @@ class WindowWatch:
             still = f"; {unsettled} still being copied" if unsettled else ""
             self.statusBar().showMessage(f"No new, changed or missing photos{still}", 10_000)
         return True
+
+    def _rank_new_photos(self, summary) -> None:
+        """After a scan: the current profile scores the photos it found new or changed (in the background)."""
+        profile_id, found = self.current_profile_id(), summary.sync.added + summary.sync.changed
+        if profile_id is not None and found and self.library is not None:
+            start = lambda: self.controller.rank_new_photos(profile_id, found)  # noqa: E731
+            self.controller.when_idle("rank new photos", start)
+
+    def _new_photos_ranked(self, result) -> None:
+        if result is None or self.library is None or self.current_profile_id() != result.profile_id:
+            return
+        self.model.set_scores(self.library.scores(result.profile_id))
+        skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
+        self.statusBar().showMessage(
+            f"{result.ranked} new photo(s) ranked with “{self.profile_box.currentText()}” in {result.seconds:.1f}s"
+            f"{skipped}",
+            15_000,
+        )

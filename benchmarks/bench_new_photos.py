@@ -1,0 +1,104 @@
+"""Photos added to a ranked album: fitting them into the ranking against ranking the whole album again.
+
+An album of real photos (LIVE-C's sample and more, 935 phone photos) is personalized with the built-in
+model from 20 of its photos' MOS (as stars), ranked once; then ``--added`` more photos are copied in and
+re-scanned, as the folder watcher does while the app is open. Timed in the same process: the fit
+(``curation.rank_new_photos``: the profile scores only the new photos, the stored ranking is merged) and the
+baseline, a full ``curation.rank_album`` of the grown album, which is what pressing Rank again would cost.
+
+    python benchmarks/bench_new_photos.py --added 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from report import publish
+
+from aesthetic_curator import curation
+from aesthetic_curator.builtin_model import builtin_bundle_path
+from aesthetic_curator.host_memory import keep_freed_memory
+from aesthetic_curator.library.album import index_album
+from aesthetic_curator.library.store import Library
+
+log = logging.getLogger("bench_new_photos")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--added", type=int, default=20, help="photos copied in after the album was ranked")
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    keep_freed_memory()
+    data = args.shared / "data"
+    sources = sorted((data / "livec-sample" / "images").glob("*.jpg")) + sorted(
+        (data / "livec-more" / "images").glob("*.jpg")
+    )
+    kept, added = sources[: -args.added], sources[-args.added :]
+    mos = {}
+    for line in (data / "livec-sample" / "scores.csv").read_text().splitlines()[1:]:
+        name, value = line.split(",")[:2]
+        mos[name] = float(value)
+    work = Path(tempfile.mkdtemp(prefix="aecur-bench-new-"))
+    album = work / "album"
+    album.mkdir()
+    for path in kept:
+        shutil.copy(path, album / f"{path.parent.parent.name}-{path.name}")
+    library = Library(work / "library.sqlite3", album)
+    index_album(library)
+    rated = [p for p in library.photos() if p.relpath.startswith("livec-sample-")][:20]
+    for photo in rated:
+        library.set_rating(photo.id, stars=1 + min(4, int(mos[photo.relpath.split("-", 2)[-1]] // 20)))
+    model = curation.open_model(builtin_bundle_path(), "cpu")
+    profile_id = curation.personalize_album(library, model, "bench").profile_id
+    started = time.perf_counter()
+    curation.rank_album(library, model, profile_id)
+    first_rank = time.perf_counter() - started
+
+    for path in added:
+        shutil.copy(path, album / f"new-{path.name}")
+    started = time.perf_counter()
+    sync = index_album(library).sync
+    scan = time.perf_counter() - started
+    started = time.perf_counter()
+    fitted = curation.rank_new_photos(library, model, profile_id, sync.added)
+    fit = time.perf_counter() - started
+    fitted_scores = library.scores(profile_id)
+    started = time.perf_counter()
+    curation.rank_album(library, model, profile_id)
+    full = time.perf_counter() - started
+    full_scores = library.scores(profile_id)
+    moved = sum(1 for pid, (_, rank) in full_scores.items() if fitted_scores[pid][1] != rank)
+    total = len(full_scores)
+    differences = [abs(fitted_scores[pid][0] - score) for pid, (score, _) in full_scores.items()]
+    largest, mean_diff = max(differences), sum(differences) / total
+    shutil.rmtree(work, ignore_errors=True)
+
+    publish(
+        f"New photos fitted into a ranking: {args.added} added to {len(kept)} (built-in model)",
+        [
+            "| step | time |",
+            "|---|---|",
+            f"| first ranking of the album ({len(kept)} photos) | {first_rank:.1f} s |",
+            f"| re-scan finding the {len(sync.added)} new photos | {scan:.2f} s |",
+            f"| **fit**: the new photos scored and merged into the ranking | **{fit:.1f} s** |",
+            f"| baseline: the whole album ranked again ({total} photos) | {full:.1f} s |",
+            f"| fit / baseline | {full / fit:.1f}x faster |",
+            "",
+            f"{fitted.ranked} photos fitted. Against the full ranking: {moved} of {total} photos' ranks differ, "
+            f"scores differ by at most {largest:.1e} (mean |difference| {mean_diff:.1e}).",
+        ],
+        append=not args.no_append,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
