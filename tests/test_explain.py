@@ -20,6 +20,8 @@ from aesthetic_curator.engine.preprocess import Preprocessor
 from aesthetic_curator.engine.session import ModelSession
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.engine.top_delta import TopDelta, tuned_scorer
+from aesthetic_curator.library.album import index_album
+from aesthetic_curator.library.store import Library
 from tests.test_gui import open_album, rate_with_keys, window  # noqa: F401  (fixture)
 
 
@@ -99,6 +101,17 @@ def test_photos_are_explained_against_the_judged_ones(test_bundle, livec, tmp_pa
     assert f"{paths[12]}: score {answer.photos[0].score:.3f}: {answer.photos[0].summary()}" in out
     assert all(f"    {task}" in out for task in test_bundle.task_names) and "(the rest)" in out
     assert "nowhere.jpg: cannot be read" in err
+
+    # without --ratings: the photos judged in the app's library of that folder (refused while there are none)
+    without = [arg for arg in argv if arg not in ("--ratings", str(ratings))]
+    assert main(without) == 2 and "has no library of the app: give --ratings" in capsys.readouterr().err
+    with Library.open_for_album(folder) as library:
+        index_album(library)
+        assert main(without) == 2 and "no photo of" in capsys.readouterr().err
+        for i, path in enumerate(judged):
+            library.set_rating(library.photo(path.name).id, stars=i % 5 + 1)
+    assert main(without) == 0
+    assert f"{paths[12]}: score {answer.photos[0].score:.3f}: {answer.photos[0].summary()}" in capsys.readouterr().out
 
 
 def test_the_summary_names_what_lifts_and_what_holds_back_the_strongest_first():

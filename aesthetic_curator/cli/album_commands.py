@@ -110,6 +110,23 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _judged_in_the_app(album: Path) -> list[Path]:
+    """The photos the app's library of ``album`` learns from (rated or compared there), for explain without
+    --ratings; the library is only read."""
+    from aesthetic_curator import curation
+    from aesthetic_curator.library.store import Library, library_path_for
+
+    if not library_path_for(album).is_file():
+        raise CuratorError(
+            f"{album} has no library of the app: give --ratings, the ratings CSV the profile learned from"
+        )
+    with Library.open_for_album(album) as library:
+        judged = curation.judged_photos(library)
+    if not judged:
+        raise CuratorError(f"no photo of {album} is rated or compared in the app: give --ratings")
+    return judged
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from aesthetic_curator.engine.profile import Profile
     from aesthetic_curator.engine.session import ModelSession
@@ -119,7 +136,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     profile = Profile.load(args.profile)
     profile.check_bundle(model.bundle)
     images_root = existing_dir(args.images, "--images")
-    judged = [path for path, _ in read_ratings_csv(args.ratings, images_root, args.rating_column, require_order=False)]
+    if args.ratings is not None:
+        judged = [p for p, _ in read_ratings_csv(args.ratings, images_root, args.rating_column, require_order=False)]
+    else:
+        judged = _judged_in_the_app(images_root)
     photos = [photo if photo.is_absolute() else images_root / photo for photo in args.photos]
     bars = BarProgress(not args.quiet)
     try:

@@ -287,8 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     why.add_argument("photos", type=Path, nargs="+", help="photos to explain (relative to --images, or absolute)")
     why.add_argument("--bundle", type=Path, help="bundle folder (default: the built-in model)")
     why.add_argument("--profile", type=Path, required=True)
-    why.add_argument("--images", type=Path, required=True, help="folder the ratings' image paths are relative to")
-    why.add_argument("--ratings", type=Path, required=True, help="the ratings CSV the profile learned from")
+    why.add_argument("--images", type=Path, required=True, help="the album: the ratings' paths are relative to it")
+    why.add_argument(
+        "--ratings",
+        type=Path,
+        help="the ratings CSV the profile learned from (default: the photos rated or compared in the app's album)",
+    )
     why.add_argument("--rating-column", default="rating", help="name of the rating column (default: rating)")
     why.add_argument("--all", action="store_true", help="every task's part, not only the ones that stand out")
     why.set_defaults(func=cmd_explain)
