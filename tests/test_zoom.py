@@ -205,6 +205,8 @@ def test_survey_shows_the_selected_photos_rates_the_marked_one_and_zooms_all(qtb
     qtbot.keyClick(window.grid, "n")
     survey = window.survey
     assert survey.isVisible() and len(survey.views) == 3
+    room = window.screen().availableGeometry()  # offscreen: 800x800, less than the survey's preferred 1400x860
+    assert survey.width() <= room.width() and survey.height() <= room.height()
     ids = [window.model.index(row).data(PHOTO_ROLE).id for row in range(3)]
     assert [item.id for item in survey.items] == ids  # in the grid's order
     qtbot.waitUntil(lambda: all(not view.pixmap.isNull() for view in survey.views), timeout=TIMEOUT)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
 
 from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_overlays import PhotoOverlays
+from aesthetic_curator.gui.screen_fit import resize_within_screen
 from aesthetic_curator.gui.zoom_view import ZoomView
 
 #: The compare view's keys (its help line and Help → Keyboard Shortcuts).
@@ -70,7 +71,7 @@ class CompareDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Which do you prefer?")
         self.setObjectName("compare")
-        self.resize(1400, 820)
+        resize_within_screen(self, 1400, 820)
         self.views = (ZoomView(self), ZoomView(self))
         self.captions = (QLabel(alignment=Qt.AlignmentFlag.AlignCenter), QLabel(alignment=Qt.AlignmentFlag.AlignCenter))
         self.help = QLabel(

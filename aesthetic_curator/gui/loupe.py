@@ -20,6 +20,7 @@ from aesthetic_curator.gui.histogram_view import HistogramView
 from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.photo_overlays import PhotoOverlays
+from aesthetic_curator.gui.screen_fit import resize_within_screen
 from aesthetic_curator.gui.zoom_view import ZoomView
 
 #: The loupe's keys (Help → Keyboard Shortcuts).
@@ -53,7 +54,7 @@ class LoupeDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Loupe")
         self.setObjectName("loupe")
-        self.resize(1100, 800)
+        resize_within_screen(self, 1100, 800)
         self.view = ZoomView(self)
         self.view.clicked.connect(self.toggle_zoom)
         self.view.pointer_moved.connect(self._pan)

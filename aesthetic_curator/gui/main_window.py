@@ -25,6 +25,7 @@ from aesthetic_curator.gui.loupe import LoupeDialog
 from aesthetic_curator.gui.photo_grid import PhotoGridView
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, PhotoListModel
 from aesthetic_curator.gui.preferences import Preferences
+from aesthetic_curator.gui.screen_fit import resize_within_screen
 from aesthetic_curator.gui.settings_dialog import SettingsDialog
 from aesthetic_curator.gui.survey_dialog import SurveyDialog
 from aesthetic_curator.gui.task_status import TaskStatus, human_duration
@@ -91,7 +92,7 @@ class MainWindow(
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 820)
+            resize_within_screen(self, 1280, 820)
         if state is not None:
             self.restoreState(state)
         self._update_actions()

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
-from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from aesthetic_curator.gui.photo_decoder import DecodedPhotos, KeptPhoto
 from aesthetic_curator.gui.photo_model import PhotoItem
 from aesthetic_curator.gui.photo_overlays import PhotoOverlays
+from aesthetic_curator.gui.screen_fit import resize_within_screen
 from aesthetic_curator.gui.zoom_view import ZoomView
 
 #: The most photos surveyed at once (as Capture One; more would each be too small to judge).
@@ -51,7 +52,7 @@ class SurveyDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Survey")
         self.setObjectName("survey")
-        self.resize(1400, 860)
+        resize_within_screen(self, 1400, 860)
         self._layout = QGridLayout(self)
         self.items: list[PhotoItem] = []
         self.views: list[ZoomView] = []
@@ -91,7 +92,8 @@ class SurveyDialog(QDialog):
         rows = 1 if len(self.items) <= 3 else 2 if len(self.items) <= 8 else 3
         columns = -(-len(self.items) // rows)
         for n in range(len(self.items)):
-            view, caption = ZoomView(self), QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+            view, caption = ZoomView(self), QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+            caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # 12 panes fit a screen
             view.clicked.connect(lambda _at, n=n: self._activate(n))
             view.pointer_moved.connect(self._pan)
             row, column = divmod(n, columns)
@@ -180,6 +182,7 @@ class SurveyDialog(QDialog):
             focus = "" if shares[n] is None else f"   {self.overlays.focus_caption(shares[n])}"
             focus += "  SHARPEST" if n == sharpest else ""
             caption.setText(f"{marker}{item.name_text()}   {item.rating_text()}{focus}")
+            caption.setToolTip(caption.text())  # whole, where a narrow pane wraps or cuts it
             caption.setStyleSheet("font-weight: bold" if n == self.active else "")
 
     def _activate(self, n: int) -> None:

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aesthetic_curator.gui.screen_fit import resize_within_screen
+
 #: Slider range, in percent of the learned coefficients (engine.profile_shaping.MAX_SCALE is 3).
 MAX_PERCENT = 300
 POSITIVE, NEGATIVE = QColor("#5fb878"), QColor("#e06c6c")
@@ -66,7 +68,7 @@ class TastePanel(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Taste of “{profile_name}”")
         self.setObjectName("taste-panel")
-        self.resize(820, 780)
+        resize_within_screen(self, 820, 780)
         self.summary = summary
         self.profile_id: int | None = None  # set by the window: the stored profile shown
         self.busy = False  # an Apply is running
