@@ -112,7 +112,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 def _judged_in_the_app(album: Path) -> list[Path]:
     """The photos the app's library of ``album`` learns from (rated or compared there), for explain without
-    --ratings; the library is only read."""
+    --ratings; its ratings are only read."""
     from aesthetic_curator import curation
     from aesthetic_curator.library.store import Library, library_path_for
 
