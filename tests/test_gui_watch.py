@@ -150,3 +150,33 @@ def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, al
     assert (new.score, new.rank) == scores[new.id]
     assert "1 new photo(s) ranked with “mine”" in window.statusBar().currentMessage()
     assert window.filter_box.currentData() is Filter.RATED
+
+
+def test_an_album_whose_drive_goes_away_is_kept_and_watched_again_when_back(qtbot, window, album, quick, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(scanner, "_still_written", lambda *_: False)
+    open_album(qtbot, window, album)
+    before = set(grid_ids(window))
+    away = album.with_name("unplugged")
+    album.rename(away)  # the card taken out
+    with qtbot.waitSignal(window.controller.failed, timeout=5000) as failed:
+        window.refresh_action.trigger()
+    assert "cannot be reached" in failed.args[1] and set(grid_ids(window)) == before  # nothing marked missing
+    away.rename(album)
+    window.refresh_action.trigger()  # back: F5 (or reopening) finds everything as it was
+    assert window.statusBar().currentMessage() == "No new, changed or missing photos"
+    with qtbot.waitSignal(window.album_loaded, timeout=5000):  # and it is watched as before
+        shutil.copy(album / "day1" / "IMG_0000.jpg", album / "day1" / "again.jpg")
+    assert "1 new" in window.statusBar().currentMessage()
+
+
+def test_the_watcher_watches_its_album_again_once_its_folder_is_back(qtbot, tmp_path):
+    root = tmp_path / "root"
+    (root / "day1").mkdir(parents=True)
+    watcher = AlbumWatcher()
+    watcher.watch(root)
+    root.rename(tmp_path / "away")
+    watcher._folder_changed(str(root))  # what Qt reports when a watched folder's file system goes away
+    assert root not in watcher.folders
+    (tmp_path / "away").rename(root)
+    watcher.ensure_watched()  # after the next scan that could read it
+    assert sorted(watcher.folders) == [root, root / "day1"]

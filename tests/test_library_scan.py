@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.images import decode_image, decode_image_scaled
 from aesthetic_curator.library import scanner
 from aesthetic_curator.library.album import index_album
@@ -315,3 +316,17 @@ def test_the_folder_listing_a_watcher_compares_names_photos_and_subfolders_only(
         (tmp_path / name).write_bytes(b"x")
     assert folder_listing(tmp_path) == {"a.JPG", "b.nef", "sub/"}
     assert folder_listing(tmp_path / "gone") == frozenset()
+
+
+def test_an_album_folder_that_cannot_be_reached_is_refused_and_its_photos_are_not_marked_missing(library, album):
+    root, _ = album
+    index_album(library)
+    count = len(library.photos())
+    library.set_rating(library.photos()[0].id, stars=3)
+    moved_away = root.with_name("unplugged")
+    root.rename(moved_away)  # as a card or drive taken out while the album is open
+    with pytest.raises(CuratorError, match="cannot be reached"):
+        index_album(library)
+    assert len(library.photos()) == count and len(library.ratings()) == 1
+    moved_away.rename(root)
+    assert not index_album(library).sync.any_change

@@ -78,6 +78,11 @@ class AlbumWatcher(QObject):
         self.root = None
         self.incomplete = False
 
+    def ensure_watched(self) -> None:
+        """Watch the album again after its folder went away and came back (a drive unplugged, then back)."""
+        if self.root is not None and os.fspath(self.root) not in self._listings:
+            self._add_tree(self.root)
+
     def check_again_later(self) -> None:
         """Ask for another scan in :data:`RECHECK_MS`: some photos were still being written."""
         if self.root is not None and not self._quiet.isActive():
@@ -111,6 +116,7 @@ class AlbumWatcher(QObject):
         if not folder.is_dir():  # removed or renamed away: Qt stops watching it; its parent's change says so
             del self._listings[key]
             self._real.discard(os.path.realpath(folder))
+            self._watcher.removePath(key)  # if Qt still holds it: watched afresh when it is back (ensure_watched)
             self._wait_for_quiet()
             return
         listing = folder_listing(folder)

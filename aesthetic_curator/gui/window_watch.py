@@ -43,6 +43,7 @@ class WindowWatch:
 
         Photos still being copied in are looked for again shortly."""
         why, self._refresh = self._refresh, None
+        self.watcher.ensure_watched()
         unsettled = len(summary.scan.unsettled)
         if unsettled:
             self.watcher.check_again_later()

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.images import HEIF_EXTENSIONS, IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 from aesthetic_curator.raw_pairs import pair_raw_files
@@ -155,8 +156,14 @@ def scan_album(
     not re-hashed; ``with_hashes=False`` skips hashing altogether (ranking a folder needs no identity).
     ``settle_seconds``: a photo (or a pair's other file) written to within that time is still being
     copied in: it goes to ``unsettled`` instead of being hashed half-written, for a later scan.
-    Unreadable folders and files are reported in ``problems``, never raised.
+    Unreadable folders and files are reported in ``problems``, never raised; an album folder that cannot be
+    reached at all (its drive unplugged, its share gone) raises CuratorError, as its photos are not missing.
     """
+    if not root.is_dir():
+        raise CuratorError(
+            f"the album folder {root} cannot be reached (a drive unplugged or a share disconnected?); "
+            "its photos and ratings are kept: open it again once it is back"
+        )
     root = root.resolve()
     known = known or {}
     result = ScanResult(root)
