@@ -21,7 +21,7 @@ from pathlib import Path
 from report import publish
 
 from aesthetic_curator import curation
-from aesthetic_curator.builtin_model import builtin_bundle_path
+from aesthetic_curator.builtin_model import require_builtin_bundle
 from aesthetic_curator.host_memory import keep_freed_memory
 from aesthetic_curator.library.album import index_album
 from aesthetic_curator.library.store import Library
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     rated = [p for p in library.photos() if p.relpath.startswith("livec-sample-")][:20]
     for photo in rated:
         library.set_rating(photo.id, stars=1 + min(4, int(mos[photo.relpath.split("-", 2)[-1]] // 20)))
-    model = curation.open_model(builtin_bundle_path(), "cpu")
+    model = curation.open_model(require_builtin_bundle(), "cpu")
     profile_id = curation.personalize_album(library, model, "bench").profile_id
     started = time.perf_counter()
     curation.rank_album(library, model, profile_id)
