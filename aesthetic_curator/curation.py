@@ -228,12 +228,12 @@ def rank_new_photos(
     library: Library,
     model: ModelSession,
     profile_id: int,
-    relpaths: Iterable[str],
+    photo_ids: Iterable[int],
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> AlbumRanking | None:
-    """Score the photos at ``relpaths`` the profile has no score for (new or changed since it ranked the album)
-    and fit them into its stored ranking; the other photos keep their scores.
+    """Score the photos of ``photo_ids`` the profile has no score for (new or changed since it ranked the album,
+    or fitted into another profile's meanwhile) and fit them into its stored ranking; the others keep theirs.
 
     Photos copied into an open album so take their place among the ranked ones in seconds, where ranking the
     whole album again takes minutes on a CPU; the stored rows are those a full ranking would store (its scores,
@@ -242,9 +242,9 @@ def rank_new_photos(
     photo named has its score.
     """
     scores = library.scores(profile_id)
-    wanted = set(relpaths)
+    wanted = set(photo_ids)
     photos = library.photos()
-    new = [p for p in photos if p.relpath in wanted and p.id not in scores]
+    new = [p for p in photos if p.id in wanted and p.id not in scores]
     if not scores or not new:
         return None
     model.prepare(progress, cancel)

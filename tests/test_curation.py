@@ -211,7 +211,7 @@ def test_photos_found_after_ranking_are_fitted_into_it_as_a_full_ranking_would_p
     model = curation.open_model(test_bundle.path, "cpu")
     model.speed_up_cpu = False  # int8's activation scales follow each batch: a photo's score moves by about 1e-3
     profile_id = curation.personalize_album(lib, model, "me").profile_id
-    assert curation.rank_new_photos(lib, model, profile_id, [photos[0].relpath]) is None  # not ranked yet
+    assert curation.rank_new_photos(lib, model, profile_id, [photos[0].id]) is None  # not ranked yet
     curation.rank_album(lib, model, profile_id)
     for source, name in ((photos[3], "z_new.jpg"), (photos[25], "a_new.jpg")):  # copies: the same score
         (lib.album / name).write_bytes(lib.absolute_path(source).read_bytes())
@@ -219,10 +219,11 @@ def test_photos_found_after_ranking_are_fitted_into_it_as_a_full_ranking_would_p
     sync = index_album(lib).sync
     assert sorted(sync.added) == ["a_new.jpg", "z_new.jpg"] and sync.changed == ["s0_05.jpg"]
 
-    fitted = curation.rank_new_photos(lib, model, profile_id, sync.added + sync.changed + ["s1_00.jpg"])
+    found = [lib.photo(relpath).id for relpath in sync.added + sync.changed + ["s1_00.jpg"]]
+    fitted = curation.rank_new_photos(lib, model, profile_id, found)
     assert fitted.ranked == 3 and fitted.profile_id == profile_id  # s1_00 kept its score: not scored again
     stored = lib.scores(profile_id)
-    assert curation.rank_new_photos(lib, model, profile_id, sync.added) is None  # nothing left to score
+    assert curation.rank_new_photos(lib, model, profile_id, found) is None  # nothing left to score
     curation.rank_album(lib, model, profile_id)
     full = lib.scores(profile_id)
     assert set(stored) == set(full) and sorted(rank for _, rank in stored.values()) == list(range(1, len(full) + 1))

@@ -151,6 +151,19 @@ def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, al
     assert "1 new photo(s) ranked with “mine”" in window.statusBar().currentMessage()
     assert window.filter_box.currentData() is Filter.RATED
 
+    with qtbot.waitSignal(window.ranked, timeout=5000) as ranked:  # a second profile; a photo arrives under it
+        window.start_personalization("other")
+    other_id = ranked.args[0]
+    with qtbot.waitSignal(window.controller.new_photos_ranked, timeout=5000):
+        shutil.copy(album / "day1" / "IMG_0004.jpg", album / "day2" / "NEW_0002.jpg")
+    assert len(window.library.scores(other_id)) == 32 and len(window.library.scores(profile_id)) == 31
+    assert window.library.scored_elsewhere(profile_id) == [max(window.library.scores(other_id))]
+    with qtbot.waitSignal(window.controller.new_photos_ranked, timeout=5000) as fitted:  # back to the first
+        window.profile_box.setCurrentIndex(window.profile_box.findText("mine"))
+    assert fitted.args[0].ranked == 1 and len(window.library.scores(profile_id)) == 32
+    assert window.library.scored_elsewhere(profile_id) == []
+    assert all(item.score is not None for item in window.model.all_items() if item.path.name.startswith("NEW_"))
+
 
 def test_an_album_whose_drive_goes_away_is_kept_and_watched_again_when_back(qtbot, window, album, quick, monkeypatch):  # noqa: F811
     monkeypatch.setattr(scanner, "_still_written", lambda *_: False)

@@ -295,11 +295,11 @@ class AlbumController(QObject):
             job = functools.partial(focus.album_sharpness, self.library)
             self.run("measure sharpness", job, self.sharpness_measured.emit)
 
-    def rank_new_photos(self, profile_id: int, relpaths: list[str]) -> None:
-        """Fit the photos a re-scan found new or changed into the profile's ranking (curation.rank_new_photos)."""
+    def rank_new_photos(self, profile_id: int, photo_ids: list[int]) -> None:
+        """Fit photos the profile has not scored into its ranking (curation.rank_new_photos)."""
         library, model = self.library, self.model()
         if library is not None and model is not None:
-            job = functools.partial(curation.rank_new_photos, library, model, profile_id, relpaths)
+            job = functools.partial(curation.rank_new_photos, library, model, profile_id, photo_ids)
             self.run("rank new photos", job, self.new_photos_ranked.emit)
 
     # -- shaping profiles (profile_editing) --------------------------------------------------------------

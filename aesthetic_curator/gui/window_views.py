@@ -205,6 +205,7 @@ class WindowViews:
         if profile_id is not None:
             self.preferences.set_profile_for(self.library.album, self.profile_box.currentText())
         self.model.set_scores(self.library.scores(profile_id) if profile_id is not None else {})
+        self._fit_photos_scored_elsewhere()
         self.profile_box.setToolTip(self._profile_details(profile_id))
         self._update_hidden_gems()
         self._update_actions()

@@ -56,9 +56,20 @@ class WindowWatch:
 
     def _rank_new_photos(self, summary) -> None:
         """After a scan: the current profile scores the photos it found new or changed (in the background)."""
-        profile_id, found = self.current_profile_id(), summary.sync.added + summary.sync.changed
-        if profile_id is not None and found and self.library is not None:
-            start = lambda: self.controller.rank_new_photos(profile_id, found)  # noqa: E731
+        found = set(summary.sync.added + summary.sync.changed)
+        if found:
+            self._fit_into_ranking([item.id for item in self.model.all_items() if item.photo.relpath in found])
+
+    def _fit_photos_scored_elsewhere(self) -> None:
+        """After switching profiles: photos fitted into another profile's ranking meanwhile, into this one's."""
+        profile_id = self.current_profile_id()
+        if profile_id is not None and self.library is not None and self.model.has_scores():
+            self._fit_into_ranking(self.library.scored_elsewhere(profile_id))
+
+    def _fit_into_ranking(self, photo_ids: list[int]) -> None:
+        profile_id = self.current_profile_id()
+        if profile_id is not None and photo_ids and self.library is not None:
+            start = lambda: self.controller.rank_new_photos(profile_id, photo_ids)  # noqa: E731
             self.controller.when_idle("rank new photos", start)
 
     def _new_photos_ranked(self, result) -> None:

@@ -92,6 +92,14 @@ class ProfileStore:
             merged = json.dumps({**_metadata(row[0]), **changes})
             db.execute("UPDATE profiles SET metadata = ? WHERE id = ?", (merged, profile_id))
 
+    def scored_elsewhere(self, profile_id: int) -> list[int]:
+        """Ids of photos another profile has scored and this one has not (added after it ranked the album)."""
+        query = (
+            "SELECT DISTINCT photo_id FROM scores WHERE profile_id != ? "
+            "EXCEPT SELECT photo_id FROM scores WHERE profile_id = ?"
+        )
+        return sorted(row[0] for row in self._query(query, (profile_id, profile_id)))
+
     def top_photos(self, profile_id: int, count: int) -> list[int]:
         """Ids of the ``count`` best-ranked photos under a profile (fewer when fewer are scored)."""
         query = "SELECT photo_id FROM scores WHERE profile_id = ? ORDER BY rank LIMIT ?"
