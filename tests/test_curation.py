@@ -233,3 +233,18 @@ def test_photos_found_after_ranking_are_fitted_into_it_as_a_full_ranking_would_p
         assert stored[pid][0] == pytest.approx(score, abs=1e-5)
         if stored[pid][1] != rank:  # only a tie between copies, scored in different batches, may swap
             assert any(abs(other - score) < 1e-5 for other_id, (other, _) in full.items() if other_id != pid)
+
+
+def test_an_export_into_the_album_is_not_taken_for_new_photos_of_it(scenes_library, tmp_path):
+    from aesthetic_curator.library.scanner import EXPORT_MARKER, folder_listing
+
+    lib, _ = scenes_library
+    for stars, photo in enumerate(lib.photos()[:3], start=3):
+        lib.set_rating(photo.id, stars=stars)
+    inside, outside = lib.album / "selects", tmp_path / "outside"
+    assert album_export.export_album(lib, None, inside, top=3).written == 3
+    assert (inside / EXPORT_MARKER).is_file() and folder_listing(inside) == frozenset()  # the watcher ignores it
+    summary = index_album(lib)
+    assert summary.scan.exports == ["selects"] and not summary.sync.any_change and len(lib.photos()) == 30
+    album_export.export_album(lib, None, outside, top=3)
+    assert not (outside / EXPORT_MARKER).exists()  # a folder outside the album is left as the user keeps it

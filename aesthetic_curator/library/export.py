@@ -30,7 +30,7 @@ from pathlib import Path
 from aesthetic_curator.atomic import TEMPORARY_SUFFIX, atomic_open, atomic_path
 from aesthetic_curator.errors import CuratorError, ImageDecodeError
 from aesthetic_curator.library import xmp
-from aesthetic_curator.library.scanner import fast_hash
+from aesthetic_curator.library.scanner import EXPORT_MARKER, fast_hash
 from aesthetic_curator.library.share_copy import DEFAULT_LONG_EDGE, same_share_copy, write_share_copy
 from aesthetic_curator.paths import confined_relpath, display_path
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
@@ -303,9 +303,15 @@ def _link_or_copy(source: Path, target: Path, problems: list[str]) -> None:
         _copy_atomically(source, target)
 
 
-def _prepare_destination(dest: Path) -> None:
+def _prepare_destination(dest: Path, images_root: Path) -> None:
+    """Create ``dest``; inside the album it is marked (:data:`scanner.EXPORT_MARKER`) before any copy lands, so
+    the album's scans, and the app's folder watcher, do not take the copies for new photos of the album."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
+        if dest.is_relative_to(images_root):
+            (dest / EXPORT_MARKER).write_text(
+                "Photos exported by Aesthetic Curator: not scanned as part of the album.\n"
+            )
     except OSError as exc:
         raise CuratorError(f"cannot create the destination folder {dest} ({exc.strerror or exc})") from exc
 
@@ -367,7 +373,7 @@ def export_photos(
     if dry_run:
         result.seconds = time.perf_counter() - started
         return result
-    _prepare_destination(dest)
+    _prepare_destination(dest, images_root)
     _remove_stale_partials(dest)
     exported: list[ExportItem] = []
     for index, item in enumerate(items, start=1):

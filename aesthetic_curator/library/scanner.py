@@ -26,6 +26,9 @@ from aesthetic_curator.raw_pairs import pair_raw_files
 log = logging.getLogger(__name__)
 
 HASH_BLOCK = 64 * 1024
+#: A folder holding this file is an export of the album's photos into the album (``export.export_photos``):
+#: its copies are not photos of the album, and a scan leaves the folder out.
+EXPORT_MARKER = ".aesthetic-curator-export"
 #: How far ahead of this machine's clock a file's time may be and still count as "just written".
 CLOCK_SLACK_NS = 5_000_000_000
 
@@ -91,6 +94,7 @@ class ScanResult:
     paired: int = 0  # RAW files counted with their JPEG as one photo
     #: photos written to moments ago (still being copied): left for a later scan, a known one keeps its record
     unsettled: list[str] = field(default_factory=list)
+    exports: list[str] = field(default_factory=list)  # folders the app exported into (EXPORT_MARKER): left out
 
     def counts_by_format(self) -> dict[str, int]:
         return dict(sorted(Counter(f.format for f in self.files).items()))
@@ -111,6 +115,8 @@ def folder_listing(folder: Path) -> frozenset[str]:
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
+                if entry.name == EXPORT_MARKER:
+                    return frozenset()  # an export's folder: its copies are not the album's
                 if _is_skipped_name(entry.name):
                     continue
                 try:
@@ -189,6 +195,9 @@ def scan_album(
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
             result.problems.append(ScanProblem(rel_folder, f"cannot read folder: {exc.strerror or exc}"))
+            continue
+        if folder != root and any(entry.name == EXPORT_MARKER for entry in entries):
+            result.exports.append(rel_folder)
             continue
         subfolders = []
         prefix = "" if folder == root else rel_folder + "/"  # a file's relpath, without pathlib per file
