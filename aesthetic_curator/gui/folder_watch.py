@@ -2,12 +2,12 @@
 
 A card being imported, a tethered camera writing into the folder, another app's export: each adds
 photos while the album is open, and a user expects to see them without re-opening it (Lightroom's auto
-import, Photo Mechanic's live ingest). Qt's :class:`QFileSystemWatcher` says that a folder changed; the
-watcher compares that folder's photo names and subfolders (``scanner.folder_listing``) with what it saw
-before, so an XMP sidecar, a thumbnail database or a hidden temporary file written there sets nothing
-off, and asks for a re-scan once the changes have paused for :data:`QUIET_MS` (one scan for a batch of
-files, not one per file), or every :data:`LONGEST_WAIT_S` while they go on (a card import adds photos for
-minutes: the first ones show while the rest arrive). That scan leaves the files still being
+import, Photo Mechanic's live ingest). Qt's :class:`QFileSystemWatcher` says that a folder changed; once
+the changes have paused for :data:`QUIET_MS` (or every :data:`LONGEST_WAIT_S` while they go on: a card import
+adds photos for minutes, the first ones show while the rest arrive), the watcher compares each changed
+folder's photo names and subfolders (``scanner.folder_listing``: one listing per folder per pause, not one
+per file) with what it saw before, and asks for one re-scan if they differ; so an XMP sidecar, a thumbnail
+database or a hidden temporary file written there sets nothing off. That scan leaves the files still being
 written for a later one (``scan_album(settle_seconds=SETTLE_SECONDS)``): no event comes when a copy
 ends, so :meth:`AlbumWatcher.check_again_later` asks for that scan by the clock.
 """
@@ -50,8 +50,11 @@ class AlbumWatcher(QObject):
         self._watcher.directoryChanged.connect(self._folder_changed)
         self._listings: dict[str, frozenset[str]] = {}  # watched folder -> its photo names and subfolders
         self._real: set[str] = set()  # their real paths: a folder reached twice through a symlink is watched once
+        self._changed_folders: set[str] = set()  # reported by Qt since the last pause, compared at the next
         self._quiet = QTimer(self, singleShot=True, interval=QUIET_MS)
-        self._quiet.timeout.connect(self.changed)
+        self._quiet.timeout.connect(self._changes_paused)
+        self._recheck = QTimer(self, singleShot=True, interval=RECHECK_MS)
+        self._recheck.timeout.connect(self.changed)
         self._waiting_since = 0.0  # when the first change the next scan will see came (time.monotonic)
         self.root: Path | None = None
         self.incomplete = False  # more folders than MAX_WATCHED_FOLDERS: some are not watched
@@ -70,6 +73,8 @@ class AlbumWatcher(QObject):
     def stop(self) -> None:
         """Watch nothing (the album closed)."""
         self._quiet.stop()
+        self._recheck.stop()
+        self._changed_folders.clear()
         watched = self._watcher.directories()
         if watched:
             self._watcher.removePaths(watched)
@@ -85,8 +90,8 @@ class AlbumWatcher(QObject):
 
     def check_again_later(self) -> None:
         """Ask for another scan in :data:`RECHECK_MS`: some photos were still being written."""
-        if self.root is not None and not self._quiet.isActive():
-            self._quiet.start(RECHECK_MS)
+        if self.root is not None and not self._recheck.isActive():
+            self._recheck.start(RECHECK_MS)
 
     def _add_tree(self, top: Path) -> None:
         stack = [top]
@@ -109,24 +114,33 @@ class AlbumWatcher(QObject):
             stack.extend(folder / name[:-1] for name in sorted(listing, reverse=True) if name.endswith("/"))
 
     def _folder_changed(self, key: str) -> None:
-        folder = Path(key)
-        before = self._listings.get(key)
+        if key in self._listings:
+            self._changed_folders.add(key)
+            self._wait_for_quiet()
+
+    def _changes_paused(self) -> None:
+        changed, self._changed_folders = self._changed_folders, set()
+        if [key for key in sorted(changed) if self._listing_changed(key)]:  # every folder looked at
+            self.changed.emit()
+
+    def _listing_changed(self, key: str) -> bool:
+        """Whether the folder's photo names or subfolders differ from before (new subfolders are watched)."""
+        folder, before = Path(key), self._listings.get(key)
         if before is None:
-            return
+            return False
         if not folder.is_dir():  # removed or renamed away: Qt stops watching it; its parent's change says so
             del self._listings[key]
             self._real.discard(os.path.realpath(folder))
             self._watcher.removePath(key)  # if Qt still holds it: watched afresh when it is back (ensure_watched)
-            self._wait_for_quiet()
-            return
+            return True
         listing = folder_listing(folder)
         if listing == before:
-            return  # a sidecar, a temporary file, a photo's content: nothing a scan looks for by name
+            return False  # a sidecar, a temporary file: nothing a scan looks for by name
         self._listings[key] = listing
-        for name in listing - before:
+        for name in sorted(listing - before):
             if name.endswith("/"):
                 self._add_tree(folder / name[:-1])
-        self._wait_for_quiet()
+        return True
 
     def _wait_for_quiet(self) -> None:
         """(Re)start the wait for the changes to pause, unless they have gone on for LONGEST_WAIT_S already."""
