@@ -194,3 +194,36 @@ def test_the_watcher_watches_its_album_again_once_its_folder_is_back(qtbot, tmp_
     (tmp_path / "away").rename(root)
     watcher.ensure_watched()  # after the next scan that could read it
     assert sorted(watcher.folders) == [root, root / "day1"]
+
+
+def test_reopening_with_new_photos_fits_them_off_the_ui_thread(qtbot, tmp_path, album, test_bundle, monkeypatch):  # noqa: F811
+    import threading
+
+    from aesthetic_curator.gui import controller
+    from aesthetic_curator.gui.tasks import TaskRunner
+    from tests.test_gui import THREAD_TIMEOUT, _make_window
+
+    first = _make_window(qtbot, tmp_path, test_bundle, TaskRunner())
+    open_album(qtbot, first, album)
+    rate_with_keys(qtbot, first, ["5", "1", "4", "2", "3", "5", "1", "4", "2", "3"])
+    with qtbot.waitSignal(first.ranked, timeout=THREAD_TIMEOUT):
+        first.start_personalization("mine")
+    qtbot.waitUntil(lambda: not first.is_busy(), timeout=THREAD_TIMEOUT)
+    first.close()
+    shutil.copy(album / "day1" / "IMG_0003.jpg", album / "day2" / "NEW_0001.jpg")  # while the app was closed
+
+    opened_on_ui_thread = []
+    original = controller.curation.open_model
+
+    def open_model(*args, **kwargs):
+        opened_on_ui_thread.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(controller.curation, "open_model", open_model)
+    monkeypatch.setattr(controller.AlbumController, "preload_model", lambda self: None)  # the fit opens it itself
+    again = _make_window(qtbot, tmp_path, test_bundle, TaskRunner())
+    with qtbot.waitSignal(again.controller.new_photos_ranked, timeout=THREAD_TIMEOUT) as fitted:
+        again.open_album(album)
+    assert fitted.args[0].ranked == 1 and opened_on_ui_thread == [False]
+    qtbot.waitUntil(lambda: not again.is_busy(), timeout=THREAD_TIMEOUT)
+    again.close()

@@ -180,13 +180,12 @@ class AlbumController(QObject):
     # -- actions ----------------------------------------------------------------------------------------
     def suggest(self, count: int) -> None:
         library, cache = self.library, self.thumbnails
-        if library is None:
-            return
 
         def job(progress, cancel):
             return curation.suggest_photos_to_rate(library, cache, count, progress=progress, cancel=cancel)
 
-        self.run("suggest", job, self.suggested.emit)
+        if library is not None:
+            self.run("suggest", job, self.suggested.emit)
 
     # -- comparisons ------------------------------------------------------------------------------------
     def choose_comparisons(self, count: int, profile_id: int | None, waiting: list[tuple[int, int]]) -> None:
@@ -220,28 +219,26 @@ class AlbumController(QObject):
 
     def import_xmp(self) -> None:
         library = self.library
-        if library is None:
-            return
 
         def job(progress, cancel):
             from aesthetic_curator.library.album import import_xmp_ratings
 
             return import_xmp_ratings(library, progress=progress, cancel=cancel)
 
-        self.run("import XMP", job, self.xmp_imported.emit)
+        if library is not None:
+            self.run("import XMP", job, self.xmp_imported.emit)
 
     def write_xmp(self, naming: str) -> None:
         """The stars and rejects given in the app into sidecars beside the photos (``xmp.SIDECAR_NAMINGS``)."""
         library = self.library
-        if library is None:
-            return
 
         def job(progress, cancel):
             from aesthetic_curator.library.album import write_xmp_ratings
 
             return write_xmp_ratings(library, naming, progress=progress, cancel=cancel)
 
-        self.run("write XMP", job, self.xmp_written.emit)
+        if library is not None:
+            self.run("write XMP", job, self.xmp_written.emit)
 
     def personalize(self, name: str, confirm: Confirm | None = None) -> None:
         """Estimate the time, ask ``confirm`` (when given), learn the profile, then rank the album."""
@@ -296,10 +293,15 @@ class AlbumController(QObject):
             self.run("measure sharpness", job, self.sharpness_measured.emit)
 
     def rank_new_photos(self, profile_id: int, photo_ids: list[int]) -> None:
-        """Fit photos the profile has not scored into its ranking (curation.rank_new_photos)."""
-        library, model = self.library, self.model()
-        if library is not None and model is not None:
-            job = functools.partial(curation.rank_new_photos, library, model, profile_id, photo_ids)
+        """Fit photos the profile has not scored into its ranking (curation.rank_new_photos). It starts by itself
+        after a scan, maybe while the model still loads: the session is opened on the worker, not here."""
+        library = self.library
+
+        def job(progress, cancel):
+            model = self.model()
+            return model and curation.rank_new_photos(library, model, profile_id, photo_ids, progress, cancel)
+
+        if library is not None:
             self.run("rank new photos", job, self.new_photos_ranked.emit)
 
     # -- shaping profiles (profile_editing) --------------------------------------------------------------
@@ -376,20 +378,18 @@ class AlbumController(QObject):
         self.rank(profile_id)
 
     def _ranked_done(self, result: curation.AlbumRanking) -> None:
-        model = self._model
-        if model is not None:
-            model.release_task_vectors()  # memory back until the next personalization
+        if self._model is not None:
+            self._model.release_task_vectors()  # memory back until the next personalization
         self.ranked.emit(result)
 
     def export(self, profile_id: int | None, dest: Path, **choice: Any) -> None:
         library = self.library
-        if library is None:
-            return
 
         def job(progress, cancel):
             return album_export.export_album(library, profile_id, dest, progress=progress, cancel=cancel, **choice)
 
-        self.run("export", job, self.exported.emit)
+        if library is not None:
+            self.run("export", job, self.exported.emit)
 
     # -- running tasks ----------------------------------------------------------------------------------
     def run(self, name: str, job: Job, on_finished: Callable[[Any], None]) -> bool:
