@@ -70,6 +70,24 @@ def open_album(qtbot, window: MainWindow, album: Path) -> None:
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=timeout)
 
 
+def record_model_opening(monkeypatch) -> list[bool]:
+    """Where the app opens model sessions from now on: one entry per opening, True when on the UI thread (where
+    importing torch and reading the bundle froze the window for seconds)."""
+    import threading
+
+    from aesthetic_curator.gui import controller
+
+    on_ui_thread: list[bool] = []
+    original = controller.curation.open_model
+
+    def open_model(*args, **kwargs):
+        on_ui_thread.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(controller.curation, "open_model", open_model)
+    return on_ui_thread
+
+
 def grid_ids(window: MainWindow) -> list[int]:
     return [window.model.index(row).data(PHOTO_ROLE).id for row in range(window.model.rowCount())]
 

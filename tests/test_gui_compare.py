@@ -196,18 +196,9 @@ def test_the_model_opens_off_the_ui_thread_when_an_album_opens(
     """Opening the model session imports torch and reads the bundle (about 7 s on 2 cores): a real window
     froze for that long at the first Compare. It now happens on a worker once the album's scan ends (alongside,
     it made the scan of a 20,000-photo album 6x slower)."""
-    import threading
+    from tests.test_gui import record_model_opening
 
-    from aesthetic_curator.gui import controller
-
-    opened_on = []
-    original = controller.curation.open_model
-
-    def open_model(*args, **kwargs):
-        opened_on.append(threading.current_thread() is threading.main_thread())
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(controller.curation, "open_model", open_model)
+    opened_on = record_model_opening(monkeypatch)
     app = threaded_window
     open_album(qtbot, app, album)
     qtbot.waitUntil(lambda: opened_on and not app.controller.preload_task.is_busy(), timeout=THREAD_TIMEOUT)

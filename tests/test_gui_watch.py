@@ -197,11 +197,9 @@ def test_the_watcher_watches_its_album_again_once_its_folder_is_back(qtbot, tmp_
 
 
 def test_reopening_with_new_photos_fits_them_off_the_ui_thread(qtbot, tmp_path, album, test_bundle, monkeypatch):  # noqa: F811
-    import threading
-
     from aesthetic_curator.gui import controller
     from aesthetic_curator.gui.tasks import TaskRunner
-    from tests.test_gui import THREAD_TIMEOUT, _make_window
+    from tests.test_gui import THREAD_TIMEOUT, _make_window, record_model_opening
 
     first = _make_window(qtbot, tmp_path, test_bundle, TaskRunner())
     open_album(qtbot, first, album)
@@ -212,14 +210,7 @@ def test_reopening_with_new_photos_fits_them_off_the_ui_thread(qtbot, tmp_path, 
     first.close()
     shutil.copy(album / "day1" / "IMG_0003.jpg", album / "day2" / "NEW_0001.jpg")  # while the app was closed
 
-    opened_on_ui_thread = []
-    original = controller.curation.open_model
-
-    def open_model(*args, **kwargs):
-        opened_on_ui_thread.append(threading.current_thread() is threading.main_thread())
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(controller.curation, "open_model", open_model)
+    opened_on_ui_thread = record_model_opening(monkeypatch)
     monkeypatch.setattr(controller.AlbumController, "preload_model", lambda self: None)  # the fit opens it itself
     again = _make_window(qtbot, tmp_path, test_bundle, TaskRunner())
     with qtbot.waitSignal(again.controller.new_photos_ranked, timeout=THREAD_TIMEOUT) as fitted:
