@@ -253,8 +253,8 @@ def rank_new_photos(
     check(cancel)
     merged = {p.id: scores[p.id][0] for p in photos if p.id in scores}
     merged.update((by_path[item.path], item.score) for item in result.ranked)
-    path_of = {p.id: str(library.absolute_path(p)) for p in photos if p.id in merged}
-    ordered = sorted(merged, key=lambda pid: (-merged[pid], path_of[pid]))
+    relpath = {p.id: p.relpath for p in photos}  # ties as rank_paths breaks them: by path, the album root common
+    ordered = sorted(merged, key=lambda pid: (-merged[pid], relpath[pid]))
     library.store_scores(profile_id, [(pid, merged[pid], rank) for rank, pid in enumerate(ordered, start=1)])
     return ranking_report(profile_id, result)
 
