@@ -158,9 +158,8 @@ class MainWindow(
         self.setWindowTitle(f"{folder.name} — Aesthetic Curator")
         self._reload_profiles()
         self._reload_model()
-        self._refresh = None
-        self.controller.scan()
         self._watch_album(folder)
+        self.controller.scan()
 
     def _scan_done(self, summary) -> None:
         if self._refreshed(summary):

@@ -20,6 +20,8 @@ class WindowWatch:
     _refresh: str | None = None  # what started the running re-scan: "watch", "refresh" (F5); None: the opening scan
 
     def _watch_album(self, folder: Path) -> None:
+        """Watch a newly opened album; the scan that follows is its opening scan, not a re-scan."""
+        self._refresh = None
         self.watcher.watch(folder)
 
     def refresh_clicked(self) -> None:
