@@ -5,6 +5,9 @@ model from 20 of its photos' MOS (as stars), ranked once; then ``--added`` more 
 re-scanned, as the folder watcher does while the app is open. Timed in the same process: the fit
 (``curation.rank_new_photos``: the profile scores only the new photos, the stored ranking is merged) and the
 baseline, a full ``curation.rank_album`` of the grown album, which is what pressing Rank again would cost.
+Then ``2 * --tethered`` photos are copied in one at a time, as from a tethered camera, each fitted in alone:
+alternately with the model the session keeps for the profile (``ModelSession.ranking_model``) and with it
+baked again, which every fit did before it was kept.
 
     python benchmarks/bench_new_photos.py --added 20
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--added", type=int, default=20, help="photos copied in after the album was ranked")
+    parser.add_argument("--tethered", type=int, default=5, help="photos then added one at a time, each fitted in")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to docs/benchmarks.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -41,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     sources = sorted((data / "livec-sample" / "images").glob("*.jpg")) + sorted(
         (data / "livec-more" / "images").glob("*.jpg")
     )
-    kept, added = sources[: -args.added], sources[-args.added :]
+    kept, added = sources[: -args.added - 2 * args.tethered], sources[-args.added - 2 * args.tethered :]
+    added, tethered = added[: args.added], added[args.added :]
     mos = {}
     for line in (data / "livec-sample" / "scores.csv").read_text().splitlines()[1:]:
         name, value = line.split(",")[:2]
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     sync = index_album(library).sync
     scan = time.perf_counter() - started
     started = time.perf_counter()
-    fitted = curation.rank_new_photos(library, model, profile_id, sync.added)
+    fitted = curation.rank_new_photos(library, model, profile_id, [library.photo(r).id for r in sync.added])
     fit = time.perf_counter() - started
     fitted_scores = library.scores(profile_id)
     started = time.perf_counter()
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     full = time.perf_counter() - started
     full_scores = library.scores(profile_id)
     moved = sum(1 for pid, (_, rank) in full_scores.items() if fitted_scores[pid][1] != rank)
+    kept_model, baked_again = one_at_a_time(library, model, profile_id, tethered)
     total = len(full_scores)
     differences = [abs(fitted_scores[pid][0] - score) for pid, (score, _) in full_scores.items()]
     largest, mean_diff = max(differences), sum(differences) / total
@@ -91,13 +98,38 @@ def main(argv: list[str] | None = None) -> int:
             f"| **fit**: the new photos scored and merged into the ranking | **{fit:.1f} s** |",
             f"| baseline: the whole album ranked again ({total} photos) | {full:.1f} s |",
             f"| fit / baseline | {full / fit:.1f}x faster |",
+            f"| then {2 * args.tethered} photos copied in one at a time (a tethered camera), each fitted in; "
+            f"model kept (every other photo): median | "
+            f"**{statistics.median(kept_model):.2f} s** |",
+            f"| the others, the profile's model baked again for each (as before 2026-12-07): median | "
+            f"{statistics.median(baked_again):.2f} s |",
+            f"| one photo fitted, model kept / baked again | "
+            f"{statistics.median(baked_again) / statistics.median(kept_model):.1f}x faster |",
             "",
             f"{fitted.ranked} photos fitted. Against the full ranking: {moved} of {total} photos' ranks differ, "
-            f"scores differ by at most {largest:.1e} (mean |difference| {mean_diff:.1e}).",
+            f"scores differ by at most {largest:.1e} (mean |difference| {mean_diff:.1e}). One at a time: "
+            f"{', '.join(f'{t:.2f}' for t in kept_model)} s with the model kept, "
+            f"{', '.join(f'{t:.2f}' for t in baked_again)} s baked again (alternating, same process).",
         ],
         append=not args.no_append,
     )
     return 0
+
+
+def one_at_a_time(library: Library, model, profile_id: int, sources: list[Path]) -> tuple[list[float], list[float]]:
+    """Seconds to fit each photo copied in alone, alternating: the session's kept model, and baked again."""
+    kept: list[float] = []
+    baked_again: list[float] = []
+    for n, path in enumerate(sources):
+        shutil.copy(path, library.album / f"tethered-{n}-{path.name}")
+        added = [library.photo(relpath).id for relpath in index_album(library).sync.added]
+        fresh = n % 2 == 1
+        if fresh:
+            model.release_ranking_model()
+        started = time.perf_counter()
+        curation.rank_new_photos(library, model, profile_id, added)
+        (baked_again if fresh else kept).append(time.perf_counter() - started)
+    return kept, baked_again
 
 
 if __name__ == "__main__":

@@ -248,3 +248,37 @@ def test_an_export_into_the_album_is_not_taken_for_new_photos_of_it(scenes_libra
     assert summary.scan.exports == ["selects"] and not summary.sync.any_change and len(lib.photos()) == 30
     album_export.export_album(lib, None, outside, top=3)
     assert not (outside / EXPORT_MARKER).exists()  # a folder outside the album is left as the user keeps it
+
+
+def test_the_model_a_profile_ranks_with_is_baked_once_and_kept_for_the_photos_fitted_in_after(
+    scenes_library, test_bundle, monkeypatch
+):
+    from aesthetic_curator.engine.merge import MergedScorer
+
+    lib, _ = scenes_library
+    photos = lib.photos()
+    for n, photo in enumerate(photos[:12]):
+        lib.set_rating(photo.id, stars=1 + n % 5)
+    model = curation.open_model(test_bundle.path, "cpu")
+    first = curation.personalize_album(lib, model, "me").profile_id
+    for n, photo in enumerate(photos[:12]):
+        lib.set_rating(photo.id, stars=5 - n % 5)
+    second = curation.personalize_album(lib, model, "the opposite").profile_id
+    bakes = []
+    bake = MergedScorer.bake_from_bundle
+    monkeypatch.setattr(MergedScorer, "bake_from_bundle", lambda *a, **k: bakes.append(1) or bake(*a, **k))
+
+    curation.rank_album(lib, model, first)
+    (lib.album / "new.jpg").write_bytes(lib.absolute_path(photos[3]).read_bytes())
+    added = [lib.photo(relpath).id for relpath in index_album(lib).sync.added]
+    assert curation.rank_new_photos(lib, model, first, added).ranked == 1
+    assert len(bakes) == 1  # the fit scored the new photo with the model the ranking baked
+    model.prefetch_task_scores([lib.absolute_path(photos[20])])  # a rating scored ahead loads the task vectors
+    curation.rank_album(lib, model, first)
+    kept = lib.scores(first)
+    assert len(bakes) == 1
+    curation.rank_album(lib, model, second)
+    curation.rank_album(lib, model, first)
+    assert len(bakes) == 3  # one model kept: another profile's ranking replaced it
+    curation.rank_album(lib, curation.open_model(test_bundle.path, "cpu"), first)  # baked afresh elsewhere
+    assert lib.scores(first) == kept  # the model kept scores as a freshly baked one

@@ -9,6 +9,7 @@ is one path from rated files to a profile and from a profile to a ranking.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from aesthetic_curator.engine.base_model import create_base_scorer
 from aesthetic_curator.engine.base_weights import download_base_weights
@@ -57,6 +59,7 @@ class ModelSession:
         self._device: torch.device | None = None
         self._base: Scorer | None = None
         self._merged: MergedScorer | None = None
+        self._ranking_model: tuple[str, nn.Module] | None = None  # (profile digest and CPU choice, the model)
         #: Rank with the faster CPU model of :mod:`inference` (rank correlation >= 0.995 with float32).
         self.speed_up_cpu = True
         #: Each task model's scores of photos rated so far (filled in the background, see prefetch).
@@ -92,6 +95,8 @@ class ModelSession:
     def merged_model(self) -> MergedScorer:
         """The base plus every task vector, ready for a solver (built on first use)."""
         if self._merged is None:
+            if self.device.type == "cuda":
+                self.release_ranking_model()  # GPU memory is scarce: the task vectors are the session's largest part
             bundle = self.bundle
             taus = [bundle.load_task_vector(i, device=self.device) for i in range(len(bundle.tasks))]
             self._merged = MergedScorer(self.base_scorer(), taus, bundle.task_names)
@@ -105,6 +110,33 @@ class ModelSession:
     def release_task_vectors(self) -> None:
         """Give back the memory of the task vectors (the bundle and base model stay loaded)."""
         self._merged = None
+
+    def ranking_model(self, profile: Profile) -> nn.Module:
+        """The profile's model as :meth:`rank` runs it: baked, then made faster for the device.
+
+        Kept for the next ranking with the same profile: photos copied into an open album are fitted into its
+        ranking a few at a time (a tethered camera: one per shot), and baking plus the CPU's faster copy took
+        3.5-10 s on 2 cores with the built-in model where scoring the photo takes 0.1 s. One model is kept (the
+        last profile's). On a CPU it is a ViT's int8 copy (a few percent of the task vectors' memory) or the
+        built-in model's ONNX graph (about 20 MB), so it stays while a rating is scored ahead (which loads the
+        vectors); on a GPU, loading the task vectors gives it back first, so GPU memory peaks no higher than
+        before it was kept.
+        """
+        key = f"{hashlib.sha256(profile.to_bytes()).hexdigest()}:{self.speed_up_cpu}"
+        if self._ranking_model is not None and self._ranking_model[0] == key:
+            return self._ranking_model[1]
+        self.release_ranking_model()  # the previous profile's memory back before this one is baked
+        scorer: nn.Module = self.personal_scorer(profile)
+        if self.device.type == "cpu" and self.speed_up_cpu:
+            scorer = speed_up_for_cpu(scorer)
+        elif self.device.type == "cuda":
+            scorer = prepare_for_gpu(scorer)
+        self._ranking_model = (key, scorer)
+        return scorer
+
+    def release_ranking_model(self) -> None:
+        """Give back the memory of the model kept for ranking (:meth:`ranking_model`)."""
+        self._ranking_model = None
 
     # -- the work --------------------------------------------------------------------------------------
     def estimate_seconds(
@@ -259,16 +291,12 @@ class ModelSession:
         cancel: CancelToken | None = None,
         decode: str = "auto",
     ) -> RankingResult:
-        """Bake the profile's model once and score every path with it, best first (batch size, decode
-        threads and where JPEGs are decoded default to what suits the device: ``ranking.score_paths``)."""
+        """Score every path with the profile's model (baked once, kept: :meth:`ranking_model`), best first
+        (batch size, decode threads and where JPEGs are decoded default to what suits the device:
+        ``ranking.score_paths``)."""
         with self.lock:
-            scorer = self.personal_scorer(profile)
-            if self.device.type == "cpu" and self.speed_up_cpu:
-                scorer = speed_up_for_cpu(scorer)
-            elif self.device.type == "cuda":
-                scorer = prepare_for_gpu(scorer)
             return rank_paths(
-                scorer,
+                self.ranking_model(profile),
                 paths,
                 batch_size=batch_size,
                 workers=workers,
