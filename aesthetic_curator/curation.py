@@ -11,7 +11,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from aesthetic_curator import pair_selection
 from aesthetic_curator.errors import CuratorError, RatingsError
 from aesthetic_curator.library.store import Library, Photo
 from aesthetic_curator.library.thumbnails import ThumbnailCache, ThumbnailRequest
+from aesthetic_curator.paths import display_path
 from aesthetic_curator.profile_progress import ProfileProgress, answers_in_words, previous_top, record_top_movement
 from aesthetic_curator.progress import CancelToken, ProgressCallback, check, report
 
@@ -207,6 +208,18 @@ class AlbumRanking:
     seconds: float
     photos_per_second: float
     progress: ProfileProgress | None = None  # the profile's agreement and how far the album's top moved
+    placed: list[tuple[str, int]] = field(default_factory=list)  # photos fitted into the ranking: (relpath, rank)
+    out_of: int = 0  # how many photos that ranking holds
+
+    @property
+    def placement(self) -> str:
+        """Where the photos fitted in landed, for a status line: "IMG_2.JPG ranks #3 of 151" (the best, when
+        several), so a photographer shooting tethered sees how the last frame compares without looking."""
+        if not self.placed:
+            return ""
+        relpath, rank = min(self.placed, key=lambda item: item[1])
+        where = f"{display_path(relpath)} ranks #{rank} of {self.out_of}"
+        return where if len(self.placed) == 1 else f"{len(self.placed)} new photos ranked; the best, {where}"
 
 
 def rank_album(
@@ -256,7 +269,11 @@ def rank_new_photos(
     relpath = {p.id: p.relpath for p in photos}  # ties as rank_paths breaks them: by path, the album root common
     ordered = sorted(merged, key=lambda pid: (-merged[pid], relpath[pid]))
     library.store_scores(profile_id, [(pid, merged[pid], rank) for rank, pid in enumerate(ordered, start=1)])
-    return ranking_report(profile_id, result)
+    report = ranking_report(profile_id, result)
+    fitted = {by_path[item.path] for item in result.ranked}
+    report.placed = [(relpath[pid], rank) for rank, pid in enumerate(ordered, start=1) if pid in fitted]
+    report.out_of = len(ordered)
+    return report
 
 
 def stored_profile(library: Library, profile_id: int) -> Profile:

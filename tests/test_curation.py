@@ -223,6 +223,10 @@ def test_photos_found_after_ranking_are_fitted_into_it_as_a_full_ranking_would_p
     fitted = curation.rank_new_photos(lib, model, profile_id, found)
     assert fitted.ranked == 3 and fitted.profile_id == profile_id  # s1_00 kept its score: not scored again
     stored = lib.scores(profile_id)
+    placed = {relpath: stored[lib.photo(relpath).id][1] for relpath in sync.added + sync.changed}
+    assert dict(fitted.placed) == placed and fitted.out_of == len(stored)
+    best = min(placed, key=placed.get)
+    assert fitted.placement == f"3 new photos ranked; the best, {best} ranks #{placed[best]} of {len(stored)}"
     assert curation.rank_new_photos(lib, model, profile_id, found) is None  # nothing left to score
     curation.rank_album(lib, model, profile_id)
     full = lib.scores(profile_id)

@@ -148,7 +148,7 @@ def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, al
     assert len(scores) == 31 and sorted(rank for _, rank in scores.values()) == list(range(1, 32))
     new = next(item for item in window.model.all_items() if item.path.name == "NEW_0001.jpg")
     assert (new.score, new.rank) == scores[new.id]
-    assert "1 new photo(s) ranked with “mine”" in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage() == f"day2/NEW_0001.jpg ranks #{new.rank} of 31 with “mine”"
     assert window.filter_box.currentData() is Filter.RATED
 
     with qtbot.waitSignal(window.ranked, timeout=5000) as ranked:  # a second profile; a photo arrives under it

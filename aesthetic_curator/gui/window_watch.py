@@ -78,9 +78,5 @@ class WindowWatch:
         if result is None or self.library is None or self.current_profile_id() != result.profile_id:
             return
         self.model.set_scores(self.library.scores(result.profile_id))
-        skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
-        self.statusBar().showMessage(
-            f"{result.ranked} new photo(s) ranked with “{self.profile_box.currentText()}” in {result.seconds:.1f}s"
-            f"{skipped}",
-            15_000,
-        )
+        skipped = f"; {len(result.skipped)} unreadable, skipped" if result.skipped else ""
+        self.statusBar().showMessage(f"{result.placement} with “{self.profile_box.currentText()}”{skipped}", 15_000)
