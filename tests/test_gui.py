@@ -330,6 +330,42 @@ def test_suggest_and_preferences_persist(qtbot, window: MainWindow, album: Path,
     assert geometry is not None
 
 
+def test_each_album_reopens_as_it_was_left(qtbot, window: MainWindow, album: Path, tmp_path: Path, test_bundle):
+    """Sort, filter, colour label and the current photo are kept per album (as Lightroom keeps each folder's);
+    an album not seen before keeps the sort in use but shows all its photos."""
+    other = tmp_path / "other"
+    shutil.copytree(album / "day1", other)
+    open_album(qtbot, window, album)
+    for item in window.model.all_items()[:6]:
+        window.library.set_label(item.id, "green")
+    window._reload_model()
+    window.label_box.setCurrentIndex(window.label_box.findData("green"))
+    window.show_view(SortOrder.TAKEN, Filter.NOT_REJECTED)
+    window.grid.setCurrentIndex(window.model.index(4))
+    chosen = window.current_item().photo.relpath
+
+    open_album(qtbot, window, other)
+    assert window.sort_box.currentData() is SortOrder.TAKEN  # the sort in use carries over
+    assert window.filter_box.currentData() is Filter.ALL and window.label_box.currentData() is None
+    assert window.model.rowCount() == 15 and window.current_item() is not None
+    window.show_view(SortOrder.STARS, Filter.TOP_N, 7)
+    window.suggest_clicked()  # suggestions are not kept: the album comes back with all its photos
+
+    open_album(qtbot, window, album)
+    assert (window.sort_box.currentData(), window.filter_box.currentData()) == (SortOrder.TAKEN, Filter.NOT_REJECTED)
+    assert window.label_box.currentData() == "green" and window.model.rowCount() == 6
+    assert window.current_item().photo.relpath == chosen
+    window.close()
+
+    again = _make_window(qtbot, tmp_path, test_bundle, ImmediateTaskRunner())  # the next run of the app
+    open_album(qtbot, again, other)
+    assert (again.sort_box.currentData(), again.filter_box.currentData()) == (SortOrder.STARS, Filter.ALL)
+    again.preferences.set_view_for(album.resolve(), {"sort": "GONE", "filter": 3, "photo": ["x"], "label": "mauve"})
+    open_album(qtbot, again, album)  # a damaged entry: the sort in use and all photos, no error
+    assert (again.sort_box.currentData(), again.filter_box.currentData()) == (SortOrder.STARS, Filter.ALL)
+    assert again.label_box.currentData() is None and again.model.rowCount() == len(again.model.all_items())
+
+
 def test_thumbnail_size_keys_fill_the_width_and_the_choice_is_kept(qtbot, window: MainWindow, album: Path):
     """Ctrl+= / Ctrl+- (Photos → Larger / Smaller Thumbnails) change the tiles; a row of tiles ends at the
     grid's right edge at any width (before, up to a tile's width was left empty there); the next launch

@@ -144,6 +144,7 @@ class MainWindow(
     def open_album(self, folder: Path) -> None:
         """Show what the library already knows at once, then re-scan the folder in the background."""
         folder = folder.expanduser().resolve()
+        self._remember_view()
         try:
             self.controller.open_album(folder)
         except CuratorError as exc:
@@ -158,6 +159,7 @@ class MainWindow(
         self.setWindowTitle(f"{folder.name} — Aesthetic Curator")
         self._reload_profiles()
         self._reload_model()
+        self._restore_view()
         self._watch_album(folder)
         self.controller.scan()
 
@@ -248,9 +250,7 @@ class MainWindow(
         self.show_view(self.sort_box.currentData(), Filter.SUGGESTED)
         self.select_photo(ids[0])
         self.grid.setFocus()
-        self.statusBar().showMessage(
-            f"{len(ids)} varied photos to rate: use 1-5, X (reject) and the arrow keys", 15_000
-        )
+        self.statusBar().showMessage(f"{len(ids)} varied photos to rate (keys 1-5, X rejects, arrows move)", 15_000)
 
     # -- personalize and rank ------------------------------------------------------------------------------------
     def _bundle_or_explain(self) -> Path | None:
@@ -434,6 +434,7 @@ class MainWindow(
     # -- closing -----------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel running work and wait for it, so nothing is left half-written."""
+        self._remember_view()
         self.controller.shutdown()
         self.preferences.save_window_state(self.saveGeometry(), self.saveState())
         self.preferences.sync()

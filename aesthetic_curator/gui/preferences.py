@@ -103,14 +103,26 @@ class Preferences:
     def set_profile_for(self, album: Path, name: str) -> None:
         self._settings.setValue(f"profiles/{_key(album)}", name)
 
-    def export_choices(self) -> dict[str, object]:
-        """The export dialog's last choices (how many, ordered how, as what, with what; ``{}`` before the first
-        export or when the stored text is damaged): a photographer exports each shoot the same way."""
+    def view_for(self, album: Path) -> dict[str, object]:
+        """How the album's grid was last left (sort, filter, colour label, current photo; ``{}`` for an album
+        not seen before or a damaged entry): reopening a shoot shows it as it was, as Lightroom keeps each
+        folder's."""
+        return self._json(f"views/{_key(album)}")
+
+    def set_view_for(self, album: Path, view: dict[str, object]) -> None:
+        self._settings.setValue(f"views/{_key(album)}", json.dumps(view))
+
+    def _json(self, key: str) -> dict[str, object]:
         try:
-            stored = json.loads(self._text("export/last", "{}"))
+            stored = json.loads(self._text(key, "{}"))
         except ValueError:
             return {}
         return stored if isinstance(stored, dict) else {}
+
+    def export_choices(self) -> dict[str, object]:
+        """The export dialog's last choices (how many, ordered how, as what, with what; ``{}`` before the first
+        export or when the stored text is damaged): a photographer exports each shoot the same way."""
+        return self._json("export/last")
 
     def set_export_choices(self, choices: dict[str, object]) -> None:
         self._settings.setValue("export/last", json.dumps(choices))

@@ -294,6 +294,41 @@ class WindowViews:
             self.filter_value.blockSignals(False)
         self.view_changed()
 
+    def _remember_view(self) -> None:
+        """Keep how the open album's grid is left (sort, filter, colour label, current photo) for its next open."""
+        if self.library is None:
+            return
+        current = self.current_item()
+        filter_ = self.filter_box.currentData()
+        self.preferences.set_view_for(
+            self.library.album,
+            {
+                "sort": self.sort_box.currentData().name,
+                "filter": (Filter.ALL if filter_ is Filter.SUGGESTED else filter_).name,  # suggestions are not kept
+                "value": self.filter_value.value(),
+                "label": self.label_box.currentData(),
+                "photo": current.photo.relpath if current is not None else None,
+            },
+        )
+
+    def _restore_view(self) -> None:
+        """Show the album as it was left (:meth:`_remember_view`); an album not seen before keeps the sort in
+        use but shows all its photos, since a filter carried over ("Rejected", "Top 50") could empty the grid."""
+        view = self.preferences.view_for(self.library.album)
+        order = SortOrder.__members__.get(str(view.get("sort")), self.sort_box.currentData())
+        filter_ = Filter.__members__.get(str(view.get("filter")), Filter.ALL)
+        value = view.get("value")
+        label = self.label_box.findData(view.get("label"))
+        self.label_box.blockSignals(True)
+        self.label_box.setCurrentIndex(max(0, label))
+        self.label_box.blockSignals(False)
+        self.show_view(order, filter_, float(value) if isinstance(value, int | float) else None)
+        photo = self.library.photo(view["photo"]) if isinstance(view.get("photo"), str) else None
+        if photo is None or not self.select_photo(photo.id):
+            if self.model.rowCount():
+                self.grid.setCurrentIndex(self.model.index(0))
+            self.grid.scrollToTop()
+
     def show_ranking(self) -> None:
         """The grid by personal score, from the top, keeping the filter unless it is the suggestions to rate:
         they keep the order they were offered in, so the ranking the user just asked for would not show."""
