@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--added", type=int, default=20, help="photos copied in after the album was ranked")
+    parser.add_argument("--album-size", type=int, default=None, help="photos in the album before any is added")
     parser.add_argument("--tethered", type=int, default=5, help="photos then added one at a time, each fitted in")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to docs/benchmarks.md")
     args = parser.parse_args(argv)
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     sources = sorted((data / "livec-sample" / "images").glob("*.jpg")) + sorted(
         (data / "livec-more" / "images").glob("*.jpg")
     )
-    kept, added = sources[: -args.added - 2 * args.tethered], sources[-args.added - 2 * args.tethered :]
+    arriving = args.added + 2 * args.tethered
+    kept, added = sources[:-arriving], sources[-arriving:]
+    kept = kept[: args.album_size]
     added, tethered = added[: args.added], added[args.added :]
     mos = {}
     for line in (data / "livec-sample" / "scores.csv").read_text().splitlines()[1:]:
