@@ -63,8 +63,9 @@ def test_the_solver_registry_and_the_cli_parser_import_no_torch():
 
 
 def test_the_benchmarks_and_docs_scripts_import_names_that_exist():
-    """No test runs the benchmarks (they take minutes), so a renamed module or function would break them
-    unseen (it did once: shooting_details became photo_exif). Every name they import from the package exists."""
+    """The benchmarks take minutes, so only one runs in the tests (test_benchmark_runs): a renamed module or
+    function would break the others unseen (it did once: shooting_details became photo_exif). Every name they
+    import from the package exists."""
     import importlib
 
     root = PACKAGE.parent
