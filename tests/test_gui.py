@@ -366,6 +366,28 @@ def test_each_album_reopens_as_it_was_left(qtbot, window: MainWindow, album: Pat
     assert again.label_box.currentData() is None and again.model.rowCount() == len(again.model.all_items())
 
 
+def test_an_album_renamed_between_runs_opens_with_its_ratings_and_view(
+    qtbot, window: MainWindow, album, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("AESTHETIC_CURATOR_DATA_DIR", str(tmp_path / "data"))  # other tests' albums stay where they are
+    other = tmp_path / "other"
+    shutil.copytree(album / "day1", other)
+    open_album(qtbot, window, album)
+    rated = window.model.all_items()[2]
+    window.library.set_rating(rated.id, stars=4)
+    window.show_view(SortOrder.STARS, Filter.RATED)
+    open_album(qtbot, window, other)
+    renamed = album.rename(tmp_path / "album (Smith wedding)")
+
+    open_album(qtbot, window, renamed)
+    assert f"kept from {album.resolve()}" in window.statusBar().currentMessage()
+    assert (window.sort_box.currentData(), window.filter_box.currentData()) == (SortOrder.STARS, Filter.RATED)
+    shown = [window.model.index(row).data(PHOTO_ROLE) for row in range(window.model.rowCount())]
+    assert [(item.photo.relpath, item.stars) for item in shown] == [(rated.photo.relpath, 4)]
+    window.refresh_clicked()  # told once
+    assert "kept from" not in window.statusBar().currentMessage()
+
+
 def test_thumbnail_size_keys_fill_the_width_and_the_choice_is_kept(qtbot, window: MainWindow, album: Path):
     """Ctrl+= / Ctrl+- (Photos → Larger / Smaller Thumbnails) change the tiles; a row of tiles ends at the
     grid's right edge at any width (before, up to a tile's width was left empty there); the next launch

@@ -351,6 +351,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         scan, sync = summary.scan, summary.sync
         counts = ", ".join(f"{name} {count}" for name, count in scan.counts_by_format().items()) or "none"
         print(f"{len(scan.files)} photos in {library.album}: {counts}")
+        if library.carried_from is not None:
+            print(f"ratings, profiles and rankings kept from {library.carried_from} (the folder was moved or renamed)")
         print(
             f"changes since last scan: {len(sync.added)} added, {len(sync.removed)} removed, "
             f"{len(sync.changed)} changed, {len(sync.moved)} moved or renamed, {sync.unchanged} unchanged"

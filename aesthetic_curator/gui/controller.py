@@ -88,16 +88,16 @@ class AlbumController(QObject):
 
     # -- the album --------------------------------------------------------------------------------------
     def open_album(self, folder: Path) -> Library:
-        """Open (or create) the album's library, closing the previous one; raises CuratorError.
-
-        What the library already knows can be shown at once; :meth:`scan` then brings it up to date.
-        """
+        """Open (or create) the album's library, closing the previous one; raises CuratorError. What the
+        library already knows can be shown at once; :meth:`scan` then brings it up to date."""
         if self.is_busy():
             self.cancel(wait=True)
         library = Library.open_for_album(folder)
         self.close_album()
         self.library = library
         self.preferences.remember_folder(folder)
+        if library.carried_from is not None:  # the folder was moved or renamed: what was remembered comes along
+            self.preferences.carry_album_over(library.carried_from, library.album)
         return library
 
     def scan(self, settle_seconds: float = 0.0) -> None:

@@ -167,20 +167,7 @@ class MainWindow(
         if self._refreshed(summary):
             return
         self._reload_model()
-        sync = summary.sync
-        problems = len(summary.scan.problems)
-        parts = [f"{len(self.model.all_items())} photos"]
-        if sync.added:
-            parts.append(f"{len(sync.added)} new")
-        if sync.removed:
-            parts.append(f"{len(sync.removed)} missing")
-        if summary.scan.paired:
-            parts.append(f"{summary.scan.paired} of them RAW+JPEG")
-        if problems:
-            parts.append(f"{problems} skipped (see log)")
-            for problem in summary.scan.problems:
-                log.warning("skipped %s: %s", problem.path, problem.reason)
-        self.statusBar().showMessage(", ".join(parts), 10_000)
+        self.statusBar().showMessage(self._scan_report(summary), 15_000)
         self.album_loaded.emit()
         self._rank_new_photos(summary)
 

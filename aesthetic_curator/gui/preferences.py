@@ -103,6 +103,14 @@ class Preferences:
     def set_profile_for(self, album: Path, name: str) -> None:
         self._settings.setValue(f"profiles/{_key(album)}", name)
 
+    def carry_album_over(self, old: Path, new: Path) -> None:
+        """An album found moved or renamed keeps what was remembered for it (its profile, how its grid was left,
+        its export folder), unless the new place has its own."""
+        for group in ("profiles", "views", "export_folders"):
+            value = self._settings.value(f"{group}/{_key(old)}")
+            if value is not None and self._settings.value(f"{group}/{_key(new)}") is None:
+                self._settings.setValue(f"{group}/{_key(new)}", value)
+
     def view_for(self, album: Path) -> dict[str, object]:
         """How the album's grid was last left (sort, filter, colour label, current photo; ``{}`` for an album
         not seen before or a damaged entry): reopening a shoot shows it as it was, as Lightroom keeps each

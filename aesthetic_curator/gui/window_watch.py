@@ -10,9 +10,12 @@ ranking, when it has ranked the album (``curation.rank_new_photos``).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from aesthetic_curator.gui.folder_watch import SETTLE_SECONDS, AlbumWatcher
+
+log = logging.getLogger(__name__)
 
 
 class WindowWatch:
@@ -55,6 +58,26 @@ class WindowWatch:
             still = f"; {unsettled} still being copied" if unsettled else ""
             self.statusBar().showMessage(f"No new, changed or missing photos{still}", 10_000)
         return True
+
+    def _scan_report(self, summary) -> str:
+        """The status line after a scan that changed something: how many photos, what changed, what was skipped
+        (each in the log), and, once, that the album's library came from where the folder was before."""
+        sync, problems = summary.sync, summary.scan.problems
+        parts = [f"{len(self.model.all_items())} photos"]
+        if sync.added:
+            parts.append(f"{len(sync.added)} new")
+        if sync.removed:
+            parts.append(f"{len(sync.removed)} missing")
+        if summary.scan.paired:
+            parts.append(f"{summary.scan.paired} of them RAW+JPEG")
+        if problems:
+            parts.append(f"{len(problems)} skipped (see log)")
+            for problem in problems:
+                log.warning("skipped %s: %s", problem.path, problem.reason)
+        carried, self.library.carried_from = self.library.carried_from, None
+        if carried is not None:
+            parts.append(f"ratings, profiles and rankings kept from {carried} (the folder was moved or renamed)")
+        return ", ".join(parts)
 
     def _rank_new_photos(self, summary) -> None:
         """After a scan: the current profile scores the photos it found new or changed (in the background)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.moved_album import carry_library_over, find_moved_library
 from aesthetic_curator.library.photo_features import PhotoFeatureStore
 from aesthetic_curator.library.photo_sync import SyncReport, from_db, sync_photos, to_db
 from aesthetic_curator.library.profile_store import ProfileStore
 from aesthetic_curator.library.scanner import ScanResult
 from aesthetic_curator.library.schema import EXPECTED_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 from aesthetic_curator.paths import data_dir
+
+log = logging.getLogger(__name__)
 
 REJECTED = -1
 PICKED = 1
@@ -123,13 +127,27 @@ class Library(ProfileStore, PhotoFeatureStore):
             self._db.close()
             raise
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO album (key, value) VALUES ('root', ?)", (str(self.album),))
+            db.execute("INSERT OR IGNORE INTO album (key, value) VALUES ('root', ?)", (to_db(str(self.album)),))
+        #: Where the album was when its library was carried over on this open (moved_album); else None.
+        self.carried_from: Path | None = None
 
     @classmethod
     def open_for_album(cls, album: Path) -> Library:
+        """The album's library; for a folder without one, a copy of the library its photos had before the
+        folder was moved or renamed, when there is one (:mod:`moved_album`)."""
         if not album.is_dir():
             raise CuratorError(f"album folder {album} does not exist")
-        return cls(library_path_for(album), album)
+        path = library_path_for(album)
+        moved = None if path.exists() else find_moved_library(album, path.parent)
+        if moved is not None:
+            try:
+                carry_library_over(moved, path, album)
+            except sqlite3.Error as exc:  # the old library stays as it is; this album starts afresh
+                log.warning("could not carry the library of %s over to %s: %s", moved.album, album, exc)
+                moved = None
+        library = cls(path, album)
+        library.carried_from = moved.album if moved is not None else None
+        return library
 
     def close(self) -> None:
         with self._lock:
