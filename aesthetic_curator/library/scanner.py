@@ -168,7 +168,8 @@ def scan_album(
     if not root.is_dir():
         raise CuratorError(
             f"the album folder {root} cannot be reached (a drive unplugged or a share disconnected?); "
-            "its photos and ratings are kept: open it again once it is back"
+            "its photos and ratings are kept: open it again once it is back (renamed or moved: open it at its "
+            "new place, and its ratings come along)"
         )
     root = root.resolve()
     known = known or {}
