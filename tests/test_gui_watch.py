@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -218,3 +219,25 @@ def test_reopening_with_new_photos_fits_them_off_the_ui_thread(qtbot, tmp_path, 
     assert fitted.args[0].ranked == 1 and opened_on_ui_thread == [False]
     qtbot.waitUntil(lambda: not again.is_busy(), timeout=THREAD_TIMEOUT)
     again.close()
+
+
+def test_new_photos_are_shown_as_they_arrive_when_asked(qtbot, window: MainWindow, album: Path, quick, monkeypatch):  # noqa: F811
+    """File → Show New Photos as They Arrive (shooting tethered): each re-scan selects the newest photo it found,
+    in the loupe too; off, the selection stays where the user is."""
+    monkeypatch.setattr(scanner, "_still_written", lambda *_: False)  # each copy done at once
+    open_album(qtbot, window, album)
+    window.grid.setCurrentIndex(window.model.index(2))
+    staying = window.current_item().id
+    with qtbot.waitSignal(window.album_loaded, timeout=5000):
+        shutil.copy(album / "day1" / "IMG_0003.jpg", album / "day2" / "TETHER_0001.jpg")
+    assert window.current_item().id == staying  # off (the default): the user's place is kept
+
+    window.follow_new_action.trigger()
+    assert window.preferences.show_new_photos  # kept between runs
+    window.open_loupe()
+    with qtbot.waitSignal(window.album_loaded, timeout=5000):
+        for n, source in enumerate(("IMG_0004.jpg", "IMG_0005.jpg")):
+            shutil.copy(album / "day1" / source, album / "day2" / f"TETHER_{n + 2:04d}.jpg")
+            os.utime(album / "day2" / f"TETHER_{n + 2:04d}.jpg", ns=(10**18 * (2 - n), 10**18 * (2 - n)))
+    assert window.current_item().photo.relpath == "day2/TETHER_0002.jpg"  # the newest by its file time
+    assert window.loupe.isVisible() and window.loupe._item.id == window.current_item().id

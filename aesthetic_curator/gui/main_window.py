@@ -169,7 +169,7 @@ class MainWindow(
         self._reload_model()
         self.statusBar().showMessage(self._scan_report(summary), 15_000)
         self.album_loaded.emit()
-        self._rank_new_photos(summary)
+        self._new_photos_found(summary)
 
     def _reload_model(self) -> None:
         if self.library is None:

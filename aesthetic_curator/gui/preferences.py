@@ -63,6 +63,9 @@ class Preferences:
     advance_after_rating = _switch(
         "view/advance_after_rating", "Whether a rating key moves on to the next photo (Edit → Advance After Rating)."
     )
+    show_new_photos = _switch(
+        "view/show_new_photos", "Whether each photo copied in is selected as it arrives (File → Show New Photos…)."
+    )
     loupe_histogram = _switch("view/loupe_histogram", "Whether the loupe shows the histogram (H).")
     loupe_clipping = _switch("view/loupe_clipping", "Whether the loupe marks clipped pixels (J).")
     loupe_focus = _switch("view/loupe_focus", "Whether the loupe marks the sharp edges (M, focus peaking).")

@@ -35,6 +35,15 @@ def build_actions(w: MainWindow) -> None:
     w.refresh_action = _action(
         w, "Refresh Folder", w.refresh_clicked, "F5", "look for new, changed and missing photos (also done by itself)"
     )
+    w.follow_new_action = _action(
+        w,
+        "Show New Photos as They Arrive",
+        lambda on: setattr(w.preferences, "show_new_photos", on),
+        None,
+        "select each photo copied into the album as it arrives, in the loupe too (shooting tethered)",
+    )
+    w.follow_new_action.setCheckable(True)
+    w.follow_new_action.setChecked(w.preferences.show_new_photos)
     w.suggest_action = _action(w, "Suggest", w.suggest_clicked, "Ctrl+G", "suggest a varied set of unrated photos")
     w.compare_action = _action(
         w, "Compare", w.compare_clicked, "Ctrl+B", "which of two photos do you prefer? (answers teach the most)"
@@ -171,6 +180,7 @@ def build_menus(w: MainWindow) -> None:
     file_menu.addAction(w.open_action)
     w.recent_menu = file_menu.addMenu("Open &Recent")
     file_menu.addAction(w.refresh_action)
+    file_menu.addAction(w.follow_new_action)
     for action in (w.import_xmp_action, w.write_xmp_action, w.export_action):
         file_menu.addAction(action)
     file_menu.addSeparator()

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 class WindowWatch:
     watcher: AlbumWatcher
     _refresh: str | None = None  # what started the running re-scan: "watch", "refresh" (F5); None: the opening scan
+    _rescanned = False  # whether the scan that ended last was a re-scan
 
     def _watch_album(self, folder: Path) -> None:
         """Watch a newly opened album; the scan that follows is its opening scan, not a re-scan."""
@@ -48,6 +49,7 @@ class WindowWatch:
 
         Photos still being copied in are looked for again shortly."""
         why, self._refresh = self._refresh, None
+        self._rescanned = why is not None
         self.watcher.ensure_watched()
         unsettled = len(summary.scan.unsettled)
         if unsettled:
@@ -79,11 +81,17 @@ class WindowWatch:
             parts.append(f"ratings, profiles and rankings kept from {carried} (the folder was moved or renamed)")
         return ", ".join(parts)
 
-    def _rank_new_photos(self, summary) -> None:
-        """After a scan: the current profile scores the photos it found new or changed (in the background)."""
+    def _new_photos_found(self, summary) -> None:
+        """After a scan: the current profile scores the photos it found new or changed (in the background); after
+        a re-scan, with File → Show New Photos as They Arrive on, the newest new photo is selected (and shown in
+        the loupe when it is open), as Lightroom's tethered capture shows each frame as it comes in."""
         found = set(summary.sync.added + summary.sync.changed)
         if found:
             self._fit_into_ranking([item.id for item in self.model.all_items() if item.photo.relpath in found])
+        added = set(summary.sync.added)
+        arrived = [item for item in self.model.all_items() if item.photo.relpath in added]
+        if arrived and self._rescanned and self.follow_new_action.isChecked():
+            self.select_photo(max(arrived, key=lambda item: (item.photo.mtime_ns, item.photo.relpath)).id)
 
     def _fit_photos_scored_elsewhere(self) -> None:
         """After switching profiles: photos fitted into another profile's ranking meanwhile, into this one's."""
