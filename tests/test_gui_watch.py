@@ -142,9 +142,12 @@ def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, al
         window.start_personalization("mine")
     profile_id = ranked.args[0]
     window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.RATED))  # the user's view stays as set
+    window.grid.setCurrentIndex(window.model.index(4))
+    rating = window.current_item().id  # the photo the user is on
     with qtbot.waitSignal(window.controller.new_photos_ranked, timeout=5000) as fitted:
         shutil.copy(album / "day1" / "IMG_0003.jpg", album / "day2" / "NEW_0001.jpg")
     assert fitted.args[0].ranked == 1
+    assert window.current_item().id == rating  # the grid re-sorted under the user, who stays on their photo
     scores = window.library.scores(profile_id)
     assert len(scores) == 31 and sorted(rank for _, rank in scores.values()) == list(range(1, 32))
     new = next(item for item in window.model.all_items() if item.path.name == "NEW_0001.jpg")
@@ -159,8 +162,11 @@ def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, al
         shutil.copy(album / "day1" / "IMG_0004.jpg", album / "day2" / "NEW_0002.jpg")
     assert len(window.library.scores(other_id)) == 32 and len(window.library.scores(profile_id)) == 31
     assert window.library.scored_elsewhere(profile_id) == [max(window.library.scores(other_id))]
+    window.grid.setCurrentIndex(window.model.index(2))
+    rating = window.current_item().id
     with qtbot.waitSignal(window.controller.new_photos_ranked, timeout=5000) as fitted:  # back to the first
         window.profile_box.setCurrentIndex(window.profile_box.findText("mine"))
+    assert window.current_item().id == rating  # switching profiles re-sorts; the user stays on their photo
     assert fitted.args[0].ranked == 1 and len(window.library.scores(profile_id)) == 32
     assert window.library.scored_elsewhere(profile_id) == []
     assert all(item.score is not None for item in window.model.all_items() if item.path.name.startswith("NEW_"))

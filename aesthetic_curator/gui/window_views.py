@@ -204,7 +204,9 @@ class WindowViews:
         profile_id = self.current_profile_id()
         if profile_id is not None:
             self.preferences.set_profile_for(self.library.album, self.profile_box.currentText())
+        current = self._current_id()
         self.model.set_scores(self.library.scores(profile_id) if profile_id is not None else {})
+        self._reselect(current)
         self._fit_photos_scored_elsewhere()
         self.profile_box.setToolTip(self._profile_details(profile_id))
         self._update_hidden_gems()

@@ -108,6 +108,8 @@ class WindowWatch:
     def _new_photos_ranked(self, result) -> None:
         if result is None or self.library is None or self.current_profile_id() != result.profile_id:
             return
+        current = self._current_id()
         self.model.set_scores(self.library.scores(result.profile_id))
+        self._reselect(current)  # the grid re-sorted: the photo the user is on (or the one just arrived) stays
         skipped = f"; {len(result.skipped)} unreadable, skipped" if result.skipped else ""
         self.statusBar().showMessage(f"{result.placement} with “{self.profile_box.currentText()}”{skipped}", 15_000)
