@@ -381,6 +381,7 @@ def test_an_album_renamed_between_runs_opens_with_its_ratings_and_view(
 
     open_album(qtbot, window, renamed)
     assert f"kept from {album.resolve()}" in window.statusBar().currentMessage()
+    assert window.preferences.recent_folders == [renamed.resolve(), other.resolve()]  # the old place forgotten
     assert (window.sort_box.currentData(), window.filter_box.currentData()) == (SortOrder.STARS, Filter.RATED)
     shown = [window.model.index(row).data(PHOTO_ROLE) for row in range(window.model.rowCount())]
     assert [(item.photo.relpath, item.stars) for item in shown] == [(rated.photo.relpath, 4)]

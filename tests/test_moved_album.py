@@ -47,7 +47,7 @@ def test_a_renamed_album_keeps_its_library_and_the_old_one_stays(data: Path, tmp
     with Library.open_for_album(album) as library:
         before = _judgements(library)
         assert library.carried_from is None
-    renamed = album.rename(tmp_path / "2026-12-07 Smith wedding")
+    renamed = album.rename(tmp_path / "Smith wedding")  # its library sorts after the old one
     with Library.open_for_album(renamed) as library:
         assert library.carried_from == album
         assert _judgements(library) == before and before[0]  # stars, picks, comparisons, labels
@@ -55,6 +55,11 @@ def test_a_renamed_album_keeps_its_library_and_the_old_one_stays(data: Path, tmp
     assert library_path_for(album).is_file()  # a copy: the old folder may come back (a drive plugged in again)
     with Library.open_for_album(renamed) as library:
         assert library.carried_from is None and _judgements(library) == before  # its own library from now on
+        library.set_rating(library.photos()[5].id, stars=3)  # rated at its second place
+        after = _judgements(library)
+    again = renamed.rename(tmp_path / "archive")  # moved a second time: two libraries of it left behind
+    with Library.open_for_album(again) as library:
+        assert library.carried_from == renamed and _judgements(library) == after  # the later one
 
 
 def test_a_copy_another_album_or_a_damaged_library_is_not_taken_for_a_moved_album(data: Path, tmp_path: Path):

@@ -108,7 +108,8 @@ class Preferences:
 
     def carry_album_over(self, old: Path, new: Path) -> None:
         """An album found moved or renamed keeps what was remembered for it (its profile, how its grid was left,
-        its export folder), unless the new place has its own."""
+        its export folder), unless the new place has its own; Open Recent forgets the old place."""
+        self._settings.setValue("album/recent", [str(p) for p in self.recent_folders if p != old])
         for group in ("profiles", "views", "export_folders"):
             value = self._settings.value(f"{group}/{_key(old)}")
             if value is not None and self._settings.value(f"{group}/{_key(new)}") is None:

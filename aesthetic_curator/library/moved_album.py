@@ -42,9 +42,10 @@ class MovedLibrary:
 
 def find_moved_library(album: Path, libraries: Path) -> MovedLibrary | None:
     """The library in ``libraries`` whose album has gone from its place and whose photos are in ``album``;
-    None when there is none (the best match when several are)."""
+    None when there is none. Of several, the best match, and of equal ones the last written: an album moved
+    twice left two libraries, and the later one holds the ratings given at its second place."""
     album = album.resolve()
-    best: MovedLibrary | None = None
+    found: list[tuple[float, float, MovedLibrary]] = []
     for path in sorted(libraries.glob("*.sqlite3")):
         try:
             with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
@@ -57,9 +58,9 @@ def find_moved_library(album: Path, libraries: Path) -> MovedLibrary | None:
             log.debug("library %s not considered for %s: %s", path, album, exc)
             continue
         matching = _matching_share(album, photos) if photos else 0.0
-        if matching >= MATCHING_SHARE and (best is None or matching > best.matching):
-            best = MovedLibrary(path, root, matching)
-    return best
+        if matching >= MATCHING_SHARE:
+            found.append((matching, _modified(path), MovedLibrary(path, root, matching)))
+    return max(found, key=lambda candidate: candidate[:2])[2] if found else None
 
 
 def carry_library_over(moved: MovedLibrary, destination: Path, album: Path) -> None:
@@ -77,6 +78,12 @@ def carry_library_over(moved: MovedLibrary, destination: Path, album: Path) -> N
     finally:
         partial.unlink(missing_ok=True)
     log.info("album %s was at %s: its library carried over from %s", album, moved.album, moved.path)
+
+
+def _modified(path: Path) -> float:
+    """When the library was last written (its write-ahead log, where SQLite puts recent changes, counts)."""
+    times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    return max(times, default=0.0)
 
 
 def _sample(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
