@@ -28,6 +28,14 @@ def _action(window: MainWindow, text: str, slot, shortcut=None, tip: str = "") -
     return action
 
 
+def _preference_switch(window: MainWindow, text: str, preference: str, tip: str) -> QAction:
+    """A checkable menu entry that is one of the preferences' switches (kept between runs)."""
+    action = _action(window, text, lambda on: setattr(window.preferences, preference, on), None, tip)
+    action.setCheckable(True)
+    action.setChecked(getattr(window.preferences, preference))
+    return action
+
+
 def build_actions(w: MainWindow) -> None:
     w.open_action = _action(
         w, "Open…", w.open_clicked, QKeySequence.StandardKey.Open, "open a folder of photos (or drop one here)"
@@ -35,15 +43,12 @@ def build_actions(w: MainWindow) -> None:
     w.refresh_action = _action(
         w, "Refresh Folder", w.refresh_clicked, "F5", "look for new, changed and missing photos (also done by itself)"
     )
-    w.follow_new_action = _action(
+    w.follow_new_action = _preference_switch(
         w,
         "Show New Photos as They Arrive",
-        lambda on: setattr(w.preferences, "show_new_photos", on),
-        None,
+        "show_new_photos",
         "select each photo copied into the album as it arrives, in the loupe too (shooting tethered)",
     )
-    w.follow_new_action.setCheckable(True)
-    w.follow_new_action.setChecked(w.preferences.show_new_photos)
     w.suggest_action = _action(w, "Suggest", w.suggest_clicked, "Ctrl+G", "suggest a varied set of unrated photos")
     w.compare_action = _action(
         w, "Compare", w.compare_clicked, "Ctrl+B", "which of two photos do you prefer? (answers teach the most)"
@@ -99,15 +104,12 @@ def build_actions(w: MainWindow) -> None:
     )
     w.show_in_folder_action = _action(w, "Show in Folder", lambda: _with_paths(w, photo_files.show_in_folder))
     w.copy_path_action = _action(w, "Copy Path", lambda: _with_paths(w, photo_files.copy_paths))
-    w.advance_action = _action(
+    w.advance_action = _preference_switch(
         w,
         "Advance After Rating",
-        lambda on: setattr(w.preferences, "advance_after_rating", on),
-        None,
+        "advance_after_rating",
         "a rating key moves on to the next photo (culling a series at one key per photo)",
     )
-    w.advance_action.setCheckable(True)
-    w.advance_action.setChecked(w.preferences.advance_after_rating)
     w.undo_rating_action = _action(w, "Undo Rating", w.undo_rating, QKeySequence.StandardKey.Undo, "take back a key")
     w.redo_rating_action = _action(w, "Redo Rating", w.redo_rating, QKeySequence.StandardKey.Redo)
 
