@@ -66,7 +66,8 @@ def test_the_tuned_top_is_part_of_the_score_explained(merged, livec):
     assert photo.explained + photo.rest == pytest.approx(photo.score - answer.reference_score, abs=1e-5)
 
 
-def test_photos_are_explained_against_the_judged_ones(test_bundle, livec, tmp_path, capsys):
+def test_photos_are_explained_against_the_judged_ones(test_bundle, livec, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AESTHETIC_CURATOR_DATA_DIR", str(tmp_path / "data"))  # its album is renamed: its own libraries
     folder = tmp_path / "photos"
     folder.mkdir()
     paths = []
@@ -112,6 +113,9 @@ def test_photos_are_explained_against_the_judged_ones(test_bundle, livec, tmp_pa
             library.set_rating(library.photo(path.name).id, stars=i % 5 + 1)
     assert main(without) == 0
     assert f"{paths[12]}: score {answer.photos[0].score:.3f}: {answer.photos[0].summary()}" in capsys.readouterr().out
+    renamed = folder.rename(tmp_path / "photos, renamed")  # its library is found by its photos
+    assert main([str(renamed) if arg == str(folder) else arg for arg in without]) == 0
+    assert f"{renamed / paths[12].name}: score {answer.photos[0].score:.3f}" in capsys.readouterr().out
 
 
 def test_the_summary_names_what_lifts_and_what_holds_back_the_strongest_first():

@@ -106,3 +106,19 @@ def test_the_scan_command_says_the_library_came_along(data: Path, tmp_path: Path
     assert main(["scan", str(renamed), "--no-thumbnails", "-q"]) == 0
     out = capsys.readouterr().out
     assert f"kept from {album} (the folder was moved or renamed)" in out and "0 added" in out
+
+
+def test_a_library_whose_photos_were_all_marked_missing_is_still_found(data: Path, tmp_path: Path):
+    """An earlier version marked every photo missing when a re-scan found the folder gone."""
+    import sqlite3
+
+    album = _rated_album(tmp_path / "shoot")
+    with Library.open_for_album(album) as library:
+        before = _judgements(library)
+    with sqlite3.connect(library_path_for(album)) as db:
+        db.execute("UPDATE photos SET missing = 1")
+    moved = album.rename(tmp_path / "moved")
+    with Library.open_for_album(moved) as library:
+        assert library.carried_from == album
+        index_album(library)  # the photos come back, with their ratings
+        assert _judgements(library) == before and len(library.photos()) == 12

@@ -114,9 +114,11 @@ def _judged_in_the_app(album: Path) -> list[Path]:
     """The photos the app's library of ``album`` learns from (rated or compared there), for explain without
     --ratings; its ratings are only read."""
     from aesthetic_curator import curation
+    from aesthetic_curator.library.moved_album import find_moved_library
     from aesthetic_curator.library.store import Library, library_path_for
 
-    if not library_path_for(album).is_file():
+    library_file = library_path_for(album)
+    if not library_file.is_file() and find_moved_library(album, library_file.parent) is None:
         raise CuratorError(
             f"{album} has no library of the app: give --ratings, the ratings CSV the profile learned from"
         )

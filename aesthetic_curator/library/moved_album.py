@@ -87,8 +87,10 @@ def _modified(path: Path) -> float:
 
 
 def _sample(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
-    """Up to :data:`SAMPLE` of the library's present photos (relative path, size, content hash), spread evenly."""
-    photos = db.execute("SELECT relpath, size, content_hash FROM photos WHERE missing = 0 ORDER BY id").fetchall()
+    """Up to :data:`SAMPLE` of the library's present photos (relative path, size, content hash), spread evenly;
+    of all its photos when none is present (an earlier version marked them all missing when the folder went)."""
+    query = "SELECT relpath, size, content_hash FROM photos WHERE missing = ? ORDER BY id"
+    photos = db.execute(query, (0,)).fetchall() or db.execute(query, (1,)).fetchall()
     step = max(1, len(photos) // SAMPLE)
     return [(from_db(p[0]), p[1], p[2]) for p in photos[::step][:SAMPLE]]
 
