@@ -255,25 +255,47 @@ def rank_new_photos(
     photo named has its score.
     """
     scores = library.scores(profile_id)
+    if not scores:
+        return None
+    fitted = fit_into_scores(library, model, stored_profile(library, profile_id), scores, photo_ids, progress, cancel)
+    if fitted is None:
+        return None
+    rows, result, new = fitted
+    library.store_scores(profile_id, rows)
+    report = ranking_report(profile_id, result)
+    relpath = {p.id: p.relpath for p in library.photos()}
+    report.placed = [(relpath[pid], rank) for pid, _, rank in rows if pid in new]
+    report.out_of = len(rows)
+    return report
+
+
+def fit_into_scores(
+    library: Library,
+    model: ModelSession,
+    profile: Profile,
+    scores: dict[int, tuple[float, int]],
+    photo_ids: Iterable[int],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[tuple[int, float, int]], RankingResult, set[int]] | None:
+    """The rows (photo id, score, rank) of ``scores`` with the photos of ``photo_ids`` it lacks scored by
+    ``profile`` and fitted in (ranks 1..n best first, ties by path as ``rank_paths`` breaks them, the album root
+    being common), that scoring's result and the ids it scored; None when ``scores`` has every photo named."""
     wanted = set(photo_ids)
     photos = library.photos()
     new = [p for p in photos if p.id in wanted and p.id not in scores]
-    if not scores or not new:
+    if not new:
         return None
     model.prepare(progress, cancel)
     by_path = {library.absolute_path(p): p.id for p in new}
-    result = model.rank(stored_profile(library, profile_id), list(by_path), progress=progress, cancel=cancel)
+    result = model.rank(profile, list(by_path), progress=progress, cancel=cancel)
     check(cancel)
     merged = {p.id: scores[p.id][0] for p in photos if p.id in scores}
     merged.update((by_path[item.path], item.score) for item in result.ranked)
-    relpath = {p.id: p.relpath for p in photos}  # ties as rank_paths breaks them: by path, the album root common
+    relpath = {p.id: p.relpath for p in photos}
     ordered = sorted(merged, key=lambda pid: (-merged[pid], relpath[pid]))
-    library.store_scores(profile_id, [(pid, merged[pid], rank) for rank, pid in enumerate(ordered, start=1)])
-    report = ranking_report(profile_id, result)
-    fitted = {by_path[item.path] for item in result.ranked}
-    report.placed = [(relpath[pid], rank) for rank, pid in enumerate(ordered, start=1) if pid in fitted]
-    report.out_of = len(ordered)
-    return report
+    rows = [(pid, merged[pid], rank) for rank, pid in enumerate(ordered, start=1)]
+    return rows, result, {by_path[item.path] for item in result.ranked}
 
 
 def stored_profile(library: Library, profile_id: int) -> Profile:

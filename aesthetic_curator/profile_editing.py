@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aesthetic_curator.atomic import atomic_write_bytes
-from aesthetic_curator.curation import AlbumRanking, judged_photos, ranking_report, score_album, stored_profile
+from aesthetic_curator.curation import (
+    AlbumRanking,
+    fit_into_scores,
+    judged_photos,
+    ranking_report,
+    score_album,
+    stored_profile,
+)
 from aesthetic_curator.errors import CuratorError, ProfileError
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.profile_progress import TOP, ProfileProgress
@@ -129,16 +136,24 @@ def plain_average_scores(
     cancel: CancelToken | None = None,
 ) -> PlainAverageScores:
     """The album's scores under the bundle's plain average, computed once per bundle and album and kept
-    (one forward pass per photo); computed again when the profile has scored photos they lack."""
+    (one forward pass per photo); the photos the profile has scored that they lack (new in the album) are
+    scored and fitted in (``curation.fit_into_scores``), not the whole album again."""
     from aesthetic_curator.engine.profile_shaping import plain_average
 
     bundle = model.bundle
     stored = library.reference_scores(bundle.bundle_id)
-    if stored and set(library.scores(profile_id)) <= set(stored):
+    lacking = set(library.scores(profile_id)) - set(stored)
+    if stored and not lacking:
         return PlainAverageScores(bundle.bundle_id, stored, 0)
-    rows, _ = score_album(library, model, plain_average(bundle), progress, cancel)
+    average = plain_average(bundle)
+    fitted = fit_into_scores(library, model, average, stored, lacking, progress, cancel) if stored else None
+    if fitted is not None:
+        rows, computed = fitted[0], len(fitted[2])
+    else:
+        rows = score_album(library, model, average, progress, cancel)[0]
+        computed = len(rows)
     library.store_reference_scores(bundle.bundle_id, rows)
-    return PlainAverageScores(bundle.bundle_id, {pid: (score, rank) for pid, score, rank in rows}, len(rows))
+    return PlainAverageScores(bundle.bundle_id, {pid: (score, rank) for pid, score, rank in rows}, computed)
 
 
 def hidden_gems(scores: dict[int, tuple[float, int]], reference: dict[int, tuple[float, int]]) -> set[int]:

@@ -128,7 +128,7 @@ def one_at_a_time(library: Library, model, profile_id: int, sources: list[Path])
         added = [library.photo(relpath).id for relpath in index_album(library).sync.added]
         fresh = n % 2 == 1
         if fresh:
-            model.release_ranking_model()
+            model.release_ranking_models()
         started = time.perf_counter()
         curation.rank_new_photos(library, model, profile_id, added)
         (baked_again if fresh else kept).append(time.perf_counter() - started)

@@ -258,6 +258,7 @@ def test_the_model_a_profile_ranks_with_is_baked_once_and_kept_for_the_photos_fi
     scenes_library, test_bundle, monkeypatch
 ):
     from aesthetic_curator.engine.merge import MergedScorer
+    from aesthetic_curator.engine.profile_shaping import plain_average
 
     lib, _ = scenes_library
     photos = lib.photos()
@@ -283,6 +284,9 @@ def test_the_model_a_profile_ranks_with_is_baked_once_and_kept_for_the_photos_fi
     assert len(bakes) == 1
     curation.rank_album(lib, model, second)
     curation.rank_album(lib, model, first)
-    assert len(bakes) == 3  # one model kept: another profile's ranking replaced it
+    assert len(bakes) == 2  # two kept on a CPU (the profile's and the plain average's, for the hidden gems)
+    model.rank(plain_average(model.bundle), [lib.absolute_path(photos[0])])
+    curation.rank_album(lib, model, second)
+    assert len(bakes) == 4  # a third replaced the least recently used
     curation.rank_album(lib, curation.open_model(test_bundle.path, "cpu"), first)  # baked afresh elsewhere
     assert lib.scores(first) == kept  # the model kept scores as a freshly baked one

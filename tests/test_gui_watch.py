@@ -171,6 +171,14 @@ def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, al
     assert window.library.scored_elsewhere(profile_id) == []
     assert all(item.score is not None for item in window.model.all_items() if item.path.name.startswith("NEW_"))
 
+    with qtbot.waitSignal(window.controller.gems_found, timeout=5000):  # the hidden gems, shown as photos arrive
+        window.filter_box.setCurrentIndex(window.filter_box.findData(Filter.HIDDEN_GEMS))
+    with qtbot.waitSignal(window.controller.gems_found, timeout=5000) as gems:  # found again with the new photo
+        shutil.copy(album / "day1" / "IMG_0005.jpg", album / "day2" / "NEW_0003.jpg")
+    new = next(item.id for item in window.model.all_items() if item.path.name == "NEW_0003.jpg")
+    plain = window.library.reference_scores(window.controller.model().bundle.bundle_id)
+    assert gems.args[0] == profile_id and new in plain and len(plain) == 33  # the plain average fitted it in
+
 
 def test_an_album_whose_drive_goes_away_is_kept_and_watched_again_when_back(qtbot, window, album, quick, monkeypatch):  # noqa: F811
     monkeypatch.setattr(scanner, "_still_written", lambda *_: False)

@@ -9,6 +9,7 @@ from aesthetic_curator import curation, profile_editing
 from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.profile_shaping import blend_profiles, plain_average, scale_tasks
 from aesthetic_curator.errors import ProfileError
+from aesthetic_curator.library.album import index_album
 
 
 def _profile(test_bundle, alpha: torch.Tensor, name: str = "p") -> Profile:
@@ -132,3 +133,12 @@ def test_hidden_gems_follow_the_rule_and_the_plain_average_is_scored_once(ranked
     assert again.computed == 0 and again.scores == first.scores
     gems = profile_editing.hidden_gems(lib.scores(pid), again.scores)
     assert all(lib.scores(pid)[g][1] <= 6 and again.scores[g][1] > 15 for g in gems)
+
+    photos = lib.photos()  # a photo copied in and fitted into the profile's ranking: only it is scored, fitted in
+    (lib.album / "new.jpg").write_bytes(lib.absolute_path(photos[7]).read_bytes())
+    new = lib.photo(index_album(lib).sync.added[0]).id
+    curation.rank_new_photos(lib, model, pid, [new])
+    fitted = profile_editing.plain_average_scores(lib, model, pid)
+    assert fitted.computed == 1 and set(fitted.scores) == set(lib.scores(pid))
+    assert fitted.scores[new][0] == pytest.approx(fitted.scores[photos[7].id][0], abs=1e-2)  # a copy: its score
+    assert sorted(rank for _, rank in fitted.scores.values()) == list(range(1, 32))

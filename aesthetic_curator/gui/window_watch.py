@@ -111,5 +111,6 @@ class WindowWatch:
         current = self._current_id()
         self.model.set_scores(self.library.scores(result.profile_id))
         self._reselect(current)  # the grid re-sorted: the photo the user is on (or the one just arrived) stays
+        self._profile_ranked(result)  # a new photo may be a hidden gem: found again when that filter is on
         skipped = f"; {len(result.skipped)} unreadable, skipped" if result.skipped else ""
         self.statusBar().showMessage(f"{result.placement} with “{self.profile_box.currentText()}”{skipped}", 15_000)
