@@ -77,9 +77,8 @@ class WindowWatch:
             for problem in problems:
                 log.warning("skipped %s: %s", problem.path, problem.reason)
         carried, self.library.carried_from = self.library.carried_from, None
-        if carried is not None:
-            parts.append(f"ratings, profiles and rankings kept from {carried} (the folder was moved or renamed)")
-        return ", ".join(parts)
+        kept = f"; ratings, profiles and rankings kept from {carried} (the folder was moved or renamed)"
+        return ", ".join(parts) + (kept if carried is not None else "")
 
     def _new_photos_found(self, summary) -> None:
         """After a scan: the current profile scores the photos it found new or changed (in the background); after
