@@ -184,7 +184,8 @@ def test_an_album_whose_drive_goes_away_is_kept_and_watched_again_when_back(qtbo
     monkeypatch.setattr(scanner, "_still_written", lambda *_: False)
     open_album(qtbot, window, album)
     before = set(grid_ids(window))
-    away = album.with_name("unplugged")
+    away = album.parent / "elsewhere" / "unplugged"  # not a rename in place, which the window follows
+    away.parent.mkdir()
     album.rename(away)  # the card taken out
     with qtbot.waitSignal(window.controller.failed, timeout=5000) as failed:
         window.refresh_action.trigger()
@@ -202,13 +203,41 @@ def test_the_watcher_watches_its_album_again_once_its_folder_is_back(qtbot, tmp_
     (root / "day1").mkdir(parents=True)
     watcher = AlbumWatcher()
     watcher.watch(root)
-    root.rename(tmp_path / "away")
+    (tmp_path / "elsewhere").mkdir()
+    root.rename(tmp_path / "elsewhere" / "away")
     with qtbot.waitSignal(watcher.changed, timeout=3000):
         watcher._folder_changed(str(root))  # what Qt reports when a watched folder's file system goes away
     assert root not in watcher.folders
-    (tmp_path / "away").rename(root)
+    (tmp_path / "elsewhere" / "away").rename(root)
     watcher.ensure_watched()  # after the next scan that could read it
     assert sorted(watcher.folders) == [root, root / "day1"]
+
+
+def test_the_watcher_says_where_its_album_was_renamed_to(qtbot, tmp_path, quick):
+    root = tmp_path / "2026-12-07"
+    (root / "day1").mkdir(parents=True)
+    watcher = AlbumWatcher()
+    watcher.watch(root)
+    with qtbot.assertNotEmitted(watcher.moved, wait=300):
+        (tmp_path / "another album").mkdir()  # its parent changes for other reasons too
+    with qtbot.waitSignal(watcher.moved, timeout=3000) as moved:
+        root.rename(tmp_path / "2026-12-07 Smith wedding")  # as a file manager renames it
+    assert moved.args[0] == tmp_path / "2026-12-07 Smith wedding" and watcher.folders == []
+
+
+def test_an_album_renamed_while_open_is_followed_with_its_ratings(qtbot, window, album, quick, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("AESTHETIC_CURATOR_DATA_DIR", str(tmp_path / "data"))  # its old library: not other tests'
+    open_album(qtbot, window, album)
+    window.grid.setCurrentIndex(window.model.index(5))
+    rated = window.current_item().photo.relpath
+    qtbot.keyClick(window.grid, "4")
+    with qtbot.waitSignal(window.album_loaded, timeout=5000):
+        album.rename(tmp_path / "album, culled")
+    assert window.library.album == (tmp_path / "album, culled").resolve()
+    assert window.windowTitle().startswith("album, culled")
+    assert "kept from" in window.statusBar().currentMessage()
+    assert window.current_item().photo.relpath == rated and window.current_item().stars == 4
+    assert set(window.watcher.folders) >= {(tmp_path / "album, culled").resolve()}  # watched at its new place
 
 
 def test_reopening_with_new_photos_fits_them_off_the_ui_thread(qtbot, tmp_path, album, test_bundle, monkeypatch):  # noqa: F811

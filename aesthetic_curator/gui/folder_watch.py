@@ -10,6 +10,11 @@ per file) with what it saw before, and asks for one re-scan if they differ; so a
 database or a hidden temporary file written there sets nothing off. That scan leaves the files still being
 written for a later one (``scan_album(settle_seconds=SETTLE_SECONDS)``): no event comes when a copy
 ends, so :meth:`AlbumWatcher.check_again_later` asks for that scan by the clock.
+
+Qt says nothing when the watched album folder itself is renamed (inotify's move of the watched folder is not
+reported), so the album's parent folder is watched too: when it changes and the album is gone from its path,
+:attr:`AlbumWatcher.moved` says where it went, found in that parent by its file system identity (a rename in
+place, as a file manager does); moved elsewhere, unplugged or removed, the next scan says it cannot be reached.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class AlbumWatcher(QObject):
     """Says when the photos or folders of the watched album changed (:attr:`changed`), once they settle."""
 
     changed = Signal()
+    moved = Signal(object)  # the album folder's new path after a rename in its parent folder
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +64,8 @@ class AlbumWatcher(QObject):
         self._waiting_since = 0.0  # when the first change the next scan will see came (time.monotonic)
         self.root: Path | None = None
         self.incomplete = False  # more folders than MAX_WATCHED_FOLDERS: some are not watched
+        self._parent: str | None = None  # the album's parent folder, watched for the album being renamed away
+        self._identity: tuple[int, int] | None = None  # the album folder's (device, inode)
 
     @property
     def folders(self) -> list[Path]:
@@ -69,6 +77,13 @@ class AlbumWatcher(QObject):
         self.stop()
         self.root = root
         self._add_tree(root)
+        try:
+            info = root.stat()
+        except OSError:
+            return
+        self._identity = (info.st_dev, info.st_ino)
+        if root.parent != root and self._watcher.addPath(os.fspath(root.parent)):
+            self._parent = os.fspath(root.parent)
 
     def stop(self) -> None:
         """Watch nothing (the album closed)."""
@@ -82,6 +97,7 @@ class AlbumWatcher(QObject):
         self._real.clear()
         self.root = None
         self.incomplete = False
+        self._parent = self._identity = None
 
     def ensure_watched(self) -> None:
         """Watch the album again after its folder went away and came back (a drive unplugged, then back)."""
@@ -114,9 +130,33 @@ class AlbumWatcher(QObject):
             stack.extend(folder / name[:-1] for name in sorted(listing, reverse=True) if name.endswith("/"))
 
     def _folder_changed(self, key: str) -> None:
-        if key in self._listings:
+        if key == self._parent:
+            self._parent_changed()
+        elif key in self._listings:
             self._changed_folders.add(key)
             self._wait_for_quiet()
+
+    def _parent_changed(self) -> None:
+        """The album's parent folder changed: if the album is gone from its path, say where it went."""
+        root, parent = self.root, self._parent
+        if root is None or parent is None or root.is_dir():
+            return  # something else changed there (or the album was renamed and renamed back)
+        new = None
+        try:
+            with os.scandir(parent) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        if (info.st_dev, info.st_ino) == self._identity:
+                            new = Path(entry.path)
+                            break
+        except OSError as exc:
+            log.debug("cannot look for %s in %s: %s", root.name, parent, exc)
+        if new is None:  # unplugged, moved elsewhere or removed: the next scan says it cannot be reached
+            return
+        log.info("album folder %s renamed to %s", root, new)
+        self.stop()
+        self.moved.emit(new)
 
     def _changes_paused(self) -> None:
         changed, self._changed_folders = self._changed_folders, set()

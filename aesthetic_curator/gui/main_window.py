@@ -70,6 +70,7 @@ class MainWindow(
         self.loader = ThumbnailLoader(self.thumbnails, parent=self)
         self.watcher = AlbumWatcher(self)
         self.watcher.changed.connect(self._folder_changed)
+        self.watcher.moved.connect(self._album_renamed)
         self.model = PhotoListModel()
         self.model.set_loader(self.loader)
         self.grid = PhotoGridView(tile_size=self.preferences.tile_size)

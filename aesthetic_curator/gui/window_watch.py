@@ -28,6 +28,11 @@ class WindowWatch:
         self._refresh = None
         self.watcher.watch(folder)
 
+    def _album_renamed(self, folder: Path) -> None:
+        """The open album's folder was renamed (in a file manager): go on with it under its new name. Its library
+        comes along (``moved_album``), with the remembered profile and view and the photo the user was on."""
+        self.open_album(folder)
+
     def refresh_clicked(self) -> None:
         self._rescan("refresh")
 
