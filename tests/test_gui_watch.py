@@ -154,6 +154,9 @@ def test_photos_copied_in_after_ranking_take_their_place_in_it(qtbot, window, al
     assert (new.score, new.rank) == scores[new.id]
     assert window.statusBar().currentMessage() == f"day2/NEW_0001.jpg ranks #{new.rank} of 31 with “mine”"
     assert window.filter_box.currentData() is Filter.RATED
+    with qtbot.waitSignal(window.controller.new_photos_ranked, timeout=5000):  # a card error: said, not a crash
+        (album / "day2" / "CARD_ERROR.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    assert window.statusBar().currentMessage() == "1 new photo(s) unreadable, skipped"
 
     with qtbot.waitSignal(window.ranked, timeout=5000) as ranked:  # a second profile; a photo arrives under it
         window.start_personalization("other")

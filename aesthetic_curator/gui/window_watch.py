@@ -116,5 +116,6 @@ class WindowWatch:
         self.model.set_scores(self.library.scores(result.profile_id))
         self._reselect(current)  # the grid re-sorted: the photo the user is on (or the one just arrived) stays
         self._profile_ranked(result)  # a new photo may be a hidden gem: found again when that filter is on
-        skipped = f"; {len(result.skipped)} unreadable, skipped" if result.skipped else ""
-        self.statusBar().showMessage(f"{result.placement} with “{self.profile_box.currentText()}”{skipped}", 15_000)
+        placed = f"{result.placement} with “{self.profile_box.currentText()}”" if result.placement else ""
+        skipped = f"{len(result.skipped)} new photo(s) unreadable, skipped" if result.skipped else ""
+        self.statusBar().showMessage("; ".join(part for part in (placed, skipped) if part), 15_000)
