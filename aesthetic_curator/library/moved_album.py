@@ -53,7 +53,7 @@ def find_moved_library(album: Path, libraries: Path) -> MovedLibrary | None:
                 root = Path(from_db(row[0])) if row else None
                 if root is None or root == album or root.is_dir():
                     continue  # its album is still where it was (this folder is a copy, or another album)
-                photos = _sample(db)
+                photos = _sample(db, album)
         except sqlite3.Error as exc:  # damaged, or another version's layout: not a candidate
             log.debug("library %s not considered for %s: %s", path, album, exc)
             continue
@@ -86,23 +86,30 @@ def _modified(path: Path) -> float:
     return max(times, default=0.0)
 
 
-def _sample(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
+def _sample(db: sqlite3.Connection, album: Path) -> list[tuple[str, int, str]]:
     """Up to :data:`SAMPLE` of the library's present photos (relative path, size, content hash), spread evenly;
-    of all its photos when none is present (an earlier version marked them all missing when the folder went)."""
+    of all its photos when none is present (an earlier version marked them all missing when the folder went).
+    Empty when none of its first photos is in ``album``: most libraries are another album's, and reading all
+    their photos cost 7 ms per 2,000-photo library."""
     query = "SELECT relpath, size, content_hash FROM photos WHERE missing = ? ORDER BY id"
-    photos = db.execute(query, (0,)).fetchall() or db.execute(query, (1,)).fetchall()
+    missing = 0 if db.execute(query + " LIMIT 1", (0,)).fetchone() else 1
+    head = [(from_db(p[0]), p[1], p[2]) for p in db.execute(query + " LIMIT 10", (missing,))]
+    if not any(_same_size(album, relpath, size) for relpath, size, _ in head):
+        return []
+    photos = db.execute(query, (missing,)).fetchall()
     step = max(1, len(photos) // SAMPLE)
     return [(from_db(p[0]), p[1], p[2]) for p in photos[::step][:SAMPLE]]
 
 
+def _same_size(album: Path, relpath: str, size: int) -> bool:
+    try:
+        return os.stat(album / relpath).st_size == size
+    except OSError:
+        return False
+
+
 def _matching_share(album: Path, photos: list[tuple[str, int, str]]) -> float:
-    found = []
-    for relpath, size, content_hash in photos:
-        try:
-            if os.stat(album / relpath).st_size == size:
-                found.append((relpath, size, content_hash))
-        except OSError:
-            continue
+    found = [photo for photo in photos if _same_size(album, photo[0], photo[1])]
     for relpath, size, content_hash in found[:CONTENT_CHECKS]:
         try:
             if fast_hash(album / relpath, size) != content_hash:
