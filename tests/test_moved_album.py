@@ -122,3 +122,14 @@ def test_a_library_whose_photos_were_all_marked_missing_is_still_found(data: Pat
         assert library.carried_from == album
         index_album(library)  # the photos come back, with their ratings
         assert _judgements(library) == before and len(library.photos()) == 12
+
+
+def test_a_moved_album_whose_first_frames_were_deleted_is_still_found(data: Path, tmp_path: Path):
+    """Test shots at the start of a shoot are often deleted: the quick look at a library does not read only
+    its first photos."""
+    album = _rated_album(tmp_path / "shoot", count=60)
+    moved = album.rename(tmp_path / "shoot, culled")
+    for path in sorted(moved.glob("*.jpg"))[:10]:
+        path.unlink()
+    with Library.open_for_album(moved) as library:
+        assert library.carried_from == album and library.comparisons()

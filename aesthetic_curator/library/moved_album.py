@@ -89,12 +89,16 @@ def _modified(path: Path) -> float:
 def _sample(db: sqlite3.Connection, album: Path) -> list[tuple[str, int, str]]:
     """Up to :data:`SAMPLE` of the library's present photos (relative path, size, content hash), spread evenly;
     of all its photos when none is present (an earlier version marked them all missing when the folder went).
-    Empty when none of its first photos is in ``album``: most libraries are another album's, and reading all
-    their photos cost 7 ms per 2,000-photo library."""
+    Empty when none of 10 of its photos spread over the album is in ``album``: most libraries are another
+    album's, and reading all their photos cost 7 ms per 2,000-photo library (spread, not the first 10, which a
+    photographer may have deleted as test shots)."""
     query = "SELECT relpath, size, content_hash FROM photos WHERE missing = ? ORDER BY id"
-    missing = 0 if db.execute(query + " LIMIT 1", (0,)).fetchone() else 1
-    head = [(from_db(p[0]), p[1], p[2]) for p in db.execute(query + " LIMIT 10", (missing,))]
-    if not any(_same_size(album, relpath, size) for relpath, size, _ in head):
+    count = db.execute("SELECT count(*) FROM photos WHERE missing = 0").fetchone()[0]
+    missing = 0 if count else 1
+    count = count or db.execute("SELECT count(*) FROM photos").fetchone()[0]
+    spread = "SELECT relpath, size FROM photos WHERE missing = ? AND id % ? = 0 LIMIT 10"
+    probe = db.execute(spread, (missing, max(1, count // 10))).fetchall() or db.execute(query + " LIMIT 10", (missing,))
+    if not any(_same_size(album, from_db(row[0]), row[1]) for row in probe):
         return []
     photos = db.execute(query, (missing,)).fetchall()
     step = max(1, len(photos) // SAMPLE)
