@@ -263,8 +263,7 @@ def rank_new_photos(
     rows, result, new = fitted
     library.store_scores(profile_id, rows)
     report = ranking_report(profile_id, result)
-    relpath = {p.id: p.relpath for p in library.photos()}
-    report.placed = [(relpath[pid], rank) for pid, _, rank in rows if pid in new]
+    report.placed = [(new[pid], rank) for pid, _, rank in rows if pid in new]
     report.out_of = len(rows)
     return report
 
@@ -277,10 +276,11 @@ def fit_into_scores(
     photo_ids: Iterable[int],
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[list[tuple[int, float, int]], RankingResult, set[int]] | None:
+) -> tuple[list[tuple[int, float, int]], RankingResult, dict[int, str]] | None:
     """The rows (photo id, score, rank) of ``scores`` with the photos of ``photo_ids`` it lacks scored by
     ``profile`` and fitted in (ranks 1..n best first, ties by path as ``rank_paths`` breaks them, the album root
-    being common), that scoring's result and the ids it scored; None when ``scores`` has every photo named."""
+    being common), that scoring's result and the photos it scored (id -> relative path); None when ``scores``
+    has every photo named."""
     wanted = set(photo_ids)
     photos = library.photos()
     new = [p for p in photos if p.id in wanted and p.id not in scores]
@@ -295,7 +295,7 @@ def fit_into_scores(
     relpath = {p.id: p.relpath for p in photos}
     ordered = sorted(merged, key=lambda pid: (-merged[pid], relpath[pid]))
     rows = [(pid, merged[pid], rank) for rank, pid in enumerate(ordered, start=1)]
-    return rows, result, {by_path[item.path] for item in result.ranked}
+    return rows, result, {by_path[item.path]: relpath[by_path[item.path]] for item in result.ranked}
 
 
 def stored_profile(library: Library, profile_id: int) -> Profile:

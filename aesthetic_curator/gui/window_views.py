@@ -326,10 +326,8 @@ class WindowViews:
         self.label_box.blockSignals(False)
         self.show_view(order, filter_, float(value) if isinstance(value, int | float) else None)
         photo = self.library.photo(view["photo"]) if isinstance(view.get("photo"), str) else None
-        if photo is None or not self.select_photo(photo.id):
-            if self.model.rowCount():
-                self.grid.setCurrentIndex(self.model.index(0))
-            self.grid.scrollToTop()
+        self.grid.scrollToTop()  # where a photo not found leaves the grid; a photo found is scrolled to
+        self._reselect(photo.id if photo is not None else None)  # or the stack it is in, or else the first tile
 
     def show_ranking(self) -> None:
         """The grid by personal score, from the top, keeping the filter unless it is the suggestions to rate:
