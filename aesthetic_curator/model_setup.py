@@ -7,6 +7,7 @@ takes the core's ``progress`` callback and ``cancel`` token.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,19 @@ def describe_bundle(path: Path | None) -> BundleDescription:
     if info["is_test_bundle"]:
         lines.append("TEST BUNDLE: a tiny model for trying the app; it knows nothing about real photographic taste.")
     return BundleDescription("\n".join(lines), True, status.needed and not status.cached)
+
+
+def bundle_id_at(path: Path | None) -> str | None:
+    """The id the bundle at ``path`` gives the profiles made with it, read from its manifest alone (no torch:
+    the window asks while listing profiles); None when there is no readable bundle there. The manifest's
+    integrity is checked when the model loads."""
+    if path is None:
+        return None
+    try:
+        value = json.loads((path / "manifest.json").read_text(encoding="utf-8")).get("bundle_id")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def import_official_checkpoints(

@@ -25,12 +25,14 @@ from aesthetic_curator.curation import (
     stored_profile,
 )
 from aesthetic_curator.errors import CuratorError, ProfileError
+from aesthetic_curator.library.profiles_elsewhere import ProfileElsewhere, carried_metadata, profile_file_bytes
 from aesthetic_curator.library.store import Library
-from aesthetic_curator.profile_progress import TOP, ProfileProgress
+from aesthetic_curator.profile_progress import TOP, ProfileProgress, learned_from
 from aesthetic_curator.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
     from aesthetic_curator.engine.explain import Explanations
+    from aesthetic_curator.engine.profile import Profile
     from aesthetic_curator.engine.session import ModelSession
 
 #: Hidden gems: photos in the profile's top share ...
@@ -97,25 +99,52 @@ def import_profile(library: Library, model: ModelSession, path: str | os.PathLik
     from aesthetic_curator.engine.profile import Profile
 
     profile = Profile.load(path)
+    return _store_copy(library, model, profile, Path(path).name, profile.metadata(), "imported")
+
+
+def adopt_profile(library: Library, model: ModelSession, found: ProfileElsewhere) -> int:
+    """Store a copy of a profile taught in another album (under its own name, made unique), so this album can
+    be ranked by the same taste without rating it again; refused when made for another bundle."""
+    from aesthetic_curator.engine.profile import Profile
+
+    what = f"the profile “{found.name}” of {found.album_name}"
+    profile = Profile.from_bytes(profile_file_bytes(found), what)
+    return _store_copy(library, model, profile, what, carried_metadata(found), f"from {found.album_name}")
+
+
+def describe_elsewhere(found: ProfileElsewhere) -> str:
+    """What a profile of another album learned from and how well it knew the user there ("" if not recorded)."""
+    extra = found.metadata.get("extra") if isinstance(found.metadata.get("extra"), dict) else {}
+    progress, k = ProfileProgress.from_metadata(found.metadata), found.metadata.get("k")
+    parts = []
+    if isinstance(k, int) and k > 0:
+        parts.append("learned from " + learned_from(k, int(extra.get("comparisons") or 0), progress.answers))
+    if progress.agreement is not None:
+        parts.append(f"predicted {100 * progress.agreement:.0f} % of your choices there")
+    return "; ".join(parts)
+
+
+def _store_copy(library: Library, model: ModelSession, profile: Profile, what: str, metadata: dict, suffix: str) -> int:
+    """Store ``profile`` under its name made unique with ``suffix`` ("mine (imported)"); ``what`` names it in
+    the message that refuses a profile of another bundle."""
     bundle = model.bundle
     if profile.bundle_id != bundle.bundle_id:
         raise ProfileError(
-            f"{Path(path).name} was made for another model bundle ({profile.bundle_id[:12]}…) than the one in use "
+            f"{what} was made for another model bundle ({profile.bundle_id[:12]}…) than the one in use "
             f"({bundle.bundle_id[:12]}…); choose that bundle in Model… to use it, or personalize again"
         )
     profile.check_bundle(bundle)
     taken = {p.name for p in library.profiles()}
-    name = next(n for n in _candidate_names(profile.name) if n not in taken)
-    profile.name = name
-    return library.save_profile(name, profile.to_bytes(), profile.bundle_id, profile.metadata())
+    profile.name = next(n for n in _candidate_names(profile.name, suffix) if n not in taken)
+    return library.save_profile(profile.name, profile.to_bytes(), profile.bundle_id, {**metadata, "name": profile.name})
 
 
-def _candidate_names(name: str):
+def _candidate_names(name: str, suffix: str):
     yield name
-    yield f"{name} (imported)"
+    yield f"{name} ({suffix})"
     n = 2
     while True:
-        yield f"{name} (imported {n})"
+        yield f"{name} ({suffix} {n})"
         n += 1
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from aesthetic_curator import profile_editing
 from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.gui.blend_dialog import BlendDialog
 from aesthetic_curator.gui.main_window import MainWindow
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
+from aesthetic_curator.gui.profiles_elsewhere_dialog import ProfilesElsewhereDialog
 from aesthetic_curator.gui.tasks import ImmediateTaskRunner
+from aesthetic_curator.library.profiles_elsewhere import ProfileElsewhere
 from tests.test_gui import THREAD_TIMEOUT, TIMEOUT, album, grid_ids, open_album, rate_with_keys, threaded_window, window  # noqa: F401
 
 
@@ -196,3 +200,49 @@ def test_hidden_gems_picked_while_a_task_runs_are_found_when_it_ends_without_a_b
         release.set()
     assert found.args[0] == app.current_profile_id() and set(grid_ids(app)) == found.args[1]
     assert "hidden gem" in app.statusBar().currentMessage()
+
+
+def test_a_new_album_is_ranked_with_a_profile_taught_in_another(qtbot, personalized, tmp_path, monkeypatch):
+    app = personalized
+    taught = app.library.album
+    taught_alpha = Profile.from_bytes(app.library.profile_data(app.current_profile_id())).alpha
+    shoot = tmp_path / "new shoot"
+    shoot.mkdir()
+    for index, photo in enumerate(synthetic_photos(8, 64, seed=5)):
+        photo.save(shoot / f"DSC_{index:04d}.jpg", quality=90)
+    open_album(qtbot, app, shoot)
+    assert app.profile_box.currentText() == "(none yet)"
+    assert "your profile “mine” from album can rank it now" in app.statusBar().currentMessage()
+
+    def choose_mine(dialog):
+        rows = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+        mine = next(row for row in rows if dialog._profiles[row.data(0, Qt.ItemDataRole.UserRole)].album == taught)
+        assert mine.text(0) == "mine" and mine.text(1) == "album" and mine.text(3).startswith("learned from 10 ratings; predicted ")
+        dialog.tree.setCurrentItem(mine)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ProfilesElsewhereDialog, "exec", choose_mine)
+    with qtbot.waitSignal(app.ranked, timeout=TIMEOUT):
+        app.profile_elsewhere_action.trigger()
+    assert app.profile_box.currentText() == "mine"
+    assert torch.equal(Profile.from_bytes(app.library.profile_data(app.current_profile_id())).alpha, taught_alpha)
+    assert len(app.library.scores(app.current_profile_id())) == 8
+    assert grid_ids(app) == _ranked_order(app, app.current_profile_id())  # the grid shows the new ranking
+    assert "brought from album" in app.profile_box.toolTip()
+
+
+def test_the_dialog_offers_only_profiles_of_the_model_in_use(qtbot, tmp_path):
+    def found(name: str, bundle_id: str) -> ProfileElsewhere:
+        return ProfileElsewhere(tmp_path / "x.sqlite3", tmp_path / "gone", 1, name, bundle_id, {"k": 12}, 0.0)
+
+    dialog = ProfilesElsewhereDialog([found("theirs", "a" * 64), found("mine", "b" * 64)], "b" * 64)
+    qtbot.addWidget(dialog)
+    other, usable = dialog.tree.topLevelItem(0), dialog.tree.topLevelItem(1)
+    assert other.isDisabled() and "another model" in other.toolTip(0)
+    assert usable.text(1) == "gone (folder not found)" and usable.text(3) == "learned from 12 photos"
+    assert dialog.choice().name == "mine" and dialog.use_button.isEnabled()  # the first usable row is chosen
+    dialog.tree.setCurrentItem(other)  # a greyed row cannot be chosen
+    assert dialog.choice().name == "mine"
+    only_others = ProfilesElsewhereDialog([found("theirs", "a" * 64)], "b" * 64)
+    qtbot.addWidget(only_others)
+    assert only_others.choice() is None and not only_others.use_button.isEnabled()

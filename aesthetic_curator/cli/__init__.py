@@ -2,7 +2,8 @@
 
 Every expected failure is a :class:`CuratorError` and ends as one ``error:`` line with exit code 2;
 progress bars go to stderr and appear only for work that takes longer than a second. The parser is
-in :mod:`.parser`, the commands in :mod:`.bundle_commands` and :mod:`.album_commands`.
+in :mod:`.parser`, the commands in :mod:`.bundle_commands`, :mod:`.album_commands` and
+:mod:`.profile_commands`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aesthetic_curator.host_memory import keep_freed_memory
 __all__ = ["COMMANDS", "SOLVER_CHOICES", "build_parser", "main"]
 
 #: The sub-commands; anything else as the only argument is an album folder to open in the window.
-COMMANDS = frozenset({"bundle", "personalize", "gui", "eval", "rank", "explain", "scan", "export"})
+COMMANDS = frozenset({"bundle", "personalize", "gui", "eval", "rank", "explain", "profiles", "scan", "export"})
 
 log = logging.getLogger("aesthetic_curator.cli")
 

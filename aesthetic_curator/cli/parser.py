@@ -23,6 +23,7 @@ from aesthetic_curator.cli.bundle_commands import (
     cmd_bundle_make_test,
     cmd_bundle_recode,
 )
+from aesthetic_curator.cli.profile_commands import cmd_profiles
 from aesthetic_curator.engine.solvers import DEFAULT_SOLVER, solver_names, split_variant
 from aesthetic_curator.errors import RatingsError
 from aesthetic_curator.evaluation import CURVE_STRATEGIES
@@ -296,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     why.add_argument("--rating-column", default="rating", help="name of the rating column (default: rating)")
     why.add_argument("--all", action="store_true", help="every task's part, not only the ones that stand out")
     why.set_defaults(func=cmd_explain)
+
+    profiles = commands.add_parser(
+        "profiles", parents=[common], help="list the profiles taught in the app's albums; write one's file for rank"
+    )
+    profiles.add_argument("--album", type=Path, help="only this album's profiles")
+    profiles.add_argument("--save", metavar="NAME", help="write the profile NAME of --album to --out")
+    profiles.add_argument("--out", type=Path, help="with --save: the profile file to write (for rank --profile)")
+    profiles.set_defaults(func=cmd_profiles)
 
     scan = commands.add_parser("scan", parents=[common], help="index an album folder and make thumbnails")
     scan.add_argument("album", type=Path)

@@ -22,6 +22,7 @@ from aesthetic_curator.comparison_questions import comparisons_to_ask
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.tasks import Job, Task, TaskRunner
+from aesthetic_curator.library.profiles_elsewhere import ProfileElsewhere
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 SCORE_AHEAD_DELAY_MS = 2000
 #: Asked before personalization starts: (estimate, what the user told: ratings and comparisons) -> go ahead?
 Confirm = Callable[[curation.PersonalizationEstimate, curation.RatingReadiness], bool]
-
 
 #: Tasks the app runs by itself (the scan when an album opens) or for a view (bursts, hidden gems): a press
 #: that comes while one runs (Suggest, Personalize, Rank, Export…) starts when it ends, with no "Busy" box.
@@ -340,12 +340,12 @@ class AlbumController(QObject):
 
         self.run("blend", job, self._new_profile)
 
-    def import_profile(self, path: Path) -> None:
-        """Store a profile file (refused when made for another bundle), then rank the album with it."""
+    def import_profile(self, source: Path | ProfileElsewhere) -> None:
+        """Store a profile file or a copy of another album's profile (profile_editing), then rank the album."""
         library, model = self.library, self.model()
         if library is not None and model is not None:
-            job = lambda progress, cancel: profile_editing.import_profile(library, model, path)  # noqa: E731
-            self.run("import profile", job, self._new_profile)
+            store = profile_editing.import_profile if isinstance(source, Path) else profile_editing.adopt_profile
+            self.run("import profile", lambda progress, cancel: store(library, model, source), self._new_profile)
 
     def export_profile(self, profile_id: int, path: Path) -> Path | None:
         """Write the profile's file (small: written at once); raises CuratorError."""

@@ -80,6 +80,13 @@ def build_actions(w: MainWindow) -> None:
     w.import_profile_action = _action(
         w, "Import Profile…", w.import_profile_clicked, None, "add a profile file made with the same model"
     )
+    w.profile_elsewhere_action = _action(
+        w,
+        "Use a Profile from Another Album…",
+        w.use_profile_elsewhere_clicked,
+        None,
+        "rank this album by the taste you taught in another album",
+    )
     w.stack_action = _action(
         w, "Stack Bursts", w.stack_bursts_toggled, "Ctrl+K", "show each burst as one tile, its best photo on top"
     )
@@ -208,8 +215,9 @@ def build_menus(w: MainWindow) -> None:
     photo_menu.addAction(w.larger_tiles_action)
     photo_menu.addAction(w.smaller_tiles_action)
     profile_menu = w.menuBar().addMenu("P&rofile")
-    for action in (w.taste_action, w.explain_action, w.blend_action, None, w.import_profile_action, None):
+    for action in (w.taste_action, w.explain_action, w.blend_action, None, w.profile_elsewhere_action, None):
         profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
+    profile_menu.addAction(w.import_profile_action)
     profile_menu.addAction(w.export_profile_action)
     profile_menu.addSeparator()
     profile_menu.addAction(w.rename_profile_action)

@@ -1,6 +1,6 @@
 """How the main window lets the user see and shape a profile: the taste panel with its sliders (Apply,
-undo), blending two profiles, importing and exporting profile files, the "hidden gems" filter, and why the
-selected photos score as they do.
+undo), blending two profiles, importing and exporting profile files, using a profile of another album, the
+"hidden gems" filter, and why the selected photos score as they do.
 
 A mixin of :class:`MainWindow` (it uses the window's controller, boxes, model and messages), kept apart so
 the window module holds the album commands and this one the profile commands. Model work runs on the
@@ -16,10 +16,16 @@ from PySide6.QtWidgets import QFileDialog
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.blend_dialog import BlendDialog
 from aesthetic_curator.gui.photo_model import Filter
+from aesthetic_curator.gui.profiles_elsewhere_dialog import ProfilesElsewhereDialog
 from aesthetic_curator.gui.taste_panel import TastePanel
+from aesthetic_curator.library.profiles_elsewhere import profiles_elsewhere
+from aesthetic_curator.library.store import libraries_dir
+from aesthetic_curator.model_setup import bundle_id_at
 from aesthetic_curator.profile_editing import PROFILE_SUFFIX
 
 PROFILE_FILES = f"Aesthetic Curator profiles (*{PROFILE_SUFFIX});;All files (*)"
+#: Opening an album without profiles looks for one to offer in this many of the latest written other libraries.
+HINT_LIBRARIES = 20
 #: Why These Scores? explains at most this many selected photos (a forward and a backward each).
 MAX_EXPLAINED = 12
 
@@ -148,6 +154,36 @@ class WindowProfiles:
         if path:
             self.controller.import_profile(Path(path))
 
+    def use_profile_elsewhere_clicked(self) -> None:
+        """Profile → Use a Profile from Another Album…: copy a profile taught elsewhere here and rank with it."""
+        if self.library is None or (bundle := self._bundle_or_explain()) is None:
+            return
+        found = profiles_elsewhere(libraries_dir(), self.library.album)
+        if not found:
+            self.show_info(
+                "Use a profile from another album",
+                "No other album has a profile yet. Profiles are made by rating photos (or comparing them) in an "
+                "album and pressing Personalize; each can then rank any album.",
+            )
+            return
+        dialog = ProfilesElsewhereDialog(found, bundle_id_at(bundle), self)
+        if dialog.exec() == ProfilesElsewhereDialog.DialogCode.Accepted and dialog.choice() is not None:
+            self.controller.import_profile(dialog.choice())
+
+    def _profile_elsewhere_hint(self) -> str:
+        """For an album without profiles: the newest profile of another album that could rank it now ('' if none)."""
+        if self.library is None or self.library.profiles():
+            return ""
+        bundle_id = bundle_id_at(self.preferences.bundle_path)
+        nearby = profiles_elsewhere(libraries_dir(), self.library.album, recent=HINT_LIBRARIES)
+        found = [p for p in nearby if p.bundle_id == bundle_id]
+        if not found:
+            return ""
+        return (
+            f"; your profile “{found[0].name}” from {found[0].album_name} can rank it now "
+            "(Profile → Use a Profile from Another Album…)"
+        )
+
     # -- hidden gems ----------------------------------------------------------------------------------------
     def _update_hidden_gems(self) -> None:
         """With the "Hidden gems" filter on, find the current profile's gems (once per profile version)."""
@@ -203,6 +239,7 @@ class WindowProfiles:
         self.delete_profile_action.setEnabled(has_profile and not busy)
         free = self.library is not None and not busy
         self.import_profile_action.setEnabled(free)
+        self.profile_elsewhere_action.setEnabled(free)
         self.blend_action.setEnabled(free and len(self.library.profiles()) >= 2)
 
 

@@ -7,6 +7,8 @@ window module holds the commands and this one the views.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
@@ -172,6 +174,8 @@ class WindowViews:
         if stored is None or not readiness.ready:
             return ""
         progress = ProfileProgress.from_metadata(stored.metadata)
+        if (there := _brought_from(stored.metadata)) is not None:  # what it knew was about that album's answers
+            return f"“{stored.name}” from {there}; Personalize to learn from your answers here"
         parts = [part for part in (progress.describe(), progress.since(readiness.answers, readiness.digest)) if part]
         return f"“{stored.name}” " + "; ".join(parts) if parts else ""
 
@@ -220,7 +224,9 @@ class WindowViews:
         meta, extra = stored.metadata, stored.metadata.get("extra") or {}
         progress = ProfileProgress.from_metadata(meta)
         told = learned_from(meta.get("k", "?"), extra.get("comparisons") or 0, progress.answers)
-        lines = [f"“{stored.name}”: learned from {told}"]
+        there = _brought_from(meta)
+        where = f"brought from album “{there}”, where it " if there else ""
+        lines = [f"“{stored.name}”: {where}learned from {told}"]
         if extra.get("top_tuned"):
             # Under 50 photos rated with stars the solver keeps the start's coefficients (steps 0): say what they are.
             start = "each task weighted by its agreement with you" if extra.get("steps") == 0 else "coefficients"
@@ -337,3 +343,9 @@ class WindowViews:
         if self.model.rowCount():
             self.grid.setCurrentIndex(self.model.index(0))
             self.grid.scrollToTop()
+
+
+def _brought_from(metadata: dict) -> str | None:
+    """The name of the album a profile was copied from (Profile → Use a Profile from Another Album…), or None."""
+    where = metadata.get("from_album")
+    return Path(where).name or where if isinstance(where, str) and where else None

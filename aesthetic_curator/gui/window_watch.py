@@ -83,7 +83,8 @@ class WindowWatch:
                 log.warning("skipped %s: %s", problem.path, problem.reason)
         carried, self.library.carried_from = self.library.carried_from, None
         kept = f"; ratings, profiles and rankings kept from {carried} (the folder was moved or renamed)"
-        return ", ".join(parts) + (kept if carried is not None else "")
+        hint = "" if self._rescanned else self._profile_elsewhere_hint()
+        return ", ".join(parts) + (kept if carried is not None else "") + hint
 
     def _new_photos_found(self, summary) -> None:
         """After a scan: the current profile scores the photos it found new or changed (in the background); after

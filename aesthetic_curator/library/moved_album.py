@@ -59,7 +59,7 @@ def find_moved_library(album: Path, libraries: Path) -> MovedLibrary | None:
             continue
         matching = _matching_share(album, photos) if photos else 0.0
         if matching >= MATCHING_SHARE:
-            found.append((matching, _modified(path), MovedLibrary(path, root, matching)))
+            found.append((matching, library_modified(path), MovedLibrary(path, root, matching)))
     return max(found, key=lambda candidate: candidate[:2])[2] if found else None
 
 
@@ -80,7 +80,7 @@ def carry_library_over(moved: MovedLibrary, destination: Path, album: Path) -> N
     log.info("album %s was at %s: its library carried over from %s", album, moved.album, moved.path)
 
 
-def _modified(path: Path) -> float:
+def library_modified(path: Path) -> float:
     """When the library was last written (its write-ahead log, where SQLite puts recent changes, counts)."""
     times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
     return max(times, default=0.0)

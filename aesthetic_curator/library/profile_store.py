@@ -27,7 +27,7 @@ class StoredProfile:
     created_at: float
 
 
-def _metadata(text: str) -> dict:
+def stored_metadata(text: str) -> dict:
     """A profile's stored metadata; damaged JSON costs the details shown, not the profile."""
     try:
         value = json.loads(text)
@@ -51,7 +51,7 @@ class ProfileStore:
 
     def profiles(self) -> list[StoredProfile]:
         rows = self._query("SELECT id, name, bundle_id, metadata, created_at FROM profiles ORDER BY name")
-        return [StoredProfile(r[0], r[1], r[2], _metadata(r[3]), r[4]) for r in rows]
+        return [StoredProfile(r[0], r[1], r[2], stored_metadata(r[3]), r[4]) for r in rows]
 
     def profile_data(self, profile_id: int) -> bytes:
         rows = self._query("SELECT data FROM profiles WHERE id = ?", (profile_id,))
@@ -89,7 +89,7 @@ class ProfileStore:
             row = db.execute("SELECT metadata FROM profiles WHERE id = ?", (profile_id,)).fetchone()
             if row is None:
                 raise CuratorError(f"no profile with id {profile_id}")
-            merged = json.dumps({**_metadata(row[0]), **changes})
+            merged = json.dumps({**stored_metadata(row[0]), **changes})
             db.execute("UPDATE profiles SET metadata = ? WHERE id = ?", (merged, profile_id))
 
     def scored_elsewhere(self, profile_id: int) -> list[int]:

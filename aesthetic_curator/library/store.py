@@ -88,6 +88,11 @@ def _short_label(name: str) -> str:
     return raw.decode("utf-8", "ignore") or "album"
 
 
+def libraries_dir() -> Path:
+    """The folder of every album's library file (in the user data dir)."""
+    return data_dir() / "libraries"
+
+
 def library_path_for(album: Path) -> Path:
     """The database file of an album: one per absolute album path, in the user data dir.
 
@@ -96,7 +101,7 @@ def library_path_for(album: Path) -> Path:
     """
     resolved = album.resolve()
     key = hashlib.sha256(os.fsencode(str(resolved))).hexdigest()[:16]
-    return data_dir() / "libraries" / f"{_short_label(resolved.name)}-{key}.sqlite3"
+    return libraries_dir() / f"{_short_label(resolved.name)}-{key}.sqlite3"
 
 
 class Library(ProfileStore, PhotoFeatureStore):

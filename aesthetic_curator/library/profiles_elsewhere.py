@@ -1,0 +1,99 @@
+"""The profiles a user taught in their other albums, so that a new shoot can be ranked by their taste at once.
+
+Profiles live in each album's own library (one SQLite file per album), which keeps an album's profiles, scores
+and rankings together, but meant that every new shoot started with no profile: a photographer who had taught
+the app their taste on last month's wedding had to rate the new one again, or export and import a file by hand.
+This module finds every profile stored in the other libraries of the app's library folder, read without
+changing them, so the app can offer them (Profile → Use a Profile from Another Album…, ``aesthetic-curator
+profiles``). A profile is a few kilobytes of coefficients over the model's tasks, nothing of the other album's
+photos, so it applies to any album ranked with the same model bundle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aesthetic_curator.errors import CuratorError
+from aesthetic_curator.library.moved_album import library_modified
+from aesthetic_curator.library.photo_sync import from_db
+from aesthetic_curator.library.profile_store import stored_metadata
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProfileElsewhere:
+    """A profile stored in another album's library."""
+
+    library: Path  # that album's library file
+    album: Path  # where that album is (or was)
+    profile_id: int  # the profile's id in that library
+    name: str
+    bundle_id: str  # the model bundle it was made with: it applies only to albums ranked with that bundle
+    metadata: dict
+    created_at: float
+
+    @property
+    def album_name(self) -> str:
+        return self.album.name or str(self.album)
+
+    def made(self) -> str:
+        """When it was stored, as a date ("2026-12-07")."""
+        return time.strftime("%Y-%m-%d", time.localtime(self.created_at))
+
+
+def profiles_elsewhere(libraries: Path, album: Path | None = None, recent: int | None = None) -> list[ProfileElsewhere]:
+    """Every profile in the libraries of ``libraries`` but ``album``'s own, the most recently made first; with
+    ``recent``, only in the libraries written most recently (a quick look, e.g. on opening an album: a
+    photographer's hundreds of albums cost about 1 ms each to read).
+
+    A damaged library, or one of a version without profiles, is passed over (logged): it costs its profiles
+    in the list, not the list."""
+    own = album.resolve() if album is not None else None
+    found: list[ProfileElsewhere] = []
+    paths = sorted(libraries.glob("*.sqlite3"))
+    if recent is not None:
+        paths = sorted(paths, key=library_modified, reverse=True)[:recent]
+    for path in paths:
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+                row = db.execute("SELECT value FROM album WHERE key = 'root'").fetchone()
+                root = Path(from_db(row[0])) if row else None
+                if root is None or root == own:
+                    continue
+                query = "SELECT id, name, bundle_id, metadata, created_at FROM profiles"
+                for profile_id, name, bundle_id, metadata, created in db.execute(query):
+                    meta = stored_metadata(metadata)
+                    found.append(ProfileElsewhere(path, root, profile_id, name, bundle_id, meta, created))
+        except sqlite3.Error as exc:
+            log.debug("profiles of %s not listed: %s", path, exc)
+    return sorted(found, key=lambda p: (-p.created_at, p.album_name, p.name))
+
+
+def profile_file_bytes(profile: ProfileElsewhere) -> bytes:
+    """The profile file's bytes, read from its library now (raises CuratorError when it is gone or unreadable)."""
+    try:
+        with contextlib.closing(sqlite3.connect(profile.library, timeout=5)) as db:
+            row = db.execute("SELECT data FROM profiles WHERE id = ?", (profile.profile_id,)).fetchone()
+    except sqlite3.Error as exc:
+        raise CuratorError(f"cannot read the profile “{profile.name}” from {profile.library} ({exc})") from exc
+    if row is None:
+        raise CuratorError(f"the profile “{profile.name}” is no longer in the library of {profile.album}")
+    return bytes(row[0])
+
+
+def carried_metadata(profile: ProfileElsewhere) -> dict:
+    """The metadata a copy of the profile keeps in this album: what it learned and how well it knew the user
+    there, and where it came from; not the fingerprint of the other album's answers or its top-50 movement,
+    which would be compared with this album's answers and photos ("your answers changed since")."""
+    about_there = ("answers", "previous_profile", "previous_top", "top_moved")
+    kept = {key: value for key, value in profile.metadata.items() if key not in about_there}
+    answers = profile.metadata.get("answers")
+    if isinstance(answers, dict) and "count" in answers:
+        kept["answers"] = {"count": answers["count"]}  # how many it learned from; no digest: nothing to compare
+    return {**kept, "from_album": str(profile.album)}

@@ -1,0 +1,155 @@
+"""Profiles taught in other albums: found in their libraries, copied into a new album, listed and saved by the CLI."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from aesthetic_curator import curation, profile_editing
+from aesthetic_curator.cli import main
+from aesthetic_curator.engine.profile import Profile
+from aesthetic_curator.engine.synthetic import synthetic_photos
+from aesthetic_curator.errors import CuratorError, ProfileError
+from aesthetic_curator.library.album import index_album
+from aesthetic_curator.library.profiles_elsewhere import carried_metadata, profile_file_bytes, profiles_elsewhere
+from aesthetic_curator.library.store import Library, libraries_dir
+from aesthetic_curator.model_setup import bundle_id_at
+
+
+@pytest.fixture
+def libraries(tmp_path, monkeypatch) -> Path:
+    """A data folder of this test's own: every album's library in it, nobody else's."""
+    monkeypatch.setenv("AESTHETIC_CURATOR_DATA_DIR", str(tmp_path / "data"))
+    return libraries_dir()
+
+
+def _album(root: Path, name: str, count: int = 12, seed: int = 0) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    for index, photo in enumerate(synthetic_photos(count, 48, seed=seed)):
+        photo.save(folder / f"IMG_{index:04d}.jpg", quality=90)
+    return folder
+
+
+def _store(folder: Path, profiles: dict[str, dict]) -> None:
+    library = Library.open_for_album(folder)
+    try:
+        for name, metadata in profiles.items():
+            library.save_profile(name, f"bytes of {name}".encode(), metadata.pop("bundle_id", "b" * 64), metadata)
+            time.sleep(0.01)  # made one after the other
+    finally:
+        library.close()
+
+
+def test_profiles_of_the_other_albums_are_listed_newest_first_and_read_unchanged(libraries, tmp_path):
+    wedding, portraits, new = (_album(tmp_path, name, seed=n) for n, name in enumerate(("wedding", "portraits", "new")))
+    _store(wedding, {"mine": {"k": 24, "agreement": {"value": 0.78, "error": 0.05}}, "bw": {}})
+    _store(portraits, {"faces": {"k": 40, "answers": {"count": 45, "digest": "x"}, "extra": {"comparisons": 5}}})
+    _store(new, {"own": {}})
+    (libraries / "damaged-0000.sqlite3").write_bytes(b"not a database at all")
+    before = {path.name: path.read_bytes() for path in libraries.glob("*.sqlite3")}
+
+    found = profiles_elsewhere(libraries, new)
+    assert [(p.name, p.album_name) for p in found] == [("faces", "portraits"), ("bw", "wedding"), ("mine", "wedding")]
+    assert profile_file_bytes(found[2]) == b"bytes of mine"
+    assert profile_editing.describe_elsewhere(found[2]) == (
+        "learned from 24 photos; predicted 78 % of your choices there"
+    )
+    assert profile_editing.describe_elsewhere(found[0]) == "learned from 40 ratings and 5 comparisons (40 photos)"
+    assert profile_editing.describe_elsewhere(found[1]) == ""
+    assert [p.name for p in profiles_elsewhere(libraries)] == ["own", "faces", "bw", "mine"]  # no album: every one
+    assert [p.name for p in profiles_elsewhere(libraries, new, recent=1)] == []  # only the latest written: its own
+    assert {path.name: path.read_bytes() for path in libraries.glob("*.sqlite3")} == before  # nothing written
+
+    carried = carried_metadata(found[0])
+    assert carried["answers"] == {"count": 45} and carried["from_album"] == str(portraits.resolve())
+    assert "digest" not in str(carried)  # nothing to compare this album's answers with
+
+    gone = found[2].library
+    with sqlite3.connect(gone) as db:
+        db.execute("DELETE FROM profiles WHERE name = 'mine'")
+    with pytest.raises(CuratorError, match="no longer in the library"):
+        profile_file_bytes(found[2])
+
+
+def test_a_profile_of_another_album_ranks_a_new_album_as_it_ranked_its_own(libraries, tmp_path, test_bundle):
+    taught, new = _album(tmp_path, "taught", 16, seed=1), _album(tmp_path, "new", 14, seed=2)
+    model = curation.open_model(test_bundle.path, "cpu")
+    library = Library.open_for_album(taught)
+    index_album(library)
+    for photo, stars in zip(library.photos()[:12], [1, 2, 3, 4, 5, 3] * 2):
+        library.set_rating(photo.id, stars=stars)
+    profile_id = curation.personalize_album(library, model, "mine").profile_id
+    taught_alpha = Profile.from_bytes(library.profile_data(profile_id)).alpha
+    library.close()
+
+    target = Library.open_for_album(new)
+    index_album(target)
+    target.save_profile("mine", b"", test_bundle.bundle_id, {})  # a name already taken here
+    (found,) = profiles_elsewhere(libraries, new)
+    adopted = profile_editing.adopt_profile(target, model, found)
+    stored = next(p for p in target.profiles() if p.id == adopted)
+    assert stored.name == "mine (from taught)"
+    assert stored.metadata["from_album"] == str(taught.resolve()) and "digest" not in stored.metadata["answers"]
+    assert torch.equal(Profile.from_bytes(target.profile_data(adopted)).alpha, taught_alpha)
+    curation.rank_album(target, model, adopted)
+    by_path = {target.absolute_path(p): p.id for p in target.photos()}
+    expected = model.rank(Profile.from_bytes(target.profile_data(adopted)), list(by_path))
+    assert {by_path[item.path]: item.rank for item in expected.ranked} == {
+        k: v[1] for k, v in target.scores(adopted).items()
+    }
+    assert len(target.scores(adopted)) == 14
+
+    with sqlite3.connect(found.library) as db:  # the profile stored there is of another bundle now
+        data = Profile.from_bytes(profile_file_bytes(found))
+        data.bundle_id = "0" * 64
+        db.execute("UPDATE profiles SET data = ? WHERE id = ?", (data.to_bytes(), found.profile_id))
+    with pytest.raises(ProfileError, match="made for another model bundle"):
+        profile_editing.adopt_profile(target, model, found)
+    target.close()
+
+
+def test_the_profiles_command_lists_them_and_writes_one_for_rank(libraries, tmp_path, capsys, test_bundle):
+    wedding, other = _album(tmp_path, "wedding"), _album(tmp_path, "other", seed=3)
+    assert main(["profiles"]) == 0
+    assert "no album has a profile yet" in capsys.readouterr().err
+    profile = Profile(
+        torch.rand(len(test_bundle.tasks), len(test_bundle.layers)),
+        test_bundle.bundle_id,
+        list(test_bundle.task_names),
+        len(test_bundle.layers),
+        20,
+        1.0,
+        {},
+        0.5,
+        "mine",
+    )
+    library = Library.open_for_album(wedding)
+    library.save_profile("mine", profile.to_bytes(), profile.bundle_id, profile.metadata())
+    library.close()
+
+    assert main(["profiles"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"mine\t{wedding.resolve()}\t") and f"bundle {test_bundle.bundle_id[:12]}" in line
+    assert "learned from 20 photos" in line
+    assert main(["profiles", "--album", str(other)]) == 0
+    assert capsys.readouterr().out == ""
+
+    out = tmp_path / "mine.profile"
+    assert main(["profiles", "--album", str(wedding), "--save", "mine", "--out", str(out)]) == 0
+    assert torch.equal(Profile.load(out).alpha, profile.alpha)
+    assert main(["profiles", "--album", str(wedding), "--save", "theirs", "--out", str(out)]) == 2
+    assert "has no profile named “theirs” (its profiles: “mine”)" in capsys.readouterr().err
+    assert main(["profiles", "--save", "mine", "--out", str(out)]) == 2
+    assert "--save needs --album" in capsys.readouterr().err
+
+
+def test_the_bundle_id_is_read_from_the_manifest_alone(test_bundle, tmp_path):
+    assert bundle_id_at(test_bundle.path) == test_bundle.bundle_id
+    assert bundle_id_at(tmp_path) is None and bundle_id_at(None) is None
+    (tmp_path / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+    assert bundle_id_at(tmp_path) is None
