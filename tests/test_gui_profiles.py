@@ -228,7 +228,10 @@ def test_a_new_album_is_ranked_with_a_profile_taught_in_another(qtbot, personali
     assert torch.equal(Profile.from_bytes(app.library.profile_data(app.current_profile_id())).alpha, taught_alpha)
     assert len(app.library.scores(app.current_profile_id())) == 8
     assert grid_ids(app) == _ranked_order(app, app.current_profile_id())  # the grid shows the new ranking
-    assert "brought from album" in app.profile_box.toolTip()
+    assert "predicts" not in app.statusBar().currentMessage()  # what it predicted was the other album's answers
+    details = app.profile_box.toolTip()
+    assert "“mine”: brought from album “album”, where it learned from 10 ratings" in details
+    assert "there it predicts" in details
 
 
 def test_the_dialog_offers_only_profiles_of_the_model_in_use(qtbot, tmp_path):

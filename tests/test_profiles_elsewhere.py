@@ -68,6 +68,8 @@ def test_profiles_of_the_other_albums_are_listed_newest_first_and_read_unchanged
     carried = carried_metadata(found[0])
     assert carried["answers"] == {"count": 45} and carried["from_album"] == str(portraits.resolve())
     assert "digest" not in str(carried)  # nothing to compare this album's answers with
+    carried = carried_metadata(found[2])  # how well it knew the user there is kept, not as this album's agreement
+    assert "agreement" not in carried and carried["agreement_there"] == {"value": 0.78, "error": 0.05}
 
     gone = found[2].library
     with sqlite3.connect(gone) as db:

@@ -227,6 +227,8 @@ class WindowViews:
         there = _brought_from(meta)
         where = f"brought from album “{there}”, where it " if there else ""
         lines = [f"“{stored.name}”: {where}learned from {told}"]
+        if there and (knew := ProfileProgress.from_metadata({"agreement": meta.get("agreement_there")})).agreement:
+            lines.append(f"there it {knew.describe()}")
         if extra.get("top_tuned"):
             # Under 50 photos rated with stars the solver keeps the start's coefficients (steps 0): say what they are.
             start = "each task weighted by its agreement with you" if extra.get("steps") == 0 else "coefficients"

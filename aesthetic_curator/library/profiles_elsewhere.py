@@ -88,11 +88,14 @@ def profile_file_bytes(profile: ProfileElsewhere) -> bytes:
 
 
 def carried_metadata(profile: ProfileElsewhere) -> dict:
-    """The metadata a copy of the profile keeps in this album: what it learned and how well it knew the user
-    there, and where it came from; not the fingerprint of the other album's answers or its top-50 movement,
+    """The metadata a copy of the profile keeps in this album: what it learned and where it came from, and how
+    well it knew the user there (as ``agreement_there``: the app reports ``agreement`` as how well a profile
+    predicts this album's answers); not the fingerprint of the other album's answers or its top-50 movement,
     which would be compared with this album's answers and photos ("your answers changed since")."""
-    about_there = ("answers", "previous_profile", "previous_top", "top_moved")
+    about_there = ("answers", "agreement", "previous_profile", "previous_top", "top_moved")
     kept = {key: value for key, value in profile.metadata.items() if key not in about_there}
+    if isinstance(profile.metadata.get("agreement"), dict):
+        kept["agreement_there"] = profile.metadata["agreement"]
     answers = profile.metadata.get("answers")
     if isinstance(answers, dict) and "count" in answers:
         kept["answers"] = {"count": answers["count"]}  # how many it learned from; no digest: nothing to compare
