@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from aesthetic_curator.engine.ranking import RankingResult
     from aesthetic_curator.engine.session import ModelSession
     from aesthetic_curator.engine.taste import TasteSummary
+    from aesthetic_curator.library.other_albums import AnswersElsewhere
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,21 @@ def judgements_digest(album: Path, rated: list[tuple[Path, float]], pairs: list[
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def judged_photos(library: Library) -> list[Path]:
-    """Every photo personalization learns from, in the order it loads them: rated first, then compared."""
-    rated = [path for path, _ in library.training_ratings()]
-    known = set(rated)
-    compared = [path for pair in library.training_pairs() for path in pair if path not in known]
-    return rated + list(dict.fromkeys(compared))
+def judged_photos(library: Library, elsewhere: AnswersElsewhere | None = None) -> list[Path]:
+    """Every photo personalization learns from, in the order it loads them: rated first, then compared (with
+    ``elsewhere``, the other albums' too)."""
+    rated, pairs = _answers(library, elsewhere)
+    known = {path for path, _ in rated}
+    compared = [path for pair in pairs for path in pair if path not in known]
+    return [path for path, _ in rated] + list(dict.fromkeys(compared))
+
+
+def _answers(
+    library: Library, elsewhere: AnswersElsewhere | None
+) -> tuple[list[tuple[Path, float]], list[tuple[Path, Path]]]:
+    """The album's stars and decided comparisons, followed by those given in other albums when asked for."""
+    rated, pairs = library.training_ratings(), library.training_pairs()
+    return (rated + elsewhere.rated, pairs + elsewhere.pairs) if elsewhere is not None else (rated, pairs)
 
 
 @dataclass
@@ -126,6 +136,7 @@ class PersonalizedProfile:
     skipped: list[str]  # rated photos that could not be read
     comparisons: int = 0  # answered comparisons it learned from, beside the ratings
     progress: ProfileProgress | None = None  # its agreement (the top's movement comes with the ranking)
+    elsewhere: dict | None = None  # what it learned from other albums too (AnswersElsewhere.summary)
 
 
 def open_model(bundle_path: Path, device: str = "auto") -> ModelSession:
@@ -151,13 +162,14 @@ def estimate_personalization(
 
     model.prepare(progress, cancel)
     config = PersonalizeConfig(solver=solver) if solver else PersonalizeConfig()
-    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config, rated, mostly_comparisons))
+    return PersonalizationEstimate(model.device.type, model.estimate_seconds(k, config, rated, mostly_comparisons), k)
 
 
 @dataclass(frozen=True)
 class PersonalizationEstimate:
     device_type: str  # "cpu" or "cuda"
     seconds: float
+    photos: int = 0  # the judged photos it learns from (other albums' included)
 
 
 def personalize_album(
@@ -167,16 +179,20 @@ def personalize_album(
     *,
     solver: str | None = None,
     seed: int = 0,
+    elsewhere: AnswersElsewhere | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> PersonalizedProfile:
-    """Learn a profile from the album's ratings and answered comparisons; store it under ``name``."""
+    """Learn a profile from the album's ratings and answered comparisons (and, with ``elsewhere``, those given
+    in the user's other albums); store it under ``name``."""
     from aesthetic_curator.engine.solvers.base import PersonalizeConfig
 
     rated, pairs = library.training_ratings(), library.training_pairs()  # answers given from now on wait
-    readiness = _readiness_of(library.album, rated, pairs)  # its digest: for the next Personalize
+    readiness = _readiness_of(library.album, rated, pairs)  # of this album: its digest is for the next Personalize
     if not readiness.ready:
         raise RatingsError(readiness.explain())
+    if elsewhere is not None:
+        rated, pairs = rated + elsewhere.rated, pairs + elsewhere.pairs
     model.prepare(progress, cancel)  # first use: fetch with byte progress; else a no-op
     config = PersonalizeConfig(solver=solver, seed=seed) if solver else PersonalizeConfig(seed=seed)
     result = model.personalize(rated, config, progress, cancel, pairs=pairs)
@@ -186,6 +202,8 @@ def personalize_album(
     metadata["answers"] = {"count": readiness.answers, "digest": readiness.digest}
     if result.agreement is not None:
         metadata["agreement"] = result.agreement.as_dict()
+    if elsewhere is not None and elsewhere.albums:
+        metadata["elsewhere"] = elsewhere.summary()
     profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, metadata)
     return PersonalizedProfile(
         profile_id,
@@ -197,6 +215,7 @@ def personalize_album(
         [f"{item.path}: {item.reason}" for item in result.skipped],
         result.comparisons,
         ProfileProgress.from_metadata(metadata),
+        metadata.get("elsewhere"),
     )
 
 

@@ -25,7 +25,7 @@ from aesthetic_curator.curation import (
     stored_profile,
 )
 from aesthetic_curator.errors import CuratorError, ProfileError
-from aesthetic_curator.library.profiles_elsewhere import ProfileElsewhere, carried_metadata, profile_file_bytes
+from aesthetic_curator.library.other_albums import ProfileElsewhere, carried_metadata, profile_file_bytes
 from aesthetic_curator.library.store import Library
 from aesthetic_curator.profile_progress import TOP, ProfileProgress, learned_from
 from aesthetic_curator.progress import CancelToken, ProgressCallback
@@ -118,7 +118,8 @@ def describe_elsewhere(found: ProfileElsewhere) -> str:
     progress, k = ProfileProgress.from_metadata(found.metadata), found.metadata.get("k")
     parts = []
     if isinstance(k, int) and k > 0:
-        parts.append("learned from " + learned_from(k, int(extra.get("comparisons") or 0), progress.answers))
+        comparisons, elsewhere = int(extra.get("comparisons") or 0), found.metadata.get("elsewhere")
+        parts.append("learned from " + learned_from(k, comparisons, progress.answers, elsewhere))
     if progress.agreement is not None:
         parts.append(f"predicted {100 * progress.agreement:.0f} % of your choices there")
     return "; ".join(parts)

@@ -83,12 +83,22 @@ class ProfileProgress:
         return "your answers changed since: Personalize again to use them"
 
 
-def learned_from(photos: int, comparisons: int, answers: int | None) -> str:
+def learned_from(photos: int, comparisons: int, answers: int | None, elsewhere: object = None) -> str:
     """What a profile learned from, in the user's units: "12 ratings and 5 comparisons (20 photos)" (answers,
-    then the photos they span); a profile from before answers were counted says "20 photos, 5 comparisons"."""
+    then the photos they span); a profile from before answers were counted says "20 photos, 5 comparisons".
+    ``elsewhere``: the answers of other albums it learned from too (its stored ``elsewhere``: ratings,
+    comparisons, photos, albums), which ``photos`` and ``comparisons`` include and ``answers`` does not."""
+    other = elsewhere if isinstance(elsewhere, dict) else {}
+    counts = {key: int(_number(other.get(key)) or 0) for key in ("ratings", "comparisons", "photos", "albums")}
+    photos, comparisons = photos - counts["photos"], comparisons - counts["comparisons"]
     if answers is None:
-        return f"{photos} photos" + (f", {comparisons} comparisons" if comparisons else "")
-    return answers_in_words(answers - comparisons, comparisons) + (f" ({photos} photos)" if comparisons else "")
+        here = f"{photos} photos" + (f", {comparisons} comparisons" if comparisons else "")
+    else:
+        here = answers_in_words(answers - comparisons, comparisons) + (f" ({photos} photos)" if comparisons else "")
+    if not counts["albums"]:
+        return here
+    there = answers_in_words(counts["ratings"], counts["comparisons"])
+    return f"{here}, and {there} in {_counted(counts['albums'], 'other album')}"
 
 
 def answers_in_words(ratings: int, comparisons: int, rating_noun: str = "rating") -> str:

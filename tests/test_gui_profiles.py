@@ -17,7 +17,7 @@ from aesthetic_curator.gui.main_window import MainWindow
 from aesthetic_curator.gui.photo_model import Filter, SortOrder
 from aesthetic_curator.gui.profiles_elsewhere_dialog import ProfilesElsewhereDialog
 from aesthetic_curator.gui.tasks import ImmediateTaskRunner
-from aesthetic_curator.library.profiles_elsewhere import ProfileElsewhere
+from aesthetic_curator.library.other_albums import ProfileElsewhere
 from tests.test_gui import THREAD_TIMEOUT, TIMEOUT, album, grid_ids, open_album, rate_with_keys, threaded_window, window  # noqa: F401
 
 
@@ -217,7 +217,8 @@ def test_a_new_album_is_ranked_with_a_profile_taught_in_another(qtbot, personali
     def choose_mine(dialog):
         rows = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
         mine = next(row for row in rows if dialog._profiles[row.data(0, Qt.ItemDataRole.UserRole)].album == taught)
-        assert mine.text(0) == "mine" and mine.text(1) == "album" and mine.text(3).startswith("learned from 10 ratings; predicted ")
+        assert mine.text(0) == "mine" and mine.text(1) == "album"
+        assert mine.text(3).startswith("learned from 10 ratings; predicted ")
         dialog.tree.setCurrentItem(mine)
         return QDialog.DialogCode.Accepted
 
@@ -249,3 +250,20 @@ def test_the_dialog_offers_only_profiles_of_the_model_in_use(qtbot, tmp_path):
     only_others = ProfilesElsewhereDialog([found("theirs", "a" * 64)], "b" * 64)
     qtbot.addWidget(only_others)
     assert only_others.choice() is None and not only_others.use_button.isEnabled()
+
+
+def test_learn_from_all_my_albums_adds_the_other_albums_answers(qtbot, window, album, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("AESTHETIC_CURATOR_DATA_DIR", str(tmp_path / "own data"))  # only this test's albums
+    app = _personalize(qtbot, window, album)  # 10 ratings in the first album
+    shoot = tmp_path / "new shoot"
+    shoot.mkdir()
+    for index, photo in enumerate(synthetic_photos(12, 64, seed=6)):
+        photo.save(shoot / f"DSC_{index:04d}.jpg", quality=90)
+    assert not app.preferences.learn_everywhere and not app.learn_everywhere_action.isChecked()
+    app.learn_everywhere_action.trigger()
+    assert app.preferences.learn_everywhere  # kept between runs
+    _personalize(qtbot, app, shoot)
+    details = app.profile_box.toolTip()
+    assert "“mine”: learned from 10 ratings, and 10 ratings in 1 other album" in details
+    stored = next(p for p in app.library.profiles() if p.id == app.current_profile_id())
+    assert stored.metadata["k"] == 20 and stored.metadata["elsewhere"]["albums"] == 1

@@ -17,7 +17,7 @@ from aesthetic_curator.errors import CuratorError
 def cmd_profiles(args: argparse.Namespace) -> int:
     from aesthetic_curator.builtin_model import builtin_bundle_path
     from aesthetic_curator.engine.profile import Profile
-    from aesthetic_curator.library.profiles_elsewhere import profile_file_bytes, profiles_elsewhere
+    from aesthetic_curator.library.other_albums import profile_file_bytes, profiles_elsewhere
     from aesthetic_curator.library.store import libraries_dir
     from aesthetic_curator.model_setup import bundle_id_at
     from aesthetic_curator.profile_editing import describe_elsewhere

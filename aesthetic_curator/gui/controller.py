@@ -22,8 +22,8 @@ from aesthetic_curator.comparison_questions import comparisons_to_ask
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.gui.preferences import Preferences
 from aesthetic_curator.gui.tasks import Job, Task, TaskRunner
-from aesthetic_curator.library.profiles_elsewhere import ProfileElsewhere
-from aesthetic_curator.library.store import Library
+from aesthetic_curator.library.other_albums import ProfileElsewhere, answers_elsewhere
+from aesthetic_curator.library.store import Library, libraries_dir
 from aesthetic_curator.library.thumbnails import ThumbnailCache
 
 log = logging.getLogger(__name__)
@@ -246,15 +246,16 @@ class AlbumController(QObject):
         if library is None or model is None:
             return
         readiness = curation.rating_readiness(library)
-        k = readiness.photos
-        rated = curation.judged_photos(library)
+        everywhere = answers_elsewhere(libraries_dir(), library.album) if self.preferences.learn_everywhere else None
+        rated = curation.judged_photos(library, everywhere)
 
         def estimate(progress, cancel):
             mostly = readiness.mostly_comparisons  # then the fast solver fits the coefficients at every count
-            return curation.estimate_personalization(model, k, solver, rated, progress, cancel, mostly)
+            return curation.estimate_personalization(model, len(rated), solver, rated, progress, cancel, mostly)
 
         def learn(progress, cancel):
-            return curation.personalize_album(library, model, name, solver=solver, progress=progress, cancel=cancel)
+            options = {"solver": solver, "elsewhere": everywhere, "progress": progress, "cancel": cancel}
+            return curation.personalize_album(library, model, name, **options)
 
         def estimated(estimate: curation.PersonalizationEstimate) -> None:
             self.estimated.emit(estimate)
@@ -346,10 +347,6 @@ class AlbumController(QObject):
         if library is not None and model is not None:
             store = profile_editing.import_profile if isinstance(source, Path) else profile_editing.adopt_profile
             self.run("import profile", lambda progress, cancel: store(library, model, source), self._new_profile)
-
-    def export_profile(self, profile_id: int, path: Path) -> Path | None:
-        """Write the profile's file (small: written at once); raises CuratorError."""
-        return profile_editing.export_profile(self.library, profile_id, path) if self.library is not None else None
 
     def find_hidden_gems(self, profile_id: int) -> None:
         """Score the album with the plain average once per bundle (kept), then pick the profile's hidden gems."""

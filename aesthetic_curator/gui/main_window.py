@@ -278,7 +278,8 @@ class MainWindow(
         answer = QMessageBox.question(
             self,
             "Personalize",
-            f"Learning from {readiness.told()} on the CPU will take about {human_duration(estimate.seconds)} "
+            f"Learning from {readiness.told()}{_also_elsewhere(estimate, readiness)} on the CPU will take about "
+            f"{human_duration(estimate.seconds)} "
             f"(no CUDA GPU found). You can keep browsing and rating meanwhile, and cancel at any time.\n\n"
             "Start now?",
         )
@@ -287,7 +288,8 @@ class MainWindow(
     def _personalized(self, result: curation.PersonalizedProfile) -> None:
         self._reload_profiles(select=result.profile_id)
         skipped = f"; {len(result.skipped)} unreadable photo(s) skipped" if result.skipped else ""
-        told = learned_from(result.k, result.comparisons, result.progress.answers if result.progress else None)
+        answers = result.progress.answers if result.progress else None
+        told = learned_from(result.k, result.comparisons, answers, result.elsewhere)
         knows = f" — {result.progress.describe()}" if result.progress and result.progress.describe() else ""
         self.statusBar().showMessage(
             f"Profile “{result.name}” learned from {told} in {result.seconds:.1f}s{knows}{skipped}; ranking…", 15_000
@@ -435,3 +437,9 @@ class MainWindow(
     def showEvent(self, event) -> None:
         super().showEvent(event)
         QTimer.singleShot(0, self._update_actions)
+
+
+def _also_elsewhere(estimate: curation.PersonalizationEstimate, readiness: curation.RatingReadiness) -> str:
+    """What Learn From All My Albums adds to the answers told (", and 120 photos judged in your other albums,")."""
+    more = estimate.photos - readiness.photos
+    return f", and {more} photos judged in your other albums," if more > 0 else ""

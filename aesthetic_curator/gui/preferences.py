@@ -66,6 +66,9 @@ class Preferences:
     show_new_photos = _switch(
         "view/show_new_photos", "Whether each photo copied in is selected as it arrives (File → Show New Photos…)."
     )
+    learn_everywhere = _switch(
+        "model/learn_from_all_albums", "Whether Personalize learns from the answers given in other albums too."
+    )
     loupe_histogram = _switch("view/loupe_histogram", "Whether the loupe shows the histogram (H).")
     loupe_clipping = _switch("view/loupe_clipping", "Whether the loupe marks clipped pixels (J).")
     loupe_focus = _switch("view/loupe_focus", "Whether the loupe marks the sharp edges (M, focus peaking).")

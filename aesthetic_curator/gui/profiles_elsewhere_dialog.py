@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from aesthetic_curator.gui.screen_fit import resize_within_screen
-from aesthetic_curator.library.profiles_elsewhere import ProfileElsewhere
+from aesthetic_curator.library.other_albums import ProfileElsewhere
 from aesthetic_curator.profile_editing import describe_elsewhere
 
 OTHER_MODEL = "made with another model than the one in use: choose that model in Model… to use it"

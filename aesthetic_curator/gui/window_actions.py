@@ -87,6 +87,12 @@ def build_actions(w: MainWindow) -> None:
         None,
         "rank this album by the taste you taught in another album",
     )
+    w.learn_everywhere_action = _preference_switch(
+        w,
+        "Learn From All My Albums",
+        "learn_everywhere",
+        "Personalize learns from your stars and comparisons in your other albums too (the latest, up to 150 photos)",
+    )
     w.stack_action = _action(
         w, "Stack Bursts", w.stack_bursts_toggled, "Ctrl+K", "show each burst as one tile, its best photo on top"
     )
@@ -215,7 +221,9 @@ def build_menus(w: MainWindow) -> None:
     photo_menu.addAction(w.larger_tiles_action)
     photo_menu.addAction(w.smaller_tiles_action)
     profile_menu = w.menuBar().addMenu("P&rofile")
-    for action in (w.taste_action, w.explain_action, w.blend_action, None, w.profile_elsewhere_action, None):
+    for action in (w.taste_action, w.explain_action, w.blend_action, None, w.profile_elsewhere_action):
+        profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
+    for action in (w.learn_everywhere_action, None):
         profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
     profile_menu.addAction(w.import_profile_action)
     profile_menu.addAction(w.export_profile_action)

@@ -18,10 +18,10 @@ from aesthetic_curator.gui.blend_dialog import BlendDialog
 from aesthetic_curator.gui.photo_model import Filter
 from aesthetic_curator.gui.profiles_elsewhere_dialog import ProfilesElsewhereDialog
 from aesthetic_curator.gui.taste_panel import TastePanel
-from aesthetic_curator.library.profiles_elsewhere import profiles_elsewhere
+from aesthetic_curator.library.other_albums import profiles_elsewhere
 from aesthetic_curator.library.store import libraries_dir
 from aesthetic_curator.model_setup import bundle_id_at
-from aesthetic_curator.profile_editing import PROFILE_SUFFIX
+from aesthetic_curator.profile_editing import PROFILE_SUFFIX, export_profile
 
 PROFILE_FILES = f"Aesthetic Curator profiles (*{PROFILE_SUFFIX});;All files (*)"
 #: Opening an album without profiles looks for one to offer in this many of the latest written other libraries.
@@ -141,7 +141,7 @@ class WindowProfiles:
 
     def export_profile_to(self, path: Path) -> None:
         try:
-            written = self.controller.export_profile(self.current_profile_id(), path)
+            written = export_profile(self.library, self.current_profile_id(), path)  # small: written at once
         except (CuratorError, OSError) as exc:
             self.show_error("Export profile", str(exc))
             return

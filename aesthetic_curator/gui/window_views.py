@@ -223,7 +223,7 @@ class WindowViews:
             return "no profile yet: rate or compare some photos and press Personalize"
         meta, extra = stored.metadata, stored.metadata.get("extra") or {}
         progress = ProfileProgress.from_metadata(meta)
-        told = learned_from(meta.get("k", "?"), extra.get("comparisons") or 0, progress.answers)
+        told = learned_from(meta.get("k", 0), extra.get("comparisons") or 0, progress.answers, meta.get("elsewhere"))
         there = _brought_from(meta)
         where = f"brought from album “{there}”, where it " if there else ""
         lines = [f"“{stored.name}”: {where}learned from {told}"]

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +86,47 @@ def _photo_from_row(row: tuple) -> Photo:
 def _short_label(name: str) -> str:
     raw = os.fsencode(name or "album")[:_LIBRARY_LABEL_BYTES]
     return raw.decode("utf-8", "ignore") or "album"
+
+
+#: Runs one SQL query on a library database: (sql, parameters) -> rows.
+Query = Callable[[str, Sequence], list[tuple]]
+
+
+def read_training_ratings(query: Query, album: Path) -> list[tuple[Path, float]]:
+    """(photo path, rating) pairs for personalization, from a library's database (this album's, or another
+    album's read by :mod:`other_albums`).
+
+    Stars count as given; a rejected photo counts as 0 stars (below every starred photo);
+    a pick without stars says nothing about its order and is left out. Missing files are left out.
+    """
+    rows = query(
+        "SELECT p.relpath, r.stars, r.flag FROM ratings r JOIN photos p ON p.id = r.photo_id "
+        "WHERE p.missing = 0",
+        (),
+    )
+    pairs = []
+    for stored, stars, flag in sorted(rows, key=lambda row: from_db(row[0])):
+        relpath = from_db(stored)
+        if flag == REJECTED:
+            pairs.append((album / relpath, 0.0))
+        elif stars is not None:
+            pairs.append((album / relpath, float(stars)))
+    return pairs
+
+
+def read_training_pairs(query: Query, album: Path) -> list[tuple[Path, Path]]:
+    """(better, worse) photo paths of every decided comparison in a library whose photos are both present."""
+    rows = query(
+        "SELECT pa.relpath, pb.relpath, c.outcome FROM comparisons c "
+        "JOIN photos pa ON pa.id = c.photo_a JOIN photos pb ON pb.id = c.photo_b "
+        "WHERE c.outcome != 'tie' AND pa.missing = 0 AND pb.missing = 0 ORDER BY c.id",
+        (),
+    )
+    pairs = []
+    for stored_a, stored_b, outcome in rows:
+        a, b = album / from_db(stored_a), album / from_db(stored_b)
+        pairs.append((a, b) if outcome == "a" else (b, a))
+    return pairs
 
 
 def libraries_dir() -> Path:
@@ -295,23 +336,8 @@ class Library(ProfileStore, PhotoFeatureStore):
         }
 
     def training_ratings(self) -> list[tuple[Path, float]]:
-        """(photo path, rating) pairs for personalization.
-
-        Stars count as given; a rejected photo counts as 0 stars (below every starred photo);
-        a pick without stars says nothing about its order and is left out. Missing files are left out.
-        """
-        rows = self._query(
-            "SELECT p.relpath, r.stars, r.flag FROM ratings r JOIN photos p ON p.id = r.photo_id "
-            "WHERE p.missing = 0"
-        )
-        pairs = []
-        for stored, stars, flag in sorted(rows, key=lambda row: from_db(row[0])):
-            relpath = from_db(stored)
-            if flag == REJECTED:
-                pairs.append((self.album / relpath, 0.0))
-            elif stars is not None:
-                pairs.append((self.album / relpath, float(stars)))
-        return pairs
+        """(photo path, rating) pairs for personalization (:func:`read_training_ratings`)."""
+        return read_training_ratings(self._query, self.album)
 
     # -- comparisons ------------------------------------------------------------------------------------
     def add_comparison(self, photo_a: int, photo_b: int, outcome: str) -> int:
@@ -347,13 +373,4 @@ class Library(ProfileStore, PhotoFeatureStore):
 
     def training_pairs(self) -> list[tuple[Path, Path]]:
         """(better, worse) photo paths of every decided comparison whose photos are both present."""
-        rows = self._query(
-            "SELECT pa.relpath, pb.relpath, c.outcome FROM comparisons c "
-            "JOIN photos pa ON pa.id = c.photo_a JOIN photos pb ON pb.id = c.photo_b "
-            "WHERE c.outcome != 'tie' AND pa.missing = 0 AND pb.missing = 0 ORDER BY c.id"
-        )
-        pairs = []
-        for stored_a, stored_b, outcome in rows:
-            a, b = self.album / from_db(stored_a), self.album / from_db(stored_b)
-            pairs.append((a, b) if outcome == "a" else (b, a))
-        return pairs
+        return read_training_pairs(self._query, self.album)

@@ -1,7 +1,9 @@
-"""Profiles taught in other albums: found in their libraries, copied into a new album, listed and saved by the CLI."""
+"""The user's other albums: their profiles found, copied and listed; their answers learned from too."""
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -15,9 +17,15 @@ from aesthetic_curator.engine.profile import Profile
 from aesthetic_curator.engine.synthetic import synthetic_photos
 from aesthetic_curator.errors import CuratorError, ProfileError
 from aesthetic_curator.library.album import index_album
-from aesthetic_curator.library.profiles_elsewhere import carried_metadata, profile_file_bytes, profiles_elsewhere
+from aesthetic_curator.library.other_albums import (
+    answers_elsewhere,
+    carried_metadata,
+    profile_file_bytes,
+    profiles_elsewhere,
+)
 from aesthetic_curator.library.store import Library, libraries_dir
 from aesthetic_curator.model_setup import bundle_id_at
+from aesthetic_curator.profile_progress import learned_from
 
 
 @pytest.fixture
@@ -155,3 +163,67 @@ def test_the_bundle_id_is_read_from_the_manifest_alone(test_bundle, tmp_path):
     assert bundle_id_at(tmp_path) is None and bundle_id_at(None) is None
     (tmp_path / "manifest.json").write_text("[1, 2]", encoding="utf-8")
     assert bundle_id_at(tmp_path) is None
+
+
+def _rate(folder: Path, stars: list[int], comparisons: int = 0) -> Library:
+    library = Library.open_for_album(folder)
+    index_album(library)
+    photos = library.photos()
+    for photo, given in zip(photos, stars):
+        library.set_rating(photo.id, stars=given)
+    chain = photos[-(comparisons + 1) :] if comparisons else []
+    for better, worse in itertools.pairwise(chain):  # each better than the next
+        library.add_comparison(better.id, worse.id, "a")
+    return library
+
+
+def test_answers_of_the_other_albums_latest_first_whole_and_in_place(libraries, tmp_path):
+    old, recent, big, gone = (
+        _album(tmp_path, name, 12, seed=n) for n, name in enumerate(("old", "recent", "big", "gone"))
+    )
+    nested = _album(tmp_path / "new", "day2", 4, seed=9)  # an album inside the open one
+    new = tmp_path / "new"
+    for folder, stars, compared in ((old, [1, 3, 5, 2], 0), (gone, [4, 4], 0), (big, [1, 2, 3, 4, 5] * 2, 0)):
+        _rate(folder, stars, compared).close()
+        time.sleep(0.02)
+    _rate(nested, [5, 1]).close()
+    time.sleep(0.02)
+    _rate(recent, [2, 5], comparisons=3).close()
+    (old / "IMG_0000.jpg").unlink()  # deleted since it was rated
+    shutil.rmtree(gone)  # a drive unplugged
+
+    found = answers_elsewhere(libraries, new, limit=12)
+    # The latest first; "big" (10 photos) would pass the limit after "recent" and "day2"'s photos are the open
+    # album's own; "old" still fits.
+    assert found.albums == [recent.resolve(), old.resolve()] and found.unreachable == [gone.resolve()]
+    rated = {(path.parent.name, path.name): stars for path, stars in found.rated}
+    assert rated == {
+        ("recent", "IMG_0000.jpg"): 2.0,
+        ("recent", "IMG_0001.jpg"): 5.0,
+        ("old", "IMG_0001.jpg"): 3.0,
+        ("old", "IMG_0002.jpg"): 5.0,
+        ("old", "IMG_0003.jpg"): 2.0,
+    }
+    compared = [(a.name[4:8], b.name[4:8]) for a, b in found.pairs]
+    assert compared == [("0008", "0009"), ("0009", "0010"), ("0010", "0011")]
+    assert found.summary() == {"ratings": 5, "comparisons": 3, "photos": 2 + 4 + 3, "albums": 2}
+    assert answers_elsewhere(libraries, new).albums == [recent.resolve(), big.resolve(), old.resolve()]
+
+
+def test_a_profile_learns_from_the_other_albums_and_says_so(libraries, tmp_path, test_bundle):
+    other, new = _album(tmp_path, "other", 14, seed=3), _album(tmp_path, "new", 14, seed=4)
+    _rate(other, [5, 4, 3, 2, 1] * 2 + [3, 1], comparisons=2).close()
+    library = _rate(new, [1, 2, 3, 4, 5, 3] * 2)
+    model = curation.open_model(test_bundle.path, "cpu")
+    everywhere = answers_elsewhere(libraries, new)
+    assert len(curation.judged_photos(library, everywhere)) == 12 + 14
+    result = curation.personalize_album(library, model, "all", elsewhere=everywhere)
+    assert result.k == 26 and result.comparisons == 2
+    assert result.elsewhere == {"ratings": 12, "comparisons": 2, "photos": 14, "albums": 1}
+    told = learned_from(result.k, result.comparisons, result.progress.answers, result.elsewhere)
+    assert told == "12 ratings, and 12 ratings and 2 comparisons in 1 other album"
+    readiness = curation.rating_readiness(library)  # this album's answers: all learned from
+    assert result.progress.since(readiness.answers, readiness.digest) == "learned from all your answers"
+    alone = curation.personalize_album(library, model, "here")
+    assert alone.k == 12 and alone.elsewhere is None
+    library.close()

@@ -1,12 +1,15 @@
-"""The profiles a user taught in their other albums, so that a new shoot can be ranked by their taste at once.
+"""The user's other albums: the profiles and the answers they taught there, for the album open now.
 
 Profiles live in each album's own library (one SQLite file per album), which keeps an album's profiles, scores
 and rankings together, but meant that every new shoot started with no profile: a photographer who had taught
 the app their taste on last month's wedding had to rate the new one again, or export and import a file by hand.
-This module finds every profile stored in the other libraries of the app's library folder, read without
-changing them, so the app can offer them (Profile → Use a Profile from Another Album…, ``aesthetic-curator
-profiles``). A profile is a few kilobytes of coefficients over the model's tasks, nothing of the other album's
-photos, so it applies to any album ranked with the same model bundle.
+This module reads the other libraries of the app's library folder, without changing them, for two things:
+
+- every **profile** stored there (:func:`profiles_elsewhere`), so the app can offer them (Profile → Use a
+  Profile from Another Album…, ``aesthetic-curator profiles``): a profile is a few kilobytes of coefficients
+  over the model's tasks, nothing of the other album's photos, so it ranks any album of the same model bundle;
+- every **answer** given there (:func:`answers_elsewhere`: stars, rejects and decided comparisons of photos
+  still in place), so one personalization can learn from all of them (Profile → Learn From All My Albums).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library.moved_album import library_modified
 from aesthetic_curator.library.photo_sync import from_db
 from aesthetic_curator.library.profile_store import stored_metadata
+from aesthetic_curator.library.store import read_training_pairs, read_training_ratings
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +104,80 @@ def carried_metadata(profile: ProfileElsewhere) -> dict:
     if isinstance(answers, dict) and "count" in answers:
         kept["answers"] = {"count": answers["count"]}  # how many it learned from; no digest: nothing to compare
     return {**kept, "from_album": str(profile.album)}
+
+
+#: At most this many photos judged in other albums are learned from (the most recently used albums first, each
+#: whole): personalization's time grows with the photos, and the method learns little beyond about 100.
+MAX_PHOTOS_ELSEWHERE = 150
+
+
+@dataclass(frozen=True)
+class AnswersElsewhere:
+    """The answers given in other albums: stars (rejects as 0) and decided comparisons, by absolute path."""
+
+    rated: list[tuple[Path, float]]
+    pairs: list[tuple[Path, Path]]
+    albums: list[Path]  # the albums they come from
+    unreachable: list[Path]  # albums with answers whose folder cannot be reached now (a drive unplugged)
+
+    @property
+    def photos(self) -> int:
+        return len({path for path, _ in self.rated} | {path for pair in self.pairs for path in pair})
+
+    def summary(self) -> dict[str, int]:
+        """What a profile learned from them, as stored with it."""
+        return {
+            "ratings": len(self.rated),
+            "comparisons": len(self.pairs),
+            "photos": self.photos,
+            "albums": len(self.albums),
+        }
+
+
+def answers_elsewhere(libraries: Path, album: Path, limit: int = MAX_PHOTOS_ELSEWHERE) -> AnswersElsewhere:
+    """The answers given in the albums of ``libraries`` other than ``album``: the most recently written
+    libraries first, each album whole, up to ``limit`` judged photos in all (an album that would pass it is
+    left out, a smaller one after it may still fit). Only photos whose files are in place count; an album
+    whose folder is gone counts as unreachable. A photo of the open album (an album nested in another) or of an
+    album already counted is left out, so no photo counts twice. Nothing is written."""
+    own = album.resolve()
+    rated: list[tuple[Path, float]] = []
+    pairs: list[tuple[Path, Path]] = []
+    albums: list[Path] = []
+    unreachable: list[Path] = []
+    photos: set[Path] = set()
+    for path in sorted(libraries.glob("*.sqlite3"), key=library_modified, reverse=True):
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+                row = db.execute("SELECT value FROM album WHERE key = 'root'").fetchone()
+                root = Path(from_db(row[0])) if row else None
+                if root is None or root == own:
+                    continue
+
+                def query(sql: str, params=(), db=db) -> list[tuple]:
+                    return db.execute(sql, params).fetchall()
+
+                its_rated, its_pairs = read_training_ratings(query, root), read_training_pairs(query, root)
+        except sqlite3.Error as exc:
+            log.debug("answers of %s not read: %s", path, exc)
+            continue
+        if not its_rated and not its_pairs:
+            continue
+        if not root.is_dir():
+            unreachable.append(root)
+            continue
+        its_rated = [(photo, rating) for photo, rating in its_rated if _usable(photo, own, photos)]
+        its_pairs = [(a, b) for a, b in its_pairs if _usable(a, own, photos) and _usable(b, own, photos)]
+        its_photos = {photo for photo, _ in its_rated} | {photo for pair in its_pairs for photo in pair}
+        if not its_photos or len(photos | its_photos) > limit:
+            continue
+        rated += its_rated
+        pairs += its_pairs
+        photos.update(its_photos)
+        albums.append(root)
+    return AnswersElsewhere(rated, pairs, albums, unreachable)
+
+
+def _usable(photo: Path, own: Path, counted: set[Path]) -> bool:
+    """In place, and neither the open album's (an album nested in another) nor a counted album's already."""
+    return photo not in counted and not photo.is_relative_to(own) and photo.is_file()
