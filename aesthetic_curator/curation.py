@@ -110,19 +110,13 @@ def judgements_digest(album: Path, rated: list[tuple[Path, float]], pairs: list[
 
 def judged_photos(library: Library, elsewhere: AnswersElsewhere | None = None) -> list[Path]:
     """Every photo personalization learns from, in the order it loads them: rated first, then compared (with
-    ``elsewhere``, the other albums' too)."""
-    rated, pairs = _answers(library, elsewhere)
+    ``elsewhere``, the other albums' answers after the album's own)."""
+    rated, pairs = library.training_ratings(), library.training_pairs()
+    if elsewhere is not None:
+        rated, pairs = rated + elsewhere.rated, pairs + elsewhere.pairs
     known = {path for path, _ in rated}
     compared = [path for pair in pairs for path in pair if path not in known]
     return [path for path, _ in rated] + list(dict.fromkeys(compared))
-
-
-def _answers(
-    library: Library, elsewhere: AnswersElsewhere | None
-) -> tuple[list[tuple[Path, float]], list[tuple[Path, Path]]]:
-    """The album's stars and decided comparisons, followed by those given in other albums when asked for."""
-    rated, pairs = library.training_ratings(), library.training_pairs()
-    return (rated + elsewhere.rated, pairs + elsewhere.pairs) if elsewhere is not None else (rated, pairs)
 
 
 @dataclass
@@ -370,12 +364,16 @@ WARM_UP_FROM = 5
 
 
 def score_rated_photos_ahead(
-    library: Library, model: ModelSession, cancel: CancelToken | None = None, solver: str | None = None
+    library: Library,
+    model: ModelSession,
+    cancel: CancelToken | None = None,
+    solver: str | None = None,
+    elsewhere: AnswersElsewhere | None = None,
 ) -> int:
-    """Each task's scores of the album's judged photos, computed now so Personalize need not
-    (:mod:`engine.zero_shot_cache`), and from :data:`WARM_UP_FROM` on a warm-up of its passes, once
+    """Each task's scores of the album's judged photos (and ``elsewhere``'s), computed now so Personalize need
+    not (:mod:`engine.zero_shot_cache`), and from :data:`WARM_UP_FROM` on a warm-up of its passes, once
     (:meth:`ModelSession.warm_up`); returns how many photos were scored."""
-    photos = judged_photos(library)
+    photos = judged_photos(library, elsewhere)
     scored = model.prefetch_task_scores(photos, cancel)
     if len(photos) >= WARM_UP_FROM:
         check(cancel)

@@ -217,6 +217,7 @@ def test_a_profile_learns_from_the_other_albums_and_says_so(libraries, tmp_path,
     model = curation.open_model(test_bundle.path, "cpu")
     everywhere = answers_elsewhere(libraries, new)
     assert len(curation.judged_photos(library, everywhere)) == 12 + 14
+    assert curation.score_rated_photos_ahead(library, model, elsewhere=everywhere) == 26  # before the press
     result = curation.personalize_album(library, model, "all", elsewhere=everywhere)
     assert result.k == 26 and result.comparisons == 2
     assert result.elsewhere == {"ratings": 12, "comparisons": 2, "photos": 14, "albums": 1}

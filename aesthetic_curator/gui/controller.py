@@ -159,10 +159,11 @@ class AlbumController(QObject):
             self._score_ahead_timer.start()  # one at a time: look again in a moment
             return
 
-        solver = self.preferences.solver
+        solver, everywhere = self.preferences.solver, self.preferences.learn_everywhere
 
-        def job(progress, cancel):
-            return curation.score_rated_photos_ahead(library, model, cancel, solver)
+        def job(progress, cancel):  # with Learn From All My Albums, the other albums' judged photos too
+            elsewhere = answers_elsewhere(libraries_dir(), library.album) if everywhere else None
+            return curation.score_rated_photos_ahead(library, model, cancel, solver, elsewhere)
 
         task = self.runner.create("score ahead", job, self)
         task.failed.connect(lambda message: log.info("scoring rated photos ahead failed: %s", message))
