@@ -196,7 +196,7 @@ def personalize_album(
     metadata["answers"] = {"count": readiness.answers, "digest": readiness.digest}
     if result.agreement is not None:
         metadata["agreement"] = result.agreement.as_dict()
-    if elsewhere is not None and elsewhere.albums:
+    if elsewhere is not None and (elsewhere.albums or elsewhere.unreachable):
         metadata["elsewhere"] = elsewhere.summary()
     profile_id = library.save_profile(name, profile.to_bytes(), profile.bundle_id, metadata)
     return PersonalizedProfile(

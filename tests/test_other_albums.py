@@ -206,7 +206,7 @@ def test_answers_of_the_other_albums_latest_first_whole_and_in_place(libraries, 
     }
     compared = [(a.name[4:8], b.name[4:8]) for a, b in found.pairs]
     assert compared == [("0008", "0009"), ("0009", "0010"), ("0010", "0011")]
-    assert found.summary() == {"ratings": 5, "comparisons": 3, "photos": 2 + 4 + 3, "albums": 2}
+    assert found.summary() == {"ratings": 5, "comparisons": 3, "photos": 2 + 4 + 3, "albums": 2, "unreachable": 1}
     assert answers_elsewhere(libraries, new).albums == [recent.resolve(), big.resolve(), old.resolve()]
 
 
@@ -220,7 +220,7 @@ def test_a_profile_learns_from_the_other_albums_and_says_so(libraries, tmp_path,
     assert curation.score_rated_photos_ahead(library, model, elsewhere=everywhere) == 26  # before the press
     result = curation.personalize_album(library, model, "all", elsewhere=everywhere)
     assert result.k == 26 and result.comparisons == 2
-    assert result.elsewhere == {"ratings": 12, "comparisons": 2, "photos": 14, "albums": 1}
+    assert result.elsewhere == {"ratings": 12, "comparisons": 2, "photos": 14, "albums": 1, "unreachable": 0}
     told = learned_from(result.k, result.comparisons, result.progress.answers, result.elsewhere)
     assert told == "12 ratings, and 12 ratings and 2 comparisons in 1 other album"
     readiness = curation.rating_readiness(library)  # this album's answers: all learned from

@@ -288,6 +288,8 @@ class MainWindow(
     def _personalized(self, result: curation.PersonalizedProfile) -> None:
         self._reload_profiles(select=result.profile_id)
         skipped = f"; {len(result.skipped)} unreadable photo(s) skipped" if result.skipped else ""
+        if away := (result.elsewhere or {}).get("unreachable"):
+            skipped += f"; {away} other album(s) with answers cannot be reached now (a drive unplugged?)"
         answers = result.progress.answers if result.progress else None
         told = learned_from(result.k, result.comparisons, answers, result.elsewhere)
         knows = f" — {result.progress.describe()}" if result.progress and result.progress.describe() else ""

@@ -131,6 +131,7 @@ class AnswersElsewhere:
             "comparisons": len(self.pairs),
             "photos": self.photos,
             "albums": len(self.albums),
+            "unreachable": len(self.unreachable),
         }
 
 
@@ -147,6 +148,8 @@ def answers_elsewhere(libraries: Path, album: Path, limit: int = MAX_PHOTOS_ELSE
     unreachable: list[Path] = []
     photos: set[Path] = set()
     for path in sorted(libraries.glob("*.sqlite3"), key=library_modified, reverse=True):
+        if len(photos) >= limit:
+            break  # full: the older albums' libraries need not be read
         try:
             with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
                 row = db.execute("SELECT value FROM album WHERE key = 'root'").fetchone()
