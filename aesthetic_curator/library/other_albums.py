@@ -18,16 +18,21 @@ import contextlib
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from aesthetic_curator.errors import CuratorError
 from aesthetic_curator.library.moved_album import library_modified
 from aesthetic_curator.library.photo_sync import from_db
 from aesthetic_curator.library.profile_store import stored_metadata
-from aesthetic_curator.library.store import read_training_pairs, read_training_ratings
+from aesthetic_curator.library.store import Query, read_training_pairs, read_training_ratings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PROFILES_QUERY = "SELECT id, name, bundle_id, metadata, created_at FROM profiles"
 
 
 @dataclass(frozen=True)
@@ -64,19 +69,29 @@ def profiles_elsewhere(libraries: Path, album: Path | None = None, recent: int |
     if recent is not None:
         paths = sorted(paths, key=library_modified, reverse=True)[:recent]
     for path in paths:
-        try:
-            with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
-                row = db.execute("SELECT value FROM album WHERE key = 'root'").fetchone()
-                root = Path(from_db(row[0])) if row else None
-                if root is None or root == own:
-                    continue
-                query = "SELECT id, name, bundle_id, metadata, created_at FROM profiles"
-                for profile_id, name, bundle_id, metadata, created in db.execute(query):
-                    meta = stored_metadata(metadata)
-                    found.append(ProfileElsewhere(path, root, profile_id, name, bundle_id, meta, created))
-        except sqlite3.Error as exc:
-            log.debug("profiles of %s not listed: %s", path, exc)
+        read = _read_other_library(path, own, lambda query, root: query(PROFILES_QUERY, ()))
+        if read is not None:
+            root, rows = read
+            for profile_id, name, bundle_id, metadata, created in rows:
+                found.append(
+                    ProfileElsewhere(path, root, profile_id, name, bundle_id, stored_metadata(metadata), created)
+                )
     return sorted(found, key=lambda p: (-p.created_at, p.album_name, p.name))
+
+
+def _read_other_library(path: Path, own: Path | None, read: Callable[[Query, Path], T]) -> tuple[Path, T] | None:
+    """(album root, ``read(query, root)``) of the library at ``path``; None when it is ``own`` album's, or is
+    damaged or of a layout without what ``read`` asks (logged): it costs what it holds, not the caller's list."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+            row = db.execute("SELECT value FROM album WHERE key = 'root'").fetchone()
+            root = Path(from_db(row[0])) if row else None
+            if root is None or root == own:
+                return None
+            return root, read(lambda sql, params=(): db.execute(sql, params).fetchall(), root)
+    except sqlite3.Error as exc:
+        log.debug("library %s not read: %s", path, exc)
+        return None
 
 
 def profile_file_bytes(profile: ProfileElsewhere) -> bytes:
@@ -150,20 +165,10 @@ def answers_elsewhere(libraries: Path, album: Path, limit: int = MAX_PHOTOS_ELSE
     for path in sorted(libraries.glob("*.sqlite3"), key=library_modified, reverse=True):
         if len(photos) >= limit:
             break  # full: the older albums' libraries need not be read
-        try:
-            with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
-                row = db.execute("SELECT value FROM album WHERE key = 'root'").fetchone()
-                root = Path(from_db(row[0])) if row else None
-                if root is None or root == own:
-                    continue
-
-                def query(sql: str, params=(), db=db) -> list[tuple]:
-                    return db.execute(sql, params).fetchall()
-
-                its_rated, its_pairs = read_training_ratings(query, root), read_training_pairs(query, root)
-        except sqlite3.Error as exc:
-            log.debug("answers of %s not read: %s", path, exc)
+        read = _read_other_library(path, own, _answers_of)
+        if read is None:
             continue
+        root, (its_rated, its_pairs) = read
         if not its_rated and not its_pairs:
             continue
         if not root.is_dir():
@@ -179,6 +184,10 @@ def answers_elsewhere(libraries: Path, album: Path, limit: int = MAX_PHOTOS_ELSE
         photos.update(its_photos)
         albums.append(root)
     return AnswersElsewhere(rated, pairs, albums, unreachable)
+
+
+def _answers_of(query: Query, root: Path) -> tuple[list[tuple[Path, float]], list[tuple[Path, Path]]]:
+    return read_training_ratings(query, root), read_training_pairs(query, root)
 
 
 def _usable(photo: Path, own: Path, counted: set[Path]) -> bool:
