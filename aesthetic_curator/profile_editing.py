@@ -27,7 +27,7 @@ from aesthetic_curator.curation import (
 from aesthetic_curator.errors import CuratorError, ProfileError
 from aesthetic_curator.library.other_albums import ProfileElsewhere, carried_metadata, profile_file_bytes
 from aesthetic_curator.library.store import Library
-from aesthetic_curator.profile_progress import TOP, ProfileProgress, learned_from
+from aesthetic_curator.profile_progress import TOP, ProfileProgress, learned_from_metadata
 from aesthetic_curator.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
@@ -114,12 +114,8 @@ def adopt_profile(library: Library, model: ModelSession, found: ProfileElsewhere
 
 def describe_elsewhere(found: ProfileElsewhere) -> str:
     """What a profile of another album learned from and how well it knew the user there ("" if not recorded)."""
-    extra = found.metadata.get("extra") if isinstance(found.metadata.get("extra"), dict) else {}
-    progress, k = ProfileProgress.from_metadata(found.metadata), found.metadata.get("k")
-    parts = []
-    if isinstance(k, int) and k > 0:
-        comparisons, elsewhere = int(extra.get("comparisons") or 0), found.metadata.get("elsewhere")
-        parts.append("learned from " + learned_from(k, comparisons, progress.answers, elsewhere))
+    learned, progress = learned_from_metadata(found.metadata), ProfileProgress.from_metadata(found.metadata)
+    parts = [f"learned from {learned}"] if learned else []
     if progress.agreement is not None:
         parts.append(f"predicted {100 * progress.agreement:.0f} % of your choices there")
     return "; ".join(parts)

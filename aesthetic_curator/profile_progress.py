@@ -101,6 +101,16 @@ def learned_from(photos: int, comparisons: int, answers: int | None, elsewhere: 
     return f"{here}, and {there} in {_counted(counts['albums'], 'other album')}"
 
 
+def learned_from_metadata(metadata: dict) -> str:
+    """:func:`learned_from` of a stored profile's metadata ("" when it does not say how many photos): one
+    reading for the profile's details and the list of other albums' profiles."""
+    k, extra = metadata.get("k"), metadata.get("extra") if isinstance(metadata.get("extra"), dict) else {}
+    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+        return ""
+    answers = ProfileProgress.from_metadata(metadata).answers
+    return learned_from(k, int(extra.get("comparisons") or 0), answers, metadata.get("elsewhere"))
+
+
 def answers_in_words(ratings: int, comparisons: int, rating_noun: str = "rating") -> str:
     """What the user told, "12 ratings and 1 comparison", with each noun in the number it needs ("" for
     nothing). One wording for the status bar, the prompts, profile details and the command line."""

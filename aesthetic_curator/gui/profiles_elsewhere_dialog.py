@@ -41,9 +41,9 @@ class ProfilesElsewhereDialog(QDialog):
         layout.addWidget(intro)
         self.tree = QTreeWidget(rootIsDecorated=False, alternatingRowColors=True)
         self.tree.setHeaderLabels(COLUMNS)
-        self._profiles: dict[int, ProfileElsewhere] = {}
-        for found_profile in found:
-            self.tree.addTopLevelItem(self._item(found_profile, bundle_id))
+        self._profiles = list(found)  # a row's UserRole data is its index here
+        for index, found_profile in enumerate(found):
+            self.tree.addTopLevelItem(self._item(index, found_profile, bundle_id))
         for column in range(len(COLUMNS) - 1):
             self.tree.resizeColumnToContents(column)
         layout.addWidget(self.tree)
@@ -62,12 +62,11 @@ class ProfilesElsewhereDialog(QDialog):
         self._update()
         resize_within_screen(self, 820, 420)
 
-    def _item(self, found: ProfileElsewhere, bundle_id: str | None) -> QTreeWidgetItem:
+    def _item(self, index: int, found: ProfileElsewhere, bundle_id: str | None) -> QTreeWidgetItem:
         album = found.album_name + ("" if found.album.is_dir() else " (folder not found)")
         item = QTreeWidgetItem([found.name, album, found.made(), describe_elsewhere(found)])
-        item.setData(0, Qt.ItemDataRole.UserRole, len(self._profiles))
+        item.setData(0, Qt.ItemDataRole.UserRole, index)
         item.setToolTip(1, str(found.album))
-        self._profiles[len(self._profiles)] = found
         if bundle_id is not None and found.bundle_id != bundle_id:
             item.setDisabled(True)
             for column in range(len(COLUMNS)):

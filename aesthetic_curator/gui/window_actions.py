@@ -221,15 +221,11 @@ def build_menus(w: MainWindow) -> None:
     photo_menu.addAction(w.larger_tiles_action)
     photo_menu.addAction(w.smaller_tiles_action)
     profile_menu = w.menuBar().addMenu("P&rofile")
-    for action in (w.taste_action, w.explain_action, w.blend_action, None, w.profile_elsewhere_action):
+    shaping = (w.taste_action, w.explain_action, w.blend_action)
+    other_albums = (w.profile_elsewhere_action, w.learn_everywhere_action)
+    files = (w.import_profile_action, w.export_profile_action)
+    for action in (*shaping, None, *other_albums, None, *files, None, w.rename_profile_action, w.delete_profile_action):
         profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
-    for action in (w.learn_everywhere_action, None):
-        profile_menu.addAction(action) if action is not None else profile_menu.addSeparator()
-    profile_menu.addAction(w.import_profile_action)
-    profile_menu.addAction(w.export_profile_action)
-    profile_menu.addSeparator()
-    profile_menu.addAction(w.rename_profile_action)
-    profile_menu.addAction(w.delete_profile_action)
     w.menuBar().addMenu("&Settings").addAction(w.settings_action)
     build_context_menu(w)
     help_menu = w.menuBar().addMenu("&Help")

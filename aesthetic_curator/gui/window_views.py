@@ -20,7 +20,7 @@ from aesthetic_curator.gui.photo_grid import is_rating_key
 from aesthetic_curator.gui.photo_model import PHOTO_ROLE, Filter, PhotoItem, SortOrder
 from aesthetic_curator.gui.photo_overlays import PhotoOverlays
 from aesthetic_curator.gui.survey_dialog import MAX_SURVEYED, SurveyDialog
-from aesthetic_curator.profile_progress import ProfileProgress, learned_from
+from aesthetic_curator.profile_progress import ProfileProgress, learned_from_metadata
 
 #: The Show filters that take a number (the box beside them).
 VALUED_FILTERS = (Filter.TOP_N, Filter.TOP_PERCENT, Filter.MIN_SCORE, Filter.MIN_STARS)
@@ -173,9 +173,9 @@ class WindowViews:
         stored = next((p for p in self.library.profiles() if p.id == profile_id), None) if self.library else None
         if stored is None or not readiness.ready:
             return ""
-        progress = ProfileProgress.from_metadata(stored.metadata)
         if (there := _brought_from(stored.metadata)) is not None:  # what it knew was about that album's answers
             return f"“{stored.name}” from {there}; Personalize to learn from your answers here"
+        progress = ProfileProgress.from_metadata(stored.metadata)
         parts = [part for part in (progress.describe(), progress.since(readiness.answers, readiness.digest)) if part]
         return f"“{stored.name}” " + "; ".join(parts) if parts else ""
 
@@ -223,7 +223,7 @@ class WindowViews:
             return "no profile yet: rate or compare some photos and press Personalize"
         meta, extra = stored.metadata, stored.metadata.get("extra") or {}
         progress = ProfileProgress.from_metadata(meta)
-        told = learned_from(meta.get("k", 0), extra.get("comparisons") or 0, progress.answers, meta.get("elsewhere"))
+        told = learned_from_metadata(meta) or "0 photos"
         there = _brought_from(meta)
         where = f"brought from album “{there}”, where it " if there else ""
         lines = [f"“{stored.name}”: {where}learned from {told}"]
